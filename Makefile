@@ -1,0 +1,103 @@
+# pkish build. `make` builds the programs; `make check` builds and runs every test;
+# `make check SANITIZE=1` does the same under ASan+UBSan (in build/san);
+# `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
+# `make bench` runs the benchmarks.
+#
+# Modules are folders (util storage pki cmp cli); every .c in them is part of the
+# library that the programs and tests link. Program mains: cli/main.c -> pkish,
+# tools/NAME.c -> NAME. Tests: test/check_NAME.c -> check_NAME (Check suites),
+# test/*.sh run by test/run_tests.sh. Fuzz targets: test/fuzz/fuzz_NAME.c.
+
+PKGS     := openssl libedit libxml-2.0 check libmicrohttpd sqlite3
+SANITIZE ?= 0
+CC       ?= cc
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT      := -O1
+else
+BUILD    ?= build
+SANFLAGS :=
+OPT      := -O2
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+           -Wno-format-nonliteral -MMD -MP $(SANFLAGS) $(PKG_CFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS  += $(PKG_LIBS) -lpthread
+
+MODULES  := util storage pki cmp cli
+LIBSRC   := $(filter-out cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libpkish.a
+
+TOOLSRC  := $(wildcard tools/*.c)
+TOOLS    := $(TOOLSRC:tools/%.c=$(BUILD)/%)
+PROGS    := $(BUILD)/pkish $(TOOLS)
+
+TESTSRC  := $(wildcard test/check_*.c)
+TESTHELP := $(filter-out $(TESTSRC),$(wildcard test/*.c))
+TESTS    := $(TESTSRC:test/%.c=$(BUILD)/test/%)
+
+BENCHSRC := $(wildcard bench/*.c)
+BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
+
+FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
+
+.PHONY: all check demo fuzz bench clean install
+.SECONDARY:
+all: $(PROGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pkish: $(BUILD)/obj/cli/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TESTHELP:%.c=$(BUILD)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: $(PROGS) $(TESTS)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
+
+demo: $(PROGS)
+	BUILD=$(BUILD) sh examples/demo.sh
+
+bench: $(PROGS) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# libFuzzer targets: clang only; each links the library sources compiled with the
+# fuzzer's instrumentation.
+FUZZ_BUILD := build/fuzz
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	@for f in $(FUZZSRC); do \
+	  n=$$(basename $$f .c); echo "  FUZZ $$n"; \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
+	done
+	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

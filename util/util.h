@@ -1,0 +1,73 @@
+/*
+ * util: the small things every module shares.
+ *
+ * - struct pk_err: the error object every fallible call fills. Functions in all
+ *   modules return 0 on success and -1 on failure, with the reason in the error
+ *   object; callers render it (only cli/ prints).
+ * - struct sbuf: a growable NUL-terminated string buffer, the way modules return
+ *   text (display formats) without printing.
+ *
+ * This header includes no OpenSSL header, so cli/ may use it.
+ */
+#ifndef PKISH_UTIL_H
+#define PKISH_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define PK_ERR_MAX 1024
+
+struct pk_err {
+	char msg[PK_ERR_MAX];	/* human readable, no trailing newline */
+};
+
+/* Reset to "no error". Accepts NULL. */
+void pk_err_clear(struct pk_err *e);
+/* Set the message (printf style); returns -1 so callers can `return pk_err_set(...)`.
+ * Accepts e == NULL (the message is dropped). */
+int pk_err_set(struct pk_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like pk_err_set, then appends ": <reason>" from the OpenSSL error queue (the
+ * innermost useful reason) and drains the queue. Returns -1. */
+int pk_err_ossl(struct pk_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct sbuf {
+	char *s;	/* always NUL terminated once anything was added; NULL when empty */
+	size_t len;
+	size_t cap;
+};
+
+#define SBUF_INIT { NULL, 0, 0 }
+
+void sbuf_init(struct sbuf *b);
+/* Appends; on allocation failure aborts (out of memory is not recoverable here). */
+void sbuf_add(struct sbuf *b, const void *data, size_t len);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_putc(struct sbuf *b, char c);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap);
+/* The text so far ("" when empty); borrowed. */
+const char *sbuf_str(const struct sbuf *b);
+void sbuf_reset(struct sbuf *b);
+/* Hands the buffer to the caller (free() it); the sbuf is left empty. */
+char *sbuf_take(struct sbuf *b);
+void sbuf_free(struct sbuf *b);
+
+/* Allocation helpers that abort on out-of-memory. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Lower-case hex of len bytes into a new string ("" for len 0). sep: 0 for none, or
+ * a separator character placed between bytes (':' for fingerprints). */
+char *pk_hex(const unsigned char *p, size_t len, char sep);
+
+/* Case-insensitive ASCII compare helpers. */
+int pk_strcaseeq(const char *a, const char *b);
+int pk_strncaseeq(const char *a, const char *b, size_t n);
+
+#endif
