@@ -26,7 +26,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wno-format-nonliteral -MMD -MP $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread
@@ -92,7 +92,7 @@ fuzz:
 	@mkdir -p $(FUZZ_BUILD)
 	@for f in $(FUZZSRC); do \
 	  n=$$(basename $$f .c); echo "  FUZZ $$n"; \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -fsanitize=fuzzer,address,undefined \
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
 	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"

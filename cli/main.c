@@ -1,2 +1,140 @@
+/*
+ * pkish: the PKI console of a network device.
+ *
+ * pkish [--flash DIR] [-f FILE]... [-c LINE]... [--stop-on-error] [--no-startup]
+ *       [--schemas DIR] [--version] [--help]
+ *
+ * Loads flash:/vrpcfg.cfg (unless --no-startup), then runs the -c/-f input in the
+ * order given and exits, or reads stdin: the libedit console at a terminal, batch
+ * mode otherwise. Exit status 1 when batch lines failed, 2 on a start-up error.
+ */
+#include <getopt.h>
 #include <stdio.h>
-int main(void){puts("pkish");return 0;}
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef PKISH_SCHEMA_DIR
+#define PKISH_SCHEMA_DIR "schemas"
+#endif
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: pkish [--flash DIR] [-f FILE]... [-c LINE]... [--stop-on-error]\n"
+	    "             [--no-startup] [--schemas DIR] [--version] [--help]\n"
+	    "  --flash DIR      the device's flash (default ./flash)\n"
+	    "  -f FILE          run the commands of FILE (batch mode), then exit\n"
+	    "  -c LINE          run one command line (batch mode), then exit\n"
+	    "  --stop-on-error  stop at the first failing line\n"
+	    "  --no-startup     do not load flash:/vrpcfg.cfg at start\n"
+	    "  --schemas DIR    grammar directory (default: the built-in one)\n"
+	    "Without -f/-c: the console at a terminal, batch mode from a pipe.\n", f);
+}
+
+struct input {
+	int is_file;
+	const char *text;
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "flash", required_argument, NULL, 'F' },
+		{ "stop-on-error", no_argument, NULL, 'S' },
+		{ "no-startup", no_argument, NULL, 'N' },
+		{ "schemas", required_argument, NULL, 'G' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_options o = { 0 };
+	struct input *in = NULL;
+	size_t nin = 0;
+	struct cli_batch b = { 0 };
+	struct cli *c;
+	struct pk_err e;
+	int ch, rc = 0;
+
+	o.flash = "flash";
+	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
+	while ((ch = getopt_long(argc, argv, "f:c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'F':
+			o.flash = optarg;
+			break;
+		case 'S':
+			b.stop_on_error = 1;
+			break;
+		case 'N':
+			o.no_startup = 1;
+			break;
+		case 'G':
+			o.schemas = optarg;
+			break;
+		case 'V':
+			printf("pkish 0.1.0\n");
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'f':
+		case 'c':
+			in = realloc(in, (nin + 1) * sizeof(*in));
+			in[nin].is_file = ch == 'f';
+			in[nin].text = optarg;
+			nin++;
+			break;
+		default:
+			usage(stderr);
+			free(in);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pkish: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		free(in);
+		return 2;
+	}
+	o.interactive = nin == 0 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (cli_new(&c, &o, &e) != 0) {
+		fprintf(stderr, "pkish: %s\n", e.msg);
+		free(in);
+		return 2;
+	}
+	if (o.interactive) {
+		cli_edit_run(c);
+	} else if (nin == 0) {
+		cli_batch_file(c, &b, stdin);
+		rc = cli_batch_summary(&b, stderr);
+	} else {
+		for (size_t i = 0; i < nin && !cli_done(c); i++) {
+			if (in[i].is_file) {
+				FILE *f = fopen(in[i].text, "r");
+
+				if (f == NULL) {
+					fprintf(stderr, "pkish: cannot open %s\n", in[i].text);
+					rc = 2;
+					break;
+				}
+				cli_batch_file(c, &b, f);
+				fclose(f);
+			} else {
+				cli_batch_line(c, &b, in[i].text);
+			}
+			if (b.failed && b.stop_on_error)
+				break;
+		}
+		if (rc == 0)
+			rc = cli_batch_summary(&b, stderr);
+	}
+	fflush(stdout);
+	cli_batch_free(&b);
+	cli_free(c);
+	free(in);
+	return rc;
+}

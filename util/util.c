@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 void
@@ -246,4 +247,10 @@ pk_strncaseeq(const char *a, const char *b, size_t n)
 			return 1;
 	}
 	return 1;
+}
+
+const char *
+pk_openssl_version(void)
+{
+	return OpenSSL_version(OPENSSL_VERSION);
 }

@@ -70,4 +70,8 @@ char *pk_hex(const unsigned char *p, size_t len, char sep);
 int pk_strcaseeq(const char *a, const char *b);
 int pk_strncaseeq(const char *a, const char *b, size_t n);
 
+/* The OpenSSL library version in use ("OpenSSL 3.0.19 27 Jan 2026"), for callers
+ * that must not include OpenSSL headers. */
+const char *pk_openssl_version(void);
+
 #endif

@@ -1,0 +1,242 @@
+/*
+ * cli: the console shell.
+ *
+ * Pieces (one file each): tokenizer (token.c), grammar model loaded from
+ * the grammar files schemas/NAME.xml, validated against cli.xsd (grammar.c), the matcher serving
+ * execution, '?' and Tab (match.c), the configuration tree and its rendering
+ * (config.c), the session: views, prompt, dispatch, output (session.c), the general
+ * commands (cmd_sys.c), the batch and libedit front ends (batch.c, edit.c), the
+ * program (main.c).
+ *
+ * Handlers are C functions named in the grammar ("handler", "check", "notify"),
+ * resolved by name when the grammar loads. A handler prints through cli_out()/
+ * cli_error() and returns 0 (the line succeeded) or -1 (it failed).
+ *
+ * This module never includes OpenSSL headers.
+ */
+#ifndef PKISH_CLI_H
+#define PKISH_CLI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../util/util.h"
+
+struct cli;
+struct storage;
+struct pki;
+struct grammar;
+struct cfg_node;
+
+/* ---- tokenizer ------------------------------------------------------- */
+
+#define CLI_MAX_TOKENS 128
+#define CLI_MAX_LINE (64 * 1024)
+
+struct cli_token {
+	char *text;	/* unquoted value */
+	size_t col;	/* column of the first character in the line */
+	size_t end;	/* column just past the token (closing quote included) */
+	int quoted;
+};
+
+struct cli_tokens {
+	struct cli_token *v;
+	size_t n;
+	int trailing_space;	/* the line ends in white space after the last token */
+	int help;		/* the line ended in an unquoted '?' (removed) */
+	int unterminated;	/* a double quote was not closed */
+	int too_many;		/* more than CLI_MAX_TOKENS tokens (rest dropped) */
+};
+
+/* Splits LINE. Double quotes group (a '?' inside quotes is text); an unquoted '?' at
+ * the end of the line sets help and is not part of any token. Never fails. */
+void cli_tokenize(const char *line, struct cli_tokens *out);
+void cli_tokens_free(struct cli_tokens *t);
+
+/* ---- handlers ---------------------------------------------------------- */
+
+struct cli_arg {
+	const char *name;	/* keyword name, or param name */
+	const char *value;	/* the typed value (keywords: the full keyword) */
+	int is_kw;
+	int secret;		/* a param of type secret (masked when echoed) */
+};
+
+struct cli_args {
+	struct cli_arg *v;
+	size_t n;
+	int undo;		/* the "undo ..." form was used */
+	const char *line;	/* the canonical command text */
+};
+
+/* The value of param NAME, or NULL if it was not given. */
+const char *cli_arg(const struct cli_args *a, const char *name);
+/* 1 if keyword KW was typed (optional keywords, choices). */
+int cli_kw(const struct cli_args *a, const char *kw);
+
+typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
+
+struct cli_handler {
+	const char *name;
+	cli_handler_fn fn;
+};
+
+/* Lists the existing objects of a kind (for Tab and the existence check of params
+ * with object="KIND"). Returns a NULL-terminated array of new strings. */
+typedef char **(*cli_object_fn)(struct cli *c);
+
+struct cli_object {
+	const char *kind;
+	cli_object_fn list;
+};
+
+/* Handler tables of each command module, NULL-terminated (cmd_*.c). */
+extern const struct cli_handler cli_sys_handlers[];
+extern const struct cli_object cli_sys_objects[];
+extern const struct cli_handler cli_pki_handlers[];
+extern const struct cli_object cli_pki_objects[];
+/* Connects the PKI state to the session (hooks), once at start. */
+void cli_pki_attach(struct cli *c);
+
+/* ---- grammar ------------------------------------------------------------ */
+
+/* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd. On error
+ * returns -1 with every problem in *errors, one "file:line: message" a line. */
+int grammar_load(const char *dir, struct grammar **out, struct sbuf *errors);
+void grammar_free(struct grammar *g);
+
+/* ---- matcher ------------------------------------------------------------ */
+
+enum cli_status {
+	CLI_OK = 0,
+	CLI_UNRECOGNIZED,
+	CLI_INCOMPLETE,
+	CLI_AMBIGUOUS,
+	CLI_WRONG_PARAM,
+	CLI_TOO_MANY,
+};
+
+/* The message of a caret error ("Error: Unrecognized command found at '^' position."). */
+const char *cli_status_msg(enum cli_status st);
+
+/* ---- session ------------------------------------------------------------ */
+
+struct cli_options {
+	const char *flash;	/* flash root directory */
+	const char *schemas;	/* grammar directory */
+	int interactive;	/* a person at a terminal: prompts, confirmations */
+	int no_startup;		/* do not load flash:/vrpcfg.cfg */
+};
+
+int cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e);
+void cli_free(struct cli *c);
+
+/* Runs one input line: returns 0 when it succeeded or was skipped, -1 when it
+ * failed (caret error or a handler failure). Output goes to the session's out. */
+int cli_exec(struct cli *c, const char *line);
+/* LINE as the console echoes it: values of secret parameters replaced by
+ * asterisks (matched in the current view). Appends to OUT. */
+void cli_echo_text(struct cli *c, const char *line, struct sbuf *out);
+/* Prints the '?' help for LINE (which may end in '?', removed). */
+void cli_help(struct cli *c, const char *line);
+/* Completion candidates for the last (partial) word of LINE: a NULL-terminated
+ * array of full words (free with cli_strv_free), and *word_start the column where
+ * the partial word begins. */
+char **cli_complete(struct cli *c, const char *line, size_t *word_start);
+void cli_strv_free(char **v);
+
+/* The prompt for the current view ("<pkish>", "[pkish-pki-entity-E]"). */
+const char *cli_prompt(struct cli *c);
+/* Goes up one view (`quit`); in user view marks the session done. */
+int cli_view_up(struct cli *c);
+/* Jumps to the user or system view. */
+void cli_view_set(struct cli *c, const char *view);
+/* Runs the saved configuration PATH silently from the system view (errors to
+ * stderr, named SHOWN); -1 if it cannot be read or a line failed. */
+int cli_load_config(struct cli *c, const char *path, const char *shown);
+/* 1 once `quit` was given in user view. */
+int cli_done(const struct cli *c);
+int cli_interactive(const struct cli *c);
+
+/* Output: everything the console shows goes through these. */
+void cli_out(struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void cli_vout(struct cli *c, const char *fmt, va_list ap);
+void cli_write(struct cli *c, const char *text);
+/* Prints "Error: <msg>" and returns -1. */
+int cli_error(struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Asks QUESTION at a terminal (answer y/n); in batch mode prints the question with
+ * the automatic answer BATCH_ANSWER and returns it. 1 yes, 0 no. */
+int cli_confirm(struct cli *c, const char *question, int batch_answer);
+/* Asks for a secret twice at a terminal (no echo); NULL in batch mode or when the
+ * two differ (message printed). The result is wiped by storage_wipe_free(). */
+char *cli_ask_secret(struct cli *c, const char *prompt, const char *again);
+
+/* The interactive front end may install these to read answers and secrets. */
+struct cli_io {
+	/* Reads one line without the newline (NULL at EOF). echo=0 hides typing. */
+	char *(*read_line)(void *arg, const char *prompt, int echo);
+	void *arg;
+};
+void cli_set_io(struct cli *c, const struct cli_io *io);
+
+/* Device state, for handlers. */
+struct storage *cli_storage(struct cli *c);
+struct pki *cli_pki(struct cli *c);
+void cli_set_pki(struct cli *c, struct pki *p);
+
+/* ---- batch front end ---- */
+
+struct cli_batch {
+	size_t lineno;		/* lines read so far (numbering continues across inputs) */
+	size_t total;		/* lines run (not blank, not comments) */
+	size_t failed;
+	size_t *failed_lines;
+	int stop_on_error;
+};
+
+/* One input line: echoed after the prompt, then run. -1 if it failed. */
+int cli_batch_line(struct cli *c, struct cli_batch *b, const char *line);
+/* Every line of IN (stops early on `quit` in user view, or the first failure with
+ * stop_on_error). -1 if any line failed. */
+int cli_batch_file(struct cli *c, struct cli_batch *b, FILE *in);
+/* Prints "pkish: N of M lines failed (lines a, b, ...)" to ERR when lines failed;
+ * returns the exit status (0 or 1). */
+int cli_batch_summary(struct cli_batch *b, FILE *err);
+void cli_batch_free(struct cli_batch *b);
+
+/* ---- terminal front end (libedit) ---- */
+
+/* Runs the interactive console on the terminal until `quit` in user view or EOF. */
+int cli_edit_run(struct cli *c);
+
+/* ---- configuration tree --------------------------------------------------- */
+
+/* The node of view VIEW with key KEY (case-insensitive) under the root, or NULL. */
+struct cfg_node *cli_cfg_find(struct cli *c, const char *view, const char *key);
+/* The configuration node of the current view (root in user/system view). */
+struct cfg_node *cli_cfg_current(struct cli *c);
+/* Instances of VIEW under the root, in creation order: NULL-terminated, borrowed
+ * nodes in a new array (free() the array). */
+struct cfg_node **cli_cfg_list(struct cli *c, const char *view);
+const char *cfg_node_key(const struct cfg_node *n);
+/* 1 if leaf ID is set on N. */
+int cfg_leaf_set(const struct cfg_node *n, const char *leaf);
+/* The value of param PARAM of leaf ID (NULL if unset); with PARAM NULL, 1 if the
+ * leaf has keyword... use cfg_leaf_kw. Borrowed. */
+const char *cfg_leaf_arg(const struct cfg_node *n, const char *leaf,
+    const char *param);
+/* 1 if leaf ID is set and keyword KW was part of it. */
+int cfg_leaf_kw(const struct cfg_node *n, const char *leaf, const char *kw);
+/* Replaces the value of PARAM in leaf ID (and its text); used when state changes
+ * under the configuration (automatic update renames a certificate). */
+int cfg_leaf_update(struct cli *c, struct cfg_node *n, const char *leaf,
+    const char *param, const char *value);
+
+/* Whole configuration as `display current-configuration` shows it. */
+void cli_config_render(struct cli *c, struct sbuf *out);
+
+#endif

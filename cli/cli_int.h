@@ -1,0 +1,178 @@
+/*
+ * cli internals shared by the files of the cli module only (grammar model, config
+ * tree, session). Other modules use cli.h.
+ */
+#ifndef PKISH_CLI_INT_H
+#define PKISH_CLI_INT_H
+
+#include <stdio.h>
+
+#include "cli.h"
+
+/* ---- grammar model ---- */
+
+enum gtype { GT_STRING, GT_INTEGER, GT_IPV4, GT_IPV6, GT_URL, GT_SECRET };
+enum gcharset { GC_ANY, GC_ALPHA, GC_ALNUM, GC_FILENAME };
+
+struct gparam {
+	char *name;
+	char *help;
+	enum gtype type;
+	long long min, max;
+	int has_min, has_max;
+	char *forbid;
+	enum gcharset charset;
+	char *object;		/* kind of existing object, or NULL */
+	int nocase;
+	char *ask;		/* secret prompt when omitted, or NULL */
+};
+
+enum gnode_kind { GN_KW, GN_PARAM, GN_SPLIT, GN_END };
+
+struct gnode {
+	enum gnode_kind kind;
+	const char *kw;		/* GN_KW: keyword (borrowed from the grammar strings) */
+	const char *help;	/* GN_KW */
+	struct gparam *param;	/* GN_PARAM */
+	int *out;		/* successors (GN_SPLIT: epsilon edges) */
+	size_t nout;
+	struct gcmd *cmd;	/* GN_END */
+};
+
+struct gview {
+	char *name;
+	char *parent_name;
+	struct gview *parent;
+	char *title;
+	char *prompt;
+	char *noun;
+	int order;
+	struct gcmd *enter_cmd;	/* the command that enters this view */
+};
+
+struct gcmd {
+	int order;		/* grammar order: display order of leaves/sections */
+	char **views;		/* view names; "*" = all */
+	size_t nviews;
+	int all_views;
+	cli_handler_fn handler;
+	cli_handler_fn check;
+	cli_handler_fn notify;
+	char *leaf;
+	struct gview *enter;
+	char *key;		/* enter: the param naming the instance */
+	int undo;		/* this is the generated undo form */
+	struct gcmd *base;	/* undo form: the command it undoes */
+	int start;		/* first node */
+	char *file;
+	int line;
+};
+
+struct grammar {
+	struct gnode *nodes;
+	size_t nnodes, capnodes;
+	struct gcmd **cmds;
+	size_t ncmds;
+	struct gview **views;
+	size_t nviews;
+	struct gparam **params;
+	size_t nparams;
+	char **strings;		/* owned strings the nodes borrow */
+	size_t nstrings;
+};
+
+struct gview *grammar_view(const struct grammar *g, const char *name);
+int gcmd_in_view(const struct gcmd *cmd, const struct gview *v);
+const struct cli_object *cli_object_lookup(const char *kind);
+cli_handler_fn cli_handler_lookup(const char *name);
+
+/* ---- matcher ---- */
+
+struct match_result {
+	enum cli_status status;
+	size_t bad_col;		/* column of the caret in the line */
+	struct gcmd *cmd;	/* CLI_OK */
+	struct cli_args args;	/* CLI_OK: owned arrays, values borrowed from tokens */
+	struct gview *view;	/* the view where the command matched */
+};
+
+/* Matches TOKS in view V (falls back to parent views). */
+void match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+    const char *line, struct match_result *r);
+void match_result_free(struct match_result *r);
+/* '?' text for TOKS in view V into OUT; returns -1 (with a caret error rendered
+ * into OUT) when the typed prefix does not match. */
+int match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+    const char *line, size_t prompt_len, struct sbuf *out);
+char **match_complete(struct cli *c, const struct gview *v,
+    const struct cli_tokens *toks, const char *line, size_t *word_start);
+/* Type check of one value; 1 valid. */
+int param_value_ok(struct cli *c, const struct gparam *p, const char *value);
+/* Display form of a param type ("STRING<1-64>"). */
+void param_type_text(const struct gparam *p, struct sbuf *out);
+
+/* ---- config tree ---- */
+
+struct cfg_leaf {
+	const struct gcmd *cmd;	/* the command that set it (grammar order) */
+	char *id;
+	char *text;		/* canonical command text */
+	struct cli_arg *args;	/* owned names and values */
+	size_t nargs;
+};
+
+struct cfg_node {
+	const struct gview *view;	/* NULL for the root */
+	const struct gcmd *enter;	/* the command that created it */
+	char *key;
+	char *header;			/* canonical text of the entering command */
+	struct cfg_leaf *leaves;
+	size_t nleaves;
+	struct cfg_node **children;
+	size_t nchildren;
+	struct cfg_node *parent;
+};
+
+struct cfg_node *cfg_new_root(void);
+void cfg_free(struct cfg_node *n);
+struct cfg_node *cfg_child(struct cfg_node *parent, const struct gview *v,
+    const char *key);
+struct cfg_node *cfg_add_child(struct cfg_node *parent, const struct gview *v,
+    const struct gcmd *enter, const char *key, const char *header);
+void cfg_remove_child(struct cfg_node *parent, struct cfg_node *child);
+void cfg_set_leaf(struct cfg_node *n, const struct gcmd *cmd, const char *text,
+    const struct cli_args *a);
+int cfg_unset_leaf(struct cfg_node *n, const char *id);
+/* Renders node N (the root: whole configuration) in display format. */
+void cfg_render(const struct cfg_node *n, int whole, struct sbuf *out);
+/* Structural equality (for the round-trip property). */
+int cfg_equal(const struct cfg_node *a, const struct cfg_node *b);
+/* Canonical text of a matched command. */
+void cfg_canonical(const struct cli_args *a, struct sbuf *out);
+
+/* ---- session ---- */
+
+struct cli {
+	struct grammar *g;
+	struct storage *st;
+	struct pki *pki;
+	struct cfg_node *root;
+	const struct gview *view;
+	struct cfg_node *node;		/* config node of the current view */
+	char prompt[256];
+	int interactive;
+	int done;
+	FILE *out;
+	struct cli_io io;
+};
+
+/* The pki_entity view of an entity's configuration node (strings borrowed). */
+struct pki_entity;
+void cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent);
+
+/* The sysname in use. */
+const char *cli_sysname(struct cli *c);
+/* Config access for tests: the tree root. */
+struct cfg_node *cli_cfg_root(struct cli *c);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * Console handlers of the PKI commands (schemas/pki.xml): entities, key pairs,
+ * certificates. Domain logic is in pki/; this file reads arguments, asks the
+ * operator where CLI.md says so, and prints.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../pki/pki.h"
+#include "../storage/storage.h"
+#include "cli_int.h"
+
+/* ---- entities ---- */
+
+void
+cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent)
+{
+	memset(ent, 0, sizeof(*ent));
+	ent->name = n->key;
+	ent->common_name = cfg_leaf_arg(n, "common-name", "cn");
+	ent->country = cfg_leaf_arg(n, "country", "cc");
+	ent->state = cfg_leaf_arg(n, "state", "st");
+	ent->locality = cfg_leaf_arg(n, "locality", "l");
+	ent->organization = cfg_leaf_arg(n, "organization", "o");
+	ent->org_unit = cfg_leaf_arg(n, "organization-unit", "ou");
+	ent->fqdn = cfg_leaf_arg(n, "fqdn", "fqdn");
+	ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv4");
+	if (ent->ip_address == NULL)
+		ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv6");
+	ent->email = cfg_leaf_arg(n, "email", "email");
+}
+
+/* The CMP session using entity NAME (leaf "entity") or key pair NAME (leaf
+ * "key-pair"), or NULL. */
+static const char *
+session_using(struct cli *c, const char *leaf, const char *param, const char *name)
+{
+	struct cfg_node **s = cli_cfg_list(c, "pki-cmp-session");
+	const char *who = NULL;
+
+	for (size_t i = 0; s[i] != NULL && who == NULL; i++) {
+		const char *v = cfg_leaf_arg(s[i], leaf, param);
+
+		if (v != NULL && pk_strcaseeq(v, name))
+			who = s[i]->key;
+	}
+	free(s);
+	return who;
+}
+
+static int
+key_in_use(void *arg, const char *key)
+{
+	return session_using(arg, "key-pair", "key", key) != NULL;
+}
+
+void
+cli_pki_attach(struct cli *c)
+{
+	pki_set_key_in_use_hook(c->pki, key_in_use, c);
+}
+
+/* check= of `pki entity` (undo: not while a session uses it) and of the entity
+ * fields whose rules the grammar cannot say (fqdn, email). */
+static int
+h_entity_check(struct cli *c, const struct cli_args *a)
+{
+	struct pk_err e;
+	const char *v;
+
+	if (cli_kw(a, "entity") && a->undo) {
+		const char *name = cli_arg(a, "name");
+		const char *s = session_using(c, "entity", "entity", name);
+
+		if (s != NULL)
+			return cli_error(c, "The PKI entity %s is used by the CMP session "
+			    "%s and cannot be deleted.", name, s);
+		return 0;
+	}
+	if (a->undo)
+		return 0;
+	if ((v = cli_arg(a, "fqdn")) != NULL &&
+	    !pki_entity_value_ok(PKI_ENT_FQDN, v, &e))
+		return cli_error(c, "%s", e.msg);
+	if ((v = cli_arg(a, "email")) != NULL &&
+	    !pki_entity_value_ok(PKI_ENT_EMAIL, v, &e))
+		return cli_error(c, "%s", e.msg);
+	return 0;
+}
+
+static int
+h_display_entity(struct cli *c, const struct cli_args *a)
+{
+	const char *name = cli_arg(a, "name");
+	struct cfg_node **nodes = cli_cfg_list(c, "pki-entity");
+	struct pki_entity *ents;
+	struct sbuf out = SBUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; nodes[i] != NULL; i++)
+		n++;
+	ents = xcalloc(n + 1, sizeof(*ents));
+	n = 0;
+	for (size_t i = 0; nodes[i] != NULL; i++)
+		if (name == NULL || pk_strcaseeq(nodes[i]->key, name))
+			cli_entity_from_node(nodes[i], &ents[n++]);
+	pki_entity_display(ents, n, &out);
+	cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	free(ents);
+	free(nodes);
+	return 0;
+}
+
+/* ---- key pairs ---- */
+
+static int
+confirm_replace(struct cli *c, const char *name)
+{
+	enum pki_key_type t = pki_key_exists(c->pki, name);
+
+	if (t == PKI_KEY_ANY)
+		return 1;
+	cli_out(c, "Info: The key pair %s already exists.\n", name);
+	return cli_confirm(c, "Are you sure you want to replace it? [y/n]:", 1);
+}
+
+static int
+h_rsa_create(struct cli *c, const struct cli_args *a)
+{
+	const char *name = cli_arg(a, "key"), *bits_s = cli_arg(a, "bits");
+	struct pk_err e;
+	int bits = bits_s ? atoi(bits_s) : 0, used;
+
+	if (!pki_key_name_ok(name, &e))
+		return cli_error(c, "%s", e.msg);
+	if (bits_s == NULL && c->interactive && c->io.read_line != NULL) {
+		char *ans;
+
+		cli_out(c, "The range of public key size is (2048 ~ 4096).\n");
+		cli_out(c, "NOTE: Key pair generation will take a short while.\n");
+		fflush(c->out);
+		ans = c->io.read_line(c->io.arg,
+		    "Please input the modulus [default = 3072]:", 1);
+		if (ans != NULL && ans[0] != '\0') {
+			char *end;
+			long v = strtol(ans, &end, 10);
+
+			if (*end != '\0' || v < PKI_RSA_MIN_BITS || v > PKI_RSA_MAX_BITS) {
+				free(ans);
+				return cli_error(c, "The modulus must be an integer from "
+				    "2048 to 4096.");
+			}
+			bits = (int)v;
+		}
+		free(ans);
+	}
+	if (!confirm_replace(c, name))
+		return 0;
+	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
+	cli_out(c, "Generating key-pairs...\n");
+	fflush(c->out);
+	if (pki_key_create_rsa(c->pki, name, bits, cli_kw(a, "exportable"), &used,
+	    &e) != 0)
+		return cli_error(c, "%s", e.msg);
+	if (bits != 0 && used != bits)
+		cli_out(c, "Info: The modulus %d is odd; %d bits are used.\n", bits, used);
+	cli_out(c, "Generating key-pairs finished\n");
+	return 0;
+}
+
+static int
+h_ecc_create(struct cli *c, const struct cli_args *a)
+{
+	const char *name = cli_arg(a, "key"), *curve = NULL;
+	const char *const *curves = pki_ec_curves();
+	struct pk_err e;
+
+	for (size_t i = 0; curves[i] != NULL; i++)
+		if (cli_kw(a, curves[i]))
+			curve = curves[i];
+	if (curve == NULL)
+		return cli_error(c, "Unsupported curve.");
+	if (!pki_key_name_ok(name, &e))
+		return cli_error(c, "%s", e.msg);
+	if (!confirm_replace(c, name))
+		return 0;
+	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
+	cli_out(c, "Generating key-pairs...\n");
+	fflush(c->out);
+	if (pki_key_create_ec(c->pki, curve, name, cli_kw(a, "exportable"), &e) != 0)
+		return cli_error(c, "%s", e.msg);
+	cli_out(c, "Generating key-pairs finished\n");
+	return 0;
+}
+
+static int
+key_destroy(struct cli *c, const struct cli_args *a, enum pki_key_type t)
+{
+	const char *name = cli_arg(a, "key");
+	struct pk_err e;
+
+	if (c->interactive &&
+	    !cli_confirm(c, "Are you sure you want to delete the key pair? [y/n]:", 1))
+		return 0;
+	if (pki_key_destroy(c->pki, t, name, &e) != 0)
+		return cli_error(c, "%s", e.msg);
+	cli_out(c, "Info: Delete %s key pair success.\n", t == PKI_KEY_RSA ? "RSA" : "ECC");
+	return 0;
+}
+
+static int
+h_rsa_destroy(struct cli *c, const struct cli_args *a)
+{
+	return key_destroy(c, a, PKI_KEY_RSA);
+}
+
+static int
+h_ecc_destroy(struct cli *c, const struct cli_args *a)
+{
+	return key_destroy(c, a, PKI_KEY_EC);
+}
+
+static int
+key_display(struct cli *c, const struct cli_args *a, enum pki_key_type t)
+{
+	struct sbuf out = SBUF_INIT;
+	struct pk_err e;
+	int rc;
+
+	rc = pki_key_display(c->pki, t, cli_arg(a, "key"), &out, &e);
+	if (rc == 0)
+		cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	return rc == 0 ? 0 : cli_error(c, "%s", e.msg);
+}
+
+static int
+h_rsa_display(struct cli *c, const struct cli_args *a)
+{
+	return key_display(c, a, PKI_KEY_RSA);
+}
+
+static int
+h_ecc_display(struct cli *c, const struct cli_args *a)
+{
+	return key_display(c, a, PKI_KEY_EC);
+}
+
+static int
+h_key_export(struct cli *c, const struct cli_args *a)
+{
+	const char *pw = cli_arg(a, "password");
+	char *plain = NULL;
+	struct pk_err e;
+	int rc;
+
+	if (storage_is_sealed(pw)) {
+		if (storage_unseal(c->st, pw, &plain, &e) != 0)
+			return cli_error(c, "The password cannot be used: %s.", e.msg);
+		pw = plain;
+	}
+	rc = pki_key_export_pem(c->pki, cli_arg(a, "key"), cli_arg(a, "file"), pw, &e);
+	storage_wipe_free(plain);
+	if (rc != 0)
+		return cli_error(c, "%s", e.msg);
+	cli_out(c, "Info: The key pair %s was exported to flash:/pki/public/%s.\n",
+	    cli_arg(a, "key"), cli_arg(a, "file"));
+	return 0;
+}
+
+/* ---- certificates ---- */
+
+static enum pki_cert_kind
+cert_kind(const struct cli_args *a)
+{
+	return cli_kw(a, "ca") ? PKI_CERT_CA : PKI_CERT_LOCAL;
+}
+
+static int
+h_cert_import(struct cli *c, const struct cli_args *a)
+{
+	enum pki_cert_kind kind = cert_kind(a);
+	enum pki_cert_format fmt = cli_kw(a, "der") ? PKI_FMT_DER :
+	    cli_kw(a, "pem") ? PKI_FMT_PEM : PKI_FMT_AUTO;
+	const char *file = cli_arg(a, "file");
+	struct pki_cert_info info;
+	struct pk_err e;
+
+	if (kind == PKI_CERT_CA) {
+		if (pki_cert_file_info(c->pki, fmt, file, &info, &e) != 0)
+			return cli_error(c, "%s", e.msg);
+		cli_out(c, "The CA's Subject is %s\n", info.subject);
+		cli_out(c, "The CA's fingerprint is:\n");
+		cli_out(c, "  SHA256 fingerprint: %s\n", info.fingerprint);
+		if (c->interactive &&
+		    !cli_confirm(c, "Is the fingerprint correct? [Y/N]:", 1)) {
+			cli_out(c, "Info: The certificate was not imported.\n");
+			return 0;
+		}
+	}
+	if (pki_cert_import(c->pki, kind, cli_arg(a, "realm"), fmt, file,
+	    cli_arg(a, "certname"), &info, &e) != 0)
+		return cli_error(c, "%s", e.msg);
+	if (kind == PKI_CERT_LOCAL)
+		cli_out(c, "Info: The certificate matches the key pair %s.\n",
+		    info.key_name);
+	cli_out(c, "Info: Succeeded in importing the certificate.\n");
+	if (c->interactive && cli_confirm(c, "Warning: The file in the flash will be "
+	    "deleted. Please select 'N' if you want to keep it. Please select [Y/N]:", 0)) {
+		char *path = storage_path(storage_public_dir(c->st), file);
+
+		if (storage_remove(path, &e) != 0)
+			cli_error(c, "%s", e.msg);
+		free(path);
+	}
+	return 0;
+}
+
+static int
+h_cert_delete(struct cli *c, const struct cli_args *a)
+{
+	struct pk_err e;
+
+	if (pki_cert_delete(c->pki, cert_kind(a), cli_arg(a, "file"),
+	    cli_arg(a, "realm"), &e) != 0)
+		return cli_error(c, "%s", e.msg);
+	cli_out(c, "Info: Succeeded in deleting the certificate.\n");
+	return 0;
+}
+
+static int
+h_cert_display(struct cli *c, const struct cli_args *a)
+{
+	struct sbuf out = SBUF_INIT;
+	struct pk_err e;
+	int rc;
+
+	rc = pki_cert_display(c->pki, cert_kind(a), cli_arg(a, "file"),
+	    cli_arg(a, "realm"), &out, &e);
+	if (rc == 0)
+		cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	return rc == 0 ? 0 : cli_error(c, "%s", e.msg);
+}
+
+static int
+h_cert_validate(struct cli *c, const struct cli_args *a)
+{
+	struct sbuf out = SBUF_INIT;
+	struct pk_err e;
+	int rc, valid = 0;
+
+	rc = pki_cert_validate(c->pki, cert_kind(a), cli_arg(a, "file"), &out, &valid,
+	    &e);
+	if (rc == 0)
+		cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	return rc == 0 ? 0 : cli_error(c, "%s", e.msg);
+}
+
+/* ---- object kinds ---- */
+
+static char **
+list_rsa(struct cli *c)
+{
+	return pki_key_names(c->pki, PKI_KEY_RSA);
+}
+
+static char **
+list_ecc(struct cli *c)
+{
+	return pki_key_names(c->pki, PKI_KEY_EC);
+}
+
+static char **
+list_keys(struct cli *c)
+{
+	return pki_key_names(c->pki, PKI_KEY_ANY);
+}
+
+static char **
+list_cert_records(struct cli *c)
+{
+	char **ca = pki_cert_names(c->pki, PKI_CERT_CA);
+	char **lo = pki_cert_names(c->pki, PKI_CERT_LOCAL);
+	size_t n = 0, m = 0;
+	char **all;
+
+	while (ca && ca[n])
+		n++;
+	while (lo && lo[m])
+		m++;
+	all = xcalloc(n + m + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		all[i] = ca[i];
+	for (size_t i = 0; i < m; i++)
+		all[n + i] = lo[i];
+	free(ca);
+	free(lo);
+	return all;
+}
+
+const struct cli_handler cli_pki_handlers[] = {
+	{ "entity_check", h_entity_check },
+	{ "display_entity", h_display_entity },
+	{ "rsa_create", h_rsa_create },
+	{ "rsa_destroy", h_rsa_destroy },
+	{ "rsa_display", h_rsa_display },
+	{ "ecc_create", h_ecc_create },
+	{ "ecc_destroy", h_ecc_destroy },
+	{ "ecc_display", h_ecc_display },
+	{ "key_export", h_key_export },
+	{ "cert_import", h_cert_import },
+	{ "cert_delete", h_cert_delete },
+	{ "cert_display", h_cert_display },
+	{ "cert_validate", h_cert_validate },
+	{ NULL, NULL },
+};
+
+const struct cli_object cli_pki_objects[] = {
+	{ "rsa-key", list_rsa },
+	{ "ecc-key", list_ecc },
+	{ "key", list_keys },
+	{ "cert-record", list_cert_records },
+	{ NULL, NULL },
+};

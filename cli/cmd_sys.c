@@ -1,0 +1,211 @@
+/*
+ * General console commands (schemas/system.xml): views, display of the
+ * configuration and version, save, dir. Also the "public-file" object kind (files
+ * in flash:/pki/public, for Tab and existence checks).
+ */
+#include <dirent.h>
+#include <histedit.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libxml/xmlversion.h>
+
+#include "../storage/storage.h"
+#include "cli_int.h"
+
+#ifndef PKISH_VERSION
+#define PKISH_VERSION "0.1.0"
+#endif
+
+static int
+h_system_view(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	cli_out(c, " Enter system view, return user view with Ctrl+Z.\n");
+	cli_view_set(c, "system");
+	return 0;
+}
+
+static int
+h_quit(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	return cli_view_up(c);
+}
+
+static int
+h_return(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	cli_view_set(c, "user");
+	return 0;
+}
+
+static int
+h_display_current(struct cli *c, const struct cli_args *a)
+{
+	struct sbuf b = SBUF_INIT;
+
+	(void)a;
+	cfg_render(c->root, 1, &b);
+	cli_write(c, sbuf_str(&b));
+	sbuf_free(&b);
+	return 0;
+}
+
+static int
+h_display_this(struct cli *c, const struct cli_args *a)
+{
+	struct sbuf b = SBUF_INIT;
+
+	(void)a;
+	cfg_render(c->node, 0, &b);
+	cli_write(c, sbuf_str(&b));
+	sbuf_free(&b);
+	return 0;
+}
+
+static int
+h_display_version(struct cli *c, const struct cli_args *a)
+{
+	(void)a;
+	cli_out(c, "pkish version %s\n", PKISH_VERSION);
+	cli_out(c, "  OpenSSL : %s\n", pk_openssl_version());
+	cli_out(c, "  libedit : %d.%d\n", LIBEDIT_MAJOR, LIBEDIT_MINOR);
+	cli_out(c, "  libxml2 : %s\n", LIBXML_DOTTED_VERSION);
+	return 0;
+}
+
+static int
+h_save(struct cli *c, const struct cli_args *a)
+{
+	const char *file = cli_arg(a, "file");
+	struct sbuf b = SBUF_INIT;
+	struct pk_err e;
+	char *path;
+	int rc;
+
+	if (file == NULL)
+		file = "vrpcfg.cfg";
+	if (strlen(file) < 5 || strcmp(file + strlen(file) - 4, ".cfg") != 0)
+		return cli_error(c, "The file name must end with \".cfg\".");
+	if (!storage_name_ok(file, &e))
+		return cli_error(c, "%s", e.msg);
+	if (c->interactive && !cli_confirm(c, "The current configuration will be "
+	    "written to the device.\nAre you sure to continue?[Y/N]", 1))
+		return 0;
+	cfg_render(c->root, 1, &b);
+	path = storage_path(storage_root(c->st), file);
+	rc = storage_write_atomic(path, b.s, b.len, 0644, &e);
+	free(path);
+	sbuf_free(&b);
+	if (rc != 0)
+		return cli_error(c, "Failed to save the configuration: %s.", e.msg);
+	cli_out(c, "Save the configuration successfully.\n");
+	return 0;
+}
+
+static void
+thousands(char *buf, size_t n, long long v)
+{
+	char raw[32];
+	size_t len, o = 0;
+
+	snprintf(raw, sizeof(raw), "%lld", v);
+	len = strlen(raw);
+	for (size_t i = 0; i < len && o + 2 < n; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = raw[i];
+	}
+	buf[o] = '\0';
+}
+
+static int
+h_dir(struct cli *c, const struct cli_args *a)
+{
+	const char *path = cli_arg(a, "path");
+	const char *shown;
+	char *dir;
+	struct dirent **ents = NULL;
+	int n, idx = 0, files = 0;
+
+	if (path == NULL || strcmp(path, "flash:") == 0 || strcmp(path, "flash:/") == 0) {
+		dir = xstrdup(storage_root(c->st));
+		shown = "flash:/";
+	} else if (strcmp(path, "flash:/pki/public/") == 0 ||
+	    strcmp(path, "flash:/pki/public") == 0) {
+		dir = xstrdup(storage_public_dir(c->st));
+		shown = "flash:/pki/public/";
+	} else if (strcmp(path, "flash:/pki/") == 0 || strcmp(path, "flash:/pki") == 0) {
+		dir = storage_path(storage_root(c->st), "pki");
+		shown = "flash:/pki/";
+	} else {
+		return cli_error(c, "The directory %s does not exist.", path);
+	}
+	n = scandir(dir, &ents, NULL, alphasort);
+	if (n < 0) {
+		free(dir);
+		return cli_error(c, "Cannot read the directory %s.", shown);
+	}
+	cli_out(c, "Directory of %s\n\n", shown);
+	cli_out(c, "  Idx  Attr     Size(Byte)  Date        Time      FileName\n");
+	for (int i = 0; i < n; i++) {
+		struct stat sb;
+		char *p, size[32], date[32];
+		struct tm tm;
+
+		if (ents[i]->d_name[0] == '.' || strstr(ents[i]->d_name, ".tmp")) {
+			free(ents[i]);
+			continue;
+		}
+		p = storage_path(dir, ents[i]->d_name);
+		if (stat(p, &sb) == 0) {
+			localtime_r(&sb.st_mtime, &tm);
+			strftime(date, sizeof(date), "%b %d %Y %H:%M:%S", &tm);
+			thousands(size, sizeof(size), (long long)sb.st_size);
+			cli_out(c, "  %3d  %s  %12s  %s  %s\n", idx++,
+			    S_ISDIR(sb.st_mode) ? "drw-" : "-rw-",
+			    S_ISDIR(sb.st_mode) ? "-" : size, date, ents[i]->d_name);
+			if (!S_ISDIR(sb.st_mode))
+				files++;
+		}
+		free(p);
+		free(ents[i]);
+	}
+	free(ents);
+	free(dir);
+	if (idx == 0)
+		cli_out(c, "  No file found.\n");
+	cli_out(c, "\nTotal: %d file(s)\n", files);
+	return 0;
+}
+
+static char **
+list_public(struct cli *c)
+{
+	char **names = NULL;
+
+	if (storage_list(storage_public_dir(c->st), &names, NULL) != 0)
+		return xcalloc(1, sizeof(char *));
+	return names;
+}
+
+const struct cli_handler cli_sys_handlers[] = {
+	{ "system_view", h_system_view },
+	{ "quit", h_quit },
+	{ "return", h_return },
+	{ "display_current", h_display_current },
+	{ "display_this", h_display_this },
+	{ "display_version", h_display_version },
+	{ "save", h_save },
+	{ "dir", h_dir },
+	{ NULL, NULL },
+};
+
+const struct cli_object cli_sys_objects[] = {
+	{ "public-file", list_public },
+	{ NULL, NULL },
+};

@@ -1,0 +1,373 @@
+/*
+ * The configuration tree: generic, driven by the grammar.
+ *
+ * A node is the root (user/system view) or an instance of a named view (pki entity
+ * E). A leaf is what one config command set: its id (grammar leaf=), the canonical
+ * command text and the matched arguments. Rendering walks the tree in grammar order
+ * (leaves by their command's order; sections by their entering command's order,
+ * instances in creation order), VRP style: sections separated by '#', children
+ * indented one space, closing 'return'. Replaying the rendered text rebuilds an
+ * equal tree (cfg_equal), which test/check_cli.c checks as a property.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+struct cfg_node *
+cfg_new_root(void)
+{
+	return xcalloc(1, sizeof(struct cfg_node));
+}
+
+static void
+leaf_clear(struct cfg_leaf *l)
+{
+	free(l->id);
+	free(l->text);
+	for (size_t i = 0; i < l->nargs; i++) {
+		free((char *)l->args[i].name);
+		free((char *)l->args[i].value);
+	}
+	free(l->args);
+}
+
+void
+cfg_free(struct cfg_node *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->nleaves; i++)
+		leaf_clear(&n->leaves[i]);
+	free(n->leaves);
+	for (size_t i = 0; i < n->nchildren; i++)
+		cfg_free(n->children[i]);
+	free(n->children);
+	free(n->key);
+	free(n->header);
+	free(n);
+}
+
+struct cfg_node *
+cfg_child(struct cfg_node *parent, const struct gview *v, const char *key)
+{
+	for (size_t i = 0; i < parent->nchildren; i++) {
+		struct cfg_node *c = parent->children[i];
+
+		if (c->view == v && pk_strcaseeq(c->key, key))
+			return c;
+	}
+	return NULL;
+}
+
+struct cfg_node *
+cfg_add_child(struct cfg_node *parent, const struct gview *v, const struct gcmd *enter,
+    const char *key, const char *header)
+{
+	struct cfg_node *c = xcalloc(1, sizeof(*c));
+
+	c->view = v;
+	c->enter = enter;
+	c->key = xstrdup(key);
+	c->header = xstrdup(header);
+	c->parent = parent;
+	parent->children = xrealloc(parent->children,
+	    (parent->nchildren + 1) * sizeof(*parent->children));
+	parent->children[parent->nchildren++] = c;
+	return c;
+}
+
+void
+cfg_remove_child(struct cfg_node *parent, struct cfg_node *child)
+{
+	for (size_t i = 0; i < parent->nchildren; i++) {
+		if (parent->children[i] != child)
+			continue;
+		memmove(parent->children + i, parent->children + i + 1,
+		    (parent->nchildren - i - 1) * sizeof(*parent->children));
+		parent->nchildren--;
+		cfg_free(child);
+		return;
+	}
+}
+
+static struct cfg_leaf *
+find_leaf(const struct cfg_node *n, const char *id)
+{
+	for (size_t i = 0; i < n->nleaves; i++)
+		if (strcmp(n->leaves[i].id, id) == 0)
+			return &n->leaves[i];
+	return NULL;
+}
+
+void
+cfg_set_leaf(struct cfg_node *n, const struct gcmd *cmd, const char *text,
+    const struct cli_args *a)
+{
+	struct cfg_leaf *l = find_leaf(n, cmd->leaf);
+
+	if (l != NULL) {
+		leaf_clear(l);
+	} else {
+		n->leaves = xrealloc(n->leaves, (n->nleaves + 1) * sizeof(*n->leaves));
+		l = &n->leaves[n->nleaves++];
+	}
+	memset(l, 0, sizeof(*l));
+	l->cmd = cmd;
+	l->id = xstrdup(cmd->leaf);
+	l->text = xstrdup(text);
+	l->nargs = a->n;
+	l->args = xcalloc(a->n + 1, sizeof(*l->args));
+	for (size_t i = 0; i < a->n; i++) {
+		l->args[i].name = xstrdup(a->v[i].name);
+		l->args[i].value = xstrdup(a->v[i].value);
+		l->args[i].is_kw = a->v[i].is_kw;
+	}
+}
+
+int
+cfg_unset_leaf(struct cfg_node *n, const char *id)
+{
+	struct cfg_leaf *l = find_leaf(n, id);
+
+	if (l == NULL)
+		return -1;
+	leaf_clear(l);
+	memmove(l, l + 1, (size_t)((n->leaves + n->nleaves) - (l + 1)) * sizeof(*l));
+	n->nleaves--;
+	return 0;
+}
+
+/* Quotes a value when the tokenizer would split or misread it. */
+static void
+put_value(struct sbuf *out, const char *v)
+{
+	int q = *v == '\0' || strpbrk(v, " \t\"?\\") != NULL;
+
+	if (!q) {
+		sbuf_puts(out, v);
+		return;
+	}
+	sbuf_putc(out, '"');
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			sbuf_putc(out, '\\');
+		sbuf_putc(out, *v);
+	}
+	sbuf_putc(out, '"');
+}
+
+void
+cfg_canonical(const struct cli_args *a, struct sbuf *out)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (i)
+			sbuf_putc(out, ' ');
+		if (a->v[i].is_kw)
+			sbuf_puts(out, a->v[i].value);
+		else
+			put_value(out, a->v[i].value);
+	}
+}
+
+/* Items of a node (leaves and children) in display order. */
+struct item {
+	int order;
+	size_t seq;
+	const struct cfg_leaf *leaf;
+	const struct cfg_node *child;
+};
+
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static struct item *
+items(const struct cfg_node *n, size_t *count)
+{
+	struct item *v = xcalloc(n->nleaves + n->nchildren + 1, sizeof(*v));
+	size_t k = 0;
+
+	for (size_t i = 0; i < n->nleaves; i++, k++) {
+		v[k].order = n->leaves[i].cmd->order;
+		v[k].seq = k;
+		v[k].leaf = &n->leaves[i];
+	}
+	for (size_t i = 0; i < n->nchildren; i++, k++) {
+		v[k].order = n->children[i]->enter->order;
+		v[k].seq = k;
+		v[k].child = n->children[i];
+	}
+	qsort(v, k, sizeof(*v), item_cmp);
+	*count = k;
+	return v;
+}
+
+static void
+render_node(const struct cfg_node *n, int depth, struct sbuf *out)
+{
+	size_t k;
+	struct item *v = items(n, &k);
+
+	for (size_t i = 0; i < k; i++) {
+		if (v[i].leaf != NULL) {
+			sbuf_printf(out, "%*s%s\n", depth, "", v[i].leaf->text);
+		} else {
+			sbuf_printf(out, "%*s%s\n", depth, "", v[i].child->header);
+			render_node(v[i].child, depth + 1, out);
+		}
+	}
+	free(v);
+}
+
+void
+cfg_render(const struct cfg_node *n, int whole, struct sbuf *out)
+{
+	size_t k;
+	struct item *v;
+
+	if (n->view != NULL) {
+		/* display this in a sub-view: just this section */
+		sbuf_puts(out, "#\n");
+		sbuf_printf(out, "%s\n", n->header);
+		render_node(n, 1, out);
+		sbuf_puts(out, "#\nreturn\n");
+		return;
+	}
+	v = items(n, &k);
+	sbuf_puts(out, "#\n");
+	for (size_t i = 0; i < k; i++) {
+		if (v[i].leaf != NULL) {
+			if (i > 0 && v[i - 1].child != NULL)
+				sbuf_puts(out, "#\n");
+			sbuf_printf(out, "%s\n", v[i].leaf->text);
+		} else if (whole) {
+			if (i > 0)
+				sbuf_puts(out, "#\n");
+			sbuf_printf(out, "%s\n", v[i].child->header);
+			render_node(v[i].child, 1, out);
+		}
+	}
+	if (k > 0)
+		sbuf_puts(out, "#\n");
+	sbuf_puts(out, "return\n");
+	free(v);
+}
+
+static int
+leaf_equal(const struct cfg_leaf *a, const struct cfg_leaf *b)
+{
+	if (strcmp(a->id, b->id) != 0 || strcmp(a->text, b->text) != 0 ||
+	    a->nargs != b->nargs)
+		return 0;
+	for (size_t i = 0; i < a->nargs; i++)
+		if (strcmp(a->args[i].name, b->args[i].name) != 0 ||
+		    strcmp(a->args[i].value, b->args[i].value) != 0)
+			return 0;
+	return 1;
+}
+
+int
+cfg_equal(const struct cfg_node *a, const struct cfg_node *b)
+{
+	if ((a->view == NULL) != (b->view == NULL) ||
+	    (a->view != NULL && strcmp(a->view->name, b->view->name) != 0) ||
+	    a->nleaves != b->nleaves ||
+	    a->nchildren != b->nchildren)
+		return 0;
+	if ((a->key == NULL) != (b->key == NULL) ||
+	    (a->key != NULL && strcmp(a->key, b->key) != 0))
+		return 0;
+	for (size_t i = 0; i < a->nleaves; i++) {
+		const struct cfg_leaf *l = find_leaf(b, a->leaves[i].id);
+
+		if (l == NULL || !leaf_equal(&a->leaves[i], l))
+			return 0;
+	}
+	/* Sections of different kinds render in grammar order whatever their
+	 * creation order, so children are matched by (view, key). */
+	for (size_t i = 0; i < a->nchildren; i++) {
+		const struct cfg_node *o = NULL;
+
+		for (size_t k = 0; k < b->nchildren && o == NULL; k++)
+			if (strcmp(b->children[k]->view->name,
+			    a->children[i]->view->name) == 0 &&
+			    pk_strcaseeq(b->children[k]->key, a->children[i]->key))
+				o = b->children[k];
+		if (o == NULL || !cfg_equal(a->children[i], o))
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- access for handlers ---- */
+
+const char *
+cfg_node_key(const struct cfg_node *n)
+{
+	return n->key;
+}
+
+int
+cfg_leaf_set(const struct cfg_node *n, const char *leaf)
+{
+	return n != NULL && find_leaf(n, leaf) != NULL;
+}
+
+const char *
+cfg_leaf_arg(const struct cfg_node *n, const char *leaf, const char *param)
+{
+	const struct cfg_leaf *l = n ? find_leaf(n, leaf) : NULL;
+
+	if (l == NULL)
+		return NULL;
+	for (size_t i = 0; i < l->nargs; i++)
+		if (!l->args[i].is_kw && strcmp(l->args[i].name, param) == 0)
+			return l->args[i].value;
+	return NULL;
+}
+
+int
+cfg_leaf_kw(const struct cfg_node *n, const char *leaf, const char *kw)
+{
+	const struct cfg_leaf *l = n ? find_leaf(n, leaf) : NULL;
+
+	if (l == NULL)
+		return 0;
+	for (size_t i = 0; i < l->nargs; i++)
+		if (l->args[i].is_kw && strcmp(l->args[i].name, kw) == 0)
+			return 1;
+	return 0;
+}
+
+int
+cfg_leaf_update(struct cli *c, struct cfg_node *n, const char *leaf,
+    const char *param, const char *value)
+{
+	struct cfg_leaf *l = find_leaf(n, leaf);
+	struct cli_args a;
+	struct sbuf t = SBUF_INIT;
+
+	(void)c;
+	if (l == NULL)
+		return -1;
+	for (size_t i = 0; i < l->nargs; i++) {
+		if (!l->args[i].is_kw && strcmp(l->args[i].name, param) == 0) {
+			free((char *)l->args[i].value);
+			l->args[i].value = xstrdup(value);
+			a.v = l->args;
+			a.n = l->nargs;
+			cfg_canonical(&a, &t);
+			free(l->text);
+			l->text = sbuf_take(&t);
+			return 0;
+		}
+	}
+	return -1;
+}

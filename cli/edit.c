@@ -1,0 +1,243 @@
+/*
+ * Terminal front end on libedit: prompt that follows the view, '?' help that
+ * redraws the typed line, Tab completion (repeated Tab cycles through the
+ * candidates), history, Ctrl+Z as `return`. Only used when stdin is a terminal.
+ * Context reaches the callbacks through EL_CLIENTDATA, not globals.
+ */
+#include <histedit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "../storage/storage.h"
+#include "cli_int.h"
+
+struct edit {
+	struct cli *c;
+	EditLine *el;
+	History *hist;
+	char **cands;		/* Tab cycle state */
+	size_t ncands, idx;
+	char *after;		/* the line as the last Tab left it */
+	int ctrl_z;		/* Ctrl+Z was pressed: run `return` */
+};
+
+static struct edit *
+ctx(EditLine *el)
+{
+	void *p = NULL;
+
+	el_get(el, EL_CLIENTDATA, &p);
+	return p;
+}
+
+static char *
+prompt_fn(EditLine *el)
+{
+	return (char *)cli_prompt(ctx(el)->c);
+}
+
+static char *
+line_upto_cursor(EditLine *el)
+{
+	const LineInfo *li = el_line(el);
+
+	return xstrndup(li->buffer, (size_t)(li->cursor - li->buffer));
+}
+
+static int
+inside_quotes(const char *s)
+{
+	int q = 0;
+
+	for (; *s; s++) {
+		if (q && *s == '\\' && s[1]) {
+			s++;
+			continue;
+		}
+		if (*s == '"')
+			q = !q;
+	}
+	return q;
+}
+
+static unsigned char
+help_fn(EditLine *el, int ch)
+{
+	struct edit *ed = ctx(el);
+	char *cur = line_upto_cursor(el);
+	struct sbuf line = SBUF_INIT;
+
+	(void)ch;
+	if (inside_quotes(cur)) {
+		free(cur);
+		el_insertstr(el, "?");
+		return CC_REFRESH;
+	}
+	sbuf_printf(&line, "%s?", cur);
+	fputs("?\n", stdout);
+	cli_help(ed->c, sbuf_str(&line));
+	fflush(stdout);
+	sbuf_free(&line);
+	free(cur);
+	return CC_REDISPLAY;
+}
+
+static void
+reset_cycle(struct edit *ed)
+{
+	cli_strv_free(ed->cands);
+	ed->cands = NULL;
+	ed->ncands = ed->idx = 0;
+	free(ed->after);
+	ed->after = NULL;
+}
+
+static unsigned char
+tab_fn(EditLine *el, int ch)
+{
+	struct edit *ed = ctx(el);
+	char *cur = line_upto_cursor(el);
+	size_t ws;
+
+	(void)ch;
+	if (ed->cands != NULL && ed->after != NULL && strcmp(cur, ed->after) == 0) {
+		/* cycle: replace the word the previous Tab inserted */
+		el_deletestr(el, (int)strlen(ed->cands[ed->idx]) + 1);
+		ed->idx = (ed->idx + 1) % ed->ncands;
+	} else {
+		reset_cycle(ed);
+		ed->cands = cli_complete(ed->c, cur, &ws);
+		if (ed->cands == NULL || ed->cands[0] == NULL) {
+			reset_cycle(ed);
+			free(cur);
+			return CC_ERROR;
+		}
+		for (ed->ncands = 0; ed->cands[ed->ncands]; ed->ncands++)
+			;
+		el_deletestr(el, (int)(strlen(cur) - ws));
+	}
+	el_insertstr(el, ed->cands[ed->idx]);
+	el_insertstr(el, " ");
+	free(cur);
+	free(ed->after);
+	ed->after = line_upto_cursor(el);
+	if (ed->ncands == 1)
+		reset_cycle(ed);
+	return CC_REFRESH;
+}
+
+static unsigned char
+ctrl_z_fn(EditLine *el, int ch)
+{
+	(void)ch;
+	ctx(el)->ctrl_z = 1;
+	return CC_NEWLINE;
+}
+
+static unsigned char
+ctrl_c_fn(EditLine *el, int ch)
+{
+	const LineInfo *li = el_line(el);
+
+	(void)ch;
+	el_cursor(el, (int)(li->lastchar - li->cursor));
+	li = el_line(el);
+	el_deletestr(el, (int)(li->cursor - li->buffer));
+	fputs("^C\n", stdout);
+	return CC_REDISPLAY;
+}
+
+/* Questions and secrets: plain line reads on the terminal, echo off for secrets. */
+static char *
+read_answer(void *arg, const char *prompt, int echo)
+{
+	struct termios old, raw;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int restore = 0;
+
+	(void)arg;
+	fputs(prompt, stdout);
+	fflush(stdout);
+	if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
+	}
+	n = getline(&line, &cap, stdin);
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+		fputc('\n', stdout);
+	}
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+int
+cli_edit_run(struct cli *c)
+{
+	struct edit ed = { 0 };
+	HistEvent ev;
+	struct cli_io io = { read_answer, NULL };
+
+	ed.c = c;
+	cli_set_io(c, &io);
+	ed.el = el_init("pkish", stdin, stdout, stderr);
+	if (ed.el == NULL)
+		return -1;
+	ed.hist = history_init();
+	history(ed.hist, &ev, H_SETSIZE, 200);
+	el_set(ed.el, EL_CLIENTDATA, &ed);
+	el_set(ed.el, EL_EDITOR, "emacs");
+	el_set(ed.el, EL_PROMPT, prompt_fn);
+	el_set(ed.el, EL_HIST, history, ed.hist);
+	el_set(ed.el, EL_SETTY, "-d", "-isig", NULL);
+	el_set(ed.el, EL_ADDFN, "pkish-help", "Show the help", help_fn);
+	el_set(ed.el, EL_ADDFN, "pkish-complete", "Complete the word", tab_fn);
+	el_set(ed.el, EL_ADDFN, "pkish-return", "Return to user view", ctrl_z_fn);
+	el_set(ed.el, EL_ADDFN, "pkish-cancel", "Cancel the line", ctrl_c_fn);
+	el_set(ed.el, EL_BIND, "?", "pkish-help", NULL);
+	el_set(ed.el, EL_BIND, "^I", "pkish-complete", NULL);
+	el_set(ed.el, EL_BIND, "^Z", "pkish-return", NULL);
+	el_set(ed.el, EL_BIND, "^C", "pkish-cancel", NULL);
+	while (!cli_done(c)) {
+		int count = 0;
+		const char *l = el_gets(ed.el, &count);
+		char *line;
+		size_t n;
+
+		reset_cycle(&ed);
+		if (ed.ctrl_z) {
+			/* Ctrl+Z: whatever was typed is dropped, like VRP */
+			ed.ctrl_z = 0;
+			fputc('\n', stdout);
+			cli_exec(c, "return");
+			continue;
+		}
+		if (l == NULL || count <= 0) {
+			fputc('\n', stdout);
+			break;
+		}
+		line = xstrdup(l);
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n > 0)
+			history(ed.hist, &ev, H_ENTER, line);
+		cli_exec(c, line);
+		free(line);
+	}
+	reset_cycle(&ed);
+	history_end(ed.hist);
+	el_end(ed.el);
+	return 0;
+}

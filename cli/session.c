@@ -1,0 +1,633 @@
+/*
+ * The console session: current view and its configuration node, the prompt,
+ * dispatch of matched commands (handlers, config leaves, views), output, questions.
+ * Front ends (batch.c, edit.c) feed it lines; handlers print through cli_out().
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../pki/pki.h"
+#include "../storage/storage.h"
+#include "cli_int.h"
+
+/* Handler and object tables of every command module. */
+static const struct cli_handler *const handler_tables[] = {
+	cli_sys_handlers,
+	cli_pki_handlers,
+	NULL,
+};
+
+static const struct cli_object *const object_tables[] = {
+	cli_sys_objects,
+	cli_pki_objects,
+	NULL,
+};
+
+cli_handler_fn
+cli_handler_lookup(const char *name)
+{
+	for (size_t t = 0; handler_tables[t] != NULL; t++)
+		for (const struct cli_handler *h = handler_tables[t]; h->name; h++)
+			if (strcmp(h->name, name) == 0)
+				return h->fn;
+	return NULL;
+}
+
+const struct cli_object *
+cli_object_lookup(const char *kind)
+{
+	for (size_t t = 0; object_tables[t] != NULL; t++)
+		for (const struct cli_object *o = object_tables[t]; o->kind; o++)
+			if (strcmp(o->kind, kind) == 0)
+				return o;
+	return NULL;
+}
+
+const char *
+cli_arg(const struct cli_args *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (!a->v[i].is_kw && strcmp(a->v[i].name, name) == 0)
+			return a->v[i].value;
+	return NULL;
+}
+
+int
+cli_kw(const struct cli_args *a, const char *kw)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].is_kw && strcmp(a->v[i].name, kw) == 0)
+			return 1;
+	return 0;
+}
+
+/* ---- output ---- */
+
+void
+cli_vout(struct cli *c, const char *fmt, va_list ap)
+{
+	vfprintf(c->out, fmt, ap);
+}
+
+void
+cli_out(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_vout(c, fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_write(struct cli *c, const char *text)
+{
+	fputs(text, c->out);
+}
+
+int
+cli_error(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("Error: ", c->out);
+	va_start(ap, fmt);
+	cli_vout(c, fmt, ap);
+	va_end(ap);
+	fputc('\n', c->out);
+	return -1;
+}
+
+int
+cli_confirm(struct cli *c, const char *question, int batch_answer)
+{
+	char *ans;
+	int yes;
+
+	/* CLI.md: in batch mode nothing prompts; the documented answer is taken. */
+	if (!c->interactive || c->io.read_line == NULL)
+		return batch_answer;
+	fflush(c->out);
+	ans = c->io.read_line(c->io.arg, question, 1);
+	yes = ans != NULL && (ans[0] == 'y' || ans[0] == 'Y');
+	free(ans);
+	return yes;
+}
+
+char *
+cli_ask_secret(struct cli *c, const char *prompt, const char *again)
+{
+	char *a, *b;
+
+	if (!c->interactive || c->io.read_line == NULL)
+		return NULL;
+	fflush(c->out);
+	a = c->io.read_line(c->io.arg, prompt, 0);
+	if (a == NULL)
+		return NULL;
+	b = c->io.read_line(c->io.arg, again, 0);
+	if (b == NULL || strcmp(a, b) != 0) {
+		cli_error(c, "The two passwords are different.");
+		storage_wipe_free(a);
+		storage_wipe_free(b);
+		return NULL;
+	}
+	storage_wipe_free(b);
+	return a;
+}
+
+void
+cli_set_io(struct cli *c, const struct cli_io *io)
+{
+	c->io = *io;
+}
+
+/* ---- state ---- */
+
+struct storage *
+cli_storage(struct cli *c)
+{
+	return c->st;
+}
+
+struct pki *
+cli_pki(struct cli *c)
+{
+	return c->pki;
+}
+
+int
+cli_interactive(const struct cli *c)
+{
+	return c->interactive;
+}
+
+int
+cli_done(const struct cli *c)
+{
+	return c->done;
+}
+
+const char *
+cli_sysname(struct cli *c)
+{
+	const char *s = cfg_leaf_arg(c->root, "sysname", "name");
+
+	return s != NULL ? s : "pkish";
+}
+
+struct cfg_node *
+cli_cfg_root(struct cli *c)
+{
+	return c->root;
+}
+
+struct cfg_node *
+cli_cfg_current(struct cli *c)
+{
+	return c->node;
+}
+
+struct cfg_node *
+cli_cfg_find(struct cli *c, const char *view, const char *key)
+{
+	const struct gview *v = grammar_view(c->g, view);
+
+	return v ? cfg_child(c->root, v, key) : NULL;
+}
+
+struct cfg_node **
+cli_cfg_list(struct cli *c, const char *view)
+{
+	const struct gview *v = grammar_view(c->g, view);
+	struct cfg_node **out = xcalloc(c->root->nchildren + 1, sizeof(*out));
+	size_t n = 0;
+
+	for (size_t i = 0; v != NULL && i < c->root->nchildren; i++)
+		if (c->root->children[i]->view == v)
+			out[n++] = c->root->children[i];
+	out[n] = NULL;
+	return out;
+}
+
+void
+cli_config_render(struct cli *c, struct sbuf *out)
+{
+	cfg_render(c->root, 1, out);
+}
+
+const char *
+cli_prompt(struct cli *c)
+{
+	struct sbuf b = SBUF_INIT;
+	const char *f = c->view->prompt;
+
+	for (; *f; f++) {
+		if (f[0] == '%' && f[1] == 's') {
+			sbuf_puts(&b, cli_sysname(c));
+			f++;
+		} else if (f[0] == '%' && f[1] == 'k') {
+			sbuf_puts(&b, c->node && c->node->key ? c->node->key : "");
+			f++;
+		} else {
+			sbuf_putc(&b, *f);
+		}
+	}
+	snprintf(c->prompt, sizeof(c->prompt), "%s", sbuf_str(&b));
+	sbuf_free(&b);
+	return c->prompt;
+}
+
+/* Moves to view V (an ancestor of the current one, or a view without a node). */
+static void
+leave_to(struct cli *c, const struct gview *v)
+{
+	while (c->view != v && c->view->parent != NULL) {
+		if (c->node != NULL && c->node->view == c->view && c->node->parent)
+			c->node = c->node->parent;
+		c->view = c->view->parent;
+	}
+}
+
+int
+cli_view_up(struct cli *c)
+{
+	if (c->view->parent == NULL) {
+		c->done = 1;
+		return 0;
+	}
+	leave_to(c, c->view->parent);
+	return 0;
+}
+
+void
+cli_view_set(struct cli *c, const char *view)
+{
+	const struct gview *v = grammar_view(c->g, view);
+
+	if (v == NULL)
+		return;
+	if (strcmp(view, "user") == 0 || strcmp(view, "system") == 0) {
+		c->view = v;
+		c->node = c->root;
+	}
+}
+
+/* Params of CMD that ask for their value when omitted. */
+static const struct gparam *
+cmd_ask_param(const struct cli *c, const struct gcmd *cmd)
+{
+	int stack[256], sp = 0;
+	unsigned char seen[4096] = { 0 };
+
+	stack[sp++] = cmd->start;
+	while (sp > 0) {
+		int id = stack[--sp];
+		const struct gnode *n = &c->g->nodes[id];
+
+		if ((size_t)id < sizeof(seen)) {
+			if (seen[id])
+				continue;
+			seen[id] = 1;
+		}
+		if (n->kind == GN_PARAM && n->param->ask != NULL)
+			return n->param;
+		for (size_t i = 0; i < n->nout && sp < 256; i++)
+			stack[sp++] = n->out[i];
+	}
+	return NULL;
+}
+
+/* Seals plain secrets in A (values replaced by new strings kept in OWNED). */
+static int
+seal_secrets(struct cli *c, const struct gcmd *cmd, struct cli_args *a,
+    char **owned, size_t *nowned, size_t line_end, size_t prompt_len)
+{
+	const struct gparam *ask = cmd_ask_param(c, cmd);
+	int have_ask = 0;
+
+	for (size_t i = 0; i < a->n; i++) {
+		int secret = 0;
+		struct pk_err e;
+		char *sealed = NULL, *plain = NULL;
+
+		if (a->v[i].is_kw)
+			continue;
+		for (size_t k = 0; k < c->g->nparams; k++)
+			if (c->g->params[k]->name == a->v[i].name &&
+			    c->g->params[k]->type == GT_SECRET)
+				secret = 1;
+		if (!secret)
+			continue;
+		if (ask != NULL && a->v[i].name == ask->name)
+			have_ask = 1;
+		if (storage_is_sealed(a->v[i].value)) {
+			if (storage_unseal(c->st, a->v[i].value, &plain, &e) != 0)
+				return cli_error(c, "The cipher text of the secret "
+				    "cannot be used: %s.", e.msg);
+			storage_wipe_free(plain);
+			continue;
+		}
+		if (storage_seal(c->st, a->v[i].value, &sealed, &e) != 0)
+			return cli_error(c, "%s.", e.msg);
+		owned[(*nowned)++] = sealed;
+		a->v[i].value = sealed;
+	}
+	if (ask != NULL && !have_ask && !a->undo) {
+		char *plain = cli_ask_secret(c, ask->ask, "Please enter the password again:");
+		char *sealed = NULL;
+		struct pk_err e;
+
+		if (plain == NULL) {
+			if (!c->interactive) {
+				cli_out(c, "%*s^\n%s\n", (int)(prompt_len + line_end), "",
+				    cli_status_msg(CLI_INCOMPLETE));
+			}
+			return -1;
+		}
+		if (strlen(plain) < (size_t)ask->min || strlen(plain) > (size_t)ask->max) {
+			storage_wipe_free(plain);
+			return cli_error(c, "The password must be %lld to %lld characters.",
+			    ask->min, ask->max);
+		}
+		if (storage_seal(c->st, plain, &sealed, &e) != 0) {
+			storage_wipe_free(plain);
+			return cli_error(c, "%s.", e.msg);
+		}
+		storage_wipe_free(plain);
+		owned[(*nowned)++] = sealed;
+		a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
+		a->v[a->n].name = ask->name;
+		a->v[a->n].value = sealed;
+		a->v[a->n].is_kw = 0;
+		a->n++;
+	}
+	return 0;
+}
+
+static int
+exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t prompt_len)
+{
+	struct gcmd *cmd = r->cmd;
+	struct cli_args *a = &r->args;
+	struct sbuf text = SBUF_INIT;
+	char *owned[16];
+	size_t nowned = 0;
+	int rc = -1;
+
+	if (cmd->enter != NULL) {
+		const char *key = cli_arg(a, cmd->key);
+		struct cfg_node *n = cfg_child(c->node, cmd->enter, key);
+
+		if (cmd->undo) {
+			if (n == NULL) {
+				rc = cli_error(c, "The %s %s does not exist.",
+				    cmd->enter->noun ? cmd->enter->noun : "object", key);
+				goto out;
+			}
+			if (cmd->check && cmd->check(c, a) != 0)
+				goto out;
+			cfg_remove_child(c->node, n);
+			if (cmd->notify)
+				cmd->notify(c, a);
+			rc = 0;
+			goto out;
+		}
+		if (n == NULL) {
+			if (cmd->check && cmd->check(c, a) != 0)
+				goto out;
+			cfg_canonical(a, &text);
+			n = cfg_add_child(c->node, cmd->enter, cmd, key, sbuf_str(&text));
+			if (cmd->notify)
+				cmd->notify(c, a);
+		}
+		c->view = cmd->enter;
+		c->node = n;
+		rc = 0;
+		goto out;
+	}
+	/* a leaf */
+	if (cmd->undo) {
+		if (!cfg_leaf_set(c->node, cmd->leaf)) {
+			rc = 0;	/* undoing what is not set is harmless, like VRP */
+			goto out;
+		}
+		if (cmd->check && cmd->check(c, a) != 0)
+			goto out;
+		cfg_unset_leaf(c->node, cmd->leaf);
+		if (cmd->notify)
+			cmd->notify(c, a);
+		rc = 0;
+		goto out;
+	}
+	if (seal_secrets(c, cmd, a, owned, &nowned, line_end, prompt_len) != 0)
+		goto out;
+	if (cmd->check && cmd->check(c, a) != 0)
+		goto out;
+	cfg_canonical(a, &text);
+	cfg_set_leaf(c->node, cmd, sbuf_str(&text), a);
+	if (cmd->notify)
+		cmd->notify(c, a);
+	rc = 0;
+out:
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	sbuf_free(&text);
+	return rc;
+}
+
+int
+cli_exec(struct cli *c, const char *line)
+{
+	struct cli_tokens toks;
+	struct match_result r;
+	size_t plen;
+	int rc;
+
+	cli_tokenize(line, &toks);
+	if (toks.help) {
+		cli_help(c, line);
+		cli_tokens_free(&toks);
+		return 0;
+	}
+	if (toks.n == 0) {
+		cli_tokens_free(&toks);
+		return 0;
+	}
+	plen = strlen(cli_prompt(c));
+	match_line(c, c->view, &toks, line, &r);
+	if (r.status != CLI_OK) {
+		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
+		    cli_status_msg(r.status));
+		match_result_free(&r);
+		cli_tokens_free(&toks);
+		return -1;
+	}
+	if (r.view != c->view)
+		leave_to(c, r.view);
+	{
+		struct sbuf canon = SBUF_INIT;
+
+		cfg_canonical(&r.args, &canon);
+		r.args.line = sbuf_str(&canon);
+		if (r.cmd->handler != NULL)
+			rc = r.cmd->handler(c, &r.args);
+		else
+			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
+		sbuf_free(&canon);
+	}
+	match_result_free(&r);
+	cli_tokens_free(&toks);
+	fflush(c->out);
+	return rc;
+}
+
+void
+cli_echo_text(struct cli *c, const char *line, struct sbuf *out)
+{
+	struct cli_tokens toks;
+	struct match_result r;
+	size_t from = 0;
+
+	cli_tokenize(line, &toks);
+	if (toks.n == 0 || toks.help) {
+		sbuf_puts(out, line);
+		cli_tokens_free(&toks);
+		return;
+	}
+	match_line(c, c->view, &toks, line, &r);
+	for (size_t i = 0; r.status == CLI_OK && i < r.args.n && i < toks.n; i++) {
+		if (!r.args.v[i].secret)
+			continue;
+		sbuf_add(out, line + from, toks.v[i].col - from);
+		sbuf_puts(out, "******");
+		from = toks.v[i].end;
+	}
+	sbuf_puts(out, line + from);
+	match_result_free(&r);
+	cli_tokens_free(&toks);
+}
+
+void
+cli_help(struct cli *c, const char *line)
+{
+	struct cli_tokens toks;
+	struct sbuf out = SBUF_INIT;
+
+	cli_tokenize(line, &toks);
+	match_help(c, c->view, &toks, line, strlen(cli_prompt(c)), &out);
+	cli_write(c, sbuf_str(&out));
+	fflush(c->out);
+	sbuf_free(&out);
+	cli_tokens_free(&toks);
+}
+
+char **
+cli_complete(struct cli *c, const char *line, size_t *word_start)
+{
+	struct cli_tokens toks;
+	char **v;
+
+	cli_tokenize(line, &toks);
+	v = match_complete(c, c->view, &toks, line, word_start);
+	cli_tokens_free(&toks);
+	return v;
+}
+
+/* Runs a saved configuration silently from the system view; failed lines are
+ * reported on stderr with their line numbers. */
+int
+cli_load_config(struct cli *c, const char *path, const char *shown)
+{
+	unsigned char *data;
+	size_t len, lineno = 0;
+	struct pk_err e;
+	char *save = NULL;
+	FILE *real = c->out;
+	int failed = 0;
+
+	if (storage_read(path, STORAGE_MAX_FILE, &data, &len, &e) != 0)
+		return -1;
+	cli_view_set(c, "system");
+	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *buf = NULL;
+		size_t blen = 0;
+		FILE *mem;
+		const char *p = l;
+
+		lineno++;
+		while (*p == ' ')
+			p++;
+		if (*p == '#' || *p == '\0')
+			continue;
+		mem = open_memstream(&buf, &blen);
+		c->out = mem;
+		if (cli_exec(c, l) != 0) {
+			fflush(mem);
+			fprintf(stderr, "pkish: %s: line %zu: %s: %s", shown, lineno, l,
+			    buf ? buf : "\n");
+			failed++;
+		}
+		c->out = real;
+		fclose(mem);
+		free(buf);
+	}
+	free(data);
+	cli_view_set(c, "user");
+	return failed ? -1 : 0;
+}
+
+int
+cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
+{
+	struct cli *c = xcalloc(1, sizeof(*c));
+	struct sbuf errs = SBUF_INIT;
+
+	*out = NULL;
+	c->out = stdout;
+	c->interactive = o->interactive;
+	if (grammar_load(o->schemas, &c->g, &errs) != 0) {
+		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
+		sbuf_free(&errs);
+		free(c);
+		return -1;
+	}
+	if (storage_open(&c->st, o->flash, e) != 0) {
+		grammar_free(c->g);
+		free(c);
+		return -1;
+	}
+	if (pki_open(&c->pki, c->st, e) != 0) {
+		storage_close(c->st);
+		grammar_free(c->g);
+		free(c);
+		return -1;
+	}
+	c->root = cfg_new_root();
+	c->view = grammar_view(c->g, "user");
+	c->node = c->root;
+	cli_pki_attach(c);
+	if (!o->no_startup) {
+		char *cfg = storage_path(o->flash, "vrpcfg.cfg");
+
+		if (access(cfg, F_OK) == 0)
+			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
+		free(cfg);
+	}
+	*out = c;
+	return 0;
+}
+
+void
+cli_free(struct cli *c)
+{
+	if (c == NULL)
+		return;
+	cfg_free(c->root);
+	pki_close(c->pki);
+	storage_close(c->st);
+	grammar_free(c->g);
+	free(c);
+}

@@ -1,0 +1,698 @@
+/*
+ * Check suite for cli/: tokenizer, matcher (abbreviation, ambiguity, each caret
+ * error and its column), grammar loading (valid, invalid with file:line, XXE and
+ * billion-laughs refused, unknown handler), and the round-trip property: for many
+ * configurations generated at random from the grammar itself, replaying
+ * `display current-configuration` into a fresh shell rebuilds an equal tree.
+ */
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cli/cli_int.h"
+#include "../storage/storage.h"
+#include "testutil.h"
+
+static char *dir;
+static char *schemas;
+
+static void
+setup(void)
+{
+	dir = tu_tmpdir();
+	ck_assert_ptr_nonnull(dir);
+	if (asprintf(&schemas, "%s/schemas", tu_top()) < 0)
+		ck_abort();
+}
+
+static void
+teardown(void)
+{
+	tu_rmrf(dir);
+	free(dir);
+	free(schemas);
+}
+
+static struct cli *
+new_cli(void)
+{
+	struct cli_options o = { 0 };
+	struct cli *c;
+	struct pk_err e;
+
+	o.flash = dir;
+	o.schemas = schemas;
+	o.no_startup = 1;
+	if (cli_new(&c, &o, &e) != 0)
+		ck_abort_msg("cli_new: %s", e.msg);
+	return c;
+}
+
+/* Runs LINE, returns its output (new string) and the status in *rc. */
+static char *
+run(struct cli *c, const char *line, int *rc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	FILE *old = c->out;
+	int r;
+
+	c->out = mem;
+	r = cli_exec(c, line);
+	c->out = old;
+	fclose(mem);
+	if (rc != NULL)
+		*rc = r;
+	return buf;
+}
+
+static void
+expect(struct cli *c, const char *line, int want_rc, const char *want_out)
+{
+	int rc;
+	char *out = run(c, line, &rc);
+
+	ck_assert_msg(rc == want_rc, "'%s': rc %d, want %d; output:\n%s", line, rc,
+	    want_rc, out);
+	if (want_out != NULL)
+		ck_assert_msg(strstr(out, want_out) != NULL,
+		    "'%s': output lacks '%s':\n%s", line, want_out, out);
+	free(out);
+}
+
+/* The caret's column in OUT (index of '^' in its first line). */
+static int
+caret_col(const char *out)
+{
+	size_t n = strcspn(out, "^");
+
+	return out[n] == '^' ? (int)n : -1;
+}
+
+START_TEST(tokenizer_basic)
+{
+	struct cli_tokens t;
+
+	cli_tokenize("  display  current-configuration ", &t);
+	ck_assert_uint_eq(t.n, 2);
+	ck_assert_str_eq(t.v[0].text, "display");
+	ck_assert_uint_eq(t.v[0].col, 2);
+	ck_assert_uint_eq(t.v[1].col, 11);
+	ck_assert(t.trailing_space);
+	ck_assert(!t.help);
+	cli_tokens_free(&t);
+
+	cli_tokenize("sysname \"a b?\" ?", &t);
+	ck_assert_uint_eq(t.n, 2);
+	ck_assert_str_eq(t.v[1].text, "a b?");
+	ck_assert(t.v[1].quoted);
+	ck_assert(t.help);
+	ck_assert(t.trailing_space);
+	cli_tokens_free(&t);
+
+	cli_tokenize("dis?", &t);
+	ck_assert_uint_eq(t.n, 1);
+	ck_assert_str_eq(t.v[0].text, "dis");
+	ck_assert(t.help);
+	ck_assert(!t.trailing_space);
+	cli_tokens_free(&t);
+
+	cli_tokenize("a \"open", &t);
+	ck_assert(t.unterminated);
+	cli_tokens_free(&t);
+
+	cli_tokenize("x \"q\\\"uote\\\\\"", &t);
+	ck_assert_str_eq(t.v[1].text, "q\"uote\\");
+	cli_tokens_free(&t);
+}
+END_TEST
+
+START_TEST(tokenizer_limits)
+{
+	struct cli_tokens t;
+	char *big = malloc(CLI_MAX_LINE * 2);
+
+	memset(big, 'a', CLI_MAX_LINE * 2 - 1);
+	for (size_t i = 1; i < CLI_MAX_LINE * 2 - 1; i += 2)
+		big[i] = ' ';
+	big[CLI_MAX_LINE * 2 - 1] = '\0';
+	cli_tokenize(big, &t);
+	ck_assert(t.too_many);
+	ck_assert_uint_eq(t.n, CLI_MAX_TOKENS);
+	cli_tokens_free(&t);
+	free(big);
+}
+END_TEST
+
+START_TEST(abbreviation_and_views)
+{
+	struct cli *c = new_cli();
+
+	expect(c, "sys", 0, "Enter system view");
+	ck_assert_str_eq(cli_prompt(c), "[pkish]");
+	expect(c, "sysn dev-1", 0, NULL);
+	ck_assert_str_eq(cli_prompt(c), "[dev-1]");
+	expect(c, "dis th", 0, "sysname dev-1");
+	expect(c, "undo sysn", 0, NULL);
+	ck_assert_str_eq(cli_prompt(c), "[pkish]");
+	expect(c, "q", 0, NULL);
+	ck_assert_str_eq(cli_prompt(c), "<pkish>");
+	expect(c, "DISPLAY VERSION", 0, "pkish version");
+	expect(c, "q", 0, NULL);
+	ck_assert(cli_done(c));
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(caret_errors_and_columns)
+{
+	struct cli *c = new_cli();
+	int rc;
+	char *out;
+
+	/* "<pkish>" is 7 columns: the caret counts from the prompt's start */
+	out = run(c, "foo", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(out, "Error: Unrecognized command found at '^' position."));
+	ck_assert_int_eq(caret_col(out), 7);
+	free(out);
+
+	out = run(c, "d", &rc);		/* dir, display */
+	ck_assert_ptr_nonnull(strstr(out, "Error: Ambiguous command found at '^' position."));
+	ck_assert_int_eq(caret_col(out), 7);
+	free(out);
+
+	out = run(c, "display", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Error: Incomplete command found at '^' position."));
+	ck_assert_int_eq(caret_col(out), 14);
+	free(out);
+
+	out = run(c, "display   version  extra", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Error: Too many parameters found at '^' position."));
+	ck_assert_int_eq(caret_col(out), 7 + 19);
+	free(out);
+
+	out = run(c, "display bogus", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Unrecognized"));
+	ck_assert_int_eq(caret_col(out), 15);
+	free(out);
+
+	expect(c, "system-view", 0, NULL);
+	/* "[pkish]" 7 columns; sysname value over 64 characters */
+	{
+		char line[128];
+
+		snprintf(line, sizeof(line), "sysname %065d", 0);
+		out = run(c, line, &rc);
+		ck_assert_int_eq(rc, -1);
+		ck_assert_ptr_nonnull(strstr(out, "Error: Wrong parameter found at '^' position."));
+		ck_assert_int_eq(caret_col(out), 15);
+		free(out);
+	}
+	out = run(c, "sysname \"unterminated", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Wrong parameter"));
+	free(out);
+	/* a user-view command is not a system-view command */
+	out = run(c, "save", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Unrecognized"));
+	free(out);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(exact_match_wins_over_prefix)
+{
+	/* "display" is both complete and a prefix of nothing else; "dir" vs "di": the
+	 * exact keyword wins although "dir" and "display" share the prefix. */
+	struct cli *c = new_cli();
+
+	expect(c, "dir", 0, "Directory of flash:/");
+	expect(c, "di", -1, "Ambiguous");
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(help_output)
+{
+	struct cli *c = new_cli();
+	char *out;
+
+	out = run(c, "display ?", NULL);
+	ck_assert_ptr_nonnull(strstr(out, "  current-configuration  Current configuration\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  version "));
+	free(out);
+	out = run(c, "?", NULL);
+	ck_assert_ptr_nonnull(strstr(out, "User view commands:\n"));
+	ck_assert_ptr_nonnull(strstr(out, "  system-view"));
+	free(out);
+	out = run(c, "di?", NULL);
+	ck_assert_str_eq(out, "  dir  display\n");
+	free(out);
+	expect(c, "system-view", 0, NULL);
+	out = run(c, "sysname ?", NULL);
+	ck_assert_ptr_nonnull(strstr(out, "  STRING<1-64>  Host name\n"));
+	free(out);
+	out = run(c, "sysname x ?", NULL);
+	ck_assert_str_eq(out, "  <cr>\n");
+	free(out);
+	out = run(c, "bogus ?", NULL);
+	ck_assert_ptr_nonnull(strstr(out, "Unrecognized"));
+	free(out);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(tab_completion)
+{
+	struct cli *c = new_cli();
+	size_t ws;
+	char **v;
+
+	v = cli_complete(c, "dis", &ws);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "display");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_uint_eq(ws, 0);
+	cli_strv_free(v);
+	v = cli_complete(c, "display c", &ws);
+	ck_assert_str_eq(v[0], "current-configuration");
+	ck_assert_uint_eq(ws, 8);
+	cli_strv_free(v);
+	v = cli_complete(c, "d", &ws);
+	ck_assert_str_eq(v[0], "dir");
+	ck_assert_str_eq(v[1], "display");
+	ck_assert_ptr_null(v[2]);
+	cli_strv_free(v);
+	v = cli_complete(c, "zzz", &ws);
+	ck_assert_ptr_null(v);
+	cli_free(c);
+}
+END_TEST
+
+START_TEST(save_and_startup)
+{
+	struct cli *c = new_cli();
+	struct cli_options o = { 0 };
+	struct pk_err e;
+	char *cfg;
+
+	expect(c, "system-view", 0, NULL);
+	expect(c, "sysname saved-name", 0, NULL);
+	expect(c, "return", 0, NULL);
+	expect(c, "save", 0, "Save the configuration successfully.");
+	expect(c, "save other.cfg", 0, "Save the configuration successfully.");
+	expect(c, "save ../x.cfg", -1, "Wrong parameter");
+	expect(c, "save x.txt", -1, ".cfg");
+	cli_free(c);
+
+	o.flash = dir;
+	o.schemas = schemas;
+	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
+	ck_assert_str_eq(cli_prompt(c), "<saved-name>");
+	cli_free(c);
+	if (asprintf(&cfg, "%s/other.cfg", dir) < 0)
+		ck_abort();
+	free(cfg);
+}
+END_TEST
+
+/* ---- grammar loading ---- */
+
+static char *
+grammar_dir_with(const char *name, const char *xml)
+{
+	char *g, *p;
+
+	if (asprintf(&g, "%s/g", dir) < 0)
+		return NULL;
+	tu_sh("mkdir -p '%s' && cp '%s/cli.xsd' '%s/system.xml' '%s/'", g, schemas,
+	    schemas, g);
+	if (asprintf(&p, "%s/%s", g, name) < 0)
+		return NULL;
+	tu_write(p, xml, strlen(xml));
+	free(p);
+	return g;
+}
+
+static void
+expect_grammar_error(const char *name, const char *xml, const char *want)
+{
+	char *g = grammar_dir_with(name, xml);
+	struct grammar *gr = NULL;
+	struct sbuf errs = SBUF_INIT;
+
+	ck_assert_int_eq(grammar_load(g, &gr, &errs), -1);
+	ck_assert_ptr_null(gr);
+	ck_assert_msg(strstr(sbuf_str(&errs), want) != NULL, "errors lack '%s':\n%s",
+	    want, sbuf_str(&errs));
+	sbuf_free(&errs);
+	free(g);
+}
+
+START_TEST(grammar_valid)
+{
+	struct grammar *g = NULL;
+	struct sbuf errs = SBUF_INIT;
+
+	ck_assert_msg(grammar_load(schemas, &g, &errs) == 0, "%s", sbuf_str(&errs));
+	ck_assert_ptr_nonnull(grammar_view(g, "user"));
+	ck_assert_ptr_nonnull(grammar_view(g, "system"));
+	grammar_free(g);
+	sbuf_free(&errs);
+}
+END_TEST
+
+START_TEST(grammar_invalid_reports_file_line)
+{
+	expect_grammar_error("zz.xml",
+	    "<?xml version=\"1.0\"?>\n<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <command views=\"system\" handler=\"quit\">\n"
+	    "    <kw name=\"Bad Keyword\" help=\"x\"/>\n"
+	    "  </command>\n</grammar>\n", "zz.xml:4:");
+	expect_grammar_error("zz.xml",
+	    "<?xml version=\"1.0\"?>\n<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <command views=\"system\" handler=\"no_such_handler\">\n"
+	    "    <kw name=\"x\" help=\"x\"/>\n"
+	    "  </command>\n</grammar>\n", "zz.xml:3: unknown handler 'no_such_handler'");
+	expect_grammar_error("zz.xml",
+	    "<?xml version=\"1.0\"?>\n<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <command views=\"nowhere\" handler=\"quit\">\n"
+	    "    <kw name=\"x\" help=\"x\"/>\n"
+	    "  </command>\n</grammar>\n", "zz.xml:3: unknown view 'nowhere'");
+	expect_grammar_error("zz.xml",
+	    "<?xml version=\"1.0\"?>\n<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <command views=\"system\" leaf=\"x\">\n"
+	    "    <kw name=\"x\" help=\"x\"/>\n"
+	    "    <param name=\"v\" type=\"integer\" min=\"9\" max=\"2\" help=\"v\"/>\n"
+	    "  </command>\n</grammar>\n", "zz.xml:5: param 'v': min 9 is above max 2");
+	expect_grammar_error("zz.xml", "<grammar><unclosed></grammar>\n", "zz.xml:1:");
+	/* a missing help text is a schema error */
+	expect_grammar_error("zz.xml",
+	    "<?xml version=\"1.0\"?>\n<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <command views=\"system\" handler=\"quit\">\n"
+	    "    <kw name=\"x\"/>\n"
+	    "  </command>\n</grammar>\n", "zz.xml:4:");
+}
+END_TEST
+
+START_TEST(grammar_xxe_refused)
+{
+	char *secret, *xml;
+
+	if (asprintf(&secret, "%s/secret.txt", dir) < 0)
+		ck_abort();
+	tu_write(secret, "TOPSECRET", 9);
+	if (asprintf(&xml, "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE grammar [ <!ENTITY xxe SYSTEM \"file://%s\"> ]>\n"
+	    "<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <view name=\"v\" parent=\"system\" title=\"&xxe;\" prompt=\"x\"/>\n"
+	    "</grammar>\n", secret) < 0)
+		ck_abort();
+	expect_grammar_error("zz.xml", xml, "zz.xml:");
+	/* and a DTD that is harmless by itself is still refused */
+	expect_grammar_error("zz.xml", "<?xml version=\"1.0\"?>\n<!DOCTYPE grammar [ <!ENTITY x \"y\"> ]>\n<grammar xmlns=\"urn:pkish:grammar:1\"/>\n", "DOCTYPE");
+	free(xml);
+	free(secret);
+}
+END_TEST
+
+START_TEST(grammar_billion_laughs_refused)
+{
+	const char *xml = "<?xml version=\"1.0\"?>\n"
+	    "<!DOCTYPE grammar [\n"
+	    " <!ENTITY a \"aaaaaaaaaa\">\n"
+	    " <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n"
+	    " <!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+	    " <!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n"
+	    " <!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">\n"
+	    " <!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">\n"
+	    " <!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">\n"
+	    " <!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\">\n"
+	    "]>\n"
+	    "<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <view name=\"v\" parent=\"system\" title=\"&h;\" prompt=\"x\"/>\n"
+	    "</grammar>\n";
+
+	expect_grammar_error("zz.xml", xml, "zz.xml:");
+}
+END_TEST
+
+START_TEST(shell_refuses_invalid_grammar)
+{
+	char *g = grammar_dir_with("zz.xml", "<grammar/>\n");
+	char *out = NULL;
+	char *cmd;
+	int rc;
+
+	if (asprintf(&cmd, "%s/pkish --no-startup --flash '%s/f' --schemas '%s' "
+	    "-c 'display version'", tu_build(), dir, g) < 0)
+		ck_abort();
+	rc = tu_run(cmd, &out);
+	ck_assert_int_eq(rc, 2);
+	ck_assert_ptr_nonnull(strstr(out, "zz.xml:1:"));
+	ck_assert_ptr_null(strstr(out, "pkish version"));
+	free(out);
+	free(cmd);
+	free(g);
+}
+END_TEST
+
+/* ---- round-trip property ---- */
+
+static unsigned long long rng_state;
+
+static unsigned
+rnd(unsigned n)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return n ? (unsigned)((rng_state >> 33) % n) : 0;
+}
+
+static void
+gen_value(struct cli *c, const struct gparam *p, struct sbuf *out)
+{
+	static const char chars[] = "abcXYZ019-_.@ \"\\:";
+	struct sbuf v = SBUF_INIT;
+
+	if (p->object != NULL) {
+		if (strncmp(p->object, "view-", 5) == 0) {
+			struct cfg_node **nodes = cli_cfg_list(c, p->object + 5);
+			size_t n = 0;
+
+			while (nodes[n])
+				n++;
+			sbuf_puts(&v, n ? nodes[rnd((unsigned)n)]->key : "none");
+			free(nodes);
+		} else {
+			char **names = cli_object_lookup(p->object)->list(c);
+
+			sbuf_puts(&v, names && names[0] ? names[0] : "none");
+			cli_strv_free(names);
+		}
+	} else {
+		switch (p->type) {
+		case GT_INTEGER:
+			sbuf_printf(&v, "%lld", p->min +
+			    (long long)rnd((unsigned)(p->max - p->min + 1)));
+			break;
+		case GT_IPV4:
+			sbuf_printf(&v, "%u.%u.%u.%u", rnd(256), rnd(256), rnd(256),
+			    rnd(256));
+			break;
+		case GT_IPV6:
+			sbuf_printf(&v, "2001:db8::%x", rnd(65536));
+			break;
+		case GT_URL:
+			sbuf_printf(&v, "http://ca%u.example:%u/p", rnd(100), 1 + rnd(65535));
+			break;
+		default: {
+			long long lo = p->min < 1 ? 1 : p->min;
+			long long hi = p->max < lo ? lo : (p->max > lo + 12 ? lo + 12 : p->max);
+			long long len = lo + (long long)rnd((unsigned)(hi - lo + 1));
+
+			for (long long i = 0; i < len; i++) {
+				char ch;
+
+				do {
+					ch = p->charset == GC_ALPHA ? (char)('A' + rnd(26)) :
+					    chars[rnd(sizeof(chars) - 1)];
+				} while ((p->forbid && strchr(p->forbid, ch)) ||
+				    (p->charset == GC_ALNUM && !isalnum((unsigned char)ch)) ||
+				    (p->charset == GC_FILENAME && strchr(" \"\\:@", ch)));
+				sbuf_putc(&v, ch);
+			}
+			if (p->charset == GC_FILENAME)
+				sbuf_puts(&v, ".cfg");
+		}
+		}
+	}
+	/* quote the way an operator would */
+	sbuf_putc(out, '"');
+	for (const char *s = sbuf_str(&v); *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sbuf_putc(out, '\\');
+		sbuf_putc(out, *s);
+	}
+	sbuf_putc(out, '"');
+	sbuf_free(&v);
+}
+
+/* A random walk through CMD's NFA producing a command line. */
+static void
+gen_command(struct cli *c, const struct gcmd *cmd, struct sbuf *out)
+{
+	int id = cmd->start;
+
+	for (int steps = 0; steps < 64; steps++) {
+		const struct gnode *n = &c->g->nodes[id];
+
+		if (n->kind == GN_END)
+			return;
+		if (n->kind == GN_KW) {
+			sbuf_printf(out, "%s ", n->kw);
+		} else if (n->kind == GN_PARAM) {
+			gen_value(c, n->param, out);
+			sbuf_putc(out, ' ');
+		}
+		id = n->out[rnd((unsigned)n->nout)];
+	}
+}
+
+/* Config commands usable in view V. */
+static size_t
+config_cmds(struct cli *c, const struct gview *v, const struct gcmd **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->g->ncmds && n < max; i++) {
+		const struct gcmd *cmd = c->g->cmds[i];
+
+		if (cmd->handler == NULL && gcmd_in_view(cmd, v))
+			out[n++] = cmd;
+	}
+	return n;
+}
+
+static void
+random_config(struct cli *c)
+{
+	const struct gcmd *cmds[256];
+	int lines = 1 + (int)rnd(25);
+
+	free(run(c, "system-view", NULL));
+	for (int i = 0; i < lines; i++) {
+		size_t n = config_cmds(c, c->view, cmds, 256);
+		struct sbuf line = SBUF_INIT;
+
+		if (n == 0 || rnd(8) == 0) {
+			free(run(c, "quit", NULL));
+			if (c->view == grammar_view(c->g, "user"))
+				free(run(c, "system-view", NULL));
+			continue;
+		}
+		gen_command(c, cmds[rnd((unsigned)n)], &line);
+		free(run(c, sbuf_str(&line), NULL));
+		sbuf_free(&line);
+	}
+	free(run(c, "return", NULL));
+}
+
+START_TEST(roundtrip_property)
+{
+	for (unsigned seed = 1; seed <= 300; seed++) {
+		struct cli *a = new_cli(), *b = new_cli();
+		struct sbuf text = SBUF_INIT, text2 = SBUF_INIT;
+		char *save = NULL, *copy;
+		int rc;
+
+		rng_state = seed;
+		random_config(a);
+		cli_config_render(a, &text);
+		free(run(b, "system-view", NULL));
+		copy = xstrdup(sbuf_str(&text));
+		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *out;
+
+			if (l[0] == '#')
+				continue;
+			out = run(b, l, &rc);
+			ck_assert_msg(rc == 0, "seed %u: replay of '%s' failed:\n%s\n"
+			    "config:\n%s", seed, l, out, sbuf_str(&text));
+			free(out);
+		}
+		free(copy);
+		cli_config_render(b, &text2);
+		ck_assert_msg(strcmp(sbuf_str(&text), sbuf_str(&text2)) == 0,
+		    "seed %u:\n%s\n---\n%s", seed, sbuf_str(&text), sbuf_str(&text2));
+		ck_assert_msg(cfg_equal(cli_cfg_root(a), cli_cfg_root(b)),
+		    "seed %u: trees differ:\n%s", seed, sbuf_str(&text));
+		sbuf_free(&text);
+		sbuf_free(&text2);
+		cli_free(a);
+		cli_free(b);
+	}
+}
+END_TEST
+
+/* Hostile lines: arbitrary bytes up to 64 KiB get an answer, never a crash. */
+START_TEST(hostile_lines)
+{
+	struct cli *c = new_cli();
+	char *line = malloc(CLI_MAX_LINE + 1);
+
+	rng_state = 42;
+	for (int round = 0; round < 200; round++) {
+		size_t len = round < 190 ? rnd(200) : CLI_MAX_LINE - rnd(16);
+
+		for (size_t i = 0; i < len; i++) {
+			unsigned char ch = (unsigned char)(1 + rnd(255));
+
+			if (rnd(4) == 0)
+				ch = (unsigned char)" ?\"\\sd"[rnd(6)];
+			line[i] = (char)ch;
+		}
+		line[len] = '\0';
+		free(run(c, line, NULL));
+		if (round % 3 == 0)
+			free(run(c, "system-view", NULL));
+	}
+	free(line);
+	cli_free(c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, tokenizer_basic);
+	tcase_add_test(tc, tokenizer_limits);
+	tcase_add_test(tc, abbreviation_and_views);
+	tcase_add_test(tc, caret_errors_and_columns);
+	tcase_add_test(tc, exact_match_wins_over_prefix);
+	tcase_add_test(tc, help_output);
+	tcase_add_test(tc, tab_completion);
+	tcase_add_test(tc, save_and_startup);
+	tcase_add_test(tc, grammar_valid);
+	tcase_add_test(tc, grammar_invalid_reports_file_line);
+	tcase_add_test(tc, grammar_xxe_refused);
+	tcase_add_test(tc, grammar_billion_laughs_refused);
+	tcase_add_test(tc, shell_refuses_invalid_grammar);
+	tcase_add_test(tc, roundtrip_property);
+	tcase_add_test(tc, hostile_lines);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

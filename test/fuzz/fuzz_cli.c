@@ -1,0 +1,57 @@
+/*
+ * libFuzzer target: tokenizer + matcher. Each input is one console line (NUL bytes
+ * end it) run through execution, '?' help and Tab completion in every view the
+ * line can reach. Build with `make fuzz`; run build/fuzz/fuzz_cli.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../cli/cli_int.h"
+
+static struct cli *c;
+
+static void
+setup(void)
+{
+	struct cli_options o = { 0 };
+	struct pk_err e;
+	char dir[] = "/tmp/pkish-fuzz.XXXXXX";
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	o.flash = strdup(dir);
+	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
+	o.no_startup = 1;
+	if (cli_new(&c, &o, &e) != 0) {
+		fprintf(stderr, "fuzz_cli: %s\n", e.msg);
+		abort();
+	}
+	c->out = fopen("/dev/null", "w");
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *line;
+	size_t ws;
+
+	if (c == NULL)
+		setup();
+	if (size > CLI_MAX_LINE)
+		size = CLI_MAX_LINE;
+	line = malloc(size + 1);
+	memcpy(line, data, size);
+	line[size] = '\0';
+	cli_strv_free(cli_complete(c, line, &ws));
+	cli_help(c, line);
+	cli_exec(c, line);
+	if (cli_done(c))
+		c->done = 0;
+	if (data[0] % 4 == 0)
+		cli_exec(c, "system-view");
+	free(line);
+	return 0;
+}
