@@ -5,7 +5,9 @@
  * that position and runs nothing; a failing line does not stop the run unless
  * stop_on_error. The caller prints the summary (cli_batch_summary).
  */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,18 +57,53 @@ cli_batch_line(struct cli *c, struct cli_batch *b, const char *line)
 int
 cli_batch_file(struct cli *c, struct cli_batch *b, FILE *in)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	/* Read with read(2) through the event loop, so timers (automatic update) and
+	 * background completions run while a slow script or an operator's pipe waits. */
+	int fd = fileno(in);
+	struct sbuf buf = SBUF_INIT;
+	size_t start = 0;
+	int eof = 0;
 
-	while (!cli_done(c) && (n = getline(&line, &cap, in)) >= 0) {
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (cli_batch_line(c, b, line) != 0 && b->stop_on_error)
+	while (!cli_done(c)) {
+		char *nl = buf.len > start ? memchr(buf.s + start, '\n', buf.len - start) :
+		    NULL;
+		char chunk[4096];
+		ssize_t n;
+
+		if (nl != NULL || (eof && buf.len > start)) {
+			size_t end = nl ? (size_t)(nl - buf.s) : buf.len;
+			char *line = xstrndup(buf.s + start, end - start);
+			size_t ll = strlen(line);
+			int rc;
+
+			while (ll > 0 && line[ll - 1] == '\r')
+				line[--ll] = '\0';
+			start = nl ? end + 1 : buf.len;
+			rc = cli_batch_line(c, b, line);
+			free(line);
+			if (rc != 0 && b->stop_on_error)
+				break;
+			continue;
+		}
+		if (eof)
 			break;
+		if (start > 0) {
+			memmove(buf.s, buf.s + start, buf.len - start);
+			buf.len -= start;
+			start = 0;
+		}
+		if (cli_wait_input(c, fd) < 0)
+			break;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			eof = 1;
+		else
+			sbuf_add(&buf, chunk, (size_t)n);
 	}
-	free(line);
-	fflush(stdout);
+	sbuf_free(&buf);
+	fflush(c->out);
 	return b->failed ? -1 : 0;
 }
 

@@ -97,6 +97,8 @@ extern const struct cli_handler cli_sys_handlers[];
 extern const struct cli_object cli_sys_objects[];
 extern const struct cli_handler cli_pki_handlers[];
 extern const struct cli_object cli_pki_objects[];
+extern const struct cli_handler cli_cmp_handlers[];
+extern const struct cli_handler cli_au_handlers[];
 /* Connects the PKI state to the session (hooks), once at start. */
 void cli_pki_attach(struct cli *c);
 
@@ -128,6 +130,7 @@ struct cli_options {
 	const char *schemas;	/* grammar directory */
 	int interactive;	/* a person at a terminal: prompts, confirmations */
 	int no_startup;		/* do not load flash:/vrpcfg.cfg */
+	int daemon;		/* --daemon: events to stderr and syslog */
 };
 
 int cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e);
@@ -207,6 +210,14 @@ int cli_batch_file(struct cli *c, struct cli_batch *b, FILE *in);
  * returns the exit status (0 or 1). */
 int cli_batch_summary(struct cli_batch *b, FILE *err);
 void cli_batch_free(struct cli_batch *b);
+
+/* ---- daemon ---- */
+
+/* Runs scheduled work (automatic update) until SIGTERM or SIGINT. */
+int cli_daemon_run(struct cli *c);
+/* Waits (running timers and background completions) until FD is readable. 1
+ * readable, -1 error. */
+int cli_wait_input(struct cli *c, int fd);
 
 /* ---- terminal front end (libedit) ---- */
 

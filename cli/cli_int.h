@@ -5,9 +5,14 @@
 #ifndef PKISH_CLI_INT_H
 #define PKISH_CLI_INT_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "cli.h"
+
+struct pki_entity;
+struct pki_cmp_session;
 
 /* ---- grammar model ---- */
 
@@ -150,6 +155,31 @@ int cfg_equal(const struct cfg_node *a, const struct cfg_node *b);
 /* Canonical text of a matched command. */
 void cfg_canonical(const struct cli_args *a, struct sbuf *out);
 
+/* ---- event loop (loop.c) ---- */
+
+struct loop;
+struct loop_timer {
+	int64_t when;		/* ms since the epoch */
+	size_t idx;		/* heap position */
+	int armed;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+int64_t loop_now(void);
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+/* Arms (or re-arms) T at WHEN; its fn runs from loop_wait once due. */
+void loop_timer_set(struct loop *l, struct loop_timer *t, int64_t when);
+void loop_timer_cancel(struct loop *l, struct loop_timer *t);
+size_t loop_timer_count(const struct loop *l);
+/* FN runs (from loop_wait) whenever FD is readable. At most 16 watches. */
+void loop_watch(struct loop *l, int fd, void (*fn)(void *arg), void *arg);
+void loop_unwatch(struct loop *l, int fd);
+/* Runs timers and watches until FD (-1: none) is readable (1), DEADLINE (ms since
+ * the epoch, -1: none) passes (0), or poll fails (-1). */
+int loop_wait(struct loop *l, int fd, int64_t deadline);
+
 /* ---- session ---- */
 
 struct cli {
@@ -164,7 +194,54 @@ struct cli {
 	int done;
 	FILE *out;
 	struct cli_io io;
+	void *cmp;			/* cmd_cmp.c: sessions' runtime state */
+	struct loop *loop;		/* timers, background completions */
+	void *au;			/* autoupdate.c */
+	int daemon;			/* no console: events go to stderr + syslog */
+	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
+	void *redraw_arg;
 };
+
+/* Runtime state of one CMP session (cmd_cmp.c, autoupdate.c). */
+enum { ST_IR, ST_CR, ST_KUR, ST_N };
+struct au_state;
+struct sess_state {
+	char *name;
+	unsigned long sent[ST_N], failed[ST_N];
+	const char *state;		/* idle, waiting, polling, updating */
+	volatile int stop;
+	char last[1200];		/* last result, one line */
+	time_t next_update;		/* automatic update, 0 none */
+	char next_note[1200];		/* why (retry, last error) */
+	struct au_state *au;		/* autoupdate.c */
+};
+/* The state of session NAME (case-insensitive); created when CREATE. */
+struct sess_state *sess_get(struct cli *c, const char *name, int create);
+/* Counts a sent / failed request of kind K (ST_IR...) and saves the counters. */
+void cli_cmp_count(struct cli *c, struct sess_state *s, int k, int failed);
+
+/* Gathers session NAME's configuration for KIND into *s (strings borrowed from
+ * the tree, entity into *ent; *secret and *url are new: wipe/free them). Prints
+ * what is missing and returns -1. */
+struct pki_cmp_session;
+int cli_cmp_gather(struct cli *c, const char *name, int kind,
+    struct pki_cmp_session *s, struct pki_entity *ent, char **secret, char **url);
+
+/* ---- automatic update (autoupdate.c) ---- */
+
+/* Computes session NAME's next automatic update from its configuration and
+ * certificate and arms (or cancels) its timer. */
+void cli_autoupdate_reschedule(struct cli *c, const char *name);
+/* Every session (at start, after loading the configuration). */
+void cli_autoupdate_all(struct cli *c);
+void cli_autoupdate_free(struct cli *c);
+/* Prints a background event: at the console the prompt and typed text are
+ * redrawn; in daemon mode it goes to stderr and syslog. */
+void cli_notify(struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Frees cmd_cmp.c's state. */
+void cli_cmp_free(struct cli *c);
 
 /* The pki_entity view of an entity's configuration node (strings borrowed). */
 struct pki_entity;

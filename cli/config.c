@@ -142,7 +142,9 @@ cfg_unset_leaf(struct cfg_node *n, const char *id)
 static void
 put_value(struct sbuf *out, const char *v)
 {
-	int q = *v == '\0' || strpbrk(v, " \t\"?\\") != NULL;
+	/* Outside quotes a backslash is literal; quotes only when the tokenizer
+	 * would split or misread the value. */
+	int q = *v == '\0' || strpbrk(v, " \t\"?") != NULL;
 
 	if (!q) {
 		sbuf_puts(out, v);

@@ -4,7 +4,9 @@
  * candidates), history, Ctrl+Z as `return`. Only used when stdin is a terminal.
  * Context reaches the callbacks through EL_CLIENTDATA, not globals.
  */
+#include <errno.h>
 #include <histedit.h>
+#include <wchar.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,47 @@ inside_quotes(const char *s)
 			q = !q;
 	}
 	return q;
+}
+
+/* libedit's read function: waits through the event loop, so timers and background
+ * completions run while the operator types. */
+static int
+getc_fn(EditLine *el, wchar_t *wc)
+{
+	struct edit *ed = ctx(el);
+	mbstate_t mbs;
+	char buf[8];
+	size_t n = 0;
+
+	memset(&mbs, 0, sizeof(mbs));
+	for (;;) {
+		ssize_t r;
+		size_t k;
+
+		if (cli_wait_input(ed->c, STDIN_FILENO) < 0)
+			return -1;
+		r = read(STDIN_FILENO, buf + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		n++;
+		memset(&mbs, 0, sizeof(mbs));
+		k = mbrtowc(wc, buf, n, &mbs);
+		if (k == (size_t)-2 && n < sizeof(buf))
+			continue;
+		if (k == (size_t)-1 || k == (size_t)-2)
+			*wc = (wchar_t)(unsigned char)buf[0];
+		return 1;
+	}
+}
+
+static void
+redraw(void *arg)
+{
+	struct edit *ed = arg;
+
+	el_set(ed->el, EL_REFRESH);
 }
 
 static unsigned char
@@ -201,6 +244,9 @@ cli_edit_run(struct cli *c)
 	el_set(ed.el, EL_PROMPT, prompt_fn);
 	el_set(ed.el, EL_HIST, history, ed.hist);
 	el_set(ed.el, EL_SETTY, "-d", "-isig", NULL);
+	el_set(ed.el, EL_GETCFN, getc_fn);
+	c->redraw = redraw;
+	c->redraw_arg = &ed;
 	el_set(ed.el, EL_ADDFN, "pkish-help", "Show the help", help_fn);
 	el_set(ed.el, EL_ADDFN, "pkish-complete", "Complete the word", tab_fn);
 	el_set(ed.el, EL_ADDFN, "pkish-return", "Return to user view", ctrl_z_fn);
@@ -237,6 +283,8 @@ cli_edit_run(struct cli *c)
 		free(line);
 	}
 	reset_cycle(&ed);
+	c->redraw = NULL;
+	c->redraw_arg = NULL;
 	history_end(ed.hist);
 	el_end(ed.el);
 	return 0;

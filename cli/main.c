@@ -2,7 +2,7 @@
  * pkish: the PKI console of a network device.
  *
  * pkish [--flash DIR] [-f FILE]... [-c LINE]... [--stop-on-error] [--no-startup]
- *       [--schemas DIR] [--version] [--help]
+ *       [--daemon] [--schemas DIR] [--version] [--help]
  *
  * Loads flash:/vrpcfg.cfg (unless --no-startup), then runs the -c/-f input in the
  * order given and exits, or reads stdin: the libedit console at a terminal, batch
@@ -24,12 +24,14 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: pkish [--flash DIR] [-f FILE]... [-c LINE]... [--stop-on-error]\n"
-	    "             [--no-startup] [--schemas DIR] [--version] [--help]\n"
+	    "             [--daemon] [--no-startup] [--schemas DIR] [--version] [--help]\n"
 	    "  --flash DIR      the device's flash (default ./flash)\n"
 	    "  -f FILE          run the commands of FILE (batch mode), then exit\n"
 	    "  -c LINE          run one command line (batch mode), then exit\n"
 	    "  --stop-on-error  stop at the first failing line\n"
 	    "  --no-startup     do not load flash:/vrpcfg.cfg at start\n"
+	    "  --daemon         no console: run automatic certificate updates until\n"
+	    "                   SIGTERM/SIGINT, logging to stderr and syslog\n"
 	    "  --schemas DIR    grammar directory (default: the built-in one)\n"
 	    "Without -f/-c: the console at a terminal, batch mode from a pipe.\n", f);
 }
@@ -46,6 +48,7 @@ main(int argc, char **argv)
 		{ "flash", required_argument, NULL, 'F' },
 		{ "stop-on-error", no_argument, NULL, 'S' },
 		{ "no-startup", no_argument, NULL, 'N' },
+		{ "daemon", no_argument, NULL, 'D' },
 		{ "schemas", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -71,6 +74,9 @@ main(int argc, char **argv)
 			break;
 		case 'N':
 			o.no_startup = 1;
+			break;
+		case 'D':
+			o.daemon = 1;
 			break;
 		case 'G':
 			o.schemas = optarg;
@@ -100,13 +106,21 @@ main(int argc, char **argv)
 		free(in);
 		return 2;
 	}
-	o.interactive = nin == 0 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (o.daemon && nin > 0) {
+		fprintf(stderr, "pkish: --daemon takes no -c or -f\n");
+		free(in);
+		return 2;
+	}
+	o.interactive = !o.daemon && nin == 0 && isatty(STDIN_FILENO) &&
+	    isatty(STDOUT_FILENO);
 	if (cli_new(&c, &o, &e) != 0) {
 		fprintf(stderr, "pkish: %s\n", e.msg);
 		free(in);
 		return 2;
 	}
-	if (o.interactive) {
+	if (o.daemon) {
+		cli_daemon_run(c);
+	} else if (o.interactive) {
 		cli_edit_run(c);
 	} else if (nin == 0) {
 		cli_batch_file(c, &b, stdin);

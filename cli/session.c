@@ -3,8 +3,10 @@
  * dispatch of matched commands (handlers, config leaves, views), output, questions.
  * Front ends (batch.c, edit.c) feed it lines; handlers print through cli_out().
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "../pki/pki.h"
@@ -15,6 +17,8 @@
 static const struct cli_handler *const handler_tables[] = {
 	cli_sys_handlers,
 	cli_pki_handlers,
+	cli_cmp_handlers,
+	cli_au_handlers,
 	NULL,
 };
 
@@ -588,6 +592,9 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	*out = NULL;
 	c->out = stdout;
 	c->interactive = o->interactive;
+	c->daemon = o->daemon;
+	if (c->daemon)
+		openlog("pkish", LOG_PID, LOG_DAEMON);
 	if (grammar_load(o->schemas, &c->g, &errs) != 0) {
 		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
 		sbuf_free(&errs);
@@ -605,6 +612,9 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 		free(c);
 		return -1;
 	}
+	if (pki_load_warnings(c->pki)[0] != '\0')
+		fprintf(stderr, "pkish: device store: %s", pki_load_warnings(c->pki));
+	c->loop = loop_new();
 	c->root = cfg_new_root();
 	c->view = grammar_view(c->g, "user");
 	c->node = c->root;
@@ -616,6 +626,7 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
 		free(cfg);
 	}
+	cli_autoupdate_all(c);
 	*out = c;
 	return 0;
 }
@@ -625,9 +636,73 @@ cli_free(struct cli *c)
 {
 	if (c == NULL)
 		return;
+	cli_autoupdate_free(c);
+	cli_cmp_free(c);
+	loop_free(c->loop);
 	cfg_free(c->root);
 	pki_close(c->pki);
 	storage_close(c->st);
 	grammar_free(c->g);
 	free(c);
+}
+
+/* ---- waiting and the daemon ---- */
+
+int
+cli_wait_input(struct cli *c, int fd)
+{
+	return loop_wait(c->loop, fd, -1);
+}
+
+static volatile sig_atomic_t daemon_stop;
+static int daemon_pipe[2] = { -1, -1 };
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	daemon_stop = 1;
+	if (write(daemon_pipe[1], "x", 1) < 0)
+		daemon_stop = 1;
+}
+
+static void
+drain(void *arg)
+{
+	char b[16];
+
+	(void)arg;
+	if (read(daemon_pipe[0], b, sizeof(b)) < 0)
+		daemon_stop = 1;
+}
+
+int
+cli_daemon_run(struct cli *c)
+{
+	struct sigaction sa;
+	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+	size_t n = 0;
+
+	for (size_t i = 0; nodes[i] != NULL; i++)
+		if (cfg_leaf_set(nodes[i], "auto-update"))
+			n++;
+	free(nodes);
+	if (pipe(daemon_pipe) != 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	loop_watch(c->loop, daemon_pipe[0], drain, NULL);
+	cli_notify(c, "Info: pkish daemon started: %zu CMP session(s) with automatic "
+	    "update.", n);
+	while (!daemon_stop)
+		if (loop_wait(c->loop, -1, -1) < 0)
+			break;
+	cli_notify(c, "Info: pkish daemon stopping.");
+	loop_unwatch(c->loop, daemon_pipe[0]);
+	close(daemon_pipe[0]);
+	close(daemon_pipe[1]);
+	return 0;
 }

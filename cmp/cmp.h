@@ -23,14 +23,932 @@
 #include "../util/util.h"
 
 /* ==== 1. Messages ==================================================== */
+/*
+ * CMP messages (cmp_asn1.c, cmp_protect.c, cmp_msg.c, cmp_build.c).
+ *
+ * ASN.1 types of RFC 4210 (PKIXCMP, EXPLICIT TAGS) and RFC 4211 (CRMF, IMPLICIT
+ * TAGS) as OpenSSL templates, strict decoding, PBM and signature protection, and
+ * builders for the requests a client sends and the responses a CA returns.
+ *
+ * Ownership words: _get0_ borrows (valid while the message lives), _get1_ returns
+ * a copy the caller frees, _set0_/_push0_ take ownership. Integers come back as
+ * long; -1 when absent or out of range unless said otherwise.
+ *
+ * A decoded message keeps its received encoding (ASN1_SEQUENCE_enc on PKIMessage):
+ * cmp_msg_encode() of an unchanged decoded message gives back the input bytes, and
+ * protection is checked over the received header and body bytes. Functions here
+ * that change a message drop that cache; a caller that edits the structs directly
+ * must call cmp_msg_touch() afterwards.
+ */
+#include <time.h>
+
+#include <openssl/x509v3.h>
+
+#define CMP_MSG_MAX_SIZE	(1024u * 1024)	/* decode refuses larger input */
+#define CMP_NONCE_LEN		16		/* transactionID, senderNonce: 128 bits */
+#define CMP_PVNO		2		/* cmp2000; 3 (cmp2021) also accepted */
+/* PasswordBasedMac limits (RFC 4210 5.1.3.1 leaves them to the implementation;
+ * these keep a hostile peer from making us hash for minutes). */
+#define CMP_PBM_MAX_ITER	100000
+#define CMP_PBM_MIN_ITER	100		/* for protecting; verify accepts >= 1 */
+#define CMP_PBM_MAX_SALT	128
+#define CMP_PBM_DEFAULT_ITER	500
+#define CMP_PBM_DEFAULT_SALT	16
+
+/* PKIBody CHOICE alternatives: the value is the context tag (RFC 4210 5.1.2). */
+enum cmp_body_type {
+	CMP_BODY_IR = 0, CMP_BODY_IP = 1, CMP_BODY_CR = 2, CMP_BODY_CP = 3,
+	CMP_BODY_P10CR = 4, CMP_BODY_POPDECC = 5, CMP_BODY_POPDECR = 6,
+	CMP_BODY_KUR = 7, CMP_BODY_KUP = 8, CMP_BODY_KRR = 9, CMP_BODY_KRP = 10,
+	CMP_BODY_RR = 11, CMP_BODY_RP = 12, CMP_BODY_CCR = 13, CMP_BODY_CCP = 14,
+	CMP_BODY_CKUANN = 15, CMP_BODY_CANN = 16, CMP_BODY_RANN = 17,
+	CMP_BODY_CRLANN = 18, CMP_BODY_PKICONF = 19, CMP_BODY_NESTED = 20,
+	CMP_BODY_GENM = 21, CMP_BODY_GENP = 22, CMP_BODY_ERROR = 23,
+	CMP_BODY_CERTCONF = 24, CMP_BODY_POLLREQ = 25, CMP_BODY_POLLREP = 26
+};
+
+/* PKIStatus (RFC 4210 5.2.3). */
+enum cmp_status {
+	CMP_STATUS_ACCEPTED = 0, CMP_STATUS_GRANTED_WITH_MODS = 1,
+	CMP_STATUS_REJECTION = 2, CMP_STATUS_WAITING = 3,
+	CMP_STATUS_REVOCATION_WARNING = 4, CMP_STATUS_REVOCATION_NOTIFICATION = 5,
+	CMP_STATUS_KEY_UPDATE_WARNING = 6
+};
+
+/* PKIFailureInfo bit numbers (RFC 4210 5.2.3); masks are (1u << bit). */
+enum cmp_failinfo_bit {
+	CMP_FAIL_BAD_ALG = 0, CMP_FAIL_BAD_MESSAGE_CHECK, CMP_FAIL_BAD_REQUEST,
+	CMP_FAIL_BAD_TIME, CMP_FAIL_BAD_CERT_ID, CMP_FAIL_BAD_DATA_FORMAT,
+	CMP_FAIL_WRONG_AUTHORITY, CMP_FAIL_INCORRECT_DATA,
+	CMP_FAIL_MISSING_TIME_STAMP, CMP_FAIL_BAD_POP, CMP_FAIL_CERT_REVOKED,
+	CMP_FAIL_CERT_CONFIRMED, CMP_FAIL_WRONG_INTEGRITY,
+	CMP_FAIL_BAD_RECIPIENT_NONCE, CMP_FAIL_TIME_NOT_AVAILABLE,
+	CMP_FAIL_UNACCEPTED_POLICY, CMP_FAIL_UNACCEPTED_EXTENSION,
+	CMP_FAIL_ADD_INFO_NOT_AVAILABLE, CMP_FAIL_BAD_SENDER_NONCE,
+	CMP_FAIL_BAD_CERT_TEMPLATE, CMP_FAIL_SIGNER_NOT_TRUSTED,
+	CMP_FAIL_TRANSACTION_ID_IN_USE, CMP_FAIL_UNSUPPORTED_VERSION,
+	CMP_FAIL_NOT_AUTHORIZED, CMP_FAIL_SYSTEM_UNAVAIL, CMP_FAIL_SYSTEM_FAILURE,
+	CMP_FAIL_DUPLICATE_CERT_REQ,
+	CMP_FAIL_MAX = CMP_FAIL_DUPLICATE_CERT_REQ
+};
+#define CMP_FAIL(bit)	(1u << (bit))
+
+/* --- ASN.1 types. Field names follow the RFCs. --- */
+
+/* InfoTypeAndValue (RFC 4210 5.3.19); infoValue kept as it came (may be NULL). */
+typedef struct cmp_itav_st {
+	ASN1_OBJECT *infoType;
+	ASN1_TYPE *infoValue;
+} CMP_ITAV;
+/* AttributeTypeAndValue (RFC 4211 6/7: controls and regInfo). */
+typedef struct cmp_atav_st {
+	ASN1_OBJECT *type;
+	ASN1_TYPE *value;
+} CMP_ATAV;
+/* PKIStatusInfo (RFC 4210 5.2.3); statusString is PKIFreeText. */
+typedef struct cmp_pkistatusinfo_st {
+	ASN1_INTEGER *status;
+	STACK_OF(ASN1_UTF8STRING) *statusString;
+	ASN1_BIT_STRING *failInfo;
+} CMP_PKISTATUSINFO;
+/* CertId (RFC 4211 6.5). */
+typedef struct cmp_certid_st {
+	GENERAL_NAME *issuer;
+	ASN1_INTEGER *serialNumber;
+} CMP_CERTID;
+/* PBMParameter (RFC 4210 5.1.3.1). */
+typedef struct cmp_pbmparameter_st {
+	ASN1_OCTET_STRING *salt;
+	X509_ALGOR *owf;
+	ASN1_INTEGER *iterationCount;
+	X509_ALGOR *mac;
+} CMP_PBMPARAMETER;
+/* OptionalValidity (RFC 4211 5). */
+typedef struct cmp_optionalvalidity_st {
+	ASN1_TIME *notBefore;
+	ASN1_TIME *notAfter;
+} CMP_OPTIONALVALIDITY;
+/* CertTemplate (RFC 4211 5): every field optional. */
+typedef struct cmp_certtemplate_st {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serialNumber;
+	X509_ALGOR *signingAlg;
+	X509_NAME *issuer;
+	CMP_OPTIONALVALIDITY *validity;
+	X509_NAME *subject;
+	X509_PUBKEY *publicKey;
+	ASN1_BIT_STRING *issuerUID;
+	ASN1_BIT_STRING *subjectUID;
+	STACK_OF(X509_EXTENSION) *extensions;
+} CMP_CERTTEMPLATE;
+/* CertRequest (RFC 4211 5); keeps its received encoding (the POP signs it). */
+typedef struct cmp_certrequest_st {
+	ASN1_INTEGER *certReqId;
+	CMP_CERTTEMPLATE *certTemplate;
+	STACK_OF(CMP_ATAV) *controls;
+	ASN1_ENCODING enc;
+} CMP_CERTREQUEST;
+/* PKMACValue (RFC 4211 4.1). */
+typedef struct cmp_pkmacvalue_st {
+	X509_ALGOR *algId;
+	ASN1_BIT_STRING *value;
+} CMP_PKMACVALUE;
+/* POPOSigningKeyInput.authInfo CHOICE (type 0 sender, 1 publicKeyMAC). */
+typedef struct cmp_poposkauth_st {
+	int type;
+	union {
+		GENERAL_NAME *sender;
+		CMP_PKMACVALUE *publicKeyMAC;
+	} value;
+} CMP_POPOSKAUTH;
+typedef struct cmp_poposkinput_st {
+	CMP_POPOSKAUTH *authInfo;
+	X509_PUBKEY *publicKey;
+	ASN1_ENCODING enc;
+} CMP_POPOSKINPUT;
+/* POPOSigningKey (RFC 4211 4.1). */
+typedef struct cmp_poposigningkey_st {
+	CMP_POPOSKINPUT *poposkInput;
+	X509_ALGOR *algorithmIdentifier;
+	ASN1_BIT_STRING *signature;
+} CMP_POPOSIGNINGKEY;
+/* ProofOfPossession CHOICE (RFC 4211 4); type 0 raVerified, 1 signature,
+ * 2 keyEncipherment, 3 keyAgreement (the last two kept undecoded). */
+typedef struct cmp_popo_st {
+	int type;
+	union {
+		ASN1_NULL *raVerified;
+		CMP_POPOSIGNINGKEY *signature;
+		ASN1_TYPE *other;
+	} value;
+} CMP_POPO;
+/* CertReqMsg (RFC 4211 3). */
+typedef struct cmp_certreqmsg_st {
+	CMP_CERTREQUEST *certReq;
+	CMP_POPO *popo;
+	STACK_OF(CMP_ATAV) *regInfo;
+} CMP_CERTREQMSG;
+/* CertOrEncCert CHOICE: type 0 certificate, 1 encryptedCert (undecoded). */
+typedef struct cmp_certorenccert_st {
+	int type;
+	union {
+		X509 *certificate;
+		ASN1_TYPE *encryptedCert;
+	} value;
+} CMP_CERTORENCCERT;
+/* CertifiedKeyPair (RFC 4210 5.3.4); privateKey, publicationInfo undecoded. */
+typedef struct cmp_certifiedkeypair_st {
+	CMP_CERTORENCCERT *certOrEncCert;
+	ASN1_TYPE *privateKey;
+	ASN1_TYPE *publicationInfo;
+} CMP_CERTIFIEDKEYPAIR;
+/* CertResponse (RFC 4210 5.3.4). */
+typedef struct cmp_certresponse_st {
+	ASN1_INTEGER *certReqId;
+	CMP_PKISTATUSINFO *status;
+	CMP_CERTIFIEDKEYPAIR *certifiedKeyPair;
+	ASN1_OCTET_STRING *rspInfo;
+} CMP_CERTRESPONSE;
+/* CertRepMessage (RFC 4210 5.3.4): ip, cp, kup. */
+typedef struct cmp_certrepmessage_st {
+	STACK_OF(X509) *caPubs;
+	STACK_OF(CMP_CERTRESPONSE) *response;
+} CMP_CERTREPMESSAGE;
+/* RevDetails (RFC 4210 5.3.9). */
+typedef struct cmp_revdetails_st {
+	CMP_CERTTEMPLATE *certDetails;
+	STACK_OF(X509_EXTENSION) *crlEntryDetails;
+} CMP_REVDETAILS;
+/* RevRepContent (RFC 4210 5.3.10). */
+typedef struct cmp_revrepcontent_st {
+	STACK_OF(CMP_PKISTATUSINFO) *status;
+	STACK_OF(CMP_CERTID) *revCerts;
+	STACK_OF(X509_CRL) *crls;
+} CMP_REVREPCONTENT;
+/* CertStatus (RFC 4210 5.3.18, hashAlg from RFC 9480). */
+typedef struct cmp_certstatus_st {
+	ASN1_OCTET_STRING *certHash;
+	ASN1_INTEGER *certReqId;
+	CMP_PKISTATUSINFO *statusInfo;
+	X509_ALGOR *hashAlg;
+} CMP_CERTSTATUS;
+/* PollReqContent / PollRepContent elements (RFC 4210 5.3.22). */
+typedef struct cmp_pollreq_st {
+	ASN1_INTEGER *certReqId;
+} CMP_POLLREQ;
+typedef struct cmp_pollrep_st {
+	ASN1_INTEGER *certReqId;
+	ASN1_INTEGER *checkAfter;
+	STACK_OF(ASN1_UTF8STRING) *reason;
+} CMP_POLLREP;
+/* ErrorMsgContent (RFC 4210 5.3.21). */
+typedef struct cmp_errormsgcontent_st {
+	CMP_PKISTATUSINFO *pKIStatusInfo;
+	ASN1_INTEGER *errorCode;
+	STACK_OF(ASN1_UTF8STRING) *errorDetails;
+} CMP_ERRORMSGCONTENT;
+
+DEFINE_STACK_OF(CMP_ITAV)
+DEFINE_STACK_OF(CMP_ATAV)
+DEFINE_STACK_OF(CMP_PKISTATUSINFO)
+DEFINE_STACK_OF(CMP_CERTID)
+DEFINE_STACK_OF(CMP_CERTREQMSG)
+DEFINE_STACK_OF(CMP_CERTRESPONSE)
+DEFINE_STACK_OF(CMP_REVDETAILS)
+DEFINE_STACK_OF(CMP_CERTSTATUS)
+DEFINE_STACK_OF(CMP_POLLREQ)
+DEFINE_STACK_OF(CMP_POLLREP)
+
+/* PKIBody CHOICE (RFC 4210 5.1.2); type is enum cmp_body_type. Body types this
+ * engine does not handle decode into `other` and are refused by cmp_msg_decode. */
+typedef struct cmp_pkibody_st {
+	int type;
+	union {
+		STACK_OF(CMP_CERTREQMSG) *ir, *cr, *kur;	/* CertReqMessages */
+		CMP_CERTREPMESSAGE *ip, *cp, *kup;
+		X509_REQ *p10cr;
+		STACK_OF(CMP_REVDETAILS) *rr;
+		CMP_REVREPCONTENT *rp;
+		ASN1_NULL *pkiconf;
+		STACK_OF(CMP_ITAV) *genm, *genp;
+		CMP_ERRORMSGCONTENT *error;
+		STACK_OF(CMP_CERTSTATUS) *certConf;
+		STACK_OF(CMP_POLLREQ) *pollReq;
+		STACK_OF(CMP_POLLREP) *pollRep;
+		ASN1_TYPE *other;
+	} value;
+} CMP_PKIBODY;
+/* PKIHeader (RFC 4210 5.1.1). */
+typedef struct cmp_pkiheader_st {
+	ASN1_INTEGER *pvno;
+	GENERAL_NAME *sender;
+	GENERAL_NAME *recipient;
+	ASN1_GENERALIZEDTIME *messageTime;
+	X509_ALGOR *protectionAlg;
+	ASN1_OCTET_STRING *senderKID;
+	ASN1_OCTET_STRING *recipKID;
+	ASN1_OCTET_STRING *transactionID;
+	ASN1_OCTET_STRING *senderNonce;
+	ASN1_OCTET_STRING *recipNonce;
+	STACK_OF(ASN1_UTF8STRING) *freeText;
+	STACK_OF(CMP_ITAV) *generalInfo;
+} CMP_PKIHEADER;
+/* PKIMessage (RFC 4210 5.1); enc keeps the received DER. */
+typedef struct cmp_pkimessage_st {
+	CMP_PKIHEADER *header;
+	CMP_PKIBODY *body;
+	ASN1_BIT_STRING *protection;
+	STACK_OF(X509) *extraCerts;
+	ASN1_ENCODING enc;
+} CMP_PKIMESSAGE;
+
+DECLARE_ASN1_FUNCTIONS(CMP_ITAV)
+DECLARE_ASN1_DUP_FUNCTION(CMP_ITAV)
+DECLARE_ASN1_FUNCTIONS(CMP_ATAV)
+DECLARE_ASN1_FUNCTIONS(CMP_PKISTATUSINFO)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTID)
+DECLARE_ASN1_FUNCTIONS(CMP_PBMPARAMETER)
+DECLARE_ASN1_FUNCTIONS(CMP_OPTIONALVALIDITY)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTTEMPLATE)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREQUEST)
+DECLARE_ASN1_FUNCTIONS(CMP_PKMACVALUE)
+DECLARE_ASN1_FUNCTIONS(CMP_POPOSKAUTH)
+DECLARE_ASN1_FUNCTIONS(CMP_POPOSKINPUT)
+DECLARE_ASN1_FUNCTIONS(CMP_POPOSIGNINGKEY)
+DECLARE_ASN1_FUNCTIONS(CMP_POPO)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREQMSG)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTORENCCERT)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTIFIEDKEYPAIR)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTRESPONSE)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREPMESSAGE)
+DECLARE_ASN1_FUNCTIONS(CMP_REVDETAILS)
+DECLARE_ASN1_FUNCTIONS(CMP_REVREPCONTENT)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTSTATUS)
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREQ)
+DECLARE_ASN1_FUNCTIONS(CMP_POLLREP)
+DECLARE_ASN1_FUNCTIONS(CMP_ERRORMSGCONTENT)
+DECLARE_ASN1_FUNCTIONS(CMP_PKIBODY)
+DECLARE_ASN1_FUNCTIONS(CMP_PKIHEADER)
+DECLARE_ASN1_FUNCTIONS(CMP_PKIMESSAGE)
+DECLARE_ASN1_DUP_FUNCTION(CMP_PKIMESSAGE)
+/* CertReqMessages (SEQUENCE OF CertReqMsg), for tests and tools. */
+DECLARE_ASN1_ITEM(CMP_CERTREQMESSAGES)
+
+/* --- Codec (cmp_asn1.c) --- */
+
+/* Strict DER decode of one PKIMessage: input must be 1..CMP_MSG_MAX_SIZE bytes, one
+ * complete PKIMessage with no trailing bytes; pvno 2 or 3 (pvno 1 only on an error
+ * body, which some servers send); a body type outside ir ip cr cp p10cr kur kup rr
+ * rp pkiConf genm genp error certConf pollReq pollRep is "unsupported body type".
+ * Certificates inside are checked (X509_check_purpose). *out: new message. */
+int cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
+    struct pk_err *e);
+/* DER of M into *der (OPENSSL_free) and *len. An unchanged decoded message gives
+ * back exactly the bytes it was decoded from. */
+int cmp_msg_encode(const CMP_PKIMESSAGE *m, unsigned char **der, size_t *len,
+    struct pk_err *e);
+/* DER(ProtectedPart) = SEQUENCE { header, body } (RFC 4210 5.1.3), over the
+ * received bytes for a decoded message. *der: OPENSSL_free. */
+int cmp_msg_protected_part(const CMP_PKIMESSAGE *m, unsigned char **der,
+    size_t *len, struct pk_err *e);
+/* Drops the kept received encoding after direct edits of the structs. */
+void cmp_msg_touch(CMP_PKIMESSAGE *m);
+/* The body tag of an undecodable or unsupported message, -1 if even the outer
+ * structure does not parse (for diagnostics). */
+int cmp_msg_peek_body_type(const unsigned char *der, size_t len);
+
+/* --- Names --- */
+
+/* "ir", "certConf", ... ; "unknown" outside 0..26. */
+const char *cmp_body_name(int type);
+/* 1 when the engine handles this body type. */
+int cmp_body_supported(int type);
+/* "accepted", "grantedWithMods", "rejection", "waiting", ...; "unknown". */
+const char *cmp_status_name(long status);
+/* "badAlg" ... "duplicateCertReq"; NULL for an unknown bit. */
+const char *cmp_failinfo_name(int bit);
+/* "badPOP, badMessageCheck" style list of the set bits (bits above 26 named
+ * "bit N"); "" for 0. New string, free(). */
+char *cmp_failinfo_names(uint32_t mask);
+
+/* --- Header accessors (cmp_msg.c) --- */
+
+int cmp_msg_body_type(const CMP_PKIMESSAGE *m);
+long cmp_msg_pvno(const CMP_PKIMESSAGE *m);
+CMP_PKIHEADER *cmp_msg_get0_header(const CMP_PKIMESSAGE *m);
+const GENERAL_NAME *cmp_msg_get0_sender(const CMP_PKIMESSAGE *m);
+const GENERAL_NAME *cmp_msg_get0_recipient(const CMP_PKIMESSAGE *m);
+/* The directoryName of sender / recipient, NULL when another GeneralName form. */
+const X509_NAME *cmp_msg_get0_sender_name(const CMP_PKIMESSAGE *m);
+const X509_NAME *cmp_msg_get0_recipient_name(const CMP_PKIMESSAGE *m);
+/* Octet string fields; NULL when absent. */
+const ASN1_OCTET_STRING *cmp_msg_get0_transaction_id(const CMP_PKIMESSAGE *m);
+const ASN1_OCTET_STRING *cmp_msg_get0_sender_nonce(const CMP_PKIMESSAGE *m);
+const ASN1_OCTET_STRING *cmp_msg_get0_recip_nonce(const CMP_PKIMESSAGE *m);
+const ASN1_OCTET_STRING *cmp_msg_get0_sender_kid(const CMP_PKIMESSAGE *m);
+const ASN1_OCTET_STRING *cmp_msg_get0_recip_kid(const CMP_PKIMESSAGE *m);
+const ASN1_GENERALIZEDTIME *cmp_msg_get0_message_time(const CMP_PKIMESSAGE *m);
+const X509_ALGOR *cmp_msg_get0_protection_alg(const CMP_PKIMESSAGE *m);
+const ASN1_BIT_STRING *cmp_msg_get0_protection(const CMP_PKIMESSAGE *m);
+STACK_OF(CMP_ITAV) *cmp_msg_get0_general_info(const CMP_PKIMESSAGE *m);
+/* freeText joined with "; " (new string, free()), NULL when absent. */
+char *cmp_msg_free_text(const CMP_PKIMESSAGE *m);
+/* 1 when generalInfo holds id-it-implicitConfirm (RFC 4210 5.1.1.1). */
+int cmp_msg_implicit_confirm(const CMP_PKIMESSAGE *m);
+/* confirmWaitTime (RFC 4210 5.1.1.2): 0 and *t set when present, -1 otherwise. */
+int cmp_msg_confirm_wait_time(const CMP_PKIMESSAGE *m, time_t *t);
+/* extraCerts (NULL when absent). */
+STACK_OF(X509) *cmp_msg_get0_extra_certs(const CMP_PKIMESSAGE *m);
+/* 1 when both are present and equal (e.g. recipNonce vs the request's
+ * senderNonce); 0 otherwise. */
+int cmp_octets_eq(const ASN1_OCTET_STRING *a, const ASN1_OCTET_STRING *b);
+
+/* --- PKIStatusInfo --- */
+
+/* PKIStatus value, -1 when S is NULL or malformed. */
+long cmp_si_status(const CMP_PKISTATUSINFO *s);
+/* failInfo bit mask (0 when absent). */
+uint32_t cmp_si_failinfo(const CMP_PKISTATUSINFO *s);
+/* statusString joined with "; " (new string, free()); NULL when absent. */
+char *cmp_si_text(const CMP_PKISTATUSINFO *s);
+/* "rejection, failInfo: badPOP, badMessageCheck, text: \"...\"" (free()). */
+char *cmp_si_describe(const CMP_PKISTATUSINFO *s);
+/* New PKIStatusInfo; failinfo 0 and text NULL leave those fields absent. */
+CMP_PKISTATUSINFO *cmp_si_new(int status, uint32_t failinfo, const char *text);
+/* The status a response carries: ip/cp/kup response IDX, rp status IDX, error's
+ * pKIStatusInfo, certConf's statusInfo IDX (NULL when absent = accepted). */
+const CMP_PKISTATUSINFO *cmp_msg_get0_status(const CMP_PKIMESSAGE *m, int idx);
+
+/* --- ip / cp / kup --- */
+
+/* Number of CertResponses, -1 when not ip/cp/kup. */
+int cmp_rep_count(const CMP_PKIMESSAGE *m);
+CMP_CERTRESPONSE *cmp_rep_get0(const CMP_PKIMESSAGE *m, int idx);
+/* The response with this certReqId, NULL when none. */
+CMP_CERTRESPONSE *cmp_rep_find(const CMP_PKIMESSAGE *m, long cert_req_id);
+/* caPubs (NULL when absent). */
+STACK_OF(X509) *cmp_rep_get0_capubs(const CMP_PKIMESSAGE *m);
+long cmp_certresp_req_id(const CMP_CERTRESPONSE *r);
+const CMP_PKISTATUSINFO *cmp_certresp_get0_status(const CMP_CERTRESPONSE *r);
+/* The issued certificate; NULL when absent or sent encrypted. */
+X509 *cmp_certresp_get0_cert(const CMP_CERTRESPONSE *r);
+
+/* --- pollRep / pollReq --- */
+
+int cmp_pollrep_count(const CMP_PKIMESSAGE *m);
+/* Entry IDX: certReqId, checkAfter (seconds), reason text (new string or NULL). */
+int cmp_pollrep_get(const CMP_PKIMESSAGE *m, int idx, long *cert_req_id,
+    long *check_after, char **reason, struct pk_err *e);
+/* certReqId of pollReq entry IDX, -1 when none. */
+long cmp_pollreq_req_id(const CMP_PKIMESSAGE *m, int idx);
+
+/* --- error --- */
+
+/* errorCode (-1 absent) and errorDetails joined (free(); NULL absent). */
+long cmp_error_code(const CMP_PKIMESSAGE *m);
+char *cmp_error_details(const CMP_PKIMESSAGE *m);
+
+/* --- ir / cr / kur --- */
+
+/* Number of CertReqMsgs, -1 when not ir/cr/kur. */
+int cmp_req_count(const CMP_PKIMESSAGE *m);
+CMP_CERTREQMSG *cmp_req_get0(const CMP_PKIMESSAGE *m, int idx);
+long cmp_crm_req_id(const CMP_CERTREQMSG *crm);
+CMP_CERTTEMPLATE *cmp_crm_get0_template(const CMP_CERTREQMSG *crm);
+const X509_NAME *cmp_tmpl_get0_subject(const CMP_CERTTEMPLATE *t);
+const X509_NAME *cmp_tmpl_get0_issuer(const CMP_CERTTEMPLATE *t);
+const ASN1_INTEGER *cmp_tmpl_get0_serial(const CMP_CERTTEMPLATE *t);
+/* The template's public key (borrowed, NULL when absent or unusable). */
+EVP_PKEY *cmp_tmpl_get0_pubkey(const CMP_CERTTEMPLATE *t);
+const STACK_OF(X509_EXTENSION) *cmp_tmpl_get0_extensions(const CMP_CERTTEMPLATE *t);
+/* subjectAltName of the template (new, GENERAL_NAMES_free), NULL when none. */
+GENERAL_NAMES *cmp_tmpl_get1_san(const CMP_CERTTEMPLATE *t);
+/* Control id-regCtrl-oldCertID (RFC 4211 6.5): 0 with *issuer (directoryName,
+ * copy: X509_NAME_free) and *serial (copy: ASN1_INTEGER_free) set, or both NULL
+ * when the control is absent; -1 when malformed. */
+int cmp_crm_get1_old_cert_id(const CMP_CERTREQMSG *crm, X509_NAME **issuer,
+    ASN1_INTEGER **serial, struct pk_err *e);
+/* Proof of possession (RFC 4211 4): a signature POP is verified with the
+ * template's public key over DER(certReq) (4.1, no poposkInput) or DER(poposkInput)
+ * (4.1 with poposkInput; its publicKey must equal the template's). raVerified
+ * passes only when accept_ra_verified (an RA vouched). Missing POP or other kinds
+ * fail with the reason. 0 ok, -1 failed. */
+int cmp_crm_verify_pop(const CMP_CERTREQMSG *crm, int accept_ra_verified,
+    struct pk_err *e);
+
+/* --- p10cr, rr, certConf, genm/genp, rp --- */
+
+X509_REQ *cmp_msg_get0_p10(const CMP_PKIMESSAGE *m);
+int cmp_rr_count(const CMP_PKIMESSAGE *m);
+/* certDetails of rr entry IDX (issuer + serialNumber identify the certificate). */
+CMP_CERTTEMPLATE *cmp_rr_get0_details(const CMP_PKIMESSAGE *m, int idx);
+/* CRLReason from crlEntryDetails of entry IDX, -1 when absent. */
+int cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx);
+int cmp_rp_count(const CMP_PKIMESSAGE *m);
+int cmp_certconf_count(const CMP_PKIMESSAGE *m);
+CMP_CERTSTATUS *cmp_certconf_get0(const CMP_PKIMESSAGE *m, int idx);
+const ASN1_OCTET_STRING *cmp_certstatus_get0_hash(const CMP_CERTSTATUS *cs);
+long cmp_certstatus_req_id(const CMP_CERTSTATUS *cs);
+/* NULL when absent (RFC 4210 5.3.18: absent means accepted). */
+const CMP_PKISTATUSINFO *cmp_certstatus_get0_si(const CMP_CERTSTATUS *cs);
+/* certHash of CERT (RFC 4210 5.3.18 / RFC 9480 2.10: the digest of the
+ * certificate's signature algorithm, SHA-512 for Ed25519) into MD (EVP_MAX_MD_SIZE)
+ * and *len. */
+int cmp_cert_hash(X509 *cert, unsigned char *md, unsigned int *len,
+    struct pk_err *e);
+/* 0 when CS's certHash matches CERT, -1 with the reason. */
+int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
+    struct pk_err *e);
+/* InfoTypeAndValues of genm / genp (NULL when not such a body). */
+STACK_OF(CMP_ITAV) *cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m);
+/* New ITAV of type NID or dotted OID text; VALUE is taken (may be NULL). */
+CMP_ITAV *cmp_itav_new(int nid, ASN1_TYPE *value);
+CMP_ITAV *cmp_itav_new_oid(const char *oid_text, ASN1_TYPE *value);
+
+/* --- Protection (cmp_protect.c) --- */
+
+enum cmp_prot_kind {
+	CMP_PROT_NONE = 0,	/* no protectionAlg and no protection */
+	CMP_PROT_PBM,		/* id-PasswordBasedMac (RFC 4210 5.1.3.1) */
+	CMP_PROT_PBMAC1,	/* RFC 9481 PBMAC1: recognised, not supported */
+	CMP_PROT_SIG,		/* a signature algorithm */
+	CMP_PROT_UNKNOWN	/* anything else */
+};
+int cmp_msg_protection_kind(const CMP_PKIMESSAGE *m);
+/* One line describing protectionAlg ("PBM owf=SHA256 iterations=500 salt=16
+ * bytes mac=HMAC-SHA1", "ecdsa-with-SHA256", "none"). New string, free(). */
+char *cmp_msg_protection_desc(const CMP_PKIMESSAGE *m);
+
+/* PBM options: 0 fields take the defaults (SHA-256 OWF, HMAC-SHA256,
+ * CMP_PBM_DEFAULT_ITER, CMP_PBM_DEFAULT_SALT). owf_nid: NID_sha1/sha256/sha384/
+ * sha512; mac_nid: NID_hmac_sha1, NID_hmacWithSHA1/256/384/512. */
+struct cmp_pbm_opts {
+	int owf_nid;
+	int mac_nid;
+	int iterations;		/* CMP_PBM_MIN_ITER..CMP_PBM_MAX_ITER */
+	int salt_len;		/* 8..CMP_PBM_MAX_SALT */
+};
+/* Sets protectionAlg (fresh random salt) and protection: PBM with SECRET over
+ * DER(ProtectedPart). senderKID is left as built (the reference). */
+int cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret,
+    size_t secret_len, const struct cmp_pbm_opts *o, struct pk_err *e);
+/* Signature protection with KEY: MD_NID (0 = SHA-256; SHA-384/512) and PSS (1:
+ * RSASSA-PSS for an RSA key); Ed25519/Ed448 keys sign without a digest.
+ * protectionAlg, protection are set; extraCerts become CERT then CHAIN (both
+ * optional, duplicates skipped) followed by what was there; senderKID is set to
+ * CERT's subjectKeyIdentifier when absent. */
+int cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
+    STACK_OF(X509) *chain, int md_nid, int pss, struct pk_err *e);
+/* Verifies PBM protection with SECRET. Errors name the reason: not protected,
+ * not PBM, PBMAC1 unsupported, malformed parameters, iteration count or salt
+ * above the cap, unknown OWF or MAC algorithm, wrong MAC. */
+int cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
+    size_t secret_len, struct pk_err *e);
+/* Verifies signature protection with CERT's public key. Errors: not protected,
+ * PBM-protected, unknown algorithm, key type mismatch, malformed parameters,
+ * signature does not verify. */
+int cmp_msg_verify_sig(const CMP_PKIMESSAGE *m, X509 *cert, struct pk_err *e);
+/* The same with a bare public key. */
+int cmp_msg_verify_sig_key(const CMP_PKIMESSAGE *m, EVP_PKEY *pub,
+    struct pk_err *e);
+
+/* --- Builders (cmp_build.c) --- */
+
+/* Header fields of a message to build. Everything optional: sender / recipient
+ * NULL are the NULL-DN (RFC 4210 5.1.1); transactionID and senderNonce NULL get
+ * CMP_NONCE_LEN fresh random bytes; recipNonce NULL is left out; message_time 0
+ * is now, -1 leaves messageTime out. */
+struct cmp_hdr {
+	const X509_NAME *sender;
+	const X509_NAME *recipient;
+	const unsigned char *sender_kid;	size_t sender_kid_len;
+	const unsigned char *transaction_id;	size_t transaction_id_len;
+	const unsigned char *sender_nonce;	size_t sender_nonce_len;
+	const unsigned char *recip_nonce;	size_t recip_nonce_len;
+	int implicit_confirm;			/* add id-it-implicitConfirm */
+	time_t message_time;
+	int pvno;				/* 0 = CMP_PVNO */
+	const char *free_text;			/* NULL: none */
+	STACK_OF(CMP_ITAV) *general_info;	/* extra ITAVs (copied) */
+};
+
+/* What an ir/cr/kur asks for. */
+struct cmp_certreq {
+	const X509_NAME *subject;	/* may be NULL when SAN is given */
+	EVP_PKEY *key;			/* key pair: public part certified; private
+					 * part signs the POP (RFC 4211 4.1) */
+	const GENERAL_NAMES *san;	/* NULL: no subjectAltName */
+	const STACK_OF(X509_EXTENSION) *exts;	/* more extensions, or NULL */
+	X509 *old_cert;			/* kur: id-regCtrl-oldCertID from it */
+	long cert_req_id;		/* usually 0 */
+	int pop_md_nid;			/* POP digest, 0 = SHA-256 */
+};
+
+/* A request, unprotected (protect with cmp_msg_protect_*). TYPE is
+ * CMP_BODY_IR, _CR or _KUR (kur requires old_cert). */
+int cmp_build_certreq(const struct cmp_hdr *h, int type,
+    const struct cmp_certreq *r, CMP_PKIMESSAGE **out, struct pk_err *e);
+int cmp_build_p10cr(const struct cmp_hdr *h, X509_REQ *csr,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+/* certConf for CERT (RFC 4210 5.3.18): status CMP_STATUS_ACCEPTED (statusInfo
+ * sent explicitly) or CMP_STATUS_REJECTION with failinfo and text. */
+int cmp_build_certconf(const struct cmp_hdr *h, X509 *cert, long cert_req_id,
+    int status, uint32_t failinfo, const char *text, CMP_PKIMESSAGE **out,
+    struct pk_err *e);
+int cmp_build_pollreq(const struct cmp_hdr *h, long cert_req_id,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+/* rr for CERT (issuer + serial); REASON a CRLReason or -1 for none. */
+int cmp_build_rr(const struct cmp_hdr *h, X509 *cert, int reason,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+/* genm with ITAVS (copied; NULL or empty: an empty genm). */
+int cmp_build_genm(const struct cmp_hdr *h, STACK_OF(CMP_ITAV) *itavs,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+
+/* Responses to REQ: transactionID copied, recipNonce = REQ's senderNonce, fresh
+ * senderNonce, recipient = REQ's sender (RFC 4210 5.1.1), unless H says
+ * otherwise (h->transaction_id / recip_nonce / recipient non-NULL win). REQ may be
+ * NULL for an error answering an undecodable request. */
+/* ip/cp/kup (TYPE CMP_BODY_IP/_CP/_KUP) with one CertResponse: status, failinfo,
+ * text; CERT (may be NULL: waiting or rejection); CAPUBS (copied, may be NULL). */
+int cmp_build_certrep(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
+    int type, long cert_req_id, int status, uint32_t failinfo, const char *text,
+    X509 *cert, STACK_OF(X509) *capubs, CMP_PKIMESSAGE **out, struct pk_err *e);
+int cmp_build_pollrep(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
+    long cert_req_id, long check_after, const char *reason,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+int cmp_build_pkiconf(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
+/* rp with one status (for the one RevDetails we take). */
+int cmp_build_rp(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req, int status,
+    uint32_t failinfo, const char *text, CMP_PKIMESSAGE **out, struct pk_err *e);
+int cmp_build_genp(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
+    STACK_OF(CMP_ITAV) *itavs, CMP_PKIMESSAGE **out, struct pk_err *e);
+/* error: PKIStatusInfo, errorCode (-1: absent), errorDetails (NULL: absent). */
+int cmp_build_error(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
+    int status, uint32_t failinfo, const char *text, long error_code,
+    const char *details, CMP_PKIMESSAGE **out, struct pk_err *e);
+
+/* --- Display (cmp_dump.c): the text cmpdump prints for one message. --- */
+/* Appends a readable decode of M to B (body type, header, nonces in hex,
+ * statuses with failInfo names and text, certificates' subject/issuer/serial,
+ * protection algorithm). */
+void cmp_msg_dump(const CMP_PKIMESSAGE *m, struct sbuf *b);
 
 /* ==== end of 1. Messages ============================================= */
 
 /* ==== 2. CA responder core =========================================== */
+/*
+ * The CA responder `cmpca` minus its protocol: configuration, the SQLite database
+ * (ca_db.c), CA key material and issuance (ca_issue.c), the HTTP front with
+ * libmicrohttpd (ca_http.c). The protocol (cmp_server.c) plugs in as a
+ * ca_http_handler_fn and uses struct ca for material, issuance and the database.
+ *
+ * DIR layout (DIR created 0700 when missing):
+ *   DIR/ca.db      SQLite database (WAL): serials, certs, transactions
+ *   DIR/ca.crt     CA certificate (PEM), DIR/ca.key CA key (PEM PKCS#8, 0600),
+ *                  both created on the first run unless --ca-cert/--ca-key are given
+ *   DIR/secret     the default PBM secret (0600), created on the first run
+ * Serial numbers are text in the database: upper-case hex, an even number of digits,
+ * as `openssl x509 -serial` prints them. transactionIDs and nonces: lower-case hex.
+ */
+#include <openssl/x509v3.h>
+
+#define CA_DEFAULT_DIR		"cmpca.d"
+#define CA_DEFAULT_LISTEN	"127.0.0.1:8080"
+#define CA_DEFAULT_REF		"cmpca"
+#define CA_DEFAULT_VALIDITY	(365L * 86400)	/* seconds */
+#define CA_DEFAULT_THREADS	4
+#define CA_DEFAULT_TIMEOUT	30		/* idle seconds per connection */
+#define CA_DEFAULT_CHECK_AFTER	1		/* pollRep checkAfter, seconds */
+#define CA_MAX_REQUEST		(256u * 1024)	/* request body cap: 413 above */
+
+/* cmpca's options. Strings are borrowed (argv) and must outlive struct ca. */
+struct ca_config {
+	const char *dir;
+	const char *listen;		/* "ADDR:PORT", "[V6]:PORT"; port 0 = any */
+	const char *ref;		/* PBM reference (senderKID); NULL: default */
+	const char *secret;		/* PBM secret; NULL: DIR/secret */
+	const char *ca_cert, *ca_key;	/* both or neither; NULL: DIR/ca.{crt,key} */
+	const char *signer_cert, *signer_key; /* response signer; NULL: the CA */
+	const char *extra_certs;	/* NULL or PEM file: extraCerts of responses */
+	const char **trust;		/* ntrust PEM files: roots for signed requests */
+	size_t ntrust;
+	long validity;			/* of issued certificates, seconds */
+	int poll;			/* answer "waiting" this many times first (0 none) */
+	int check_after;		/* seconds, pollRep checkAfter */
+	int implicit_confirm;		/* 1: grant implicitConfirm when asked */
+	int threads;			/* HTTP worker threads */
+	int timeout;			/* per-connection idle timeout, seconds */
+	size_t max_request;		/* request body cap, bytes */
+};
+
+/* Defaults as above; trust empty. */
+void ca_config_init(struct ca_config *c);
+/* Frees what ca_config_add_trust allocated (not the borrowed strings). */
+void ca_config_clear(struct ca_config *c);
+/* Appends a --trust file name (borrowed). */
+void ca_config_add_trust(struct ca_config *c, const char *file);
+
+/* Parses a validity: "20s", "10m", "2h", "30d", or a bare number of days. The
+ * result is > 0 and at most 100 years. */
+int ca_parse_duration(const char *s, long *secs, struct pk_err *e);
+
+/* --- database (ca_db.c) ---
+ * One SQLite connection per struct ca_db, shared by all server threads and
+ * serialized by a mutex inside; every call is one SQL transaction, so a crash
+ * leaves each call done or not done. WAL mode and a busy timeout let other
+ * processes (another handle, the sqlite3 program) read and write alongside. */
+struct ca_db;
+
+/* RFC 4210 5.1.1 transactionID life: a request creates the row; pollReq and
+ * certConf find it; any reuse of a known transactionID is transactionIdInUse. */
+enum ca_txn_state {
+	CA_TXN_POLLING,		/* request accepted, answer pending: pollReq expected */
+	CA_TXN_ISSUED,		/* certificate sent, certConf expected */
+	CA_TXN_CONFIRMED,	/* certConf accepted (or implicitConfirm) */
+	CA_TXN_REJECTED,	/* request refused, or certConf rejected the cert */
+	CA_TXN_CLOSED		/* finished without a certificate (rr, genm, error) */
+};
+
+struct ca_txn {
+	char *tid;			/* transactionID, lower-case hex */
+	enum ca_txn_state state;
+	int body_type;			/* the request's enum cmp_body_type */
+	char *sender_nonce;		/* the client's latest senderNonce (hex) or NULL */
+	char *server_nonce;		/* our latest senderNonce (hex) or NULL */
+	char *cert_serial;		/* the certificate issued, or NULL */
+	unsigned char *request;		/* the request's DER (kept for polling) or NULL */
+	size_t request_len;
+	int poll_count;
+	int64_t created, updated;	/* Unix seconds; set by the database */
+};
+
+struct ca_cert_rec {
+	char *serial;			/* upper-case hex */
+	char *subject, *issuer;		/* RFC 2253 text */
+	int64_t not_before, not_after, issued_at;	/* Unix seconds */
+	unsigned char *der;
+	size_t der_len;
+	char *tid;			/* requesting transaction or NULL */
+	int revoked;
+	int64_t revoked_at;
+	int reason;			/* CRLReason, -1 when not revoked */
+};
+
+/* Opens (creating, schema migrating) the database at PATH. */
+int ca_db_open(struct ca_db **out, const char *path, struct pk_err *e);
+void ca_db_close(struct ca_db *db);
+/* The schema version of this code and of an open database. */
+#define CA_DB_SCHEMA 1
+int ca_db_schema(struct ca_db *db);
+
+/* A fresh serial: random, positive, 72 bits (RFC 5280 4.1.2.2), recorded in the
+ * database so it is never handed out again (insert, retry on collision). *serial is
+ * new (ASN1_INTEGER_free). */
+int ca_db_new_serial(struct ca_db *db, ASN1_INTEGER **serial, struct pk_err *e);
+/* Reserves the serial HEX. 0 reserved, 1 already taken, -1 error. */
+int ca_db_reserve_serial(struct ca_db *db, const char *hex, struct pk_err *e);
+/* Canonical hex of a serial (new string, free()); NULL on error. */
+char *ca_serial_hex(const ASN1_INTEGER *serial);
+
+/* Records an issued certificate (reserving its serial if needed) for transaction
+ * TID (may be NULL). A second certificate with the same serial is an error. */
+int ca_db_add_cert(struct ca_db *db, X509 *x, const char *tid, struct pk_err *e);
+/* Finds by serial hex (any case, leading zeros ignored): 0 found (*r filled; clear
+ * it with ca_cert_rec_clear), 1 not found, -1 error. */
+int ca_db_find_cert(struct ca_db *db, const char *serial, struct ca_cert_rec *r,
+    struct pk_err *e);
+/* Same by CertId (issuer name + serial, RFC 4211 6.5 / RFC 4210 5.3.9): the issuer
+ * (the directoryName of the CertId's GeneralName) must equal the recorded
+ * certificate's issuer (X509_NAME_cmp). */
+int ca_db_find_cert_id(struct ca_db *db, const X509_NAME *issuer,
+    const ASN1_INTEGER *serial, struct ca_cert_rec *r, struct pk_err *e);
+void ca_cert_rec_clear(struct ca_cert_rec *r);
+/* The record's certificate, decoded (new, X509_free); NULL on error. */
+X509 *ca_cert_rec_get1_x509(const struct ca_cert_rec *r);
+/* Revokes: 0 done, 1 unknown serial, 2 already revoked, -1 error. */
+int ca_db_revoke(struct ca_db *db, const char *serial, int reason,
+    struct pk_err *e);
+/* 1 revoked, 0 valid (issued, not revoked), -1 unknown serial or error. */
+int ca_db_is_revoked(struct ca_db *db, const char *serial, struct pk_err *e);
+/* Number of certificates issued. */
+int ca_db_count_certs(struct ca_db *db, long *n, struct pk_err *e);
+
+/* Records a new transaction T (tid required): 0 created, 1 transactionID in use
+ * (RFC 4210 5.1.1: transactionIdInUse), -1 error. */
+int ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e);
+/* 0 found (*t filled; ca_txn_clear it), 1 not found, -1 error. */
+int ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
+    struct pk_err *e);
+/* Writes state, nonces, cert_serial, request, poll_count of T->tid; updated=now.
+ * 1 if no such transaction. */
+int ca_db_txn_update(struct ca_db *db, const struct ca_txn *t, struct pk_err *e);
+/* Atomically increments poll_count of TID; *count gets the new value. */
+int ca_db_txn_poll(struct ca_db *db, const char *tid, int *count,
+    struct pk_err *e);
+void ca_txn_clear(struct ca_txn *t);
+const char *ca_txn_state_name(enum ca_txn_state s);
+
+/* --- CA material and issuance (ca_issue.c) --- */
+struct ca;
+
+/* Opens the CA of CFG (borrowed, must outlive the ca): creates DIR, opens the
+ * database, loads the CA key and certificate (explicit files, or DIR/ca.*; on a
+ * first run creates an EC P-256 key and a self-signed v3 CA certificate, written
+ * atomically), the PBM secret (creating DIR/secret), signer, extraCerts, trust. */
+int ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e);
+void ca_close(struct ca *ca);
+/* 1 when this ca_open created the CA key and certificate. */
+int ca_created(const struct ca *ca);
+/* Borrowed; valid while the ca is open. secret_path is NULL when --secret given. */
+const char *ca_cert_path(const struct ca *ca);
+const char *ca_key_path(const struct ca *ca);
+const char *ca_db_path(const struct ca *ca);
+const char *ca_secret_path(const struct ca *ca);
+const char *ca_get0_ref(const struct ca *ca);
+const char *ca_get0_secret(const struct ca *ca);
+const struct ca_config *ca_get0_config(const struct ca *ca);
+X509 *ca_get0_cert(const struct ca *ca);
+EVP_PKEY *ca_get0_key(const struct ca *ca);
+struct ca_db *ca_get0_db(const struct ca *ca);
+/* Protection signer (the CA unless --signer-cert/--signer-key). */
+X509 *ca_get0_signer_cert(const struct ca *ca);
+EVP_PKEY *ca_get0_signer_key(const struct ca *ca);
+/* --extra-certs (empty stack when none); trust store of --trust (NULL when none). */
+STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca);
+X509_STORE *ca_get0_trust(const struct ca *ca);
+
+/* Issues a v3 end-entity certificate for PUB (public part used) with SUBJECT and
+ * optional SAN (critical when SUBJECT is empty, RFC 5280 4.2.1.6), valid now for
+ * VALIDITY seconds (the config's when <= 0), with a fresh database serial,
+ * basicConstraints CA:FALSE, keyUsage (digitalSignature + keyEncipherment for RSA,
+ * + keyAgreement for EC), SKI, AKI, signed SHA-256 by the CA key and recorded in
+ * the database for transaction TID (may be NULL). *out is new (X509_free). */
+int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
+    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
+    struct pk_err *e);
+
+/* Reads every certificate of a PEM (or one DER) file. */
+int ca_load_certs(const char *file, STACK_OF(X509) **out, struct pk_err *e);
+/* Reads a private key (PEM or DER, unencrypted). */
+int ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e);
+
+/* --- HTTP front (ca_http.c), RFC 6712 ---
+ * The handler gets one request body (DER) and returns 0 with a malloc()ed DER
+ * response (freed by the caller), sent with 200 and application/pkixcmp; -1 makes
+ * a 500. Called from several threads at once. */
+typedef int (*ca_http_handler_fn)(void *arg, const unsigned char *req, size_t len,
+    unsigned char **rsp, size_t *rsp_len);
+struct ca_http;
+
+/* Listens on LISTEN ("ADDR:PORT", "[V6]:PORT"; port 0 picks one) with THREADS
+ * workers, TIMEOUT idle seconds per connection, MAX_REQUEST body bytes. */
+int ca_http_start(struct ca_http **out, const char *listen, int threads,
+    int timeout, size_t max_request, ca_http_handler_fn fn, void *arg,
+    struct pk_err *e);
+/* The bound port, and "http://ADDR:PORT/" (borrowed). */
+int ca_http_port(const struct ca_http *h);
+const char *ca_http_url(const struct ca_http *h);
+/* Stops accepting, finishes running requests, frees. Accepts NULL. */
+void ca_http_stop(struct ca_http *h);
+
 
 /* ==== end of 2. CA responder core ==================================== */
 
 /* ==== 3. Client transactions and transport ========================== */
+/*
+ * One client transaction (cmp_client.c) over HTTP (cmp_http.c): request ->
+ * response validation -> certConf -> pkiConf, with polling. Thread-safe: a
+ * transaction touches only its own objects, so the console may run one in a worker
+ * thread (automatic update) while it keeps answering.
+ */
+
+/* Transport: POST application/pkixcmp (RFC 6712 3.3) to URL (http:// or https://;
+ * https verifies the server against TRUSTED). One struct cmp_http per transaction:
+ * the connection is kept alive between its messages when the server allows it
+ * (the openssl mock binds a transaction to its connection), and reopened when the
+ * server closed it. Timeouts in seconds; the response is capped at
+ * CMP_MSG_MAX_SIZE. */
+struct cmp_http;
+int cmp_http_new(struct cmp_http **out, const char *url, STACK_OF(X509) *trusted,
+    int connect_timeout, struct pk_err *e);
+/* Sends REQ, returns the decoded response. Errors name their cause: "cannot
+ * connect to HOST:PORT: Connection refused", "no response within N seconds",
+ * "HTTP status 500 from the server", "the response is not a CMP message: ...". */
+int cmp_http_exchange(struct cmp_http *h, const CMP_PKIMESSAGE *req,
+    int read_timeout, CMP_PKIMESSAGE **rsp, struct pk_err *e);
+void cmp_http_free(struct cmp_http *h);
+
+enum cmp_client_kind { CMP_CLIENT_IR, CMP_CLIENT_CR, CMP_CLIENT_KUR };
+
+/* Everything a transaction needs. Objects are borrowed for the duration of
+ * cmp_client_run(); the caller keeps ownership. */
+struct cmp_client_cfg {
+	const char *url;
+	const X509_NAME *recipient;	/* the CA's subject (ca-name); NULL-DN if NULL */
+	const X509_NAME *subject;	/* requested subject (from the entity) */
+	const GENERAL_NAMES *san;	/* requested subjectAltName, or NULL */
+	EVP_PKEY *key;			/* key pair to certify (a new one for KUR with
+					 * regenerate); signs the POP */
+	/* protection: MAC (IR only) or signature */
+	int use_mac;
+	const char *ref;		/* PBM reference, sent as senderKID */
+	const unsigned char *secret;
+	size_t secret_len;
+	int mac_nid;			/* NID_hmacWithSHA256 (default) or NID_hmac_sha1 */
+	X509 *auth_cert;		/* signature: the protecting certificate (the
+					 * current one for CR/KUR; KUR's oldCertId) */
+	EVP_PKEY *auth_key;		/* its private key */
+	STACK_OF(X509) *auth_chain;	/* sent in extraCerts after auth_cert; or NULL */
+	/* response validation */
+	X509 *verify_cert;		/* the CA's signing certificate, or NULL */
+	STACK_OF(X509) *trusted;	/* imported CA certificates (chains of signed
+					 * responses; https server check) */
+	int implicit_confirm;		/* ask the CA to skip certConf */
+	int timeout;			/* whole transaction including polling, s */
+	/* poll-request stop: checked while waiting; nonzero stops the transaction */
+	int (*should_stop)(void *arg);
+	void *stop_arg;
+	/* progress lines for the operator ("IR sent", "CA answered waiting..."):
+	 * text without "Info: "; may be NULL */
+	void (*progress)(void *arg, const char *text);
+	void *progress_arg;
+	/* optional trace of every message: SENT 1 for a request as sent (after
+	 * protection), 0 for a response as received (before any check); for
+	 * debugging (cmp_msg_dump) and tests; may be NULL. M is borrowed. */
+	void (*trace)(void *arg, int sent, const CMP_PKIMESSAGE *m);
+	void *trace_arg;
+};
+
+/* What came back. */
+struct cmp_client_result {
+	X509 *cert;			/* the new certificate (accepted), or NULL */
+	STACK_OF(X509) *ca_pubs;	/* caPubs of the ip, or NULL */
+	STACK_OF(X509) *extra_certs;	/* extraCerts of the response, or NULL */
+	long status;			/* PKIStatus of the answer, -1 if none came */
+	uint32_t failinfo;		/* its failInfo bits */
+	char *status_text;		/* its statusString joined, or NULL */
+	int unauthenticated;		/* an error message that was not (validly)
+					 * protected: reported, never trusted */
+	int implicit_confirm_granted;
+	int polled;			/* number of pollReq sent */
+};
+
+void cmp_client_result_clear(struct cmp_client_result *r);
+
+/* Runs one IR/CR/KUR transaction per RFC 4210: random transactionID, fresh
+ * senderNonce per message, recipNonce chaining, protection checks (MAC with the
+ * secret; signature against verify_cert, or a chain from extraCerts to trusted),
+ * polling on "waiting" until the certificate, the timeout or should_stop; the
+ * certificate checked (its public key is the requested one, it comes from the
+ * expected CA) and confirmed with certConf + certHash (status rejection when it is
+ * unacceptable, RFC 4210 5.2.8 / RFC 9483 3.1), then pkiConf; implicitConfirm
+ * when asked and granted. Returns 0 with result->cert on success; -1 with *e
+ * naming the cause (connection, HTTP, protection check with the RFC clause, a CA
+ * rejection with its PKIStatus, failInfo names and text) and result filled as far
+ * as known. */
+int cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
+    struct cmp_client_result *result, struct pk_err *e);
 
 /* ==== end of 3. Client =============================================== */
 

@@ -468,6 +468,7 @@ key_load(struct pki *p, const char *path, struct keyrec **out, struct pk_err *e)
 		pk_err_ossl(e, "%s holds no readable private key", path);
 		goto out;
 	}
+	/* Only the key types and curves we create (pki_ec_curves()). */
 	if (key_facts(k, e) != 0)
 		goto out;
 	free(v);
@@ -1321,6 +1322,8 @@ pki_cert_import_x509(struct pki *p, enum pki_cert_kind kind, const char *realm,
 		pk_err_set(e, "The certificate %s has invalid extensions.", cert_name);
 		goto out;
 	}
+	/* RFC 5280 4.2.1.9: only a certificate with cA set in basicConstraints (or
+	 * a v1 self-signed root, which has no extensions) can be a CA. */
 	if (kind == PKI_CERT_CA && X509_check_ca(x) == 0) {
 		pk_err_set(e, "The certificate %s is not a CA certificate.", cert_name);
 		goto out;
@@ -1492,7 +1495,9 @@ verify_reason(int err, int depth, char *buf, size_t size)
 	}
 }
 
-/* Status and reason of X against the imported CA certificates. */
+/* Status and reason of X against the imported CA certificates: path validation
+ * of RFC 5280 6.1 (signatures, validity periods, basicConstraints of the CAs) by
+ * X509_verify_cert, with the imported CA certificates as trust anchors. */
 static void
 validate_x(struct pki *p, X509 *x, const char **status, const char **reason,
     char *buf, size_t size)

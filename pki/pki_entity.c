@@ -90,6 +90,9 @@ email_ok(const char *v, struct pk_err *e)
 
 	if (!len_ok("email address", v, 1, 128, e))
 		return 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p >= 0x80)	/* RFC 5280 4.2.1.6: rfc822Name is an IA5String */
+			return pk_err_set(e, "The email address %s must be ASCII.", v), 0;
 	at = strchr(v, '@');
 	if (at == NULL || at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
 	    strchr(v, ' ') != NULL)
@@ -190,6 +193,8 @@ push_name(GENERAL_NAMES *gens, int type, const char *v, struct pk_err *e)
 	if (g == NULL)
 		return pk_err_ossl(e, "cannot build the subjectAltName");
 	if (type == GEN_IPADD) {
+		/* RFC 5280 4.2.1.6: iPAddress is the address in network byte order,
+		 * 4 octets for IPv4, 16 for IPv6. */
 		ASN1_OCTET_STRING *ip = a2i_IPADDRESS(v);
 
 		if (ip == NULL) {
@@ -200,6 +205,7 @@ push_name(GENERAL_NAMES *gens, int type, const char *v, struct pk_err *e)
 		}
 		GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
 	} else {
+		/* RFC 5280 4.2.1.6: dNSName and rfc822Name are IA5String. */
 		if ((s = ASN1_IA5STRING_new()) == NULL ||
 		    ASN1_STRING_set(s, v, -1) != 1) {
 			ASN1_IA5STRING_free(s);
@@ -228,6 +234,9 @@ pki_entity_san(const struct pki_entity *ent, GENERAL_NAMES **out, struct pk_err 
 		pk_err_ossl(e, "cannot build the subjectAltName");
 		goto out;
 	}
+	if ((set(ent->fqdn) && !fqdn_ok(ent->fqdn, e)) ||
+	    (set(ent->email) && !email_ok(ent->email, e)))
+		goto out;
 	if (set(ent->fqdn) && push_name(gens, GEN_DNS, ent->fqdn, e) != 0)
 		goto out;
 	if (set(ent->ip_address) && push_name(gens, GEN_IPADD, ent->ip_address, e) != 0)

@@ -656,6 +656,7 @@ START_TEST(bad_files_change_nothing)
 		{ "empty.cer", "The file empty.cer is not a valid certificate (PEM or DER)." },
 		{ "csr.pem", "The file csr.pem is not a valid certificate (PEM or DER)." },
 		{ "missing.cer", "The file missing.cer does not exist in flash:/pki/public." },
+		{ "badext.pem", "The certificate in badext.pem has invalid extensions." },
 		{ "../ca.pem", NULL },
 		{ "a/ca.pem", NULL },
 		{ "..", NULL },
@@ -675,6 +676,11 @@ START_TEST(bad_files_change_nothing)
 	SH("sed '2,4s/[A-Za-z]/A/g' ca.pem > corrupt.pem");
 	SH(": > empty.cer");
 	SH("openssl req -new -key ca.key -subj /CN=csr -out csr.pem");
+	/* a well-signed certificate whose basicConstraints is malformed DER */
+	SH("printf 'basicConstraints=critical,DER:30:03:01:01\\n' > bad.ext");
+	SH("openssl x509 -req -in csr.pem -CA ca.pem -CAkey ca.key -set_serial 4 "
+	    "-days 30 -extfile bad.ext -out badext.pem");
+	to_public("badext.pem", "badext.pem");
 	to_public("trunc.pem", "trunc.pem");
 	to_public("trunc.der", "trunc.der");
 	to_public("trail.der", "trail.der");
@@ -1117,6 +1123,17 @@ START_TEST(entity_subject_order_and_san)
 	X509_NAME_oneline(n, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "/O=O2/CN=cn2");
 	X509_NAME_free(n);
+	/* values the console should have refused are refused here too */
+	struct pki_entity bad = { .name = "e3", .common_name = "x", .fqdn = "a..b" };
+	ck_assert_int_eq(pki_entity_san(&bad, &g, &e), -1);
+	ck_assert_ptr_null(g);
+	bad.fqdn = NULL;
+	bad.ip_address = "1.2.3";
+	ck_assert_int_eq(pki_entity_san(&bad, &g, &e), -1);
+	ck_assert_str_eq(e.msg, "The IP address 1.2.3 is not a valid IPv4 or IPv6 "
+	    "address.");
+	bad.country = "CHN";
+	ck_assert_int_eq(pki_entity_subject(&bad, &n, &e), -1);
 	small.common_name = NULL;
 	ck_assert_int_eq(pki_entity_subject(&small, &n, &e), -1);
 	ck_assert_ptr_null(n);

@@ -1,0 +1,304 @@
+/*
+ * ca_http: the CA responder's HTTP front (RFC 6712), on libmicrohttpd.
+ *
+ * Contract (cmp.h section 2): listens on "ADDR:PORT" / "[V6]:PORT" (port 0 picks a
+ * free one; we bind the socket ourselves so the port is known), serves with a pool
+ * of THREADS worker threads (each runs the handler for its connections), keep-alive
+ * allowed, an idle timeout per connection. Every path is the CMP endpoint:
+ *   - any method but POST                       405 (Allow: POST)  RFC 6712 3.3
+ *   - Content-Type other than application/pkixcmp  415            RFC 6712 3.4
+ *   - a body longer than the cap                413 when Content-Length says so
+ *     up front; a chunked body that grows past the cap has its connection closed
+ *   - an empty body                             400
+ *   - otherwise the handler runs: 0 -> 200 with its DER as application/pkixcmp,
+ *     -1 -> 500.
+ * ca_http_stop() stops accepting, lets running handlers finish, closes everything.
+ * This module never prints (no MHD error log).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cmp.h"
+
+#define PKIXCMP		"application/pkixcmp"
+#define CONN_LIMIT	512
+
+struct ca_http {
+	struct MHD_Daemon *d;
+	ca_http_handler_fn fn;
+	void *arg;
+	size_t max;
+	int port;
+	char *url;
+};
+
+struct req {
+	unsigned char *buf;
+	size_t len, cap;
+};
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *c, unsigned int status, const char *text)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* RFC 6712 3.4: the media type, ignoring case, blanks and parameters. */
+static int
+is_pkixcmp(const char *ct)
+{
+	size_t n = strlen(PKIXCMP);
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (!pk_strncaseeq(ct, PKIXCMP, n))
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct ca_http *h = cls;
+	struct req *rq = *con_cls;
+	struct MHD_Response *r;
+	unsigned char *rsp = NULL;
+	size_t rsp_len = 0;
+	const char *cl;
+	enum MHD_Result ret;
+
+	(void)url;
+	(void)version;
+	if (rq == NULL) {
+		/* First call: headers only. Refuse early what we will never take. */
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "RFC 6712 3.3: CMP messages are sent with POST\n");
+		if (!is_pkixcmp(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_TYPE)))
+			return reply_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+			    "RFC 6712 3.4: Content-Type must be " PKIXCMP "\n");
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > h->max)
+			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "request too large\n");
+		rq = xcalloc(1, sizeof(*rq));
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (*upload_size > h->max - rq->len)
+			return MHD_NO;	/* chunked past the cap: drop the connection */
+		if (rq->len + *upload_size > rq->cap) {
+			rq->cap = rq->len + *upload_size;
+			if (rq->cap < 4096)
+				rq->cap = 4096;
+			rq->buf = xrealloc(rq->buf, rq->cap);
+		}
+		memcpy(rq->buf + rq->len, upload, *upload_size);
+		rq->len += *upload_size;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->len == 0)
+		return reply_text(c, MHD_HTTP_BAD_REQUEST, "empty request\n");
+	if (h->fn == NULL || h->fn(h->arg, rq->buf, rq->len, &rsp, &rsp_len) != 0 ||
+	    rsp == NULL) {
+		free(rsp);
+		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "the CA could not process the request\n");
+	}
+	r = MHD_create_response_from_buffer(rsp_len, rsp, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(rsp);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PKIXCMP);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)why;
+	if (rq != NULL) {
+		free(rq->buf);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+/* Splits "HOST:PORT" / "[HOST]:PORT" and binds a listening socket. */
+static int
+listen_on(const char *spec, int *fdp, int *v6, char **url, int *port,
+    struct pk_err *e)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char *host = NULL, *p, numhost[NI_MAXHOST], numport[NI_MAXSERV];
+	const char *portstr;
+	int fd = -1, one = 1, g, rc = -1;
+
+	*fdp = -1;
+	if (spec == NULL || *spec == '\0')
+		spec = CA_DEFAULT_LISTEN;
+	if (spec[0] == '[') {
+		if ((p = strchr(spec, ']')) == NULL || p[1] != ':')
+			goto bad;
+		host = xstrndup(spec + 1, (size_t)(p - spec - 1));
+		portstr = p + 2;
+	} else {
+		if ((p = strrchr(spec, ':')) == NULL || strchr(spec, ':') != p)
+			goto bad;
+		host = xstrndup(spec, (size_t)(p - spec));
+		portstr = p + 1;
+	}
+	if (*portstr == '\0' || strspn(portstr, "0123456789") != strlen(portstr) ||
+	    strlen(portstr) > 5 || atoi(portstr) > 65535)
+		goto bad;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	if ((g = getaddrinfo(*host ? host : NULL, portstr, &hints, &res)) != 0) {
+		pk_err_set(e, "listen address %s: %s", spec, gai_strerror(g));
+		goto out;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		pk_err_set(e, "cannot listen on %s: %s", spec, strerror(errno));
+		goto out;
+	}
+	if (getnameinfo((struct sockaddr *)&ss, sl, numhost, sizeof(numhost), numport,
+	    sizeof(numport), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		pk_err_set(e, "cannot name the address of %s", spec);
+		goto out;
+	}
+	*v6 = ss.ss_family == AF_INET6;
+	*port = atoi(numport);
+	if (asprintf(url, *v6 ? "http://[%s]:%s/" : "http://%s:%s/", numhost,
+	    numport) < 0) {
+		*url = NULL;
+		pk_err_set(e, "out of memory");
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+	rc = 0;
+	goto out;
+bad:
+	pk_err_set(e, "invalid listen address '%s' (expected ADDR:PORT or [ADDR]:PORT)",
+	    spec);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
+	free(host);
+	return rc;
+}
+
+int
+ca_http_start(struct ca_http **out, const char *listen_spec, int threads,
+    int timeout, size_t max_request, ca_http_handler_fn fn, void *arg,
+    struct pk_err *e)
+{
+	struct ca_http *h = xcalloc(1, sizeof(*h));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+	int fd = -1, v6 = 0;
+
+	*out = NULL;
+	h->fn = fn;
+	h->arg = arg;
+	h->max = max_request > 0 ? max_request : CA_MAX_REQUEST;
+	if (threads < 1)
+		threads = 1;
+	if (timeout < 1)
+		timeout = CA_DEFAULT_TIMEOUT;
+	if (listen_on(listen_spec, &fd, &v6, &h->url, &h->port, e) != 0)
+		goto fail;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
+	    MHD_OPTION_END);
+	if (h->d == NULL) {
+		pk_err_set(e, "cannot start the HTTP server on %s", h->url);
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(h->url);
+	free(h);
+	return -1;
+}
+
+int
+ca_http_port(const struct ca_http *h)
+{
+	return h->port;
+}
+
+const char *
+ca_http_url(const struct ca_http *h)
+{
+	return h->url;
+}
+
+void
+ca_http_stop(struct ca_http *h)
+{
+	if (h == NULL)
+		return;
+	/* Joins the worker threads after their running handlers return and closes
+	 * the listening socket and every connection. */
+	MHD_stop_daemon(h->d);
+	free(h->url);
+	free(h);
+}

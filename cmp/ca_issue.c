@@ -1,0 +1,660 @@
+/*
+ * ca_issue: the CA responder's configuration defaults, key material and issuance.
+ *
+ * Contract (cmp.h section 2): ca_open() makes DIR (0700) usable: the database, the
+ * CA key and certificate (explicit --ca-cert/--ca-key, or DIR/ca.key + DIR/ca.crt,
+ * created on the first run: EC P-256 key, self-signed v3 CA certificate valid ten
+ * years), the PBM secret (DIR/secret, random, created once), the response signer,
+ * extraCerts and the trust store. Every file is written atomically (temp file,
+ * fsync, rename) and the first-run creation holds an exclusive lock on DIR/.lock so
+ * two processes starting at once cannot create two different CAs. The key is
+ * written before the certificate; a DIR holding only the key (a crash between the
+ * two) gets its certificate made from that key on the next run.
+ *
+ * ca_issue() makes v3 end-entity certificates, signs them SHA-256 with the CA key
+ * and records them in the database. Safe to call from several threads at once: the
+ * CA key and certificate are only read, the database serializes itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "../storage/storage.h"
+#include "cmp.h"
+
+#define CA_VALIDITY_SECS	(10L * 365 * 86400)
+#define CA_SUBJECT_CN		"cmpca CA"
+#define CA_SUBJECT_O		"pkish"
+#define SECRET_BYTES		16
+#define MAX_DURATION		(100LL * 366 * 86400)
+
+struct ca {
+	const struct ca_config *cfg;
+	char *dir, *cert_path, *key_path, *db_path, *secret_path;
+	char *secret;
+	int created;
+	X509 *cert;
+	EVP_PKEY *key;
+	X509 *signer_cert;
+	EVP_PKEY *signer_key;
+	STACK_OF(X509) *extra;
+	X509_STORE *trust;
+	struct ca_db *db;
+};
+
+/* ---- configuration ---- */
+
+void
+ca_config_init(struct ca_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->dir = CA_DEFAULT_DIR;
+	c->listen = CA_DEFAULT_LISTEN;
+	c->validity = CA_DEFAULT_VALIDITY;
+	c->check_after = CA_DEFAULT_CHECK_AFTER;
+	c->implicit_confirm = 1;
+	c->threads = CA_DEFAULT_THREADS;
+	c->timeout = CA_DEFAULT_TIMEOUT;
+	c->max_request = CA_MAX_REQUEST;
+}
+
+void
+ca_config_clear(struct ca_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->trust);
+	c->trust = NULL;
+	c->ntrust = 0;
+}
+
+void
+ca_config_add_trust(struct ca_config *c, const char *file)
+{
+	c->trust = xrealloc(c->trust, (c->ntrust + 1) * sizeof(*c->trust));
+	c->trust[c->ntrust++] = file;
+}
+
+int
+ca_parse_duration(const char *s, long *secs, struct pk_err *e)
+{
+	long long v = 0, mul = 86400;	/* a bare number means days */
+	const char *p = s;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return pk_err_set(e, "invalid duration '%s' (expected e.g. 20s, 10m, "
+		    "2h, 30d or a number of days)", s != NULL ? s : "");
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > MAX_DURATION)
+			return pk_err_set(e, "duration '%s' is too long", s);
+	}
+	switch (*p) {
+	case '\0':
+		break;
+	case 's':
+		mul = 1;
+		break;
+	case 'm':
+		mul = 60;
+		break;
+	case 'h':
+		mul = 3600;
+		break;
+	case 'd':
+		mul = 86400;
+		break;
+	default:
+		return pk_err_set(e, "invalid duration '%s': unit must be s, m, h or d",
+		    s);
+	}
+	if (*p != '\0' && p[1] != '\0')
+		return pk_err_set(e, "invalid duration '%s': trailing text", s);
+	if (v == 0)
+		return pk_err_set(e, "duration '%s' must be more than zero", s);
+	if (v * mul > MAX_DURATION)
+		return pk_err_set(e, "duration '%s' is too long", s);
+	*secs = (long)(v * mul);
+	return 0;
+}
+
+/* ---- files ---- */
+
+int
+ca_load_certs(const char *file, STACK_OF(X509) **out, struct pk_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len;
+	BIO *b = NULL;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+	int rc = -1;
+
+	*out = NULL;
+	if (storage_read(file, STORAGE_MAX_FILE, &data, &len, e) != 0)
+		goto out;
+	if (strstr((char *)data, "-----BEGIN") != NULL) {
+		b = BIO_new_mem_buf(data, (int)len);
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			sk_X509_push(sk, x);
+		/* the loop ends at end of data: that "error" is expected */
+		ERR_clear_error();
+	} else {
+		const unsigned char *p = data;
+
+		if ((x = d2i_X509(NULL, &p, (long)len)) != NULL) {
+			if (p != data + len) {
+				X509_free(x);
+				pk_err_set(e, "%s: trailing bytes after the certificate",
+				    file);
+				goto out;
+			}
+			sk_X509_push(sk, x);
+		}
+	}
+	if (sk_X509_num(sk) == 0) {
+		pk_err_ossl(e, "%s: no certificate found", file);
+		goto out;
+	}
+	*out = sk;
+	sk = NULL;
+	rc = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	BIO_free(b);
+	free(data);
+	return rc;
+}
+
+int
+ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	BIO *b = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (storage_read(file, STORAGE_MAX_FILE, &data, &len, e) != 0)
+		goto out;
+	if (strstr((char *)data, "-----BEGIN") != NULL) {
+		b = BIO_new_mem_buf(data, (int)len);
+		*out = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
+	} else {
+		const unsigned char *p = data;
+
+		*out = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	}
+	if (*out == NULL) {
+		pk_err_ossl(e, "%s: cannot read the private key", file);
+		goto out;
+	}
+	rc = 0;
+out:
+	BIO_free(b);
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+static int
+load_one_cert(const char *file, X509 **out, struct pk_err *e)
+{
+	STACK_OF(X509) *sk;
+
+	if (ca_load_certs(file, &sk, e) != 0)
+		return -1;
+	*out = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	return 0;
+}
+
+static int
+write_pem(const char *path, int is_key, void *obj, struct pk_err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int ok, rc = -1;
+
+	if (b == NULL)
+		return pk_err_ossl(e, "out of memory");
+	ok = is_key ? PEM_write_bio_PrivateKey(b, obj, NULL, NULL, 0, NULL, NULL) :
+	    PEM_write_bio_X509(b, obj);
+	if (!ok) {
+		pk_err_ossl(e, "cannot encode %s", path);
+		goto out;
+	}
+	n = BIO_get_mem_data(b, &p);
+	rc = storage_write_atomic(path, p, (size_t)n, is_key ? 0600 : 0644, e);
+	if (is_key)
+		OPENSSL_cleanse(p, (size_t)n);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+static int
+file_exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+/* ---- certificates ---- */
+
+static int
+add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value, struct pk_err *e)
+{
+	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, ctx, nid, value);
+	int ok;
+
+	if (ext == NULL)
+		return pk_err_ossl(e, "cannot make extension %s=%s", OBJ_nid2sn(nid),
+		    value);
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!ok)
+		return pk_err_ossl(e, "cannot add extension %s", OBJ_nid2sn(nid));
+	return 0;
+}
+
+static const EVP_MD *
+sign_md(EVP_PKEY *key)
+{
+	/* EdDSA signs the message itself: no separate digest. */
+	if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
+		return NULL;
+	return EVP_sha256();
+}
+
+static int
+set_validity(X509 *x, long secs, struct pk_err *e)
+{
+	time_t now = time(NULL);
+
+	if (X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)(secs / 86400),
+	    secs % 86400, &now) == NULL)
+		return pk_err_ossl(e, "cannot set the validity");
+	return 0;
+}
+
+/* The self-signed CA certificate for KEY. RFC 5280 4.2.1.9/4.2.1.3: a CA
+ * certificate has basicConstraints cA critical and keyCertSign; digitalSignature
+ * too, because by default the CA also signs the CMP responses. */
+static int
+make_ca_cert(struct ca *ca, EVP_PKEY *key, X509 **out, struct pk_err *e)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = NULL;
+	ASN1_INTEGER *serial = NULL;
+	X509V3_CTX ctx;
+	int rc = -1;
+
+	*out = NULL;
+	if (x == NULL || (n = X509_NAME_new()) == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	if (ca_db_new_serial(ca->db, &serial, e) != 0)
+		goto out;
+	if (!X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+	    (const unsigned char *)CA_SUBJECT_O, -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)CA_SUBJECT_CN, -1, -1, 0) ||
+	    !X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_subject_name(x, n) || !X509_set_issuer_name(x, n) ||
+	    !X509_set_pubkey(x, key)) {
+		pk_err_ossl(e, "cannot build the CA certificate");
+		goto out;
+	}
+	if (set_validity(x, CA_VALIDITY_SECS, e) != 0)
+		goto out;
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE", e) != 0 ||
+	    add_ext(x, &ctx, NID_key_usage,
+	    "critical,digitalSignature,keyCertSign,cRLSign", e) != 0 ||
+	    add_ext(x, &ctx, NID_subject_key_identifier, "hash", e) != 0 ||
+	    add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always", e) != 0)
+		goto out;
+	if (X509_sign(x, key, sign_md(key)) <= 0) {
+		pk_err_ossl(e, "cannot sign the CA certificate");
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	rc = 0;
+out:
+	X509_free(x);
+	X509_NAME_free(n);
+	ASN1_INTEGER_free(serial);
+	return rc;
+}
+
+/* Loads DIR/ca.key + DIR/ca.crt, creating what is missing. Runs under DIR/.lock. */
+static int
+load_or_create(struct ca *ca, struct pk_err *e)
+{
+	int have_key = file_exists(ca->key_path), have_cert = file_exists(ca->cert_path);
+
+	if (have_cert && !have_key)
+		return pk_err_set(e, "%s exists but its key %s is missing",
+		    ca->cert_path, ca->key_path);
+	if (have_key) {
+		if (ca_load_key(ca->key_path, &ca->key, e) != 0)
+			return -1;
+	} else {
+		ca->key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		if (ca->key == NULL)
+			return pk_err_ossl(e, "cannot generate the CA key");
+		/* key first: a crash before the certificate leaves a key we reuse */
+		if (write_pem(ca->key_path, 1, ca->key, e) != 0)
+			return -1;
+	}
+	if (have_cert)
+		return load_one_cert(ca->cert_path, &ca->cert, e);
+	if (make_ca_cert(ca, ca->key, &ca->cert, e) != 0 ||
+	    write_pem(ca->cert_path, 0, ca->cert, e) != 0)
+		return -1;
+	ca->created = 1;
+	return 0;
+}
+
+static int
+load_secret(struct ca *ca, struct pk_err *e)
+{
+	unsigned char *data = NULL, rnd[SECRET_BYTES];
+	size_t len = 0, n;
+	char *hex;
+	int rc = -1;
+
+	if (ca->cfg->secret != NULL) {
+		ca->secret = xstrdup(ca->cfg->secret);
+		return 0;
+	}
+	ca->secret_path = storage_path(ca->dir, "secret");
+	if (!file_exists(ca->secret_path)) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return pk_err_ossl(e, "no random bytes for the secret");
+		hex = pk_hex(rnd, sizeof(rnd), 0);
+		OPENSSL_cleanse(rnd, sizeof(rnd));
+		n = strlen(hex);
+		hex = xrealloc(hex, n + 2);
+		hex[n] = '\n';
+		hex[n + 1] = '\0';
+		rc = storage_write_atomic(ca->secret_path, hex, n + 1, 0600, e);
+		storage_wipe_free(hex);
+		if (rc != 0)
+			return -1;
+		rc = -1;
+	}
+	if (storage_read(ca->secret_path, 4096, &data, &len, e) != 0)
+		goto out;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (len == 0 || strlen((char *)data) != len) {
+		pk_err_set(e, "%s: the secret is empty or not text", ca->secret_path);
+		goto out;
+	}
+	ca->secret = xstrdup((char *)data);
+	rc = 0;
+out:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+static int
+check_pair(X509 *x, EVP_PKEY *k, const char *what, struct pk_err *e)
+{
+	if (X509_check_private_key(x, k) != 1)
+		return pk_err_ossl(e, "the %s key does not match its certificate", what);
+	return 0;
+}
+
+int
+ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
+{
+	struct ca *ca = xcalloc(1, sizeof(*ca));
+	STACK_OF(X509) *sk = NULL;
+	char *lock = NULL;
+	int lfd = -1, rc = -1;
+	size_t i;
+
+	*out = NULL;
+	ca->cfg = cfg;
+	ca->dir = xstrdup(cfg->dir != NULL ? cfg->dir : CA_DEFAULT_DIR);
+	if (mkdir(ca->dir, 0700) != 0 && errno != EEXIST) {
+		pk_err_set(e, "cannot create %s: %s", ca->dir, strerror(errno));
+		goto out;
+	}
+	ca->db_path = storage_path(ca->dir, "ca.db");
+	if ((cfg->ca_cert == NULL) != (cfg->ca_key == NULL)) {
+		pk_err_set(e, "--ca-cert and --ca-key go together");
+		goto out;
+	}
+	if ((cfg->signer_cert == NULL) != (cfg->signer_key == NULL)) {
+		pk_err_set(e, "--signer-cert and --signer-key go together");
+		goto out;
+	}
+	if (ca_db_open(&ca->db, ca->db_path, e) != 0)
+		goto out;
+	if (cfg->ca_cert != NULL) {
+		ca->cert_path = xstrdup(cfg->ca_cert);
+		ca->key_path = xstrdup(cfg->ca_key);
+		if (load_one_cert(ca->cert_path, &ca->cert, e) != 0 ||
+		    ca_load_key(ca->key_path, &ca->key, e) != 0)
+			goto out;
+	} else {
+		ca->cert_path = storage_path(ca->dir, "ca.crt");
+		ca->key_path = storage_path(ca->dir, "ca.key");
+		lock = storage_path(ca->dir, ".lock");
+		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
+			pk_err_set(e, "cannot lock %s: %s", lock, strerror(errno));
+			goto out;
+		}
+		if (load_or_create(ca, e) != 0)
+			goto out;
+	}
+	if (check_pair(ca->cert, ca->key, "CA", e) != 0)
+		goto out;
+	/* RFC 5280 4.2.1.9: only a CA certificate may issue. */
+	if (X509_check_ca(ca->cert) == 0) {
+		pk_err_set(e, "%s is not a CA certificate", ca->cert_path);
+		goto out;
+	}
+	if (load_secret(ca, e) != 0)
+		goto out;
+	if (cfg->signer_cert != NULL) {
+		if (load_one_cert(cfg->signer_cert, &ca->signer_cert, e) != 0 ||
+		    ca_load_key(cfg->signer_key, &ca->signer_key, e) != 0 ||
+		    check_pair(ca->signer_cert, ca->signer_key, "signer", e) != 0)
+			goto out;
+	} else {
+		X509_up_ref(ca->cert);
+		ca->signer_cert = ca->cert;
+		EVP_PKEY_up_ref(ca->key);
+		ca->signer_key = ca->key;
+	}
+	if (cfg->extra_certs != NULL) {
+		if (ca_load_certs(cfg->extra_certs, &ca->extra, e) != 0)
+			goto out;
+	} else
+		ca->extra = sk_X509_new_null();
+	if (cfg->ntrust > 0) {
+		ca->trust = X509_STORE_new();
+		for (i = 0; i < cfg->ntrust; i++) {
+			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
+				goto out;
+			while (sk_X509_num(sk) > 0) {
+				X509 *x = sk_X509_shift(sk);
+				int ok = X509_STORE_add_cert(ca->trust, x);
+
+				X509_free(x);
+				if (!ok) {
+					pk_err_ossl(e, "%s: cannot add to the trust store",
+					    cfg->trust[i]);
+					goto out;
+				}
+			}
+			sk_X509_free(sk);
+			sk = NULL;
+		}
+	}
+	rc = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	if (lfd >= 0)
+		close(lfd);	/* releases the lock */
+	free(lock);
+	if (rc != 0) {
+		ca_close(ca);
+		return -1;
+	}
+	*out = ca;
+	return 0;
+}
+
+void
+ca_close(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	ca_db_close(ca->db);
+	X509_free(ca->cert);
+	EVP_PKEY_free(ca->key);
+	X509_free(ca->signer_cert);
+	EVP_PKEY_free(ca->signer_key);
+	sk_X509_pop_free(ca->extra, X509_free);
+	X509_STORE_free(ca->trust);
+	storage_wipe_free(ca->secret);
+	free(ca->dir);
+	free(ca->cert_path);
+	free(ca->key_path);
+	free(ca->db_path);
+	free(ca->secret_path);
+	free(ca);
+}
+
+int ca_created(const struct ca *ca) { return ca->created; }
+const char *ca_cert_path(const struct ca *ca) { return ca->cert_path; }
+const char *ca_key_path(const struct ca *ca) { return ca->key_path; }
+const char *ca_db_path(const struct ca *ca) { return ca->db_path; }
+const char *ca_secret_path(const struct ca *ca) { return ca->secret_path; }
+const char *ca_get0_secret(const struct ca *ca) { return ca->secret; }
+const struct ca_config *ca_get0_config(const struct ca *ca) { return ca->cfg; }
+X509 *ca_get0_cert(const struct ca *ca) { return ca->cert; }
+EVP_PKEY *ca_get0_key(const struct ca *ca) { return ca->key; }
+struct ca_db *ca_get0_db(const struct ca *ca) { return ca->db; }
+X509 *ca_get0_signer_cert(const struct ca *ca) { return ca->signer_cert; }
+EVP_PKEY *ca_get0_signer_key(const struct ca *ca) { return ca->signer_key; }
+STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca) { return ca->extra; }
+X509_STORE *ca_get0_trust(const struct ca *ca) { return ca->trust; }
+
+const char *
+ca_get0_ref(const struct ca *ca)
+{
+	return ca->cfg->ref != NULL ? ca->cfg->ref : CA_DEFAULT_REF;
+}
+
+/* ---- issuance ---- */
+
+static const char *
+ee_key_usage(EVP_PKEY *pub)
+{
+	if (EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_is_a(pub, "RSA-PSS"))
+		return "critical,digitalSignature,keyEncipherment";
+	if (EVP_PKEY_is_a(pub, "EC"))
+		return "critical,digitalSignature,keyAgreement";
+	return "critical,digitalSignature";
+}
+
+int
+ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
+    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
+    struct pk_err *e)
+{
+	X509 *x = NULL;
+	ASN1_INTEGER *serial = NULL;
+	X509V3_CTX ctx;
+	int empty_subject = subject == NULL || X509_NAME_entry_count(subject) == 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (pub == NULL) {
+		pk_err_set(e, "no public key to certify");
+		goto out;
+	}
+	/* RFC 5280 4.1.2.6: an empty subject needs a subjectAltName. */
+	if (empty_subject && (san == NULL || sk_GENERAL_NAME_num(san) == 0)) {
+		pk_err_set(e, "RFC 5280 4.1.2.6: the subject is empty and no "
+		    "subjectAltName was requested");
+		goto out;
+	}
+	if (validity <= 0)
+		validity = ca->cfg->validity > 0 ? ca->cfg->validity : CA_DEFAULT_VALIDITY;
+	if ((x = X509_new()) == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	if (ca_db_new_serial(ca->db, &serial, e) != 0)
+		goto out;
+	/* BouncyCastle refuses v1/v2 certificates anywhere (PEERS.md): v3 only. */
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
+	    !(subject != NULL ? X509_set_subject_name(x, subject) : 1) ||
+	    !X509_set_pubkey(x, pub)) {
+		pk_err_ossl(e, "cannot build the certificate");
+		goto out;
+	}
+	if (set_validity(x, validity, e) != 0)
+		goto out;
+	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+	/* RFC 5280 4.2.1.1: the AKI names the CA's key identifier; a CA
+	 * certificate without one (older, explicit --ca-cert) is named by its
+	 * issuer and serial instead. */
+	if (add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE", e) != 0 ||
+	    add_ext(x, &ctx, NID_key_usage, ee_key_usage(pub), e) != 0 ||
+	    add_ext(x, &ctx, NID_subject_key_identifier, "hash", e) != 0 ||
+	    add_ext(x, &ctx, NID_authority_key_identifier,
+	    X509_get0_subject_key_id(ca->cert) != NULL ? "keyid:always" :
+	    "issuer:always", e) != 0)
+		goto out;
+	if (san != NULL && sk_GENERAL_NAME_num(san) > 0 &&
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, (void *)san, empty_subject,
+	    X509V3_ADD_REPLACE) != 1) {
+		pk_err_ossl(e, "cannot add the subjectAltName");
+		goto out;
+	}
+	if (X509_sign(x, ca->key, sign_md(ca->key)) <= 0) {
+		pk_err_ossl(e, "cannot sign the certificate");
+		goto out;
+	}
+	if (ca_db_add_cert(ca->db, x, tid, e) != 0)
+		goto out;
+	*out = x;
+	x = NULL;
+	rc = 0;
+out:
+	X509_free(x);
+	ASN1_INTEGER_free(serial);
+	return rc;
+}

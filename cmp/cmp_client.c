@@ -1,0 +1,806 @@
+/*
+ * cmp_client: one CMP client transaction (RFC 4210) over cmp_http.c.
+ *
+ * Contract (cmp.h section 3): cmp_client_run() runs ir/cr/kur -> (pollReq ...)
+ * -> certConf -> pkiConf. Every message has the transaction's random
+ * transactionID and a fresh senderNonce, and answers the previous response's
+ * senderNonce in recipNonce (RFC 4210 5.1.1). Every response is checked before
+ * anything in it is used: protection (MAC with the session secret, or a
+ * signature by verify_cert or by an extraCerts certificate that chains to the
+ * trusted CA certificates), transactionID, recipNonce, body type. Error messages
+ * are reported with their PKIStatusInfo; one without valid protection is
+ * reported as unauthenticated and never trusted. The issued certificate must
+ * carry the requested public key and come from the expected CA, else certConf
+ * carries status rejection (RFC 4210 5.2.8, RFC 9483 3.1). The module never
+ * prints: progress goes to cfg->progress, failures into struct pk_err.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "cmp.h"
+
+#define CMP_CLIENT_DEFAULT_TIMEOUT	120	/* s, when cfg->timeout <= 0 */
+#define CMP_CLIENT_CONNECT_TIMEOUT	30	/* s, at most, per connection */
+#define CMP_CLIENT_MAX_POLLS		10000	/* a loop guard; time bounds first */
+
+struct txn {
+	enum cmp_client_kind kind;
+	const struct cmp_client_cfg *cfg;
+	struct cmp_client_result *res;
+	struct cmp_http *http;
+	unsigned char tid[CMP_NONCE_LEN];
+	ASN1_OCTET_STRING *peer_nonce;	/* senderNonce of the last response */
+	const X509_NAME *sender;
+	double deadline;
+	int timeout;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+progress(struct txn *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+progress(struct txn *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (t->cfg->progress == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	t->cfg->progress(t->cfg->progress_arg, buf);
+}
+
+/* Whole seconds left of the transaction (at least 1), 0 when it ran out. */
+static int
+remaining(const struct txn *t)
+{
+	double left = t->deadline - now_s();
+
+	if (left <= 0)
+		return 0;
+	return left < 1 ? 1 : (int)(left + 0.999);
+}
+
+static const char *
+kind_name(enum cmp_client_kind k)
+{
+	return k == CMP_CLIENT_IR ? "ir" : k == CMP_CLIENT_CR ? "cr" : "kur";
+}
+
+static int
+req_body(enum cmp_client_kind k)
+{
+	return k == CMP_CLIENT_IR ? CMP_BODY_IR : k == CMP_CLIENT_CR ? CMP_BODY_CR :
+	    CMP_BODY_KUR;
+}
+
+/* RFC 4210 5.3.4: ir -> ip, cr -> cp, kur -> kup */
+static int
+rep_body(enum cmp_client_kind k)
+{
+	return k == CMP_CLIENT_IR ? CMP_BODY_IP : k == CMP_CLIENT_CR ? CMP_BODY_CP :
+	    CMP_BODY_KUP;
+}
+
+static char *
+name_text(const X509_NAME *n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p, *s;
+	long len;
+
+	if (b == NULL)
+		return xstrdup("?");
+	X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+	len = BIO_get_mem_data(b, &p);
+	s = xstrndup(p, len > 0 ? (size_t)len : 0);
+	BIO_free(b);
+	return s;
+}
+
+/* Header of the next message: our names, the transactionID, a fresh senderNonce
+ * (NULL: the builder draws one) and recipNonce = the last response's senderNonce
+ * (RFC 4210 5.1.1). */
+static void
+hdr_init(struct txn *t, struct cmp_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->sender = t->sender;
+	h->recipient = t->cfg->recipient;
+	h->transaction_id = t->tid;
+	h->transaction_id_len = sizeof(t->tid);
+	if (t->cfg->use_mac && t->cfg->ref != NULL) {
+		/* RFC 4210 5.1.1: with MAC protection senderKID carries the
+		 * reference value the CA knows the secret by */
+		h->sender_kid = (const unsigned char *)t->cfg->ref;
+		h->sender_kid_len = strlen(t->cfg->ref);
+	}
+	if (t->peer_nonce != NULL) {
+		h->recip_nonce = ASN1_STRING_get0_data(t->peer_nonce);
+		h->recip_nonce_len = (size_t)ASN1_STRING_length(t->peer_nonce);
+	}
+}
+
+static int
+protect(struct txn *t, CMP_PKIMESSAGE *m, struct pk_err *e)
+{
+	const struct cmp_client_cfg *c = t->cfg;
+
+	if (c->use_mac) {
+		struct cmp_pbm_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.mac_nid = c->mac_nid;	/* 0: the default HMAC-SHA256 */
+		return cmp_msg_protect_pbm(m, c->secret, c->secret_len, &o, e);
+	}
+	return cmp_msg_protect_sig(m, c->auth_key, c->auth_cert, c->auth_chain, 0,
+	    0, e);
+}
+
+/* Verifies CERT up to the trusted certificates (an imported intermediate may be
+ * the anchor), with UNTRUSTED as chain material. 0 ok; -1 with the reason. */
+static int
+verify_chain(X509 *cert, STACK_OF(X509) *trusted, STACK_OF(X509) *extra_trust,
+    STACK_OF(X509) *untrusted, char *why, size_t whylen)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int i, rc = -1;
+
+	if (st == NULL || ctx == NULL) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(trusted); i++)
+		X509_STORE_add_cert(st, sk_X509_value(trusted, i));
+	for (i = 0; i < sk_X509_num(extra_trust); i++)
+		X509_STORE_add_cert(st, sk_X509_value(extra_trust, i));
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	if (!X509_STORE_CTX_init(ctx, st, cert, untrusted)) {
+		snprintf(why, whylen, "cannot set up certificate verification");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) == 1) {
+		rc = 0;
+		goto out;
+	}
+	snprintf(why, whylen, "%s", X509_verify_cert_error_string(
+	    X509_STORE_CTX_get_error(ctx)));
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	return rc;
+}
+
+/* 1 when CERT may sign CMP messages as far as its keyUsage goes. */
+static int
+signer_usage_ok(X509 *cert)
+{
+	X509_check_purpose(cert, -1, 0);
+	return !(X509_get_extension_flags(cert) & EXFLAG_KUSAGE) ||
+	    (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE);
+}
+
+/* Signature protection (RFC 4210 5.1.3.3): by verify_cert when configured, else
+ * by a certificate of extraCerts (the one named by senderKID, or with the
+ * sender's name) that chains to the trusted certificates. */
+static int
+verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
+{
+	const struct cmp_client_cfg *c = t->cfg;
+	STACK_OF(X509) *extra = cmp_msg_get0_extra_certs(m);
+	const ASN1_OCTET_STRING *kid = cmp_msg_get0_sender_kid(m);
+	const X509_NAME *sn = cmp_msg_get0_sender_name(m);
+	char why[PK_ERR_MAX] = "";
+	struct pk_err se;
+	int i, pass, tried = 0;
+
+	if (c->verify_cert != NULL) {
+		if (cmp_msg_verify_sig(m, c->verify_cert, e) != 0)
+			return -1;
+		if (!signer_usage_ok(c->verify_cert))
+			return pk_err_set(e, "the CMP signer certificate (verification-"
+			    "cert) lacks the digitalSignature key usage");
+		return 0;
+	}
+	if (sk_X509_num(c->trusted) <= 0)
+		return pk_err_set(e, "no verification certificate configured and no "
+		    "CA certificate imported: cannot authenticate the signed "
+		    "response");
+	/* pass 0: senderKID = subjectKeyIdentifier; pass 1: subject = sender
+	 * (some CAs echo our senderKID, so the name is the fallback) */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < sk_X509_num(extra); i++) {
+			X509 *x = sk_X509_value(extra, i);
+			const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(x);
+
+			if (pass == 0 && (kid == NULL || skid == NULL ||
+			    ASN1_OCTET_STRING_cmp(kid, skid) != 0))
+				continue;
+			if (pass == 1 && (sn == NULL ||
+			    X509_NAME_cmp(X509_get_subject_name(x), sn) != 0 ||
+			    (kid != NULL && skid != NULL &&
+			    ASN1_OCTET_STRING_cmp(kid, skid) == 0)))
+				continue;
+			tried++;
+			if (cmp_msg_verify_sig(m, x, &se) != 0) {
+				snprintf(why, sizeof(why), "%s", se.msg);
+				continue;
+			}
+			if (verify_chain(x, c->trusted, NULL, extra, why,
+			    sizeof(why)) != 0) {
+				char *s = name_text(X509_get_subject_name(x));
+
+				pk_err_set(e, "the CMP signer certificate \"%s\" is not "
+				    "trusted: %s", s, why);
+				free(s);
+				return -1;
+			}
+			if (!signer_usage_ok(x))
+				return pk_err_set(e, "the CMP signer certificate lacks "
+				    "the digitalSignature key usage");
+			return 0;
+		}
+	}
+	if (tried > 0)
+		return pk_err_set(e, "%s", why);
+	return pk_err_set(e, "no certificate to check the signature with: no "
+	    "verification-cert configured and extraCerts holds no certificate "
+	    "matching the sender");
+}
+
+/* 0 when M's protection verifies under the session's settings. */
+static int
+verify_protection(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
+{
+	char *d;
+
+	switch (cmp_msg_protection_kind(m)) {
+	case CMP_PROT_NONE:
+		return pk_err_set(e, "the message is not protected");
+	case CMP_PROT_PBM:
+		if (!t->cfg->use_mac)
+			return pk_err_set(e, "the message is MAC-protected but this "
+			    "session has no shared secret (signature mode)");
+		return cmp_msg_verify_pbm(m, t->cfg->secret, t->cfg->secret_len, e);
+	case CMP_PROT_SIG:
+		return verify_sig(t, m, e);
+	default:
+		d = cmp_msg_protection_desc(m);
+		pk_err_set(e, "unsupported protection algorithm %s", d ? d : "?");
+		free(d);
+		return -1;
+	}
+}
+
+static void
+set_status(struct txn *t, const CMP_PKISTATUSINFO *si)
+{
+	free(t->res->status_text);
+	t->res->status = cmp_si_status(si);
+	t->res->failinfo = cmp_si_failinfo(si);
+	t->res->status_text = cmp_si_text(si);
+}
+
+/* An error message (RFC 4210 5.3.21): fills the result, composes the report. */
+static int
+report_error_msg(struct txn *t, const CMP_PKIMESSAGE *m, int authentic,
+    const char *why_unauth, struct pk_err *e)
+{
+	const CMP_PKISTATUSINFO *si = cmp_msg_get0_status(m, 0);
+	char *desc = si != NULL ? cmp_si_describe(si) : NULL;
+	char *details = cmp_error_details(m);
+	long code = cmp_error_code(m);
+	struct sbuf b = SBUF_INIT;
+
+	set_status(t, si);
+	t->res->unauthenticated = !authentic;
+	sbuf_printf(&b, "the CA answered with an error message: %s",
+	    desc != NULL ? desc : "no status");
+	if (code >= 0)
+		sbuf_printf(&b, "; errorCode %ld", code);
+	if (details != NULL)
+		sbuf_printf(&b, "; details: \"%s\"", details);
+	if (!authentic)
+		sbuf_printf(&b, " [unauthenticated: %s; reported, not trusted]",
+		    why_unauth);
+	pk_err_set(e, "%s", sbuf_str(&b));
+	sbuf_free(&b);
+	free(desc);
+	free(details);
+	return -1;
+}
+
+/* Checks a response RSP to REQ (RFC 4210 5.1.1, 5.1.3): protection,
+ * transactionID, recipNonce, body type EXP1 or EXP2 (-1: none). An error body
+ * is reported and makes this fail. On success the response's senderNonce is
+ * kept for the next recipNonce. */
+static int
+check_response(struct txn *t, const CMP_PKIMESSAGE *req,
+    const CMP_PKIMESSAGE *rsp, int exp1, int exp2, struct pk_err *e)
+{
+	int type = cmp_msg_body_type(rsp);
+	int rtype = cmp_msg_body_type(req);
+	struct pk_err pe;
+	const ASN1_OCTET_STRING *tid, *rn, *sn;
+	ASN1_OCTET_STRING *mytid = NULL;
+	int rc = -1;
+
+	pk_err_clear(&pe);
+	if (verify_protection(t, rsp, &pe) != 0) {
+		if (type == CMP_BODY_ERROR)
+			return report_error_msg(t, rsp, 0, pe.msg, e);
+		if (cmp_msg_protection_kind(rsp) == CMP_PROT_NONE)
+			return pk_err_set(e, "RFC 4210 5.1.3: the %s answering our %s "
+			    "is not protected; an unprotected positive response is "
+			    "refused", cmp_body_name(type), cmp_body_name(rtype));
+		return pk_err_set(e, "RFC 4210 5.1.3: the protection of the %s "
+		    "answering our %s does not verify: %s", cmp_body_name(type),
+		    cmp_body_name(rtype), pe.msg);
+	}
+	/* RFC 4210 5.1.1: the transactionID is the same in every message */
+	tid = cmp_msg_get0_transaction_id(rsp);
+	if ((mytid = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(mytid, t->tid, sizeof(t->tid))) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	if (!cmp_octets_eq(tid, mytid)) {
+		if (type == CMP_BODY_ERROR && tid == NULL) {
+			/* a CA may not know the transaction it refuses */
+			rc = report_error_msg(t, rsp, 1, "", e);
+			goto out;
+		}
+		pk_err_set(e, "RFC 4210 5.1.1: the transactionID of the %s does "
+		    "not match the request's", cmp_body_name(type));
+		goto out;
+	}
+	/* RFC 4210 5.1.1: recipNonce is the senderNonce of our request */
+	rn = cmp_msg_get0_recip_nonce(rsp);
+	if (rn == NULL) {
+		pk_err_set(e, "RFC 4210 5.1.1: the %s has no recipNonce",
+		    cmp_body_name(type));
+		goto out;
+	}
+	if (!cmp_octets_eq(rn, cmp_msg_get0_sender_nonce(req))) {
+		pk_err_set(e, "RFC 4210 5.1.1: the recipNonce of the %s does not "
+		    "match the request's senderNonce", cmp_body_name(type));
+		goto out;
+	}
+	if (type == CMP_BODY_ERROR) {
+		rc = report_error_msg(t, rsp, 1, "", e);
+		goto out;
+	}
+	if (type != exp1 && type != exp2) {
+		pk_err_set(e, "RFC 4210 5.1.2: unexpected %s in answer to %s "
+		    "(expected %s%s%s)", cmp_body_name(type), cmp_body_name(rtype),
+		    cmp_body_name(exp1), exp2 >= 0 ? " or " : "",
+		    exp2 >= 0 ? cmp_body_name(exp2) : "");
+		goto out;
+	}
+	sn = cmp_msg_get0_sender_nonce(rsp);
+	if (sn == NULL || ASN1_STRING_length(sn) <= 0) {
+		pk_err_set(e, "RFC 4210 5.1.1: the %s has no senderNonce",
+		    cmp_body_name(type));
+		goto out;
+	}
+	ASN1_OCTET_STRING_free(t->peer_nonce);
+	if ((t->peer_nonce = ASN1_OCTET_STRING_dup(sn)) == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	ASN1_OCTET_STRING_free(mytid);
+	return rc;
+}
+
+/* Sends REQ (protected here) and returns the checked response. */
+static int
+transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
+    CMP_PKIMESSAGE **rsp, struct pk_err *e)
+{
+	int left, type = cmp_msg_body_type(req);
+
+	*rsp = NULL;
+	if (protect(t, req, e) != 0)
+		return -1;
+	if ((left = remaining(t)) == 0)
+		return pk_err_set(e, "the transaction timed out after %d seconds "
+		    "(before sending %s)", t->timeout, cmp_body_name(type));
+	progress(t, "Sending %s to %s", cmp_body_name(type), t->cfg->url);
+	if (t->cfg->trace != NULL)
+		t->cfg->trace(t->cfg->trace_arg, 1, req);
+	if (cmp_http_exchange(t->http, req, left, rsp, e) != 0)
+		return -1;
+	if (t->cfg->trace != NULL)
+		t->cfg->trace(t->cfg->trace_arg, 0, *rsp);
+	progress(t, "Received %s", cmp_body_name(cmp_msg_body_type(*rsp)));
+	if (check_response(t, req, *rsp, exp1, exp2, e) != 0) {
+		CMP_PKIMESSAGE_free(*rsp);
+		*rsp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Sleeps SECS seconds in short steps, watching should_stop and the deadline. */
+static int
+poll_wait(struct txn *t, long secs, struct pk_err *e)
+{
+	double until = now_s() + (double)secs;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	if (until > t->deadline)
+		return pk_err_set(e, "the certificate did not arrive within the "
+		    "timeout of %d seconds (the CA asks to check again in %ld "
+		    "seconds)", t->timeout, secs);
+	for (;;) {
+		if (t->cfg->should_stop != NULL &&
+		    t->cfg->should_stop(t->cfg->stop_arg))
+			return pk_err_set(e, "polling stopped by the operator "
+			    "(poll-request stop)");
+		if (now_s() >= until)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* RFC 4210 5.3.22: pollReq until the ip/cp/kup with the certificate. *rsp is
+ * the waiting response on entry, the final one on return. */
+static int
+poll_loop(struct txn *t, long req_id, CMP_PKIMESSAGE **rsp, struct pk_err *e)
+{
+	struct cmp_hdr h;
+	CMP_PKIMESSAGE *req = NULL, *r = NULL;
+	long rid, after = 0;
+	char *reason = NULL;
+	int rc = -1;
+
+	while (t->res->polled < CMP_CLIENT_MAX_POLLS) {
+		if (after > 0 && poll_wait(t, after, e) != 0)
+			goto out;
+		if (t->cfg->should_stop != NULL &&
+		    t->cfg->should_stop(t->cfg->stop_arg)) {
+			pk_err_set(e, "polling stopped by the operator "
+			    "(poll-request stop)");
+			goto out;
+		}
+		hdr_init(t, &h);
+		if (cmp_build_pollreq(&h, req_id, &req, e) != 0)
+			goto out;
+		t->res->polled++;
+		if (transfer(t, req, CMP_BODY_POLLREP, rep_body(t->kind), &r, e) != 0)
+			goto out;
+		CMP_PKIMESSAGE_free(req);
+		req = NULL;
+		if (cmp_msg_body_type(r) != CMP_BODY_POLLREP) {
+			CMP_PKIMESSAGE_free(*rsp);
+			*rsp = r;
+			r = NULL;
+			rc = 0;
+			goto out;
+		}
+		if (cmp_pollrep_count(r) < 1 ||
+		    cmp_pollrep_get(r, 0, &rid, &after, &reason, e) != 0) {
+			pk_err_set(e, "RFC 4210 5.3.22: malformed pollRep");
+			goto out;
+		}
+		if (rid != req_id) {
+			pk_err_set(e, "RFC 4210 5.3.22: the pollRep names certReqId "
+			    "%ld, we asked for %ld", rid, req_id);
+			goto out;
+		}
+		if (after < 0)
+			after = 0;
+		progress(t, "The CA is still working on it%s%s%s; checking again "
+		    "in %ld seconds", reason ? " (" : "", reason ? reason : "",
+		    reason ? ")" : "", after);
+		free(reason);
+		reason = NULL;
+		CMP_PKIMESSAGE_free(r);
+		r = NULL;
+		/* a CA asking for no wait: still do not hammer it */
+		if (after == 0)
+			after = 1;
+	}
+	if (rc != 0 && t->res->polled >= CMP_CLIENT_MAX_POLLS)
+		pk_err_set(e, "gave up after %d pollReq", t->res->polled);
+out:
+	free(reason);
+	CMP_PKIMESSAGE_free(req);
+	CMP_PKIMESSAGE_free(r);
+	return rc;
+}
+
+/* RFC 4210 5.2.8 / RFC 9483 3.1: is the issued certificate the one we asked for,
+ * from the CA we expect? 0 yes; -1 with WHY and the failInfo bit to send. */
+static int
+cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
+    int *failbit, char *why, size_t whylen)
+{
+	const struct cmp_client_cfg *c = t->cfg;
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	STACK_OF(X509) *capubs = cmp_rep_get0_capubs(rsp);
+	STACK_OF(X509) *extra = cmp_msg_get0_extra_certs(rsp);
+	STACK_OF(X509) *untrusted = NULL;
+	char cw[200];
+	int i;
+
+	if (pub == NULL || EVP_PKEY_eq(pub, c->key) != 1) {
+		ERR_clear_error();
+		*failbit = CMP_FAIL_BAD_CERT_TEMPLATE;
+		snprintf(why, whylen, "its public key is not the requested one");
+		return -1;
+	}
+	if (c->recipient != NULL && X509_NAME_entry_count(c->recipient) > 0 &&
+	    X509_NAME_cmp(X509_get_issuer_name(cert), c->recipient) != 0) {
+		char *is = name_text(X509_get_issuer_name(cert));
+		char *ca = name_text(c->recipient);
+
+		*failbit = CMP_FAIL_WRONG_AUTHORITY;
+		snprintf(why, whylen, "it was issued by \"%s\", not by the expected "
+		    "CA \"%s\"", is, ca);
+		free(is);
+		free(ca);
+		return -1;
+	}
+	/* chain check when there is something to anchor it: the imported CA
+	 * certificates, or caPubs of an authenticated ip (RFC 4210 5.3.2) */
+	if (sk_X509_num(c->trusted) > 0 || sk_X509_num(capubs) > 0) {
+		if ((untrusted = sk_X509_new_null()) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			*failbit = CMP_FAIL_SYSTEM_FAILURE;
+			return -1;
+		}
+		for (i = 0; i < sk_X509_num(extra); i++)
+			sk_X509_push(untrusted, sk_X509_value(extra, i));
+		for (i = 0; i < sk_X509_num(capubs); i++)
+			sk_X509_push(untrusted, sk_X509_value(capubs, i));
+		i = verify_chain(cert, c->trusted, capubs, untrusted, cw,
+		    sizeof(cw));
+		sk_X509_free(untrusted);
+		if (i != 0) {
+			*failbit = CMP_FAIL_INCORRECT_DATA;
+			snprintf(why, whylen, "it is not from a trusted CA: %s", cw);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+check_cfg(enum cmp_client_kind kind, const struct cmp_client_cfg *c,
+    struct pk_err *e)
+{
+	if (kind != CMP_CLIENT_IR && kind != CMP_CLIENT_CR && kind != CMP_CLIENT_KUR)
+		return pk_err_set(e, "unknown CMP request kind %d", (int)kind);
+	if (c->url == NULL || *c->url == '\0')
+		return pk_err_set(e, "no CMP server URL configured");
+	if (c->key == NULL)
+		return pk_err_set(e, "no key pair to certify");
+	if (c->subject == NULL && c->san == NULL)
+		return pk_err_set(e, "the request has neither a subject nor a "
+		    "subjectAltName");
+	if (c->use_mac) {
+		/* RFC 4210 5.3.3/5.3.5 (and RFC 9483 4.1.2, 4.1.3): cr and kur
+		 * are protected by the current certificate's key */
+		if (kind != CMP_CLIENT_IR)
+			return pk_err_set(e, "a %s must be signature-protected: MAC "
+			    "protection is for the initial request only",
+			    kind_name(kind));
+		if (c->ref == NULL || *c->ref == '\0')
+			return pk_err_set(e, "MAC protection needs the reference "
+			    "value (senderKID)");
+		if (c->secret == NULL || c->secret_len == 0)
+			return pk_err_set(e, "MAC protection needs the shared secret");
+	} else {
+		if (c->auth_cert == NULL || c->auth_key == NULL)
+			return pk_err_set(e, "signature protection needs the "
+			    "authentication certificate and its key");
+	}
+	return 0;
+}
+
+void
+cmp_client_result_clear(struct cmp_client_result *r)
+{
+	if (r == NULL)
+		return;
+	X509_free(r->cert);
+	sk_X509_pop_free(r->ca_pubs, X509_free);
+	sk_X509_pop_free(r->extra_certs, X509_free);
+	free(r->status_text);
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+}
+
+/* Sends certConf for CERT (accepted, or rejection with FAILBIT and WHY) and
+ * waits for pkiConf (RFC 4210 5.3.18, 5.3.17). */
+static int
+confirm(struct txn *t, X509 *cert, long req_id, int reject, int failbit,
+    const char *why, struct pk_err *e)
+{
+	struct cmp_hdr h;
+	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
+	int rc = -1;
+
+	hdr_init(t, &h);
+	if (cmp_build_certconf(&h, cert, req_id, reject ? CMP_STATUS_REJECTION :
+	    CMP_STATUS_ACCEPTED, reject ? CMP_FAIL(failbit) : 0, reject ? why :
+	    NULL, &req, e) != 0)
+		goto out;
+	if (transfer(t, req, CMP_BODY_PKICONF, -1, &rsp, e) != 0)
+		goto out;
+	progress(t, "The CA confirmed (pkiConf)");
+	rc = 0;
+out:
+	CMP_PKIMESSAGE_free(req);
+	CMP_PKIMESSAGE_free(rsp);
+	return rc;
+}
+
+int
+cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
+    struct cmp_client_result *result, struct pk_err *e)
+{
+	struct txn t;
+	struct cmp_hdr h;
+	struct cmp_certreq cr;
+	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
+	CMP_CERTRESPONSE *crs;
+	const CMP_PKISTATUSINFO *si;
+	X509 *cert;
+	char why[300];
+	long st, req_id = 0;
+	int failbit = 0, ctimeout, rc = -1;
+	struct pk_err ce;
+
+	memset(result, 0, sizeof(*result));
+	result->status = -1;
+	memset(&t, 0, sizeof(t));
+	pk_err_clear(e);
+	if (check_cfg(kind, cfg, e) != 0)
+		return -1;
+	t.kind = kind;
+	t.cfg = cfg;
+	t.res = result;
+	t.timeout = cfg->timeout > 0 ? cfg->timeout : CMP_CLIENT_DEFAULT_TIMEOUT;
+	t.deadline = now_s() + t.timeout;
+	/* RFC 4210 5.1.1: sender names the originator; without a certificate
+	 * (MAC) that is the requested subject, or the NULL-DN */
+	t.sender = cfg->use_mac ? cfg->subject :
+	    X509_get_subject_name(cfg->auth_cert);
+	/* RFC 4210 5.1.1: transactionID 128 random bits for a new transaction */
+	if (RAND_bytes(t.tid, sizeof(t.tid)) != 1) {
+		pk_err_ossl(e, "cannot draw a transactionID");
+		goto out;
+	}
+	ctimeout = t.timeout < CMP_CLIENT_CONNECT_TIMEOUT ? t.timeout :
+	    CMP_CLIENT_CONNECT_TIMEOUT;
+	if (cmp_http_new(&t.http, cfg->url, cfg->trusted, ctimeout, e) != 0)
+		goto out;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.subject = cfg->subject;
+	cr.key = cfg->key;
+	cr.san = cfg->san;
+	cr.cert_req_id = req_id;
+	/* RFC 4211 6.5 / RFC 4210 5.3.5: kur names the certificate it updates */
+	cr.old_cert = kind == CMP_CLIENT_KUR ? cfg->auth_cert : NULL;
+	hdr_init(&t, &h);
+	h.implicit_confirm = cfg->implicit_confirm;	/* RFC 4210 5.1.1.1 */
+	if (cmp_build_certreq(&h, req_body(kind), &cr, &req, e) != 0)
+		goto out;
+	if (transfer(&t, req, rep_body(kind), -1, &rsp, e) != 0)
+		goto out;
+
+	for (;;) {
+		crs = cmp_rep_find(rsp, req_id);
+		if (crs == NULL && cmp_rep_count(rsp) == 1)
+			crs = cmp_rep_get0(rsp, 0);
+		if (crs == NULL) {
+			pk_err_set(e, "RFC 4210 5.3.4: the %s has no CertResponse for "
+			    "certReqId %ld", cmp_body_name(cmp_msg_body_type(rsp)),
+			    req_id);
+			goto out;
+		}
+		si = cmp_certresp_get0_status(crs);
+		set_status(&t, si);
+		st = cmp_si_status(si);
+		if (st != CMP_STATUS_WAITING)
+			break;
+		/* RFC 4210 5.3.22: waiting -> poll */
+		progress(&t, "The CA answered waiting; polling");
+		if (poll_loop(&t, req_id, &rsp, e) != 0)
+			goto out;
+	}
+	if (sk_X509_num(cmp_rep_get0_capubs(rsp)) > 0 &&
+	    (result->ca_pubs = X509_chain_up_ref(cmp_rep_get0_capubs(rsp))) == NULL)
+		goto oom;
+	if (sk_X509_num(cmp_msg_get0_extra_certs(rsp)) > 0 &&
+	    (result->extra_certs = X509_chain_up_ref(
+	    cmp_msg_get0_extra_certs(rsp))) == NULL)
+		goto oom;
+	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS) {
+		char *d = cmp_si_describe(si);
+
+		pk_err_set(e, "the CA refused the %s: %s", kind_name(kind),
+		    d != NULL ? d : "no status");
+		free(d);
+		goto out;
+	}
+	if ((cert = cmp_certresp_get0_cert(crs)) == NULL) {
+		pk_err_set(e, "RFC 4210 5.3.4: the %s grants the request but holds "
+		    "no certificate (an encrypted certificate is not supported)",
+		    cmp_body_name(cmp_msg_body_type(rsp)));
+		goto out;
+	}
+	req_id = cmp_certresp_req_id(crs);
+	result->implicit_confirm_granted = cfg->implicit_confirm &&
+	    cmp_msg_implicit_confirm(rsp);
+
+	if (cert_acceptable(&t, rsp, cert, &failbit, why, sizeof(why)) != 0) {
+		if (result->implicit_confirm_granted) {
+			pk_err_set(e, "the issued certificate is unacceptable: %s "
+			    "(implicit confirmation was granted, so no certConf "
+			    "rejection could be sent)", why);
+			goto out;
+		}
+		/* RFC 4210 5.2.8, RFC 9483 3.1: say so with a rejecting certConf */
+		progress(&t, "The certificate is unacceptable (%s); rejecting it",
+		    why);
+		if (confirm(&t, cert, req_id, 1, failbit, why, &ce) != 0)
+			pk_err_set(e, "the issued certificate is unacceptable: %s; "
+			    "sending the certConf rejection failed: %s", why, ce.msg);
+		else
+			pk_err_set(e, "the issued certificate is unacceptable: %s "
+			    "(rejected with certConf, failInfo %s)", why,
+			    cmp_failinfo_name(failbit));
+		goto out;
+	}
+	if (result->implicit_confirm_granted) {
+		progress(&t, "Implicit confirmation granted: no certConf needed");
+	} else if (confirm(&t, cert, req_id, 0, 0, NULL, e) != 0) {
+		goto out;
+	}
+	if (!X509_up_ref(cert))
+		goto oom;
+	result->cert = cert;
+	rc = 0;
+	goto out;
+oom:
+	pk_err_ossl(e, "out of memory");
+out:
+	if (rc != 0) {
+		X509_free(result->cert);
+		result->cert = NULL;
+	}
+	CMP_PKIMESSAGE_free(req);
+	CMP_PKIMESSAGE_free(rsp);
+	ASN1_OCTET_STRING_free(t.peer_nonce);
+	cmp_http_free(t.http);
+	ERR_clear_error();
+	return rc;
+}

@@ -1,0 +1,484 @@
+/*
+ * cmp_dump: a readable decode of one PKIMessage into an sbuf (cmpdump prints it;
+ * the console may show it in debugging output). Names are RFC 2253 text, octet
+ * strings lower-case hex, times as OpenSSL prints them. Never fails: fields that
+ * cannot be shown are marked.
+ */
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "cmp.h"
+#include "cmp_msg_int.h"
+
+/* Takes what BIO B holds into the sbuf and frees B. */
+static void
+bio_take(struct sbuf *s, BIO *b)
+{
+	char *p;
+	long n;
+
+	if (b == NULL)
+		return;
+	n = BIO_get_mem_data(b, &p);
+	if (n > 0)
+		sbuf_add(s, p, (size_t)n);
+	BIO_free(b);
+}
+
+static void
+put_name(struct sbuf *s, const X509_NAME *n)
+{
+	BIO *b;
+
+	if (n == NULL) {
+		sbuf_puts(s, "(absent)");
+		return;
+	}
+	if (X509_NAME_entry_count(n) == 0) {
+		sbuf_puts(s, "(NULL-DN)");
+		return;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b != NULL)
+		X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	bio_take(s, b);
+}
+
+static void
+put_gn(struct sbuf *s, const GENERAL_NAME *gn)
+{
+	BIO *b;
+
+	if (gn == NULL) {
+		sbuf_puts(s, "(absent)");
+		return;
+	}
+	if (gn->type == GEN_DIRNAME) {
+		put_name(s, gn->d.directoryName);
+		return;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b != NULL)
+		GENERAL_NAME_print(b, (GENERAL_NAME *)gn);
+	bio_take(s, b);
+}
+
+static void
+put_hex(struct sbuf *s, const ASN1_STRING *o)
+{
+	char *h;
+
+	if (o == NULL) {
+		sbuf_puts(s, "(absent)");
+		return;
+	}
+	h = pk_hex(o->data, (size_t)o->length, 0);
+	sbuf_puts(s, h);
+	free(h);
+}
+
+/* Octets in hex, followed by the text when it is all printable ASCII. */
+static void
+put_kid(struct sbuf *s, const ASN1_OCTET_STRING *o)
+{
+	int i, printable = 1;
+
+	put_hex(s, o);
+	if (o == NULL || o->length == 0)
+		return;
+	for (i = 0; i < o->length; i++)
+		if (o->data[i] < 0x20 || o->data[i] > 0x7e)
+			printable = 0;
+	if (printable) {
+		sbuf_puts(s, " (\"");
+		sbuf_add(s, o->data, (size_t)o->length);
+		sbuf_puts(s, "\")");
+	}
+}
+
+static void
+put_time(struct sbuf *s, const ASN1_TIME *t)
+{
+	BIO *b;
+
+	if (t == NULL) {
+		sbuf_puts(s, "(absent)");
+		return;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b != NULL)
+		ASN1_TIME_print(b, t);
+	bio_take(s, b);
+}
+
+static void
+put_int(struct sbuf *s, const ASN1_INTEGER *a)
+{
+	BIO *b;
+
+	if (a == NULL) {
+		sbuf_puts(s, "(absent)");
+		return;
+	}
+	b = BIO_new(BIO_s_mem());
+	if (b != NULL)
+		i2a_ASN1_INTEGER(b, a);
+	bio_take(s, b);
+}
+
+static void
+put_oid(struct sbuf *s, const ASN1_OBJECT *o)
+{
+	char buf[128];
+	int nid = OBJ_obj2nid(o);
+
+	if (o != NULL && cmp_oid_is(o, CMP_OID_IMPLICIT_CONFIRM))
+		sbuf_puts(s, "implicitConfirm");
+	else if (o != NULL && cmp_oid_is(o, CMP_OID_CONFIRM_WAIT_TIME))
+		sbuf_puts(s, "confirmWaitTime");
+	else if (o != NULL && cmp_oid_is(o, CMP_OID_OLD_CERT_ID))
+		sbuf_puts(s, "oldCertID");
+	else if (nid != NID_undef)
+		sbuf_puts(s, OBJ_nid2ln(nid));
+	else if (o != NULL && OBJ_obj2txt(buf, sizeof(buf), o, 1) > 0)
+		sbuf_puts(s, buf);
+	else
+		sbuf_puts(s, "(bad OID)");
+}
+
+static void
+put_cert(struct sbuf *s, const char *ind, X509 *x)
+{
+	sbuf_printf(s, "%ssubject: ", ind);
+	put_name(s, X509_get_subject_name(x));
+	sbuf_printf(s, "\n%sissuer:  ", ind);
+	put_name(s, X509_get_issuer_name(x));
+	sbuf_printf(s, "\n%sserial:  ", ind);
+	put_int(s, X509_get0_serialNumber(x));
+	sbuf_printf(s, "\n%svalid:   ", ind);
+	put_time(s, X509_get0_notBefore(x));
+	sbuf_puts(s, " .. ");
+	put_time(s, X509_get0_notAfter(x));
+	sbuf_putc(s, '\n');
+}
+
+static void
+put_certs(struct sbuf *s, const char *title, const STACK_OF(X509) *sk)
+{
+	int i;
+
+	if (sk == NULL)
+		return;
+	sbuf_printf(s, "%s: %d\n", title, sk_X509_num(sk));
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		sbuf_printf(s, "  [%d]\n", i);
+		put_cert(s, "    ", sk_X509_value(sk, i));
+	}
+}
+
+static void
+put_si(struct sbuf *s, const char *ind, const CMP_PKISTATUSINFO *si)
+{
+	char *d = cmp_si_describe(si);
+
+	sbuf_printf(s, "%sstatus: %s\n", ind, d);
+	free(d);
+}
+
+static void
+put_key(struct sbuf *s, EVP_PKEY *k)
+{
+	char grp[64];
+
+	if (k == NULL) {
+		sbuf_puts(s, "(absent or unusable)");
+		return;
+	}
+	sbuf_printf(s, "%s %d bits", OBJ_nid2sn(EVP_PKEY_get_base_id(k)),
+	    EVP_PKEY_get_bits(k));
+	if (EVP_PKEY_get_utf8_string_param(k, "group", grp, sizeof(grp), NULL))
+		sbuf_printf(s, " (%s)", grp);
+	ERR_clear_error();
+}
+
+static void
+put_exts(struct sbuf *s, const char *ind, const STACK_OF(X509_EXTENSION) *exts)
+{
+	int i;
+	BIO *b;
+
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *x = sk_X509_EXTENSION_value(exts, i);
+
+		sbuf_printf(s, "%sextension: ", ind);
+		put_oid(s, X509_EXTENSION_get_object(x));
+		if (X509_EXTENSION_get_critical(x))
+			sbuf_puts(s, " (critical)");
+		sbuf_puts(s, ": ");
+		b = BIO_new(BIO_s_mem());
+		if (b != NULL && !X509V3_EXT_print(b, x, 0, 0))
+			ASN1_STRING_print(b, X509_EXTENSION_get_data(x));
+		ERR_clear_error();
+		bio_take(s, b);
+		sbuf_putc(s, '\n');
+	}
+}
+
+static void
+put_template(struct sbuf *s, const char *ind, const CMP_CERTTEMPLATE *t)
+{
+	if (t->subject != NULL) {
+		sbuf_printf(s, "%ssubject: ", ind);
+		put_name(s, t->subject);
+		sbuf_putc(s, '\n');
+	}
+	if (t->issuer != NULL) {
+		sbuf_printf(s, "%sissuer: ", ind);
+		put_name(s, t->issuer);
+		sbuf_putc(s, '\n');
+	}
+	if (t->serialNumber != NULL) {
+		sbuf_printf(s, "%sserial: ", ind);
+		put_int(s, t->serialNumber);
+		sbuf_putc(s, '\n');
+	}
+	if (t->publicKey != NULL) {
+		sbuf_printf(s, "%spublic key: ", ind);
+		put_key(s, cmp_tmpl_get0_pubkey(t));
+		sbuf_putc(s, '\n');
+	}
+	if (t->validity != NULL) {
+		sbuf_printf(s, "%svalidity: ", ind);
+		put_time(s, t->validity->notBefore);
+		sbuf_puts(s, " .. ");
+		put_time(s, t->validity->notAfter);
+		sbuf_putc(s, '\n');
+	}
+	put_exts(s, ind, t->extensions);
+}
+
+static void
+put_crm(struct sbuf *s, const CMP_CERTREQMSG *crm)
+{
+	static const char *const pop[] = { "raVerified", "signature",
+	    "keyEncipherment", "keyAgreement" };
+	X509_NAME *iss = NULL;
+	ASN1_INTEGER *sn = NULL;
+	struct pk_err e;
+
+	sbuf_printf(s, "  certReqId: %ld\n", cmp_crm_req_id(crm));
+	put_template(s, "    ", crm->certReq->certTemplate);
+	if (cmp_crm_get1_old_cert_id(crm, &iss, &sn, &e) != 0) {
+		sbuf_printf(s, "    oldCertID: %s\n", e.msg);
+	} else if (iss != NULL) {
+		sbuf_puts(s, "    oldCertID: issuer ");
+		put_name(s, iss);
+		sbuf_puts(s, ", serial ");
+		put_int(s, sn);
+		sbuf_putc(s, '\n');
+	}
+	X509_NAME_free(iss);
+	ASN1_INTEGER_free(sn);
+	if (crm->popo == NULL) {
+		sbuf_puts(s, "    POP: none\n");
+		return;
+	}
+	sbuf_printf(s, "    POP: %s", crm->popo->type >= 0 && crm->popo->type <= 3 ?
+	    pop[crm->popo->type] : "?");
+	if (crm->popo->type == 1) {
+		sbuf_printf(s, " (%s): ", OBJ_nid2ln(OBJ_obj2nid(
+		    crm->popo->value.signature->algorithmIdentifier->algorithm)));
+		if (cmp_crm_verify_pop(crm, 0, &e) == 0)
+			sbuf_puts(s, "verifies");
+		else
+			sbuf_printf(s, "FAILS: %s", e.msg);
+	}
+	sbuf_putc(s, '\n');
+}
+
+static void
+put_itavs(struct sbuf *s, const char *ind, const STACK_OF(CMP_ITAV) *sk)
+{
+	int i;
+
+	for (i = 0; i < sk_CMP_ITAV_num(sk); i++) {
+		const CMP_ITAV *it = sk_CMP_ITAV_value(sk, i);
+
+		sbuf_puts(s, ind);
+		put_oid(s, it->infoType);
+		if (it->infoValue != NULL &&
+		    it->infoValue->type == V_ASN1_GENERALIZEDTIME) {
+			sbuf_puts(s, " = ");
+			put_time(s, it->infoValue->value.generalizedtime);
+		} else if (it->infoValue == NULL) {
+			sbuf_puts(s, " (no value)");
+		}
+		sbuf_putc(s, '\n');
+	}
+}
+
+static void
+put_body(struct sbuf *s, const CMP_PKIMESSAGE *m)
+{
+	int i, n, t = cmp_msg_body_type(m);
+	char *txt;
+
+	switch (t) {
+	case CMP_BODY_IR: case CMP_BODY_CR: case CMP_BODY_KUR:
+		n = cmp_req_count(m);
+		sbuf_printf(s, "requests: %d\n", n);
+		for (i = 0; i < n; i++)
+			put_crm(s, cmp_req_get0(m, i));
+		break;
+	case CMP_BODY_IP: case CMP_BODY_CP: case CMP_BODY_KUP:
+		put_certs(s, "caPubs", cmp_rep_get0_capubs(m));
+		n = cmp_rep_count(m);
+		sbuf_printf(s, "responses: %d\n", n);
+		for (i = 0; i < n; i++) {
+			CMP_CERTRESPONSE *r = cmp_rep_get0(m, i);
+
+			sbuf_printf(s, "  certReqId: %ld\n", cmp_certresp_req_id(r));
+			put_si(s, "    ", r->status);
+			if (cmp_certresp_get0_cert(r) != NULL) {
+				sbuf_puts(s, "    certificate:\n");
+				put_cert(s, "      ", cmp_certresp_get0_cert(r));
+			} else if (r->certifiedKeyPair != NULL) {
+				sbuf_puts(s, "    certificate: encrypted\n");
+			}
+		}
+		break;
+	case CMP_BODY_P10CR: {
+		X509_REQ *rq = cmp_msg_get0_p10(m);
+		EVP_PKEY *k = X509_REQ_get0_pubkey(rq);
+
+		sbuf_puts(s, "CSR subject: ");
+		put_name(s, X509_REQ_get_subject_name(rq));
+		sbuf_puts(s, "\nCSR public key: ");
+		put_key(s, k);
+		sbuf_printf(s, "\nCSR signature: %s\n",
+		    k != NULL && X509_REQ_verify(rq, k) == 1 ? "verifies" : "FAILS");
+		ERR_clear_error();
+		break;
+	}
+	case CMP_BODY_RR:
+		n = cmp_rr_count(m);
+		sbuf_printf(s, "revocations: %d\n", n);
+		for (i = 0; i < n; i++) {
+			sbuf_printf(s, "  [%d]\n", i);
+			put_template(s, "    ", cmp_rr_get0_details(m, i));
+			if (cmp_rr_reason(m, i) >= 0)
+				sbuf_printf(s, "    reason: %d\n", cmp_rr_reason(m, i));
+		}
+		break;
+	case CMP_BODY_RP:
+		n = cmp_rp_count(m);
+		for (i = 0; i < n; i++)
+			put_si(s, "  ", cmp_msg_get0_status(m, i));
+		break;
+	case CMP_BODY_CERTCONF:
+		n = cmp_certconf_count(m);
+		sbuf_printf(s, "confirmations: %d\n", n);
+		for (i = 0; i < n; i++) {
+			const CMP_CERTSTATUS *cs = cmp_certconf_get0(m, i);
+
+			sbuf_printf(s, "  certReqId: %ld\n    certHash: ",
+			    cmp_certstatus_req_id(cs));
+			put_hex(s, cs->certHash);
+			sbuf_putc(s, '\n');
+			if (cs->statusInfo != NULL)
+				put_si(s, "    ", cs->statusInfo);
+			else
+				sbuf_puts(s, "    status: (absent: accepted)\n");
+		}
+		break;
+	case CMP_BODY_POLLREQ:
+		for (i = 0; i < sk_CMP_POLLREQ_num(m->body->value.pollReq); i++)
+			sbuf_printf(s, "  certReqId: %ld\n", cmp_pollreq_req_id(m, i));
+		break;
+	case CMP_BODY_POLLREP:
+		n = cmp_pollrep_count(m);
+		for (i = 0; i < n; i++) {
+			long id = -1, after = -1;
+			struct pk_err e;
+
+			if (cmp_pollrep_get(m, i, &id, &after, &txt, &e) != 0) {
+				sbuf_printf(s, "  %s\n", e.msg);
+				continue;
+			}
+			sbuf_printf(s, "  certReqId: %ld checkAfter: %ld s", id, after);
+			if (txt != NULL)
+				sbuf_printf(s, " reason: \"%s\"", txt);
+			free(txt);
+			sbuf_putc(s, '\n');
+		}
+		break;
+	case CMP_BODY_GENM: case CMP_BODY_GENP:
+		n = sk_CMP_ITAV_num(cmp_msg_get0_itavs(m));
+		sbuf_printf(s, "infoTypes: %d\n", n);
+		put_itavs(s, "  ", cmp_msg_get0_itavs(m));
+		break;
+	case CMP_BODY_ERROR:
+		put_si(s, "  ", cmp_msg_get0_status(m, 0));
+		if (cmp_error_code(m) >= 0)
+			sbuf_printf(s, "  errorCode: %ld\n", cmp_error_code(m));
+		if ((txt = cmp_error_details(m)) != NULL)
+			sbuf_printf(s, "  errorDetails: \"%s\"\n", txt);
+		free(txt);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+cmp_msg_dump(const CMP_PKIMESSAGE *m, struct sbuf *s)
+{
+	const CMP_PKIHEADER *h = m->header;
+	char *txt;
+
+	sbuf_printf(s, "body: %s (%d)\n", cmp_body_name(cmp_msg_body_type(m)),
+	    cmp_msg_body_type(m));
+	sbuf_printf(s, "pvno: %ld\n", cmp_msg_pvno(m));
+	sbuf_puts(s, "sender: ");
+	put_gn(s, h->sender);
+	sbuf_puts(s, "\nrecipient: ");
+	put_gn(s, h->recipient);
+	sbuf_putc(s, '\n');
+	if (h->messageTime != NULL) {
+		sbuf_puts(s, "messageTime: ");
+		put_time(s, h->messageTime);
+		sbuf_putc(s, '\n');
+	}
+	txt = cmp_msg_protection_desc(m);
+	sbuf_printf(s, "protection: %s\n", txt);
+	free(txt);
+	if (h->senderKID != NULL) {
+		sbuf_puts(s, "senderKID: ");
+		put_kid(s, h->senderKID);
+		sbuf_putc(s, '\n');
+	}
+	if (h->recipKID != NULL) {
+		sbuf_puts(s, "recipKID: ");
+		put_kid(s, h->recipKID);
+		sbuf_putc(s, '\n');
+	}
+	sbuf_puts(s, "transactionID: ");
+	put_hex(s, h->transactionID);
+	sbuf_puts(s, "\nsenderNonce: ");
+	put_hex(s, h->senderNonce);
+	sbuf_puts(s, "\nrecipNonce: ");
+	put_hex(s, h->recipNonce);
+	sbuf_putc(s, '\n');
+	if ((txt = cmp_msg_free_text(m)) != NULL)
+		sbuf_printf(s, "freeText: \"%s\"\n", txt);
+	free(txt);
+	if (h->generalInfo != NULL) {
+		sbuf_puts(s, "generalInfo:\n");
+		put_itavs(s, "  ", h->generalInfo);
+	}
+	put_body(s, m);
+	put_certs(s, "extraCerts", m->extraCerts);
+}

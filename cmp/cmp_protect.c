@@ -1,0 +1,598 @@
+/*
+ * cmp_protect: PKIMessage protection (RFC 4210 5.1.3).
+ *
+ * PasswordBasedMac (5.1.3.1): BASEKEY = OWF^iterationCount(secret || salt), then
+ * MAC(BASEKEY, DER(ProtectedPart)). OWF SHA-1/224/256/384/512, MAC HMAC with the
+ * same family. Iteration counts above CMP_PBM_MAX_ITER and salts above
+ * CMP_PBM_MAX_SALT bytes are refused before any hashing (denial of service).
+ * PBMAC1 (RFC 9481) is recognised and reported as unsupported.
+ *
+ * Signature (5.1.3.3): any signature algorithm OpenSSL's ASN1_item_sign/verify
+ * knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, EdDSA), over DER(ProtectedPart).
+ * Verification works on the received bytes of header and body (cmp_asn1.c) and
+ * names the reason of a failure.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509v3.h>
+
+#include "cmp.h"
+#include "cmp_msg_int.h"
+
+static const EVP_MD *
+owf_md(int nid)
+{
+	switch (nid) {
+	case NID_sha1: return EVP_sha1();
+	case NID_sha224: return EVP_sha224();
+	case NID_sha256: return EVP_sha256();
+	case NID_sha384: return EVP_sha384();
+	case NID_sha512: return EVP_sha512();
+	default: return NULL;
+	}
+}
+
+/* HMAC algorithm OIDs: RFC 4210 names hmac-sha1 (1.3.6.1.5.5.8.1.2); RFC 4231 /
+ * RFC 8018 give hmacWithSHA*. */
+static const EVP_MD *
+mac_md(int nid)
+{
+	switch (nid) {
+	case NID_hmac_sha1:
+	case NID_hmacWithSHA1: return EVP_sha1();
+	case NID_hmacWithSHA224: return EVP_sha224();
+	case NID_hmacWithSHA256: return EVP_sha256();
+	case NID_hmacWithSHA384: return EVP_sha384();
+	case NID_hmacWithSHA512: return EVP_sha512();
+	default: return NULL;
+	}
+}
+
+/* AlgorithmIdentifier parameters of a hash or HMAC: absent or NULL. */
+static int
+params_absent_or_null(const X509_ALGOR *a)
+{
+	return a->parameter == NULL || a->parameter->type == V_ASN1_NULL;
+}
+
+static const char *
+oid_text(const ASN1_OBJECT *o, char *buf, size_t n)
+{
+	if (o == NULL || OBJ_obj2txt(buf, (int)n, o, 0) <= 0)
+		snprintf(buf, n, "(none)");
+	return buf;
+}
+
+/* Sets the bit string to DATA with no unused bits, kept as is on encoding. */
+static int
+set_bits(ASN1_BIT_STRING *bs, const unsigned char *data, size_t len)
+{
+	if (!ASN1_BIT_STRING_set(bs, (unsigned char *)data, (int)len))
+		return -1;
+	bs->flags &= ~0x07L;
+	bs->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+	return 0;
+}
+
+int
+cmp_msg_protection_kind(const CMP_PKIMESSAGE *m)
+{
+	const X509_ALGOR *a = m->header->protectionAlg;
+	int nid, md, pk;
+
+	if (a == NULL)
+		return m->protection == NULL ? CMP_PROT_NONE : CMP_PROT_UNKNOWN;
+	nid = OBJ_obj2nid(a->algorithm);
+	if (nid == NID_id_PasswordBasedMAC)
+		return CMP_PROT_PBM;
+	if (cmp_oid_is(a->algorithm, CMP_OID_PBMAC1))
+		return CMP_PROT_PBMAC1;
+	if (nid != NID_undef && OBJ_find_sigid_algs(nid, &md, &pk))
+		return CMP_PROT_SIG;
+	return CMP_PROT_UNKNOWN;
+}
+
+/* Decodes and range-checks PBMParameter (RFC 4210 5.1.3.1). */
+static int
+pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **out, const EVP_MD **owf,
+    const EVP_MD **mac, long *iter, struct pk_err *e)
+{
+	CMP_PBMPARAMETER *p = NULL;
+	char buf[80];
+	int64_t it;
+
+	*out = NULL;
+	if (a->parameter == NULL || a->parameter->type != V_ASN1_SEQUENCE)
+		return pk_err_set(e, "malformed PBM parameters (RFC 4210 5.1.3.1: "
+		    "PBMParameter missing)");
+	p = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(CMP_PBMPARAMETER),
+	    a->parameter);
+	if (p == NULL)
+		return pk_err_ossl(e, "malformed PBM parameters");
+	if (p->salt->length < 1 || p->salt->length > CMP_PBM_MAX_SALT) {
+		pk_err_set(e, "PBM salt of %d bytes refused (limit 1..%d)",
+		    p->salt->length, CMP_PBM_MAX_SALT);
+		goto bad;
+	}
+	if (!ASN1_INTEGER_get_int64(&it, p->iterationCount) || it < 1 ||
+	    it > CMP_PBM_MAX_ITER) {
+		ERR_clear_error();
+		pk_err_set(e, "PBM iteration count refused (limit 1..%d)",
+		    CMP_PBM_MAX_ITER);
+		goto bad;
+	}
+	if ((*owf = owf_md(OBJ_obj2nid(p->owf->algorithm))) == NULL) {
+		pk_err_set(e, "unknown PBM one-way function %s",
+		    oid_text(p->owf->algorithm, buf, sizeof(buf)));
+		goto bad;
+	}
+	if ((*mac = mac_md(OBJ_obj2nid(p->mac->algorithm))) == NULL) {
+		pk_err_set(e, "unknown PBM MAC algorithm %s",
+		    oid_text(p->mac->algorithm, buf, sizeof(buf)));
+		goto bad;
+	}
+	if (!params_absent_or_null(p->owf) || !params_absent_or_null(p->mac)) {
+		pk_err_set(e, "malformed PBM parameters: OWF or MAC algorithm has "
+		    "parameters");
+		goto bad;
+	}
+	*iter = (long)it;
+	*out = p;
+	return 0;
+bad:
+	CMP_PBMPARAMETER_free(p);
+	return -1;
+}
+
+/* RFC 4210 5.1.3.1: BASEKEY is the OWF applied iterationCount times, the first
+ * time to secret || salt; the MAC key is BASEKEY. */
+static int
+pbm_compute(const CMP_PBMPARAMETER *p, const EVP_MD *owf, const EVP_MD *mac,
+    long iter, const void *secret, size_t slen, const unsigned char *data,
+    size_t dlen, unsigned char *out, unsigned int *outlen, struct pk_err *e)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char key[EVP_MAX_MD_SIZE];
+	unsigned int klen = 0;
+	long i;
+	int rc = -1;
+
+	if (ctx == NULL || !EVP_DigestInit_ex(ctx, owf, NULL) ||
+	    !EVP_DigestUpdate(ctx, secret, slen) ||
+	    !EVP_DigestUpdate(ctx, p->salt->data, (size_t)p->salt->length) ||
+	    !EVP_DigestFinal_ex(ctx, key, &klen)) {
+		pk_err_ossl(e, "PBM: hashing failed");
+		goto out;
+	}
+	for (i = 1; i < iter; i++) {
+		if (!EVP_DigestInit_ex(ctx, owf, NULL) ||
+		    !EVP_DigestUpdate(ctx, key, klen) ||
+		    !EVP_DigestFinal_ex(ctx, key, &klen)) {
+			pk_err_ossl(e, "PBM: hashing failed");
+			goto out;
+		}
+	}
+	if (HMAC(mac, key, (int)klen, data, dlen, out, outlen) == NULL) {
+		pk_err_ossl(e, "PBM: HMAC failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+static const char *
+md_short(const EVP_MD *md)
+{
+	return OBJ_nid2sn(EVP_MD_get_type(md));
+}
+
+char *
+cmp_msg_protection_desc(const CMP_PKIMESSAGE *m)
+{
+	const X509_ALGOR *a = m->header->protectionAlg;
+	CMP_PBMPARAMETER *p = NULL;
+	const EVP_MD *owf, *mac;
+	struct sbuf b = SBUF_INIT;
+	struct pk_err e;
+	char buf[80];
+	long iter;
+
+	switch (cmp_msg_protection_kind(m)) {
+	case CMP_PROT_NONE:
+		return xstrdup("none");
+	case CMP_PROT_PBM:
+		if (pbm_params(a, &p, &owf, &mac, &iter, &e) != 0) {
+			sbuf_printf(&b, "PBM (%s)", e.msg);
+			break;
+		}
+		sbuf_printf(&b, "PBM owf=%s iterations=%ld salt=%d bytes mac=%s",
+		    md_short(owf), iter, p->salt->length,
+		    OBJ_nid2sn(OBJ_obj2nid(p->mac->algorithm)));
+		CMP_PBMPARAMETER_free(p);
+		break;
+	case CMP_PROT_PBMAC1:
+		sbuf_puts(&b, "PBMAC1 (RFC 9481, unsupported)");
+		break;
+	case CMP_PROT_SIG:
+		sbuf_printf(&b, "signature %s",
+		    OBJ_nid2ln(OBJ_obj2nid(a->algorithm)));
+		break;
+	default:
+		sbuf_printf(&b, "unknown algorithm %s%s",
+		    a == NULL ? "(none)" : oid_text(a->algorithm, buf, sizeof(buf)),
+		    a == NULL ? " but a protection value" : "");
+		break;
+	}
+	return sbuf_take(&b);
+}
+
+int
+cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret, size_t secret_len,
+    const struct cmp_pbm_opts *o, struct pk_err *e)
+{
+	struct cmp_pbm_opts d = { NID_sha256, NID_hmacWithSHA256,
+	    CMP_PBM_DEFAULT_ITER, CMP_PBM_DEFAULT_SALT };
+	CMP_PBMPARAMETER *p = NULL;
+	ASN1_STRING *ps = NULL;
+	X509_ALGOR *alg = NULL;
+	unsigned char *pp = NULL, mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen;
+	size_t pplen;
+	const EVP_MD *owf, *hm;
+	int rc = -1;
+
+	if (o != NULL) {
+		if (o->owf_nid != 0)
+			d.owf_nid = o->owf_nid;
+		if (o->mac_nid != 0)
+			d.mac_nid = o->mac_nid;
+		if (o->iterations != 0)
+			d.iterations = o->iterations;
+		if (o->salt_len != 0)
+			d.salt_len = o->salt_len;
+	}
+	if ((owf = owf_md(d.owf_nid)) == NULL || (hm = mac_md(d.mac_nid)) == NULL)
+		return pk_err_set(e, "PBM: unsupported OWF or MAC algorithm");
+	if (d.iterations < CMP_PBM_MIN_ITER || d.iterations > CMP_PBM_MAX_ITER)
+		return pk_err_set(e, "PBM: iteration count %d outside %d..%d",
+		    d.iterations, CMP_PBM_MIN_ITER, CMP_PBM_MAX_ITER);
+	if (d.salt_len < 8 || d.salt_len > CMP_PBM_MAX_SALT)
+		return pk_err_set(e, "PBM: salt length %d outside 8..%d",
+		    d.salt_len, CMP_PBM_MAX_SALT);
+	if (secret == NULL || secret_len == 0)
+		return pk_err_set(e, "PBM: empty secret");
+
+	if ((p = CMP_PBMPARAMETER_new()) == NULL)
+		goto ossl;
+	ASN1_OCTET_STRING_free(p->salt);
+	if ((p->salt = cmp_random_octets((size_t)d.salt_len)) == NULL)
+		goto ossl;
+	if (!X509_ALGOR_set0(p->owf, OBJ_nid2obj(d.owf_nid), V_ASN1_UNDEF, NULL) ||
+	    !X509_ALGOR_set0(p->mac, OBJ_nid2obj(d.mac_nid), V_ASN1_UNDEF, NULL) ||
+	    !ASN1_INTEGER_set(p->iterationCount, d.iterations))
+		goto ossl;
+	if (ASN1_item_pack(p, ASN1_ITEM_rptr(CMP_PBMPARAMETER), &ps) == NULL)
+		goto ossl;
+	if ((alg = X509_ALGOR_new()) == NULL ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
+	    V_ASN1_SEQUENCE, ps))
+		goto ossl;
+	ps = NULL;
+	X509_ALGOR_free(m->header->protectionAlg);
+	m->header->protectionAlg = alg;
+	alg = NULL;
+	cmp_msg_touch(m);
+	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
+		goto out;
+	if (pbm_compute(p, owf, hm, d.iterations, secret, secret_len, pp, pplen,
+	    mac, &maclen, e) != 0)
+		goto out;
+	if (m->protection == NULL && (m->protection = ASN1_BIT_STRING_new()) == NULL)
+		goto ossl;
+	if (set_bits(m->protection, mac, maclen) != 0)
+		goto ossl;
+	cmp_msg_touch(m);
+	rc = 0;
+	goto out;
+ossl:
+	pk_err_ossl(e, "PBM protection failed");
+out:
+	CMP_PBMPARAMETER_free(p);
+	ASN1_STRING_free(ps);
+	X509_ALGOR_free(alg);
+	OPENSSL_free(pp);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+int
+cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
+    size_t secret_len, struct pk_err *e)
+{
+	const X509_ALGOR *a = m->header->protectionAlg;
+	CMP_PBMPARAMETER *p = NULL;
+	const EVP_MD *owf, *hm;
+	unsigned char *pp = NULL, mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen;
+	size_t pplen;
+	long iter;
+	int rc = -1;
+
+	switch (cmp_msg_protection_kind(m)) {
+	case CMP_PROT_PBM:
+		break;
+	case CMP_PROT_NONE:
+		return pk_err_set(e, "message is not protected");
+	case CMP_PROT_PBMAC1:
+		return pk_err_set(e, "unsupported protection algorithm PBMAC1 "
+		    "(RFC 9481); only PasswordBasedMac (RFC 4210 5.1.3.1) is "
+		    "supported");
+	case CMP_PROT_SIG:
+		return pk_err_set(e, "message is signature-protected, not "
+		    "MAC-protected");
+	default: {
+		char *d = cmp_msg_protection_desc(m);
+
+		pk_err_set(e, "unknown protection algorithm: %s", d);
+		free(d);
+		return -1;
+	}
+	}
+	if (m->protection == NULL)
+		return pk_err_set(e, "protectionAlg is set but the protection value "
+		    "is missing");
+	if (pbm_params(a, &p, &owf, &hm, &iter, e) != 0)
+		goto out;
+	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
+		goto out;
+	if (pbm_compute(p, owf, hm, iter, secret, secret_len, pp, pplen, mac,
+	    &maclen, e) != 0)
+		goto out;
+	if ((m->protection->flags & ASN1_STRING_FLAG_BITS_LEFT) &&
+	    (m->protection->flags & 0x07)) {
+		pk_err_set(e, "malformed protection: bit string with unused bits");
+		goto out;
+	}
+	if ((unsigned int)m->protection->length != maclen ||
+	    CRYPTO_memcmp(mac, m->protection->data, maclen) != 0) {
+		pk_err_set(e, "wrong MAC: the PBM protection does not verify (wrong "
+		    "shared secret, or the message was altered)");
+		goto out;
+	}
+	rc = 0;
+out:
+	CMP_PBMPARAMETER_free(p);
+	OPENSSL_free(pp);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+int
+cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
+    STACK_OF(X509) *chain, int md_nid, int pss, struct pk_err *e)
+{
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	STACK_OF(X509) *certs = NULL;
+	const char *mdname = NULL;
+	CMP_PROTPART pp;
+	int i, rc = -1, base;
+
+	if (key == NULL)
+		return pk_err_set(e, "signature protection needs a private key");
+	if (cert != NULL && !X509_check_private_key(cert, key)) {
+		ERR_clear_error();
+		return pk_err_set(e, "the protection certificate does not match the "
+		    "private key");
+	}
+	base = EVP_PKEY_get_base_id(key);
+	if (base != EVP_PKEY_ED25519 && base != EVP_PKEY_ED448) {
+		if (md_nid == 0)
+			md_nid = NID_sha256;
+		if (md_nid != NID_sha256 && md_nid != NID_sha384 &&
+		    md_nid != NID_sha512)
+			return pk_err_set(e, "signature protection: digest must be "
+			    "SHA-256, SHA-384 or SHA-512");
+		mdname = OBJ_nid2sn(md_nid);
+	}
+	if (pss && base != EVP_PKEY_RSA && base != EVP_PKEY_RSA_PSS)
+		return pk_err_set(e, "RSASSA-PSS needs an RSA key");
+
+	/* RFC 4210 5.1.1: senderKID identifies the protection key */
+	if (cert != NULL && m->header->senderKID == NULL) {
+		const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(cert);
+
+		if (skid != NULL &&
+		    (m->header->senderKID = ASN1_OCTET_STRING_dup(skid)) == NULL)
+			goto ossl;
+	}
+	/* RFC 4210 5.1.1 / RFC 9483 3.3: the protection certificate comes first in
+	 * extraCerts, then its chain */
+	if ((certs = sk_X509_new_null()) == NULL)
+		goto ossl;
+	if (cert != NULL && !X509_add_cert(certs, cert, X509_ADD_FLAG_UP_REF |
+	    X509_ADD_FLAG_NO_DUP))
+		goto ossl;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (!X509_add_cert(certs, sk_X509_value(chain, i),
+		    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
+			goto ossl;
+	for (i = 0; i < sk_X509_num(m->extraCerts); i++)
+		if (!X509_add_cert(certs, sk_X509_value(m->extraCerts, i),
+		    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
+			goto ossl;
+	sk_X509_pop_free(m->extraCerts, X509_free);
+	m->extraCerts = sk_X509_num(certs) > 0 ? certs : NULL;
+	if (m->extraCerts == NULL)
+		sk_X509_free(certs);
+	certs = NULL;
+
+	X509_ALGOR_free(m->header->protectionAlg);
+	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL)
+		goto ossl;
+	if (m->protection == NULL && (m->protection = ASN1_BIT_STRING_new()) == NULL)
+		goto ossl;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestSignInit_ex(ctx, &pctx, mdname, NULL, NULL, key, NULL))
+		goto ossl;
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
+		goto ossl;
+	/* ASN1_item_sign_ctx fills protectionAlg first, then encodes ProtectedPart
+	 * (which contains it) and signs */
+	pp.header = m->header;
+	pp.body = m->body;
+	cmp_msg_touch(m);
+	if (ASN1_item_sign_ctx(ASN1_ITEM_rptr(CMP_PROTPART),
+	    m->header->protectionAlg, NULL, m->protection, &pp, ctx) <= 0)
+		goto ossl;
+	rc = 0;
+	goto out;
+ossl:
+	pk_err_ossl(e, "signature protection failed");
+out:
+	sk_X509_pop_free(certs, X509_free);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+static const char *
+key_type_name(int id)
+{
+	switch (id) {
+	case EVP_PKEY_RSA: return "RSA";
+	case EVP_PKEY_RSA_PSS: return "RSA-PSS";
+	case EVP_PKEY_EC: return "EC";
+	case EVP_PKEY_ED25519: return "Ed25519";
+	case EVP_PKEY_ED448: return "Ed448";
+	default: return OBJ_nid2sn(id);
+	}
+}
+
+int
+cmp_msg_verify_sig_key(const CMP_PKIMESSAGE *m, EVP_PKEY *pub, struct pk_err *e)
+{
+	const X509_ALGOR *a = m->header->protectionAlg;
+	CMP_PROTPART_RAW *raw = NULL;
+	RSA_PSS_PARAMS *pssp = NULL;
+	unsigned char *pp = NULL;
+	const unsigned char *q;
+	size_t pplen;
+	int nid, mdnid, pknid, base, rc = -1;
+
+	switch (cmp_msg_protection_kind(m)) {
+	case CMP_PROT_SIG:
+		break;
+	case CMP_PROT_NONE:
+		return pk_err_set(e, "message is not protected");
+	case CMP_PROT_PBM:
+		return pk_err_set(e, "message is MAC-protected (PBM), not signed");
+	case CMP_PROT_PBMAC1:
+		return pk_err_set(e, "message is MAC-protected (PBMAC1, unsupported), "
+		    "not signed");
+	default: {
+		char *d = cmp_msg_protection_desc(m);
+
+		pk_err_set(e, "unknown protection algorithm: %s", d);
+		free(d);
+		return -1;
+	}
+	}
+	if (m->protection == NULL)
+		return pk_err_set(e, "protectionAlg is set but the protection value "
+		    "is missing");
+	if (pub == NULL)
+		return pk_err_set(e, "no public key to verify the signature with");
+	nid = OBJ_obj2nid(a->algorithm);
+	(void)OBJ_find_sigid_algs(nid, &mdnid, &pknid);
+	base = EVP_PKEY_get_base_id(pub);
+	if (!(base == pknid || (pknid == NID_rsassaPss && base == EVP_PKEY_RSA) ||
+	    (pknid == NID_rsaEncryption && base == EVP_PKEY_RSA_PSS &&
+	    nid == NID_rsassaPss)))
+		return pk_err_set(e, "key mismatch: protection algorithm %s needs "
+		    "a %s key, the verifying key is %s", OBJ_nid2ln(nid),
+		    key_type_name(pknid == NID_X9_62_id_ecPublicKey ? EVP_PKEY_EC :
+		    pknid), key_type_name(base));
+	/* parameters: RFC 4055 (RSA: NULL or absent), RFC 5758 3.2 (ECDSA:
+	 * absent), RFC 8410 (EdDSA: absent), RFC 4055 3.1 (PSS: RSASSA-PSS-params) */
+	if (nid == NID_rsassaPss) {
+		if (a->parameter == NULL || a->parameter->type != V_ASN1_SEQUENCE ||
+		    (pssp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS),
+		    a->parameter)) == NULL) {
+			ERR_clear_error();
+			return pk_err_set(e, "malformed parameters of the RSASSA-PSS "
+			    "protection algorithm");
+		}
+		RSA_PSS_PARAMS_free(pssp);
+	} else if (pknid == NID_rsaEncryption) {
+		if (!params_absent_or_null(a))
+			return pk_err_set(e, "malformed parameters of %s: must be "
+			    "NULL or absent", OBJ_nid2ln(nid));
+	} else if (a->parameter != NULL) {
+		return pk_err_set(e, "malformed parameters of %s: must be absent",
+		    OBJ_nid2ln(nid));
+	}
+	if (m->protection->flags & 0x07)
+		return pk_err_set(e, "malformed protection: signature bit string "
+		    "with unused bits");
+	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
+		goto out;
+	q = pp;
+	if ((raw = d2i_CMP_PROTPART_RAW(NULL, &q, (long)pplen)) == NULL) {
+		pk_err_ossl(e, "cannot parse ProtectedPart");
+		goto out;
+	}
+	if (ASN1_item_verify(ASN1_ITEM_rptr(CMP_PROTPART_RAW), a, m->protection,
+	    raw, pub) != 1) {
+		unsigned long err = ERR_peek_last_error();
+
+		ERR_clear_error();
+		if (ERR_GET_LIB(err) == ERR_LIB_ASN1 &&
+		    ERR_GET_REASON(err) == ASN1_R_UNKNOWN_SIGNATURE_ALGORITHM)
+			pk_err_set(e, "unknown protection algorithm %s",
+			    OBJ_nid2ln(nid));
+		else
+			pk_err_set(e, "signature does not verify: the message was "
+			    "altered or signed with another key (%s)",
+			    OBJ_nid2ln(nid));
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_free(pp);
+	CMP_PROTPART_RAW_free(raw);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+cmp_msg_verify_sig(const CMP_PKIMESSAGE *m, X509 *cert, struct pk_err *e)
+{
+	const ASN1_OCTET_STRING *skid, *kid;
+	size_t n;
+
+	if (cert == NULL)
+		return pk_err_set(e, "no certificate to verify the signature with");
+	if (cmp_msg_verify_sig_key(m, X509_get0_pubkey(cert), e) == 0)
+		return 0;
+	/* say when the header names another key than this certificate's */
+	skid = X509_get0_subject_key_id(cert);
+	kid = m->header->senderKID;
+	if (e == NULL)
+		return -1;
+	n = strlen(e->msg);
+	if (skid != NULL && kid != NULL &&
+	    ASN1_OCTET_STRING_cmp(skid, kid) != 0 && n + 80 < sizeof(e->msg))
+		snprintf(e->msg + n, sizeof(e->msg) - n, "; note: senderKID does not "
+		    "match the certificate's subjectKeyIdentifier");
+	return -1;
+}

@@ -1,0 +1,432 @@
+/*
+ * pki_cmp: runs a CMP session's IR/CR/KUR on the cmp/ engine and stores the
+ * results (see pki_cmp.h). Everything OpenSSL-specific of a session lives here so
+ * the console stays free of OpenSSL headers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../cmp/cmp.h"
+#include "../storage/storage.h"
+#include "pki.h"
+
+/* Parses "C=CN,O=Example,CN=CA" or "/C=CN/O=Example/CN=CA" (RFC 4514-like, no
+ * escapes) into a new X509_NAME. */
+static int
+parse_dn(const char *text, X509_NAME **out, struct pk_err *e)
+{
+	char sep = text[0] == '/' ? '/' : ',';
+	char *copy = xstrdup(text[0] == '/' ? text + 1 : text), *save = NULL;
+	X509_NAME *n = X509_NAME_new();
+	int rc = -1, count = 0;
+	char seps[2] = { sep, '\0' };
+
+	*out = NULL;
+	for (char *rdn = strtok_r(copy, seps, &save); rdn != NULL;
+	    rdn = strtok_r(NULL, seps, &save)) {
+		char *eq, *k, *v, *end;
+
+		while (*rdn == ' ')
+			rdn++;
+		eq = strchr(rdn, '=');
+		if (eq == NULL || eq == rdn) {
+			pk_err_set(e, "\"%s\" is not an attribute=value pair", rdn);
+			goto out;
+		}
+		*eq = '\0';
+		k = rdn;
+		v = eq + 1;
+		for (end = k + strlen(k); end > k && end[-1] == ' '; end--)
+			end[-1] = '\0';
+		while (*v == ' ')
+			v++;
+		for (end = v + strlen(v); end > v && end[-1] == ' '; end--)
+			end[-1] = '\0';
+		if (*v == '\0') {
+			pk_err_set(e, "the attribute %s has no value", k);
+			goto out;
+		}
+		if (OBJ_txt2nid(k) == NID_undef) {
+			pk_err_set(e, "unknown attribute \"%s\"", k);
+			goto out;
+		}
+		if (!X509_NAME_add_entry_by_txt(n, k, MBSTRING_UTF8,
+		    (const unsigned char *)v, -1, -1, 0)) {
+			pk_err_ossl(e, "cannot use %s=%s", k, v);
+			goto out;
+		}
+		count++;
+	}
+	if (count == 0) {
+		pk_err_set(e, "the name is empty");
+		goto out;
+	}
+	*out = n;
+	n = NULL;
+	rc = 0;
+out:
+	X509_NAME_free(n);
+	free(copy);
+	return rc;
+}
+
+int
+pki_cmp_dn_ok(const char *text, struct pk_err *e)
+{
+	X509_NAME *n = NULL;
+	struct pk_err why;
+
+	if (parse_dn(text, &n, &why) != 0) {
+		pk_err_set(e, "The CA name is not valid: %s.", why.msg);
+		return 0;
+	}
+	X509_NAME_free(n);
+	return 1;
+}
+
+static void
+time_text(const ASN1_TIME *t, char *buf, size_t n, time_t *out)
+{
+	struct tm tm;
+
+	*out = 0;
+	buf[0] = '\0';
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return;
+	*out = timegm(&tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static int
+write_cert(struct storage *st, const char *file, X509 *x, struct pk_err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	char *path;
+	int rc;
+
+	if (b == NULL || !PEM_write_bio_X509(b, x)) {
+		BIO_free(b);
+		return pk_err_ossl(e, "cannot encode the certificate");
+	}
+	len = BIO_get_mem_data(b, &data);
+	path = storage_path(storage_public_dir(st), file);
+	rc = storage_write_atomic(path, data, (size_t)len, 0644, e);
+	free(path);
+	BIO_free(b);
+	return rc;
+}
+
+int
+pki_cert_file_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
+    struct pk_err *e)
+{
+	X509 *x = NULL;
+	char buf[64];
+
+	if (pki_cert_load_file(p, PKI_FMT_AUTO, file, &x, e) != 0)
+		return -1;
+	time_text(X509_get0_notBefore(x), buf, sizeof(buf), nb);
+	time_text(X509_get0_notAfter(x), buf, sizeof(buf), na);
+	X509_free(x);
+	return 0;
+}
+
+/* The chain of CERT up to a trust anchor among the imported CA certificates,
+ * without CERT itself (for extraCerts); NULL when none can be built. */
+static STACK_OF(X509) *
+chain_of(struct pki *p, X509 *cert)
+{
+	STACK_OF(X509) *cas = pki_ca_certs_get0(p);
+	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *chain = NULL, *out = NULL;
+
+	if (store == NULL)
+		return NULL;
+	for (int i = 0; i < sk_X509_num(cas); i++)
+		X509_STORE_add_cert(store, sk_X509_value(cas, i));
+	chain = X509_build_chain(cert, cas, store, 1, NULL, NULL);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	if (chain == NULL)
+		return NULL;
+	out = sk_X509_new_null();
+	for (int i = 1; out != NULL && i < sk_X509_num(chain); i++) {
+		X509 *c = sk_X509_value(chain, i);
+
+		if (X509_up_ref(c))
+			sk_X509_push(out, c);
+	}
+	sk_X509_pop_free(chain, X509_free);
+	return out;
+}
+
+static void
+fill_status(struct pki_cmp_outcome *o, const struct cmp_client_result *r)
+{
+	o->status = r->status;
+	o->unauthenticated = r->unauthenticated;
+	o->polled = r->polled;
+	snprintf(o->status_name, sizeof(o->status_name), "%s",
+	    r->status >= 0 ? cmp_status_name(r->status) : "-");
+	if (r->failinfo) {
+		char *names = cmp_failinfo_names(r->failinfo);
+
+		snprintf(o->failinfo, sizeof(o->failinfo), "%s", names ? names : "");
+		free(names);
+	}
+	snprintf(o->status_text, sizeof(o->status_text), "%s",
+	    r->status_text ? r->status_text : "");
+}
+
+struct pki_cmp_job {
+	enum pki_cmp_kind kind;
+	char *name, *url, *ref, *secret, *key_name, *result_file;
+	X509_NAME *subject, *recipient;
+	GENERAL_NAMES *san;
+	EVP_PKEY *key, *newkey, *auth_key;
+	X509 *auth, *verify;
+	STACK_OF(X509) *chain, *trusted;
+	struct cmp_client_cfg cfg;
+	struct cmp_client_result r;
+	int ran, rc;
+	struct pk_err err;
+};
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static STACK_OF(X509) *
+certs_dup(STACK_OF(X509) *in)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+
+	for (int i = 0; out != NULL && i < sk_X509_num(in); i++) {
+		X509 *x = sk_X509_value(in, i);
+
+		if (X509_up_ref(x) && !sk_X509_push(out, x))
+			X509_free(x);
+	}
+	return out;
+}
+
+void
+pki_cmp_job_free(struct pki_cmp_job *j)
+{
+	if (j == NULL)
+		return;
+	cmp_client_result_clear(&j->r);
+	free(j->name);
+	free(j->url);
+	free(j->ref);
+	storage_wipe_free(j->secret);
+	free(j->key_name);
+	free(j->result_file);
+	X509_NAME_free(j->subject);
+	X509_NAME_free(j->recipient);
+	GENERAL_NAMES_free(j->san);
+	EVP_PKEY_free(j->key);
+	EVP_PKEY_free(j->newkey);
+	EVP_PKEY_free(j->auth_key);
+	X509_free(j->auth);
+	X509_free(j->verify);
+	sk_X509_pop_free(j->chain, X509_free);
+	sk_X509_pop_free(j->trusted, X509_free);
+	free(j);
+}
+
+int
+pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_session *s,
+    struct pki_cmp_job **out, struct pk_err *e)
+{
+	static const char *const suffix[] = { "ir", "cr", "kur" };
+	struct pki_cmp_job *j = xcalloc(1, sizeof(*j));
+	struct cmp_client_cfg *cfg = &j->cfg;
+	EVP_PKEY *key;
+	char file[300];
+
+	*out = NULL;
+	j->kind = kind;
+	j->name = xstrdup(s->name);
+	j->url = dup_or_null(s->url);
+	j->ref = dup_or_null(s->ref);
+	j->secret = dup_or_null(s->secret);
+	j->key_name = xstrdup(s->key_name);
+	if (s->result_file != NULL)
+		snprintf(file, sizeof(file), "%s", s->result_file);
+	else
+		snprintf(file, sizeof(file), "%s_%s.cer", s->name, suffix[kind]);
+	if (!storage_name_ok(file, e))
+		goto fail;
+	j->result_file = xstrdup(file);
+	key = pki_key_get0_pkey(p, s->key_name);
+	if (key == NULL) {
+		pk_err_set(e, "The key pair %s does not exist.", s->key_name);
+		goto fail;
+	}
+	EVP_PKEY_up_ref(key);
+	j->key = key;
+	if (s->entity != NULL && pki_entity_subject(s->entity, &j->subject, e) != 0)
+		goto fail;
+	if (s->entity != NULL && pki_entity_san(s->entity, &j->san, e) != 0)
+		goto fail;
+	if (s->ca_name != NULL && parse_dn(s->ca_name, &j->recipient, e) != 0)
+		goto fail;
+	if (s->verify_cert != NULL &&
+	    pki_cert_load_file(p, PKI_FMT_AUTO, s->verify_cert, &j->verify, e) != 0)
+		goto fail;
+	j->trusted = certs_dup(pki_ca_certs_get0(p));
+	cfg->url = j->url;
+	cfg->recipient = j->recipient;
+	cfg->subject = j->subject;
+	cfg->san = j->san;
+	cfg->key = j->key;
+	cfg->verify_cert = j->verify;
+	cfg->trusted = j->trusted;
+	cfg->implicit_confirm = s->implicit_confirm;
+	cfg->timeout = s->timeout > 0 ? s->timeout : 120;
+	cfg->should_stop = s->should_stop;
+	cfg->stop_arg = s->stop_arg;
+	cfg->progress = s->progress;
+	cfg->progress_arg = s->progress_arg;
+	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
+	if (kind == PKI_CMP_IR && !s->use_signature) {
+		cfg->use_mac = 1;
+		cfg->ref = j->ref;
+		cfg->secret = (const unsigned char *)j->secret;
+		cfg->secret_len = j->secret ? strlen(j->secret) : 0;
+	} else {
+		const char *kn;
+
+		if (s->auth_cert == NULL) {
+			pk_err_set(e, "The CMP session %s has no authentication "
+			    "certificate configured.", s->name);
+			goto fail;
+		}
+		if (pki_cert_load_file(p, PKI_FMT_AUTO, s->auth_cert, &j->auth, e) != 0)
+			goto fail;
+		kn = pki_key_match_cert(p, j->auth);
+		if (kn == NULL) {
+			pk_err_set(e, "The authentication certificate %s does not match "
+			    "any key pair in the device.", s->auth_cert);
+			goto fail;
+		}
+		j->auth_key = pki_key_get0_pkey(p, kn);
+		EVP_PKEY_up_ref(j->auth_key);
+		cfg->auth_cert = j->auth;
+		cfg->auth_key = j->auth_key;
+		j->chain = chain_of(p, j->auth);
+		cfg->auth_chain = j->chain;
+		if (kind == PKI_CMP_KUR && s->regenerate) {
+			if (pki_key_generate_detached(p, s->key_name, s->regen_bits,
+			    &j->newkey, e) != 0)
+				goto fail;
+			cfg->key = j->newkey;
+		}
+		if (kind == PKI_CMP_KUR && j->subject == NULL)
+			cfg->subject = X509_get_subject_name(j->auth);
+	}
+	*out = j;
+	return 0;
+fail:
+	pki_cmp_job_free(j);
+	return -1;
+}
+
+int
+pki_cmp_run(struct pki_cmp_job *j)
+{
+	j->ran = 1;
+	j->rc = cmp_client_run(j->kind == PKI_CMP_IR ? CMP_CLIENT_IR :
+	    j->kind == PKI_CMP_CR ? CMP_CLIENT_CR : CMP_CLIENT_KUR, &j->cfg, &j->r,
+	    &j->err);
+	return j->rc;
+}
+
+int
+pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
+    struct pki_cmp_outcome *o, struct pk_err *e)
+{
+	const char *file = j->result_file;
+
+	memset(o, 0, sizeof(*o));
+	o->status = -1;
+	fill_status(o, &j->r);
+	if (!j->ran || j->rc != 0) {
+		if (e != NULL)
+			*e = j->err;
+		return -1;
+	}
+	/* With regenerate the new key goes into the store first: a certificate file
+	 * whose key we no longer hold would be worse than a key without its file. */
+	if (j->newkey != NULL) {
+		if (pki_key_replace(p, j->key_name, j->newkey, e) != 0)
+			return -1;
+		o->key_replaced = 1;
+	}
+	if (write_cert(st, file, j->r.cert, e) != 0)
+		return -1;
+	snprintf(o->cert_file, sizeof(o->cert_file), "%s", file);
+	/* A local certificate imported from this file is replaced in the device
+	 * store too, so the store never holds a stale copy of the session's cert. */
+	if (pki_local_cert_get0(p, file) != NULL) {
+		const char *realm = pki_cert_realm(p, PKI_CERT_LOCAL, file);
+		char *r = realm ? xstrdup(realm) : NULL;
+		int rc = pki_cert_import_x509(p, PKI_CERT_LOCAL, r, j->r.cert, file, NULL,
+		    e);
+
+		free(r);
+		if (rc != 0)
+			return -1;
+	}
+	for (int i = 0; i < sk_X509_num(j->r.ca_pubs); i++) {
+		char ca[300];
+
+		snprintf(ca, sizeof(ca), "%s_ca%d.cer", j->name, i);
+		if (write_cert(st, ca, sk_X509_value(j->r.ca_pubs, i), e) != 0)
+			return -1;
+		o->ncapubs++;
+	}
+	{
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(j->r.cert), NULL);
+		char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+		snprintf(o->serial, sizeof(o->serial), "%s", hex ? hex : "?");
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
+	time_text(X509_get0_notBefore(j->r.cert), o->not_before, sizeof(o->not_before),
+	    &o->nb);
+	time_text(X509_get0_notAfter(j->r.cert), o->not_after, sizeof(o->not_after),
+	    &o->na);
+	o->ok = 1;
+	return 0;
+}
+
+int
+pki_cmp_request(struct pki *p, struct storage *st, enum pki_cmp_kind kind,
+    const struct pki_cmp_session *s, struct pki_cmp_outcome *o, struct pk_err *e)
+{
+	struct pki_cmp_job *j;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->status = -1;
+	if (pki_cmp_prepare(p, kind, s, &j, e) != 0)
+		return -1;
+	pki_cmp_run(j);
+	rc = pki_cmp_finish(p, st, j, o, e);
+	pki_cmp_job_free(j);
+	return rc;
+}

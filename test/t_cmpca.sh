@@ -1,0 +1,139 @@
+#!/bin/sh
+# Shell tests of the cmpca program: options, first run on an empty DIR (CA key,
+# certificate, secret, database), the printed listening address, HTTP refusals,
+# clean stop on SIGTERM/SIGINT, restart on the same DIR, a port already in use.
+# Prints "ok NAME" / "FAIL NAME" per case. Environment: BUILD, PKISH_TOP.
+set -u
+top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+CMPCA=$BUILD/cmpca
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pkish-test.XXXXXX")
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { echo "ok $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; }
+# check NAME 'SHELL CONDITION': evaluated in this shell.
+check() { name=$1; shift; if eval "$1"; then ok "$name"; else fail "$name"; fi; }
+
+if [ ! -x "$CMPCA" ]; then
+	fail cmpca_built "$CMPCA missing"
+	exit 1
+fi
+
+# start DIR OUT [ARGS...]: runs cmpca in the background, waits for its address.
+start() {
+	d=$1; out=$2; shift 2
+	"$CMPCA" --dir "$d" --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	i=0
+	while [ $i -lt 100 ]; do
+		url=$(sed -n 's/^cmpca: listening on \(http:.*\)$/\1/p' "$out" 2>/dev/null)
+		[ -n "$url" ] && return 0
+		kill -0 $pid 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# stop PID SIG: sends SIG, waits up to 10 s; sets rc to the exit status.
+stop() {
+	kill -"$2" "$1"
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	wait "$1"
+	rc=$?
+}
+
+# help, version and usage errors
+out=$("$CMPCA" --help); rc=$?
+check help '[ $rc -eq 0 ] && echo "$out" | grep -q -- "--validity DURATION"'
+out=$("$CMPCA" --version); rc=$?
+check version '[ $rc -eq 0 ] && echo "$out" | grep -q "^cmpca"'
+"$CMPCA" --bogus >"$tmp/o" 2>&1; rc=$?
+check bad_option '[ $rc -eq 2 ] && grep -q "unknown option --bogus" "$tmp/o"'
+"$CMPCA" --validity 5x >"$tmp/o" 2>&1; rc=$?
+check bad_validity '[ $rc -eq 2 ] && grep -q "unit must be" "$tmp/o"'
+"$CMPCA" --implicit-confirm maybe >"$tmp/o" 2>&1; rc=$?
+check bad_implicit_confirm '[ $rc -eq 2 ]'
+"$CMPCA" --ca-cert x.pem >"$tmp/o" 2>&1; rc=$?
+check ca_cert_needs_key '[ $rc -eq 2 ] && grep -q "go together" "$tmp/o"'
+
+# first run on an empty DIR
+ca=$tmp/ca
+if start "$ca" "$tmp/run1" --validity 20s --threads 2; then
+	pid1=$pid
+	url1=$url
+	ok first_run_listens
+else
+	fail first_run_listens "$(cat "$tmp/run1")"
+	exit 1
+fi
+check first_run_created 'grep -q "created a new CA in $ca" "$tmp/run1"'
+mode() { stat -c %a "$1"; }
+check key_0600 '[ "$(mode "$ca/ca.key")" = 600 ]'
+check secret_0600 '[ "$(mode "$ca/secret")" = 600 ]'
+secret=$(cat "$ca/secret")
+check secret_printed 'grep -q "reference \"cmpca\", secret \"$secret\"" "$tmp/run1"'
+check ca_cert_is_ca 'openssl x509 -in "$ca/ca.crt" -noout -text | grep -q "CA:TRUE"'
+check ca_self_verifies 'openssl verify -CAfile "$ca/ca.crt" "$ca/ca.crt" | grep -q ": OK"'
+check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 1 ]'
+case $url1 in http://127.0.0.1:[0-9]*/) ok url_printed ;; *) fail url_printed "$url1" ;; esac
+
+if command -v curl >/dev/null 2>&1; then
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$url1")
+	check http_get_405 '[ "$code" = 405 ]'
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
+	    --data-binary x "$url1")
+	check http_wrong_type_415 '[ "$code" = 415 ]'
+	head -c 300000 /dev/zero >"$tmp/big"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkixcmp' \
+	    --data-binary @"$tmp/big" "$url1")
+	check http_oversize_413 '[ "$code" = 413 ]'
+fi
+
+# the port is taken: a second instance fails cleanly
+port=$(echo "$url1" | sed 's/.*:\([0-9]*\)\/$/\1/')
+"$CMPCA" --dir "$ca" --listen "127.0.0.1:$port" >"$tmp/o" 2>&1; rc=$?
+check port_in_use '[ $rc -eq 1 ] && grep -q "cannot listen" "$tmp/o"'
+
+stop "$pid1" TERM
+check sigterm_exit_0 '[ $rc -eq 0 ]'
+check sigterm_stopped 'grep -q "^cmpca: stopped" "$tmp/run1"'
+check nothing_half_written '! ls -a "$ca" | grep -q tmp'
+
+# restart: same CA, same secret
+if start "$ca" "$tmp/run2"; then
+	check restart_reuses '! grep -q created "$tmp/run2" && grep -q "secret \"$secret\"" "$tmp/run2"'
+	stop "$pid" INT
+	check sigint_exit_0 '[ $rc -eq 0 ]'
+else
+	fail restart_reuses "$(cat "$tmp/run2")"
+fi
+
+# explicit secret: printed as given, not written
+if start "$tmp/ca2" "$tmp/run3" --ref lab --secret s3cr3t; then
+	check given_secret 'grep -q "reference \"lab\", secret \"s3cr3t\" (given with --secret)" "$tmp/run3" && [ ! -e "$tmp/ca2/secret" ]'
+	stop "$pid" TERM
+else
+	fail given_secret "$(cat "$tmp/run3")"
+fi
+
+# IPv6 loopback when the host has it
+if grep -q '^0*1 ' /proc/net/if_inet6 2>/dev/null; then
+	"$CMPCA" --dir "$ca" --listen '[::1]:0' >"$tmp/run4" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	sleep 1
+	check ipv6_listen 'grep -q "listening on http://\[::1\]:" "$tmp/run4"'
+	stop "$pid" TERM
+fi
+exit 0
+
