@@ -637,6 +637,29 @@ START_TEST(roundtrip_property)
 }
 END_TEST
 
+/* The comparison the property relies on sees a one-value difference. */
+START_TEST(cfg_equal_detects_difference)
+{
+	struct cli *a = new_cli(), *b = new_cli();
+
+	free(run(a, "system-view", NULL));
+	free(run(b, "system-view", NULL));
+	free(run(a, "pki entity e1", NULL));
+	free(run(b, "pki entity e1", NULL));
+	free(run(a, "common-name x", NULL));
+	free(run(b, "common-name x", NULL));
+	ck_assert(cfg_equal(cli_cfg_root(a), cli_cfg_root(b)));
+	free(run(b, "common-name y", NULL));
+	ck_assert(!cfg_equal(cli_cfg_root(a), cli_cfg_root(b)));
+	free(run(b, "common-name x", NULL));
+	free(run(b, "quit", NULL));
+	free(run(b, "pki entity e2", NULL));
+	ck_assert(!cfg_equal(cli_cfg_root(a), cli_cfg_root(b)));
+	cli_free(a);
+	cli_free(b);
+}
+END_TEST
+
 /* Hostile lines: arbitrary bytes up to 64 KiB get an answer, never a crash. */
 START_TEST(hostile_lines)
 {
@@ -688,6 +711,7 @@ main(void)
 	tcase_add_test(tc, grammar_billion_laughs_refused);
 	tcase_add_test(tc, shell_refuses_invalid_grammar);
 	tcase_add_test(tc, roundtrip_property);
+	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -12,17 +12,16 @@
 #include "../../cli/cli_int.h"
 
 static struct cli *c;
+static char dir[] = "/tmp/pkish-fuzz.XXXXXX";
 
 static void
 setup(void)
 {
 	struct cli_options o = { 0 };
 	struct pk_err e;
-	char dir[] = "/tmp/pkish-fuzz.XXXXXX";
-
 	if (mkdtemp(dir) == NULL)
 		abort();
-	o.flash = strdup(dir);
+	o.flash = dir;
 	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;
 	if (cli_new(&c, &o, &e) != 0) {
