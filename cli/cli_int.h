@@ -105,6 +105,11 @@ struct match_result {
 void match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
     const char *line, struct match_result *r);
 void match_result_free(struct match_result *r);
+/* Sets MASK[i] for every token that a secret parameter could take (walking as far
+ * as the line matches, in V and the views it falls back to), so a failing line
+ * echoes no secret either. MASK has toks->n entries, zeroed by the caller. */
+void match_secret_mask(struct cli *c, const struct gview *v,
+    const struct cli_tokens *toks, unsigned char *mask);
 /* '?' text for TOKS in view V into OUT; returns -1 (with a caret error rendered
  * into OUT) when the typed prefix does not match. */
 int match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,

@@ -438,6 +438,55 @@ match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 	}
 }
 
+/* Advances S by T without type checks: any parameter slot takes it, keywords by
+ * prefix. Used only to find where secrets sit in a line that does not match. */
+static void
+step_lenient(struct cli *c, struct tset *s, const char *t)
+{
+	struct tset next = { 0 };
+	size_t tl = strlen(t);
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct thread *th = &s->v[i];
+		const struct gnode *n = &c->g->nodes[th->node];
+
+		if (n->kind == GN_PARAM ||
+		    (n->kind == GN_KW && pk_strncaseeq(n->kw, t, tl)))
+			for (size_t k = 0; k < n->nout; k++)
+				tset_add(c->g, &next, n->out[k], th->path, th->n, 0);
+	}
+	tset_free(s);
+	*s = next;
+}
+
+void
+match_secret_mask(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+    unsigned char *mask)
+{
+	/* Views where the line could match: the current one and its parents (the
+	 * fallback of match_line), each walked as far as the line goes. */
+	for (const struct gview *w = v; w != NULL; w = w->parent) {
+		struct tset s = { 0 };
+
+		if (w != v && w->parent == NULL)
+			break;
+		start_set(c, w, &s);
+		for (size_t i = 0; i < toks->n; i++) {
+			for (size_t k = 0; k < s.n; k++) {
+				const struct gnode *n = &c->g->nodes[s.v[k].node];
+
+				if (n->kind == GN_PARAM && n->param->type == GT_SECRET)
+					mask[i] = 1;
+			}
+			if (step(c, &s, toks->v[i].text) != CLI_OK)
+				step_lenient(c, &s, toks->v[i].text);
+			if (s.n == 0)
+				break;
+		}
+		tset_free(&s);
+	}
+}
+
 void
 match_result_free(struct match_result *r)
 {

@@ -491,25 +491,21 @@ void
 cli_echo_text(struct cli *c, const char *line, struct sbuf *out)
 {
 	struct cli_tokens toks;
-	struct match_result r;
+	unsigned char *mask;
 	size_t from = 0;
 
 	cli_tokenize(line, &toks);
-	if (toks.n == 0 || toks.help) {
-		sbuf_puts(out, line);
-		cli_tokens_free(&toks);
-		return;
-	}
-	match_line(c, c->view, &toks, line, &r);
-	for (size_t i = 0; r.status == CLI_OK && i < r.args.n && i < toks.n; i++) {
-		if (!r.args.v[i].secret)
+	mask = xcalloc(toks.n + 1, 1);
+	match_secret_mask(c, c->view, &toks, mask);
+	for (size_t i = 0; i < toks.n; i++) {
+		if (!mask[i])
 			continue;
 		sbuf_add(out, line + from, toks.v[i].col - from);
 		sbuf_puts(out, "******");
 		from = toks.v[i].end;
 	}
 	sbuf_puts(out, line + from);
-	match_result_free(&r);
+	free(mask);
 	cli_tokens_free(&toks);
 }
 

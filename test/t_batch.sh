@@ -61,3 +61,9 @@ head -c 70000 /dev/urandom >"$tmp/junk"
 	$P --no-startup >/dev/null 2>"$tmp/e8"
 rc=$?
 check batch-hostile-input-no-crash '[ $rc -eq 1 ] && grep -q "lines failed" "$tmp/e8"'
+
+# a line that fails before its secret still does not echo the secret
+$P --no-startup -c "system-view" -c "pki export rsa-key-pair no-key pem ../x.pem password Hidden123" \
+	-c "pki cmp session s" -c "cmp-request message-authentication-code ref1 Hidden456 extra" \
+	>"$tmp/o9" 2>&1
+check batch-failing-line-secret-masked '! grep -q "Hidden" "$tmp/o9" && grep -q "password \*\*\*\*\*\*" "$tmp/o9"'
