@@ -239,26 +239,30 @@ step(struct cli *c, struct tset *s, const char *t)
 	const struct grammar *g = c->g;
 	struct tset next = { 0 };
 	int exact = 0, nparam_cand = 0, nparam_ok = 0, any_tok = 0;
-	const char *prefix_kw = NULL;
-	int prefix_distinct = 0;
-	size_t tl = strlen(t);
+	const char *seen[64];
+	size_t nseen = 0, tl = strlen(t);
+	int prefix_distinct;
 
+	/* What T could be here: an exact keyword, distinct keywords it prefixes, or a
+	 * value some parameter accepts. */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct gnode *n = &g->nodes[s->v[i].node];
 
 		if (n->kind == GN_KW) {
+			size_t k;
+
 			any_tok = 1;
-			if (pk_strcaseeq(n->kw, t))
+			if (pk_strcaseeq(n->kw, t)) {
 				exact = 1;
-			else if (tl > 0 && pk_strncaseeq(n->kw, t, tl) && strlen(n->kw) > tl) {
-				if (prefix_kw == NULL || !pk_strcaseeq(prefix_kw, n->kw)) {
-					if (prefix_kw == NULL)
-						prefix_distinct = 1;
-					else
-						prefix_distinct++;
-					prefix_kw = n->kw;
-				}
+				continue;
 			}
+			if (tl == 0 || !pk_strncaseeq(n->kw, t, tl) || strlen(n->kw) <= tl)
+				continue;
+			for (k = 0; k < nseen; k++)
+				if (pk_strcaseeq(seen[k], n->kw))
+					break;
+			if (k == nseen && nseen < 64)
+				seen[nseen++] = n->kw;
 		} else if (n->kind == GN_PARAM) {
 			any_tok = 1;
 			nparam_cand++;
@@ -268,26 +272,7 @@ step(struct cli *c, struct tset *s, const char *t)
 	}
 	if (!any_tok)
 		return CLI_TOO_MANY;
-	/* Recount distinct prefix keywords properly (names may repeat unordered). */
-	if (!exact && prefix_kw != NULL) {
-		const char *seen[64];
-		size_t nseen = 0;
-
-		for (size_t i = 0; i < s->n; i++) {
-			const struct gnode *n = &g->nodes[s->v[i].node];
-			size_t k;
-
-			if (n->kind != GN_KW || !pk_strncaseeq(n->kw, t, tl) ||
-			    strlen(n->kw) <= tl)
-				continue;
-			for (k = 0; k < nseen; k++)
-				if (pk_strcaseeq(seen[k], n->kw))
-					break;
-			if (k == nseen && nseen < 64)
-				seen[nseen++] = n->kw;
-		}
-		prefix_distinct = (int)nseen;
-	}
+	prefix_distinct = (int)nseen;
 	if (!exact && prefix_distinct > 1)
 		return CLI_AMBIGUOUS;
 	for (size_t i = 0; i < s->n; i++) {

@@ -24,7 +24,8 @@
 
 /* ==== 1. Messages ==================================================== */
 /*
- * CMP messages (cmp_asn1.c, cmp_protect.c, cmp_msg.c, cmp_build.c).
+ * CMP messages (cmp_asn1.c, cmp_protect.c, cmp_msg.c, cmp_build.c, cmp_dump.c;
+ * private header cmp_msg_int.h).
  *
  * ASN.1 types of RFC 4210 (PKIXCMP, EXPLICIT TAGS) and RFC 4211 (CRMF, IMPLICIT
  * TAGS) as OpenSSL templates, strict decoding, PBM and signature protection, and
@@ -38,7 +39,17 @@
  * cmp_msg_encode() of an unchanged decoded message gives back the input bytes, and
  * protection is checked over the received header and body bytes. Functions here
  * that change a message drop that cache; a caller that edits the structs directly
- * must call cmp_msg_touch() afterwards.
+ * must call cmp_msg_touch() afterwards. (CertRequest and POPOSigningKeyInput keep
+ * theirs too, for the POP signature: after editing a decoded template set
+ * certReq->enc.modified = 1.)
+ *
+ * Typical use. Client: cmp_build_certreq() -> cmp_msg_protect_pbm()/_sig() ->
+ * cmp_msg_encode() -> send; cmp_msg_decode() the answer -> cmp_msg_verify_*() ->
+ * check transactionID / recipNonce with cmp_octets_eq() -> cmp_rep_find() ->
+ * cmp_certresp_get0_cert() -> cmp_build_certconf(). CA: cmp_msg_decode() ->
+ * cmp_msg_verify_*() -> cmp_crm_verify_pop() -> cmp_build_certrep(h, req, ...)
+ * -> cmp_msg_protect_*(). Text taken from peers (statusString, freeText,
+ * errorDetails) has control characters replaced by '?'.
  */
 #include <time.h>
 
@@ -54,6 +65,12 @@
 #define CMP_PBM_MAX_SALT	128
 #define CMP_PBM_DEFAULT_ITER	500
 #define CMP_PBM_DEFAULT_SALT	16
+
+/* OIDs without an OpenSSL NID, for cmp_itav_new_oid() and OBJ_txt2obj(). */
+#define CMP_OID_IMPLICIT_CONFIRM	"1.3.6.1.5.5.7.4.13"	/* id-it 13 */
+#define CMP_OID_CONFIRM_WAIT_TIME	"1.3.6.1.5.5.7.4.14"	/* id-it 14 */
+#define CMP_OID_OLD_CERT_ID		"1.3.6.1.5.5.7.5.1.5"	/* RFC 4211 6.5 */
+#define CMP_OID_PBMAC1			"1.2.840.113549.1.5.14"	/* RFC 8018 */
 
 /* PKIBody CHOICE alternatives: the value is the context tag (RFC 4210 5.1.2). */
 enum cmp_body_type {
@@ -353,6 +370,11 @@ int cmp_msg_protected_part(const CMP_PKIMESSAGE *m, unsigned char **der,
     size_t *len, struct pk_err *e);
 /* Drops the kept received encoding after direct edits of the structs. */
 void cmp_msg_touch(CMP_PKIMESSAGE *m);
+/* 1 when M's encoding is canonical DER at the message level (a fresh encoding
+ * of the decoded values gives the same bytes: minimal lengths, no indefinite
+ * lengths), 0 otherwise. Decoding accepts such BER (RFC 4210 asks for DER, but a
+ * peer's signature covers what it sent); a CA may refuse it with badDataFormat. */
+int cmp_msg_is_der(const CMP_PKIMESSAGE *m);
 /* The body tag of an undecodable or unsupported message, -1 if even the outer
  * structure does not parse (for diagnostics). */
 int cmp_msg_peek_body_type(const unsigned char *der, size_t len);
@@ -851,6 +873,28 @@ int ca_http_port(const struct ca_http *h);
 const char *ca_http_url(const struct ca_http *h);
 /* Stops accepting, finishes running requests, frees. Accepts NULL. */
 void ca_http_stop(struct ca_http *h);
+
+/* --- the protocol (cmp_server.c), RFC 4210 / 4211 ---
+ * Answers ir cr kur p10cr certConf pollReq rr genm error as a CA: issuance with
+ * ca_issue (POP checked), PBM (--ref/--secret) or signature authentication
+ * (chain to the CA, or for ir to a --trust anchor), kur signed by the certificate
+ * it updates, revocation, polling (--poll/--check-after), implicitConfirm
+ * (--implicit-confirm), transactions and nonces tracked in the database.
+ * Refusals are error messages with status rejection and the failInfo bit.
+ * Responses: pvno 2, PBM like the request or signed by the signer (with its
+ * certificate and --extra-certs in extraCerts). Thread-safe. */
+struct cmp_server;
+
+/* A server for CA (borrowed; must outlive the server). */
+int cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e);
+void cmp_server_free(struct cmp_server *s);
+/* One request (DER, as received) -> the protected response *out (new). -1 only
+ * when no response at all could be built (then HTTP 500). */
+int cmp_server_process(struct cmp_server *s, const unsigned char *der,
+    size_t len, CMP_PKIMESSAGE **out, struct pk_err *e);
+/* ca_http_handler_fn; ARG is the struct cmp_server. */
+int cmp_server_handle(void *arg, const unsigned char *req, size_t len,
+    unsigned char **rsp, size_t *rsp_len);
 
 
 /* ==== end of 2. CA responder core ==================================== */

@@ -589,3 +589,29 @@ out:
 	CMP_MSG_RAW_free(raw);
 	return rc;
 }
+
+int
+cmp_msg_is_der(const CMP_PKIMESSAGE *m)
+{
+	unsigned char *rx = NULL, *fresh = NULL;
+	const unsigned char *p;
+	CMP_PKIMESSAGE *copy = NULL;
+	int nr, nf, same = 0;
+
+	/* the received (or built) bytes, then a fresh encoding of the same values */
+	if ((nr = i2d_CMP_PKIMESSAGE(m, &rx)) <= 0)
+		goto out;
+	p = rx;
+	if ((copy = d2i_CMP_PKIMESSAGE(NULL, &p, nr)) == NULL)
+		goto out;
+	cmp_msg_touch(copy);
+	if ((nf = i2d_CMP_PKIMESSAGE(copy, &fresh)) <= 0)
+		goto out;
+	same = nf == nr && memcmp(rx, fresh, (size_t)nr) == 0;
+out:
+	OPENSSL_free(rx);
+	OPENSSL_free(fresh);
+	CMP_PKIMESSAGE_free(copy);
+	ERR_clear_error();
+	return same;
+}

@@ -332,6 +332,23 @@ report_error_msg(struct txn *t, const CMP_PKIMESSAGE *m, int authentic,
 	return -1;
 }
 
+/* A rejecting ip/cp/kup whose protection does not verify. */
+static int
+report_unauth_rejection(struct txn *t, const CMP_PKIMESSAGE *m,
+    const char *why_unauth, struct pk_err *e)
+{
+	const CMP_PKISTATUSINFO *si = cmp_certresp_get0_status(cmp_rep_get0(m, 0));
+	char *desc = cmp_si_describe(si);
+
+	set_status(t, si);
+	t->res->unauthenticated = 1;
+	pk_err_set(e, "the CA refused the %s: %s [unauthenticated: %s; reported, "
+	    "not trusted]", kind_name(t->kind), desc != NULL ? desc : "rejection",
+	    why_unauth);
+	free(desc);
+	return -1;
+}
+
 /* Checks a response RSP to REQ (RFC 4210 5.1.1, 5.1.3): protection,
  * transactionID, recipNonce, body type EXP1 or EXP2 (-1: none). An error body
  * is reported and makes this fail. On success the response's senderNonce is
@@ -351,6 +368,12 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 	if (verify_protection(t, rsp, &pe) != 0) {
 		if (type == CMP_BODY_ERROR)
 			return report_error_msg(t, rsp, 0, pe.msg, e);
+		/* some CAs send negative ip/cp/kup unprotected (RFC 9483 3.6.4
+		 * lets a client take them): report the refusal, never trust it */
+		if (type == rep_body(t->kind) && cmp_rep_count(rsp) == 1 &&
+		    cmp_si_status(cmp_certresp_get0_status(cmp_rep_get0(rsp, 0)))
+		    == CMP_STATUS_REJECTION)
+			return report_unauth_rejection(t, rsp, pe.msg, e);
 		if (cmp_msg_protection_kind(rsp) == CMP_PROT_NONE)
 			return pk_err_set(e, "RFC 4210 5.1.3: the %s answering our %s "
 			    "is not protected; an unprotected positive response is "
@@ -366,18 +389,24 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 		pk_err_ossl(e, "out of memory");
 		goto out;
 	}
+	rn = cmp_msg_get0_recip_nonce(rsp);
+	if (type == CMP_BODY_ERROR) {
+		/* reported in any case; trusted only when it is bound to this
+		 * request (a protected error replayed from elsewhere is not) */
+		const char *bad = !cmp_octets_eq(tid, mytid) ? "its transactionID "
+		    "is not ours (RFC 4210 5.1.1)" : !cmp_octets_eq(rn,
+		    cmp_msg_get0_sender_nonce(req)) ? "its recipNonce does not "
+		    "answer our senderNonce (RFC 4210 5.1.1)" : NULL;
+
+		rc = report_error_msg(t, rsp, bad == NULL, bad, e);
+		goto out;
+	}
 	if (!cmp_octets_eq(tid, mytid)) {
-		if (type == CMP_BODY_ERROR && tid == NULL) {
-			/* a CA may not know the transaction it refuses */
-			rc = report_error_msg(t, rsp, 1, "", e);
-			goto out;
-		}
 		pk_err_set(e, "RFC 4210 5.1.1: the transactionID of the %s does "
 		    "not match the request's", cmp_body_name(type));
 		goto out;
 	}
 	/* RFC 4210 5.1.1: recipNonce is the senderNonce of our request */
-	rn = cmp_msg_get0_recip_nonce(rsp);
 	if (rn == NULL) {
 		pk_err_set(e, "RFC 4210 5.1.1: the %s has no recipNonce",
 		    cmp_body_name(type));
@@ -386,10 +415,6 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 	if (!cmp_octets_eq(rn, cmp_msg_get0_sender_nonce(req))) {
 		pk_err_set(e, "RFC 4210 5.1.1: the recipNonce of the %s does not "
 		    "match the request's senderNonce", cmp_body_name(type));
-		goto out;
-	}
-	if (type == CMP_BODY_ERROR) {
-		rc = report_error_msg(t, rsp, 1, "", e);
 		goto out;
 	}
 	if (type != exp1 && type != exp2) {

@@ -442,6 +442,9 @@ cmp_msg_dump(const CMP_PKIMESSAGE *m, struct sbuf *s)
 	sbuf_printf(s, "body: %s (%d)\n", cmp_body_name(cmp_msg_body_type(m)),
 	    cmp_msg_body_type(m));
 	sbuf_printf(s, "pvno: %ld\n", cmp_msg_pvno(m));
+	if (!cmp_msg_is_der(m))
+		sbuf_puts(s, "encoding: BER, not canonical DER (RFC 4210 asks for "
+		    "DER)\n");
 	sbuf_puts(s, "sender: ");
 	put_gn(s, h->sender);
 	sbuf_puts(s, "\nrecipient: ");

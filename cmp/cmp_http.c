@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,8 +221,13 @@ next:
 			return pk_err_set(e, "cannot connect to %s:%s: no answer "
 			    "within %d seconds", h->host, h->port,
 			    h->connect_timeout);
+	{
+		char eb[128];
+
 		return pk_err_set(e, "cannot connect to %s:%s: %s", h->host,
-		    h->port, strerror(err != 0 ? err : ECONNREFUSED));
+		    h->port, strerror_r(err != 0 ? err : ECONNREFUSED, eb,
+		    sizeof(eb)));
+	}
 	}
 	*fdp = fd;
 	return 0;
@@ -427,8 +434,39 @@ out:
 	return rc;
 }
 
+static int exchange(struct cmp_http *h, const CMP_PKIMESSAGE *reqmsg,
+    int read_timeout, CMP_PKIMESSAGE **rsp, struct pk_err *e);
+
+/* A write to a connection the server has closed raises SIGPIPE, which would
+ * end the console: it is blocked in this thread for the exchange and a
+ * SIGPIPE raised meanwhile is consumed (the write fails with EPIPE instead). */
 int
 cmp_http_exchange(struct cmp_http *h, const CMP_PKIMESSAGE *reqmsg,
+    int read_timeout, CMP_PKIMESSAGE **rsp, struct pk_err *e)
+{
+	sigset_t pipe_set, old, pending;
+	struct timespec zero = { 0, 0 };
+	int was_pending, rc;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	rc = exchange(h, reqmsg, read_timeout, rsp, e);
+	if (!was_pending) {
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 &&
+			    errno == EINTR)
+				;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static int
+exchange(struct cmp_http *h, const CMP_PKIMESSAGE *reqmsg,
     int read_timeout, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	unsigned char *der = NULL;

@@ -55,20 +55,27 @@ int_get(const ASN1_INTEGER *a)
 	return (long)v;
 }
 
-/* PKIFreeText joined with "; "; NULL when absent or empty. */
+/* PKIFreeText joined with "; "; NULL when absent. The text comes from a peer
+ * and ends up on a console: control characters become '?'. */
 static char *
 free_text(const STACK_OF(ASN1_UTF8STRING) *sk)
 {
 	struct sbuf b = SBUF_INIT;
-	int i;
+	int i, j;
 
+	if (sk == NULL)
+		return NULL;
 	for (i = 0; i < sk_ASN1_UTF8STRING_num(sk); i++) {
 		const ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(sk, i);
 
 		if (i > 0)
 			sbuf_puts(&b, "; ");
-		sbuf_add(&b, s->data, (size_t)s->length);
+		for (j = 0; j < s->length; j++)
+			sbuf_putc(&b, s->data[j] < 0x20 || s->data[j] == 0x7f ? '?' :
+			    (char)s->data[j]);
 	}
+	if (b.s == NULL)
+		return xstrdup("");
 	return sbuf_take(&b);
 }
 

@@ -28,14 +28,6 @@ DECLARE_ASN1_FUNCTIONS(CMP_MSG_RAW)
 DECLARE_ASN1_FUNCTIONS(CMP_PROTPART_RAW)
 DECLARE_ASN1_FUNCTIONS(CMP_PROTPART)
 
-/* OID of id-it-implicitConfirm / confirmWaitTime (RFC 4210 5.3.19) */
-#define CMP_OID_IMPLICIT_CONFIRM	"1.3.6.1.5.5.7.4.13"
-#define CMP_OID_CONFIRM_WAIT_TIME	"1.3.6.1.5.5.7.4.14"
-/* id-regCtrl-oldCertID (RFC 4211 6.5) */
-#define CMP_OID_OLD_CERT_ID		"1.3.6.1.5.5.7.5.1.5"
-/* PBMAC1 (RFC 8018 / RFC 9481) */
-#define CMP_OID_PBMAC1			"1.2.840.113549.1.5.14"
-
 /* 1 when OBJ is the dotted OID TEXT. */
 int cmp_oid_is(const ASN1_OBJECT *obj, const char *text);
 /* Random bytes into a new octet string; NULL on failure. */

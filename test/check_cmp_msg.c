@@ -508,6 +508,48 @@ body_offset(const unsigned char *der, size_t len)
 	return (size_t)(q - der) + (size_t)l;
 }
 
+START_TEST(ber_length_kept)
+{
+	struct cmp_hdr h = { 0 };
+	struct pk_err e;
+	CMP_PKIMESSAGE *m, *d;
+	unsigned char *der, *ber, *out;
+	const unsigned char *p;
+	size_t len, blen, olen, hl;
+	long l;
+	int tag, cls;
+
+	ck_assert_int_eq(cmp_build_genm(&h, NULL, &m, &e), 0);
+	ck_assert_int_eq(cmp_msg_protect_pbm(m, "pw", 2, NULL, &e), 0);
+	ck_assert_int_eq(cmp_msg_encode(m, &der, &len, &e), 0);
+	ck_assert(cmp_msg_is_der(m));
+	/* the outer length in a non-minimal 4-byte long form: BER, not DER */
+	p = der;
+	ASN1_get_object(&p, &l, &tag, &cls, (long)len);
+	hl = (size_t)(p - der);
+	blen = 6 + (size_t)l;
+	ber = malloc(blen);
+	ber[0] = 0x30;
+	ber[1] = 0x84;
+	ber[2] = (unsigned char)(l >> 24);
+	ber[3] = (unsigned char)(l >> 16);
+	ber[4] = (unsigned char)(l >> 8);
+	ber[5] = (unsigned char)l;
+	memcpy(ber + 6, der + hl, (size_t)l);
+	ck_assert_int_eq(cmp_msg_decode(ber, blen, &d, &e), 0);
+	ck_assert(!cmp_msg_is_der(d));
+	/* kept as received, and the protection still verifies over it */
+	ck_assert_int_eq(cmp_msg_encode(d, &out, &olen, &e), 0);
+	ck_assert(olen == blen && memcmp(out, ber, blen) == 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(d, "pw", 2, &e), 0);
+	OPENSSL_free(out);
+	CMP_PKIMESSAGE_free(d);
+	CMP_PKIMESSAGE_free(m);
+	OPENSSL_free(der);
+	free(ber);
+}
+END_TEST
+
 START_TEST(unsupported_body_and_pvno)
 {
 	struct cmp_hdr h = { 0 };
@@ -1156,6 +1198,127 @@ START_TEST(responses)
 }
 END_TEST
 
+START_TEST(pop_variants)
+{
+	static const char *const keys[] = { "srv.key", "ed.key", "ee.key" };
+	struct cmp_hdr h = { 0 };
+	struct cmp_certreq r = { 0 };
+	struct pk_err e;
+	X509_NAME *subj = name_of("pop");
+	CMP_PKIMESSAGE *m, *d;
+	CMP_CERTREQMSG *crm;
+	CMP_POPOSIGNINGKEY *sk;
+	CMP_POPOSKINPUT *in;
+	EVP_PKEY *k, *other = fkey("other.key");
+	size_t i;
+
+	r.subject = subj;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		k = fkey(keys[i]);
+		r.key = k;
+		ck_assert_int_eq(cmp_build_certreq(&h, CMP_BODY_CR, &r, &m, &e), 0);
+		d = roundtrip(m);
+		ck_assert_msg(cmp_crm_verify_pop(cmp_req_get0(d, 0), 0, &e) == 0,
+		    "%s: %s", keys[i], e.msg);
+		CMP_PKIMESSAGE_free(d);
+		CMP_PKIMESSAGE_free(m);
+		EVP_PKEY_free(k);
+	}
+
+	/* RFC 4211 4.1 with poposkInput: the signature covers poposkInput */
+	k = fkey("ee.key");
+	r.key = k;
+	ck_assert_int_eq(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e), 0);
+	crm = cmp_req_get0(m, 0);
+	sk = crm->popo->value.signature;
+	in = sk->poposkInput = CMP_POPOSKINPUT_new();
+	in->authInfo->type = 0;
+	in->authInfo->value.sender = GENERAL_NAME_new();
+	GENERAL_NAME_set0_value(in->authInfo->value.sender, GEN_DIRNAME,
+	    X509_NAME_dup(subj));
+	X509_PUBKEY_set(&in->publicKey, k);
+	ck_assert_int_gt(ASN1_item_sign(ASN1_ITEM_rptr(CMP_POPOSKINPUT),
+	    sk->algorithmIdentifier, NULL, sk->signature, in, k, EVP_sha256()), 0);
+	cmp_msg_touch(m);
+	d = roundtrip(m);
+	ck_assert_msg(cmp_crm_verify_pop(cmp_req_get0(d, 0), 0, &e) == 0, "%s",
+	    e.msg);
+	CMP_PKIMESSAGE_free(d);
+	/* poposkInput naming another key than the template's */
+	X509_PUBKEY_set(&in->publicKey, other);
+	cmp_msg_touch(m);
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_crm_verify_pop(cmp_req_get0(d, 0), 0, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "poposkInput publicKey differs"));
+	CMP_PKIMESSAGE_free(d);
+
+	/* raVerified only when accepted; no POP at all */
+	CMP_POPO_free(crm->popo);
+	crm->popo = CMP_POPO_new();
+	crm->popo->type = 0;
+	crm->popo->value.raVerified = ASN1_NULL_new();
+	cmp_msg_touch(m);
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_crm_verify_pop(cmp_req_get0(d, 0), 0, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "raVerified"));
+	ck_assert_int_eq(cmp_crm_verify_pop(cmp_req_get0(d, 0), 1, &e), 0);
+	CMP_PKIMESSAGE_free(d);
+	CMP_POPO_free(crm->popo);
+	crm->popo = NULL;
+	cmp_msg_touch(m);
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_crm_verify_pop(cmp_req_get0(d, 0), 0, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "no proof of possession"));
+	CMP_PKIMESSAGE_free(d);
+	CMP_PKIMESSAGE_free(m);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(other);
+	X509_NAME_free(subj);
+}
+END_TEST
+
+START_TEST(header_extras)
+{
+	struct cmp_hdr h = { 0 };
+	struct pk_err e;
+	STACK_OF(CMP_ITAV) *gi = sk_CMP_ITAV_new_null();
+	ASN1_TYPE *v = ASN1_TYPE_new();
+	CMP_PKIMESSAGE *m, *d;
+	unsigned char tid[20];
+	time_t t = 0;
+	char *s;
+
+	/* RFC 4210 5.1.1.2 confirmWaitTime, a GeneralizedTime */
+	ASN1_TYPE_set(v, V_ASN1_GENERALIZEDTIME,
+	    ASN1_GENERALIZEDTIME_set(NULL, 1800000000));
+	sk_CMP_ITAV_push(gi, cmp_itav_new_oid(CMP_OID_CONFIRM_WAIT_TIME, v));
+	memset(tid, 0xab, sizeof(tid));
+	h.general_info = gi;
+	h.transaction_id = tid;
+	h.transaction_id_len = sizeof(tid);
+	h.free_text = "line1\nline2\033[2J";
+	h.message_time = -1;
+	ck_assert_int_eq(cmp_build_genm(&h, NULL, &m, &e), 0);
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_msg_confirm_wait_time(d, &t), 0);
+	ck_assert_int_eq((long)t, 1800000000L);
+	ck_assert_int_eq(cmp_msg_implicit_confirm(d), 0);
+	ck_assert_ptr_null(cmp_msg_get0_message_time(d));
+	ck_assert_int_eq(cmp_msg_get0_transaction_id(d)->length, 20);
+	ck_assert_int_eq(cmp_msg_get0_transaction_id(d)->data[19], 0xab);
+	/* the NULL-DN when no names are given (RFC 4210 5.1.1) */
+	ck_assert_int_eq(X509_NAME_entry_count(cmp_msg_get0_sender_name(d)), 0);
+	ck_assert_int_eq(X509_NAME_entry_count(cmp_msg_get0_recipient_name(d)), 0);
+	/* peer text reaches the console without control characters */
+	s = cmp_msg_free_text(d);
+	ck_assert_str_eq(s, "line1?line2?[2J");
+	free(s);
+	CMP_PKIMESSAGE_free(d);
+	CMP_PKIMESSAGE_free(m);
+	sk_CMP_ITAV_pop_free(gi, CMP_ITAV_free);
+}
+END_TEST
+
 /* --- interop: messages of the real `openssl cmp` client and mock server --- */
 
 static int
@@ -1193,7 +1356,11 @@ mock_start(int port, const char *args)
 	free(cmd);
 	for (i = 0; i < 200 && !port_open(port); i++)
 		usleep(25000);
-	ck_assert_msg(port_open(port), "mock server did not start");
+	if (!port_open(port)) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		ck_abort_msg("mock server did not start on port %d", port);
+	}
 	return pid;
 }
 
@@ -1458,6 +1625,7 @@ suite(void)
 	    (int)(sizeof(lw_files) / sizeof(lw_files[0])));
 	tcase_add_test(tc, vector_contents);
 	tcase_add_test(tc, strict_decode);
+	tcase_add_test(tc, ber_length_kept);
 	tcase_add_test(tc, unsupported_body_and_pvno);
 	tcase_add_test(tc, names);
 	suite_add_tcase(s, tc);
@@ -1469,6 +1637,8 @@ suite(void)
 	tcase_add_test(tb, kur_cr_p10cr_rr);
 	tcase_add_test(tb, certconf_hash);
 	tcase_add_test(tb, responses);
+	tcase_add_test(tb, header_extras);
+	tcase_add_test(tb, pop_variants);
 	tcase_set_timeout(tb, 120);
 	suite_add_tcase(s, tb);
 

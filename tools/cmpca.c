@@ -190,22 +190,6 @@ parse_args(int argc, char **argv, struct ca_config *c)
 	return 0;
 }
 
-/*
- * The protocol seam. Until cmp_server.c exists every request gets HTTP 500.
- * LEAD: replace with cmp_server's handler (ca_http_handler_fn) and its argument.
- */
-static int
-unwired_handler(void *arg, const unsigned char *req, size_t len,
-    unsigned char **rsp, size_t *rsp_len)
-{
-	(void)arg;
-	(void)req;
-	(void)len;
-	*rsp = NULL;
-	*rsp_len = 0;
-	return -1;
-}
-
 static char *
 subject_text(X509 *x)
 {
@@ -228,6 +212,7 @@ main(int argc, char **argv)
 	struct ca_config cfg;
 	struct ca *ca = NULL;
 	struct ca_http *http = NULL;
+	struct cmp_server *srv = NULL;
 	struct pk_err e;
 	sigset_t set;
 	char *subj;
@@ -270,8 +255,13 @@ main(int argc, char **argv)
 	else
 		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
 		    ca_get0_ref(ca), ca_get0_secret(ca));
+	/* the protocol (cmp_server.c) answers every request */
+	if (cmp_server_new(&srv, ca, &e) != 0) {
+		fprintf(stderr, "cmpca: %s\n", e.msg);
+		goto out;
+	}
 	if (ca_http_start(&http, cfg.listen, cfg.threads, cfg.timeout,
-	    cfg.max_request, unwired_handler, ca, &e) != 0) {
+	    cfg.max_request, cmp_server_handle, srv, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
@@ -286,7 +276,8 @@ main(int argc, char **argv)
 	printf("cmpca: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 	rc = 0;
 out:
-	ca_http_stop(http);
+	ca_http_stop(http);	/* running handlers finish first */
+	cmp_server_free(srv);
 	ca_close(ca);
 	ca_config_clear(&cfg);
 	if (rc == 0)
