@@ -49,7 +49,7 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all check demo fuzz bench clean install
+.PHONY: all check demo fuzz bench clean install valgrind
 .SECONDARY:
 all: $(PROGS)
 
@@ -78,6 +78,15 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 
 check: $(PROGS) $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
+
+# Every Check program under valgrind memcheck (no fork, so leaks are seen);
+# VALGRIND_TESTS narrows the list (e.g. VALGRIND_TESTS=check_cli).
+VALGRIND_TESTS ?= $(notdir $(TESTS))
+valgrind: $(PROGS) $(TESTS)
+	@rc=0; for t in $(VALGRIND_TESTS); do echo "== valgrind $$t"; \
+	  CK_FORK=no BUILD=$(BUILD) PKISH_TOP=$(CURDIR) valgrind -q --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
+	    $(BUILD)/test/$$t || rc=1; done; exit $$rc
 
 demo: $(PROGS)
 	BUILD=$(BUILD) sh examples/demo.sh

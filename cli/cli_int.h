@@ -203,6 +203,7 @@ struct cli {
 	struct loop *loop;		/* timers, background completions */
 	void *au;			/* autoupdate.c */
 	int daemon;			/* no console: events go to stderr + syslog */
+	int no_prompt;			/* carets count from the line (startup load) */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };

@@ -443,6 +443,16 @@ xml_name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static long
+doc_rank(xmlDoc *d)
+{
+	char *r = attr(xmlDocGetRootElement(d), "rank");
+	long v = r ? strtol(r, NULL, 10) : 100;
+
+	free(r);
+	return v;
+}
+
 /* Reads and validates one file; returns the document or NULL. */
 static xmlDoc *
 read_valid(struct loader *l, xmlSchemaPtr schema, const char *path)
@@ -525,23 +535,23 @@ grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
 		lerr(&l, dir, 0, "no grammar files (*.xml)");
 		goto out;
 	}
-	/* system.xml first (it declares the base views), then the rest in name order. */
 	qsort(files, nfiles, sizeof(char *), xml_name_cmp);
-	for (size_t i = 0; i < nfiles; i++) {
-		const char *b = strrchr(files[i], '/');
-
-		if (strcmp(b ? b + 1 : files[i], "system.xml") == 0 && i > 0) {
-			char *t = files[i];
-
-			memmove(files + 1, files, i * sizeof(char *));
-			files[0] = t;
-		}
-	}
 	docs = xcalloc(nfiles, sizeof(*docs));
 	for (size_t i = 0; i < nfiles; i++)
 		docs[i] = read_valid(&l, schema, files[i]);
 	if (l.nerr)
 		goto out;
+	/* Rank order (then name): the order of loading and of display sections. */
+	for (size_t i = 1; i < nfiles; i++)
+		for (size_t k = i; k > 0 && doc_rank(docs[k]) < doc_rank(docs[k - 1]); k--) {
+			xmlDoc *doc = docs[k];
+			char *f = files[k];
+
+			docs[k] = docs[k - 1];
+			files[k] = files[k - 1];
+			docs[k - 1] = doc;
+			files[k - 1] = f;
+		}
 	/* Views of all files first, so commands may name views of other files. */
 	for (size_t i = 0; i < nfiles; i++) {
 		l.file = files[i];

@@ -459,7 +459,7 @@ cli_exec(struct cli *c, const char *line)
 		cli_tokens_free(&toks);
 		return 0;
 	}
-	plen = strlen(cli_prompt(c));
+	plen = c->no_prompt ? 0 : strlen(cli_prompt(c));
 	match_line(c, c->view, &toks, line, &r);
 	if (r.status != CLI_OK) {
 		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
@@ -564,12 +564,14 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 			continue;
 		mem = open_memstream(&buf, &blen);
 		c->out = mem;
+		c->no_prompt = 1;
 		if (cli_exec(c, l) != 0) {
 			fflush(mem);
-			fprintf(stderr, "pkish: %s: line %zu: %s: %s", shown, lineno, l,
+			fprintf(stderr, "pkish: %s, line %zu:\n%s\n%s", shown, lineno, l,
 			    buf ? buf : "\n");
 			failed++;
 		}
+		c->no_prompt = 0;
 		c->out = real;
 		fclose(mem);
 		free(buf);

@@ -39,8 +39,8 @@
  * cmp_msg_encode() of an unchanged decoded message gives back the input bytes, and
  * protection is checked over the received header and body bytes. Functions here
  * that change a message drop that cache; a caller that edits the structs directly
- * must call cmp_msg_touch() afterwards. (CertRequest and POPOSigningKeyInput keep
- * theirs too, for the POP signature: after editing a decoded template set
+ * must call cmp_msg_touch() afterwards. (CertRequest keeps its encoding too, for
+ * the POP signature: after editing a decoded template set
  * certReq->enc.modified = 1.)
  *
  * Typical use. Client: cmp_build_certreq() -> cmp_msg_protect_pbm()/_sig() ->
@@ -181,7 +181,6 @@ typedef struct cmp_poposkauth_st {
 typedef struct cmp_poposkinput_st {
 	CMP_POPOSKAUTH *authInfo;
 	X509_PUBKEY *publicKey;
-	ASN1_ENCODING enc;
 } CMP_POPOSKINPUT;
 /* POPOSigningKey (RFC 4211 4.1). */
 typedef struct cmp_poposigningkey_st {
@@ -353,8 +352,8 @@ DECLARE_ASN1_ITEM(CMP_CERTREQMESSAGES)
 
 /* --- Codec (cmp_asn1.c) --- */
 
-/* Strict DER decode of one PKIMessage: input must be 1..CMP_MSG_MAX_SIZE bytes, one
- * complete PKIMessage with no trailing bytes; pvno 2 or 3 (pvno 1 only on an error
+/* Strict decode of one PKIMessage: input must be 1..CMP_MSG_MAX_SIZE bytes, one
+ * complete PKIMessage with no trailing bytes, every tag as the RFCs define; pvno 2 or 3 (pvno 1 only on an error
  * body, which some servers send); a body type outside ir ip cr cp p10cr kur kup rr
  * rp pkiConf genm genp error certConf pollReq pollRep is "unsupported body type".
  * Certificates inside are checked (X509_check_purpose). *out: new message. */
@@ -389,8 +388,8 @@ int cmp_body_supported(int type);
 const char *cmp_status_name(long status);
 /* "badAlg" ... "duplicateCertReq"; NULL for an unknown bit. */
 const char *cmp_failinfo_name(int bit);
-/* "badPOP, badMessageCheck" style list of the set bits (bits above 26 named
- * "bit N"); "" for 0. New string, free(). */
+/* "badMessageCheck, badPOP" style list of the set bits in bit order (bits above
+ * 26 named "bit N"); "" for 0. New string, free(). */
 char *cmp_failinfo_names(uint32_t mask);
 
 /* --- Header accessors (cmp_msg.c) --- */
@@ -433,7 +432,7 @@ long cmp_si_status(const CMP_PKISTATUSINFO *s);
 uint32_t cmp_si_failinfo(const CMP_PKISTATUSINFO *s);
 /* statusString joined with "; " (new string, free()); NULL when absent. */
 char *cmp_si_text(const CMP_PKISTATUSINFO *s);
-/* "rejection, failInfo: badPOP, badMessageCheck, text: \"...\"" (free()). */
+/* "rejection, failInfo: badMessageCheck, badPOP, text: \"...\"" (free()). */
 char *cmp_si_describe(const CMP_PKISTATUSINFO *s);
 /* New PKIStatusInfo; failinfo 0 and text NULL leave those fields absent. */
 CMP_PKISTATUSINFO *cmp_si_new(int status, uint32_t failinfo, const char *text);
@@ -972,8 +971,11 @@ struct cmp_client_result {
 	long status;			/* PKIStatus of the answer, -1 if none came */
 	uint32_t failinfo;		/* its failInfo bits */
 	char *status_text;		/* its statusString joined, or NULL */
-	int unauthenticated;		/* an error message that was not (validly)
-					 * protected: reported, never trusted */
+	int unauthenticated;		/* an error message (or a rejecting
+					 * ip/cp/kup) that was not (validly)
+					 * protected, or a protected error not
+					 * bound to our request (transactionID,
+					 * recipNonce): reported, never trusted */
 	int implicit_confirm_granted;
 	int polled;			/* number of pollReq sent */
 };

@@ -110,7 +110,7 @@ static CMP_PKIMESSAGE *
 msg_new(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req, int type)
 {
 	static const struct cmp_hdr none;
-	CMP_PKIMESSAGE *m = CMP_PKIMESSAGE_new();
+	CMP_PKIMESSAGE *m = CMP_PKIMESSAGE_new(), *ret = NULL;
 	CMP_PKIHEADER *hd;
 	const X509_NAME *rcpt;
 
@@ -121,84 +121,85 @@ msg_new(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req, int type)
 	hd = m->header;
 	m->body->type = type;
 	if (!ASN1_INTEGER_set(hd->pvno, h->pvno != 0 ? h->pvno : CMP_PVNO))
-		goto bad;
+		goto out;
 	GENERAL_NAME_free(hd->sender);
 	GENERAL_NAME_free(hd->recipient);
 	hd->recipient = NULL;
 	if ((hd->sender = dirname_new(h->sender)) == NULL)
-		goto bad;
+		goto out;
 	rcpt = h->recipient;
 	if (rcpt == NULL && req != NULL) {
 		/* answer to whoever sent the request */
 		if ((hd->recipient = GENERAL_NAME_dup(req->header->sender)) == NULL)
-			goto bad;
+			goto out;
 	} else if ((hd->recipient = dirname_new(rcpt)) == NULL) {
-		goto bad;
+		goto out;
 	}
 	if (h->message_time != -1 &&
 	    (hd->messageTime = ASN1_GENERALIZEDTIME_set(NULL,
 	    h->message_time != 0 ? h->message_time : time(NULL))) == NULL)
-		goto bad;
+		goto out;
 	if (h->sender_kid != NULL &&
 	    set_octets(&hd->senderKID, h->sender_kid, h->sender_kid_len) != 0)
-		goto bad;
+		goto out;
 	/* RFC 4210 5.1.1: a response carries the request's transactionID */
 	if (h->transaction_id != NULL) {
 		if (set_octets(&hd->transactionID, h->transaction_id,
 		    h->transaction_id_len) != 0)
-			goto bad;
+			goto out;
 	} else if (req != NULL && req->header->transactionID != NULL) {
 		if (dup_octets(&hd->transactionID, req->header->transactionID) != 0)
-			goto bad;
+			goto out;
 	} else if (random_octets(&hd->transactionID) != 0) {
-		goto bad;
+		goto out;
 	}
 	/* RFC 4210 5.1.1: senderNonce 128 bits, fresh for every message */
 	if (h->sender_nonce != NULL) {
 		if (set_octets(&hd->senderNonce, h->sender_nonce,
 		    h->sender_nonce_len) != 0)
-			goto bad;
+			goto out;
 	} else if (random_octets(&hd->senderNonce) != 0) {
-		goto bad;
+		goto out;
 	}
 	/* RFC 4210 5.1.1: recipNonce is the senderNonce of the message answered */
 	if (h->recip_nonce != NULL) {
 		if (set_octets(&hd->recipNonce, h->recip_nonce,
 		    h->recip_nonce_len) != 0)
-			goto bad;
+			goto out;
 	} else if (req != NULL && req->header->senderNonce != NULL) {
 		if (dup_octets(&hd->recipNonce, req->header->senderNonce) != 0)
-			goto bad;
+			goto out;
 	}
 	if (h->free_text != NULL &&
 	    (hd->freeText = freetext_new(h->free_text)) == NULL)
-		goto bad;
+		goto out;
 	if (h->implicit_confirm) {
 		/* RFC 4210 5.1.1.1: implicitConfirm, value NULL */
 		ASN1_TYPE *v = ASN1_TYPE_new();
 		CMP_ITAV *it;
 
 		if (v == NULL)
-			goto bad;
+			goto out;
 		ASN1_TYPE_set(v, V_ASN1_NULL, NULL);
 		if ((it = cmp_itav_new_oid(CMP_OID_IMPLICIT_CONFIRM, v)) == NULL) {
 			ASN1_TYPE_free(v);
-			goto bad;
+			goto out;
 		}
 		if ((hd->generalInfo == NULL &&
 		    (hd->generalInfo = sk_CMP_ITAV_new_null()) == NULL) ||
 		    !sk_CMP_ITAV_push(hd->generalInfo, it)) {
 			CMP_ITAV_free(it);
-			goto bad;
+			goto out;
 		}
 	}
 	if (sk_CMP_ITAV_num(h->general_info) > 0 &&
 	    push_itav_copies(&hd->generalInfo, h->general_info) != 0)
-		goto bad;
-	return m;
-bad:
+		goto out;
+	ret = m;
+	m = NULL;
+out:
 	CMP_PKIMESSAGE_free(m);
-	return NULL;
+	return ret;
 }
 
 static int
@@ -242,64 +243,66 @@ out:
 static CMP_CERTREQMSG *
 crm_new(int type, const struct cmp_certreq *r, struct pk_err *e)
 {
-	CMP_CERTREQMSG *crm = CMP_CERTREQMSG_new();
+	CMP_CERTREQMSG *crm = NULL, *ret = NULL;
 	CMP_CERTTEMPLATE *t;
 	CMP_POPOSIGNINGKEY *sk;
 	CMP_ATAV *a;
 	const EVP_MD *md = NULL;
 	int i, base;
 
-	if (crm == NULL)
-		goto ossl;
-	t = crm->certReq->certTemplate;
-	if (!ASN1_INTEGER_set(crm->certReq->certReqId, r->cert_req_id))
-		goto ossl;
-	/* RFC 4211 4.1: without poposkInput the template must carry subject and
-	 * publicKey; an absent subject is sent as the empty name */
-	t->subject = r->subject != NULL ? X509_NAME_dup(r->subject) :
-	    X509_NAME_new();
-	if (t->subject == NULL || !X509_PUBKEY_set(&t->publicKey, r->key))
-		goto ossl;
-	if (r->san != NULL && X509V3_add1_i2d(&t->extensions,
-	    NID_subject_alt_name, (void *)r->san,
-	    X509_NAME_entry_count(t->subject) == 0, X509V3_ADD_REPLACE) != 1)
-		goto ossl;
-	for (i = 0; i < sk_X509_EXTENSION_num(r->exts); i++) {
-		if (X509v3_add_ext(&t->extensions,
-		    sk_X509_EXTENSION_value(r->exts, i), -1) == NULL)
-			goto ossl;
-	}
-	if (type == CMP_BODY_KUR) {
-		if ((a = old_cert_id_new(r->old_cert)) == NULL)
-			goto ossl;
-		if ((crm->certReq->controls = sk_CMP_ATAV_new_null()) == NULL ||
-		    !sk_CMP_ATAV_push(crm->certReq->controls, a)) {
-			CMP_ATAV_free(a);
-			goto ossl;
-		}
-	}
-	/* RFC 4211 4.1: signature POP over DER(CertRequest) with the private key */
+	/* RFC 4211 4.1: the POP digest (none for EdDSA) */
 	base = EVP_PKEY_get_base_id(r->key);
 	if (base != EVP_PKEY_ED25519 && base != EVP_PKEY_ED448 &&
 	    (md = EVP_get_digestbynid(r->pop_md_nid != 0 ? r->pop_md_nid :
 	    NID_sha256)) == NULL) {
 		pk_err_set(e, "unknown POP digest");
-		goto bad;
+		return NULL;
 	}
+	if ((crm = CMP_CERTREQMSG_new()) == NULL)
+		goto out;
+	t = crm->certReq->certTemplate;
+	if (!ASN1_INTEGER_set(crm->certReq->certReqId, r->cert_req_id))
+		goto out;
+	/* RFC 4211 4.1: without poposkInput the template must carry subject and
+	 * publicKey; an absent subject is sent as the empty name */
+	t->subject = r->subject != NULL ? X509_NAME_dup(r->subject) :
+	    X509_NAME_new();
+	if (t->subject == NULL || !X509_PUBKEY_set(&t->publicKey, r->key))
+		goto out;
+	if (r->san != NULL && X509V3_add1_i2d(&t->extensions,
+	    NID_subject_alt_name, (void *)r->san,
+	    X509_NAME_entry_count(t->subject) == 0, X509V3_ADD_REPLACE) != 1)
+		goto out;
+	for (i = 0; i < sk_X509_EXTENSION_num(r->exts); i++) {
+		if (X509v3_add_ext(&t->extensions,
+		    sk_X509_EXTENSION_value(r->exts, i), -1) == NULL)
+			goto out;
+	}
+	if (type == CMP_BODY_KUR) {
+		if ((a = old_cert_id_new(r->old_cert)) == NULL)
+			goto out;
+		if ((crm->certReq->controls = sk_CMP_ATAV_new_null()) == NULL ||
+		    !sk_CMP_ATAV_push(crm->certReq->controls, a)) {
+			CMP_ATAV_free(a);
+			goto out;
+		}
+	}
+	/* RFC 4211 4.1: signature POP over DER(CertRequest) with the private key */
 	if ((crm->popo = CMP_POPO_new()) == NULL ||
 	    (sk = CMP_POPOSIGNINGKEY_new()) == NULL)
-		goto ossl;
+		goto out;
 	crm->popo->type = 1;
 	crm->popo->value.signature = sk;
 	if (ASN1_item_sign(ASN1_ITEM_rptr(CMP_CERTREQUEST), sk->algorithmIdentifier,
 	    NULL, sk->signature, crm->certReq, r->key, md) <= 0)
-		goto ossl;
-	return crm;
-ossl:
-	pk_err_ossl(e, "cannot build the certificate request");
-bad:
+		goto out;
+	ret = crm;
+	crm = NULL;
+out:
+	if (ret == NULL)
+		pk_err_ossl(e, "cannot build the certificate request");
 	CMP_CERTREQMSG_free(crm);
-	return NULL;
+	return ret;
 }
 
 int
@@ -417,6 +420,7 @@ cmp_build_rr(const struct cmp_hdr *h, X509 *cert, int reason,
 	CMP_REVDETAILS *d;
 	ASN1_ENUMERATED *en = NULL;
 	CMP_CERTTEMPLATE *t;
+	int rc = -1;
 
 	*out = NULL;
 	if (cert == NULL)
@@ -424,32 +428,35 @@ cmp_build_rr(const struct cmp_hdr *h, X509 *cert, int reason,
 	if (reason < -1 || reason > 10 || reason == 7)
 		return pk_err_set(e, "invalid CRLReason %d", reason);
 	if ((d = CMP_REVDETAILS_new()) == NULL)
-		goto bad;
+		goto out;
 	/* RFC 4210 5.3.9, RFC 9483 4.2: certDetails names issuer and serial */
 	t = d->certDetails;
 	if ((t->issuer = X509_NAME_dup(X509_get_issuer_name(cert))) == NULL ||
 	    (t->serialNumber = ASN1_INTEGER_dup(X509_get0_serialNumber(cert))) ==
 	    NULL)
-		goto bad;
+		goto out;
 	if (reason >= 0) {
 		if ((en = ASN1_ENUMERATED_new()) == NULL ||
 		    !ASN1_ENUMERATED_set(en, reason) ||
 		    X509V3_add1_i2d(&d->crlEntryDetails, NID_crl_reason, en, 0,
 		    X509V3_ADD_REPLACE) != 1)
-			goto bad;
+			goto out;
 	}
 	if ((m = msg_new(h, NULL, CMP_BODY_RR)) == NULL ||
 	    (m->body->value.rr = sk_CMP_REVDETAILS_new_null()) == NULL ||
 	    !sk_CMP_REVDETAILS_push(m->body->value.rr, d))
-		goto bad;
-	ASN1_ENUMERATED_free(en);
+		goto out;
+	d = NULL;
 	*out = m;
-	return 0;
-bad:
+	m = NULL;
+	rc = 0;
+out:
+	if (rc != 0)
+		oom(e, "rr");
 	ASN1_ENUMERATED_free(en);
 	CMP_REVDETAILS_free(d);
 	CMP_PKIMESSAGE_free(m);
-	return oom(e, "rr");
+	return rc;
 }
 
 static int
@@ -506,6 +513,7 @@ cmp_build_certrep(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
 	CMP_CERTREPMESSAGE *rep = NULL;
 	CMP_CERTRESPONSE *r = NULL;
 	CMP_CERTIFIEDKEYPAIR *kp;
+	int rc = -1;
 
 	*out = NULL;
 	if (type != CMP_BODY_IP && type != CMP_BODY_CP && type != CMP_BODY_KUP)
@@ -514,33 +522,37 @@ cmp_build_certrep(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
 	if ((rep = CMP_CERTREPMESSAGE_new()) == NULL ||
 	    (r = CMP_CERTRESPONSE_new()) == NULL ||
 	    !ASN1_INTEGER_set(r->certReqId, cert_req_id))
-		goto bad;
+		goto out;
 	CMP_PKISTATUSINFO_free(r->status);
 	if ((r->status = cmp_si_new(status, failinfo, text)) == NULL)
-		goto bad;
+		goto out;
 	if (cert != NULL) {
 		/* CMP_CERTIFIEDKEYPAIR_new allocates the (empty) CHOICE */
 		if ((kp = r->certifiedKeyPair = CMP_CERTIFIEDKEYPAIR_new()) == NULL ||
 		    !X509_up_ref(cert))
-			goto bad;
+			goto out;
 		kp->certOrEncCert->type = 0;
 		kp->certOrEncCert->value.certificate = cert;
 	}
 	if (!sk_CMP_CERTRESPONSE_push(rep->response, r))
-		goto bad;
+		goto out;
 	r = NULL;
 	if (sk_X509_num(capubs) > 0 && (rep->caPubs = certs_dup(capubs)) == NULL)
-		goto bad;
+		goto out;
 	if ((m = msg_new(h, req, type)) == NULL)
-		goto bad;
+		goto out;
 	m->body->value.ip = rep;
+	rep = NULL;
 	*out = m;
-	return 0;
-bad:
+	m = NULL;
+	rc = 0;
+out:
+	if (rc != 0)
+		oom(e, cmp_body_name(type));
 	CMP_CERTRESPONSE_free(r);
 	CMP_CERTREPMESSAGE_free(rep);
 	CMP_PKIMESSAGE_free(m);
-	return oom(e, cmp_body_name(type));
+	return rc;
 }
 
 int
@@ -592,23 +604,28 @@ cmp_build_rp(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req, int status,
 	CMP_PKIMESSAGE *m = NULL;
 	CMP_REVREPCONTENT *rp;
 	CMP_PKISTATUSINFO *si = NULL;
+	int rc = -1;
 
 	*out = NULL;
 	if ((rp = CMP_REVREPCONTENT_new()) == NULL ||
 	    (si = cmp_si_new(status, failinfo, text)) == NULL ||
 	    !sk_CMP_PKISTATUSINFO_push(rp->status, si)) {
 		CMP_PKISTATUSINFO_free(si);
-		goto bad;
+		goto out;
 	}
 	if ((m = msg_new(h, req, CMP_BODY_RP)) == NULL)
-		goto bad;
+		goto out;
 	m->body->value.rp = rp;
+	rp = NULL;
 	*out = m;
-	return 0;
-bad:
+	m = NULL;
+	rc = 0;
+out:
+	if (rc != 0)
+		oom(e, "rp");
 	CMP_REVREPCONTENT_free(rp);
 	CMP_PKIMESSAGE_free(m);
-	return oom(e, "rp");
+	return rc;
 }
 
 int
@@ -618,25 +635,30 @@ cmp_build_error(const struct cmp_hdr *h, const CMP_PKIMESSAGE *req,
 {
 	CMP_PKIMESSAGE *m = NULL;
 	CMP_ERRORMSGCONTENT *em;
+	int rc = -1;
 
 	*out = NULL;
 	if ((em = CMP_ERRORMSGCONTENT_new()) == NULL)
-		goto bad;
+		goto out;
 	CMP_PKISTATUSINFO_free(em->pKIStatusInfo);
 	if ((em->pKIStatusInfo = cmp_si_new(status, failinfo, text)) == NULL)
-		goto bad;
+		goto out;
 	if (error_code >= 0 && ((em->errorCode = ASN1_INTEGER_new()) == NULL ||
 	    !ASN1_INTEGER_set(em->errorCode, error_code)))
-		goto bad;
+		goto out;
 	if (details != NULL && (em->errorDetails = freetext_new(details)) == NULL)
-		goto bad;
+		goto out;
 	if ((m = msg_new(h, req, CMP_BODY_ERROR)) == NULL)
-		goto bad;
+		goto out;
 	m->body->value.error = em;
+	em = NULL;
 	*out = m;
-	return 0;
-bad:
+	m = NULL;
+	rc = 0;
+out:
+	if (rc != 0)
+		oom(e, "error");
 	CMP_ERRORMSGCONTENT_free(em);
 	CMP_PKIMESSAGE_free(m);
-	return oom(e, "error");
+	return rc;
 }

@@ -228,17 +228,21 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 		return pk_err_set(e, "no verification certificate configured and no "
 		    "CA certificate imported: cannot authenticate the signed "
 		    "response");
-	/* pass 0: senderKID = subjectKeyIdentifier; pass 1: subject = sender
+	/* candidates: extraCerts, then the trusted certificates themselves (a
+	 * CA signing with its own certificate may leave it out of extraCerts).
+	 * pass 0: senderKID = subjectKeyIdentifier; pass 1: subject = sender
 	 * (some CAs echo our senderKID, so the name is the fallback) */
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < sk_X509_num(extra); i++) {
-			X509 *x = sk_X509_value(extra, i);
+	for (pass = 0; pass < 4; pass++) {
+		STACK_OF(X509) *cand = pass < 2 ? extra : c->trusted;
+
+		for (i = 0; i < sk_X509_num(cand); i++) {
+			X509 *x = sk_X509_value(cand, i);
 			const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(x);
 
-			if (pass == 0 && (kid == NULL || skid == NULL ||
+			if (pass % 2 == 0 && (kid == NULL || skid == NULL ||
 			    ASN1_OCTET_STRING_cmp(kid, skid) != 0))
 				continue;
-			if (pass == 1 && (sn == NULL ||
+			if (pass % 2 == 1 && (sn == NULL ||
 			    X509_NAME_cmp(X509_get_subject_name(x), sn) != 0 ||
 			    (kid != NULL && skid != NULL &&
 			    ASN1_OCTET_STRING_cmp(kid, skid) == 0)))
@@ -266,8 +270,8 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 	if (tried > 0)
 		return pk_err_set(e, "%s", why);
 	return pk_err_set(e, "no certificate to check the signature with: no "
-	    "verification-cert configured and extraCerts holds no certificate "
-	    "matching the sender");
+	    "verification-cert configured, and neither extraCerts nor the CA "
+	    "certificates hold one matching the sender");
 }
 
 /* 0 when M's protection verifies under the session's settings. */

@@ -4,6 +4,7 @@
  * strings lower-case hex, times as OpenSSL prints them. Never fails: fields that
  * cannot be shown are marked.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -129,24 +130,53 @@ put_int(struct sbuf *s, const ASN1_INTEGER *a)
 	bio_take(s, b);
 }
 
+/* id-it 1.3.6.1.5.5.7.4.N names (RFC 4210 5.3.19, RFC 9480, RFC 9483) */
+static const char *const id_it_names[] = {
+	NULL, "caProtEncCert", "signKeyPairTypes", "encKeyPairTypes",
+	"preferredSymmAlg", "caKeyUpdateInfo", "currentCRL", "unsupportedOIDs",
+	NULL, NULL, "keyPairParamReq", "keyPairParamRep", "revPassphrase",
+	"implicitConfirm", "confirmWaitTime", "origPKIMessage", "suppLangTags",
+	"caCerts", "rootCaKeyUpdate", "certReqTemplate", "rootCaCert",
+	"certProfile", "crlStatusList", "crls"
+};
+
 static void
 put_oid(struct sbuf *s, const ASN1_OBJECT *o)
 {
 	char buf[128];
 	int nid = OBJ_obj2nid(o);
 
-	if (o != NULL && cmp_oid_is(o, CMP_OID_IMPLICIT_CONFIRM))
-		sbuf_puts(s, "implicitConfirm");
-	else if (o != NULL && cmp_oid_is(o, CMP_OID_CONFIRM_WAIT_TIME))
-		sbuf_puts(s, "confirmWaitTime");
-	else if (o != NULL && cmp_oid_is(o, CMP_OID_OLD_CERT_ID))
+	if (o == NULL || OBJ_obj2txt(buf, sizeof(buf), o, 1) <= 0) {
+		sbuf_puts(s, "(bad OID)");
+		return;
+	}
+	if (strncmp(buf, "1.3.6.1.5.5.7.4.", 16) == 0) {
+		char *end;
+		long n = strtol(buf + 16, &end, 10);
+
+		if (*end == '\0' && n > 0 && n < (long)(sizeof(id_it_names) /
+		    sizeof(id_it_names[0])) && id_it_names[n] != NULL) {
+			sbuf_printf(s, "%s (%s)", id_it_names[n], buf);
+			return;
+		}
+	}
+	if (cmp_oid_is(o, CMP_OID_OLD_CERT_ID))
 		sbuf_puts(s, "oldCertID");
 	else if (nid != NID_undef)
 		sbuf_puts(s, OBJ_nid2ln(nid));
-	else if (o != NULL && OBJ_obj2txt(buf, sizeof(buf), o, 1) > 0)
-		sbuf_puts(s, buf);
 	else
-		sbuf_puts(s, "(bad OID)");
+		sbuf_puts(s, buf);
+}
+
+static const char *
+crl_reason_name(int r)
+{
+	static const char *const n[] = { "unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", "(7)", "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise" };
+
+	return r >= 0 && r <= 10 ? n[r] : "?";
 }
 
 static void
@@ -370,7 +400,9 @@ put_body(struct sbuf *s, const CMP_PKIMESSAGE *m)
 			sbuf_printf(s, "  [%d]\n", i);
 			put_template(s, "    ", cmp_rr_get0_details(m, i));
 			if (cmp_rr_reason(m, i) >= 0)
-				sbuf_printf(s, "    reason: %d\n", cmp_rr_reason(m, i));
+				sbuf_printf(s, "    reason: %s (%d)\n",
+				    crl_reason_name(cmp_rr_reason(m, i)),
+				    cmp_rr_reason(m, i));
 		}
 		break;
 	case CMP_BODY_RP:

@@ -291,33 +291,35 @@ cmp_si_new(int status, uint32_t failinfo, const char *text)
 {
 	CMP_PKISTATUSINFO *s = CMP_PKISTATUSINFO_new();
 	ASN1_UTF8STRING *u = NULL;
+	CMP_PKISTATUSINFO *ret = NULL;
 	int bit;
 
 	if (s == NULL || !ASN1_INTEGER_set(s->status, status))
-		goto bad;
+		goto out;
 	if (failinfo != 0) {
 		if ((s->failInfo = ASN1_BIT_STRING_new()) == NULL)
-			goto bad;
+			goto out;
 		/* DER of a named bit list: no trailing zero bits (X.690 11.2.2),
 		 * which ASN1_BIT_STRING_set_bit keeps */
 		for (bit = 0; bit < 32; bit++)
 			if ((failinfo & (1u << bit)) &&
 			    !ASN1_BIT_STRING_set_bit(s->failInfo, bit, 1))
-				goto bad;
+				goto out;
 	}
 	if (text != NULL) {
 		if ((s->statusString = sk_ASN1_UTF8STRING_new_null()) == NULL ||
 		    (u = ASN1_UTF8STRING_new()) == NULL ||
 		    !ASN1_STRING_set(u, text, (int)strlen(text)) ||
 		    !sk_ASN1_UTF8STRING_push(s->statusString, u))
-			goto bad;
+			goto out;
 		u = NULL;
 	}
-	return s;
-bad:
+	ret = s;
+	s = NULL;
+out:
 	ASN1_UTF8STRING_free(u);
 	CMP_PKISTATUSINFO_free(s);
-	return NULL;
+	return ret;
 }
 
 static CMP_CERTREPMESSAGE *

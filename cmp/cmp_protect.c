@@ -100,14 +100,15 @@ cmp_msg_protection_kind(const CMP_PKIMESSAGE *m)
 
 /* Decodes and range-checks PBMParameter (RFC 4210 5.1.3.1). */
 static int
-pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **out, const EVP_MD **owf,
+pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **res, const EVP_MD **owf,
     const EVP_MD **mac, long *iter, struct pk_err *e)
 {
 	CMP_PBMPARAMETER *p = NULL;
 	char buf[80];
 	int64_t it;
+	int rc = -1;
 
-	*out = NULL;
+	*res = NULL;
 	if (a->parameter == NULL || a->parameter->type != V_ASN1_SEQUENCE)
 		return pk_err_set(e, "malformed PBM parameters (RFC 4210 5.1.3.1: "
 		    "PBMParameter missing)");
@@ -118,36 +119,37 @@ pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **out, const EVP_MD **owf,
 	if (p->salt->length < 1 || p->salt->length > CMP_PBM_MAX_SALT) {
 		pk_err_set(e, "PBM salt of %d bytes refused (limit 1..%d)",
 		    p->salt->length, CMP_PBM_MAX_SALT);
-		goto bad;
+		goto out;
 	}
 	if (!ASN1_INTEGER_get_int64(&it, p->iterationCount) || it < 1 ||
 	    it > CMP_PBM_MAX_ITER) {
 		ERR_clear_error();
 		pk_err_set(e, "PBM iteration count refused (limit 1..%d)",
 		    CMP_PBM_MAX_ITER);
-		goto bad;
+		goto out;
 	}
 	if ((*owf = owf_md(OBJ_obj2nid(p->owf->algorithm))) == NULL) {
 		pk_err_set(e, "unknown PBM one-way function %s",
 		    oid_text(p->owf->algorithm, buf, sizeof(buf)));
-		goto bad;
+		goto out;
 	}
 	if ((*mac = mac_md(OBJ_obj2nid(p->mac->algorithm))) == NULL) {
 		pk_err_set(e, "unknown PBM MAC algorithm %s",
 		    oid_text(p->mac->algorithm, buf, sizeof(buf)));
-		goto bad;
+		goto out;
 	}
 	if (!params_absent_or_null(p->owf) || !params_absent_or_null(p->mac)) {
 		pk_err_set(e, "malformed PBM parameters: OWF or MAC algorithm has "
 		    "parameters");
-		goto bad;
+		goto out;
 	}
 	*iter = (long)it;
-	*out = p;
-	return 0;
-bad:
+	*res = p;
+	p = NULL;
+	rc = 0;
+out:
 	CMP_PBMPARAMETER_free(p);
-	return -1;
+	return rc;
 }
 
 /* RFC 4210 5.1.3.1: BASEKEY is the OWF applied iterationCount times, the first
@@ -248,7 +250,7 @@ cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret, size_t secret_len,
 	unsigned int maclen;
 	size_t pplen;
 	const EVP_MD *owf, *hm;
-	int rc = -1;
+	int rc = -1, filled = 0;	/* filled: E already says why */
 
 	if (o != NULL) {
 		if (o->owf_nid != 0)
@@ -272,40 +274,40 @@ cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret, size_t secret_len,
 		return pk_err_set(e, "PBM: empty secret");
 
 	if ((p = CMP_PBMPARAMETER_new()) == NULL)
-		goto ossl;
+		goto out;
 	ASN1_OCTET_STRING_free(p->salt);
 	if ((p->salt = cmp_random_octets((size_t)d.salt_len)) == NULL)
-		goto ossl;
+		goto out;
 	if (!X509_ALGOR_set0(p->owf, OBJ_nid2obj(d.owf_nid), V_ASN1_UNDEF, NULL) ||
 	    !X509_ALGOR_set0(p->mac, OBJ_nid2obj(d.mac_nid), V_ASN1_UNDEF, NULL) ||
 	    !ASN1_INTEGER_set(p->iterationCount, d.iterations))
-		goto ossl;
+		goto out;
 	if (ASN1_item_pack(p, ASN1_ITEM_rptr(CMP_PBMPARAMETER), &ps) == NULL)
-		goto ossl;
+		goto out;
 	if ((alg = X509_ALGOR_new()) == NULL ||
 	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_id_PasswordBasedMAC),
 	    V_ASN1_SEQUENCE, ps))
-		goto ossl;
+		goto out;
 	ps = NULL;
 	X509_ALGOR_free(m->header->protectionAlg);
 	m->header->protectionAlg = alg;
 	alg = NULL;
 	cmp_msg_touch(m);
-	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
+	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0 ||
+	    pbm_compute(p, owf, hm, d.iterations, secret, secret_len, pp, pplen,
+	    mac, &maclen, e) != 0) {
+		filled = 1;
 		goto out;
-	if (pbm_compute(p, owf, hm, d.iterations, secret, secret_len, pp, pplen,
-	    mac, &maclen, e) != 0)
-		goto out;
+	}
 	if (m->protection == NULL && (m->protection = ASN1_BIT_STRING_new()) == NULL)
-		goto ossl;
+		goto out;
 	if (set_bits(m->protection, mac, maclen) != 0)
-		goto ossl;
+		goto out;
 	cmp_msg_touch(m);
 	rc = 0;
-	goto out;
-ossl:
-	pk_err_ossl(e, "PBM protection failed");
 out:
+	if (rc != 0 && !filled)
+		pk_err_ossl(e, "PBM protection failed");
 	CMP_PBMPARAMETER_free(p);
 	ASN1_STRING_free(ps);
 	X509_ALGOR_free(alg);
@@ -413,23 +415,23 @@ cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
 
 		if (skid != NULL &&
 		    (m->header->senderKID = ASN1_OCTET_STRING_dup(skid)) == NULL)
-			goto ossl;
+			goto out;
 	}
 	/* RFC 4210 5.1.1 / RFC 9483 3.3: the protection certificate comes first in
 	 * extraCerts, then its chain */
 	if ((certs = sk_X509_new_null()) == NULL)
-		goto ossl;
+		goto out;
 	if (cert != NULL && !X509_add_cert(certs, cert, X509_ADD_FLAG_UP_REF |
 	    X509_ADD_FLAG_NO_DUP))
-		goto ossl;
+		goto out;
 	for (i = 0; i < sk_X509_num(chain); i++)
 		if (!X509_add_cert(certs, sk_X509_value(chain, i),
 		    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
-			goto ossl;
+			goto out;
 	for (i = 0; i < sk_X509_num(m->extraCerts); i++)
 		if (!X509_add_cert(certs, sk_X509_value(m->extraCerts, i),
 		    X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP))
-			goto ossl;
+			goto out;
 	sk_X509_pop_free(m->extraCerts, X509_free);
 	m->extraCerts = sk_X509_num(certs) > 0 ? certs : NULL;
 	if (m->extraCerts == NULL)
@@ -438,15 +440,15 @@ cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
 
 	X509_ALGOR_free(m->header->protectionAlg);
 	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL)
-		goto ossl;
+		goto out;
 	if (m->protection == NULL && (m->protection = ASN1_BIT_STRING_new()) == NULL)
-		goto ossl;
+		goto out;
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestSignInit_ex(ctx, &pctx, mdname, NULL, NULL, key, NULL))
-		goto ossl;
+		goto out;
 	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
-		goto ossl;
+		goto out;
 	/* ASN1_item_sign_ctx fills protectionAlg first, then encodes ProtectedPart
 	 * (which contains it) and signs */
 	pp.header = m->header;
@@ -454,12 +456,11 @@ cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
 	cmp_msg_touch(m);
 	if (ASN1_item_sign_ctx(ASN1_ITEM_rptr(CMP_PROTPART),
 	    m->header->protectionAlg, NULL, m->protection, &pp, ctx) <= 0)
-		goto ossl;
+		goto out;
 	rc = 0;
-	goto out;
-ossl:
-	pk_err_ossl(e, "signature protection failed");
 out:
+	if (rc != 0)
+		pk_err_ossl(e, "signature protection failed");
 	sk_X509_pop_free(certs, X509_free);
 	EVP_MD_CTX_free(ctx);
 	return rc;

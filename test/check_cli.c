@@ -583,6 +583,15 @@ random_config(struct cli *c)
 	int lines = 1 + (int)rnd(25);
 
 	free(run(c, "system-view", NULL));
+	if (rnd(2)) {
+		/* objects that refer to each other, created in dependency order */
+		free(run(c, "pki entity ent-x", NULL));
+		free(run(c, "common-name cn-x", NULL));
+		free(run(c, "quit", NULL));
+		free(run(c, "pki cmp session sess-x", NULL));
+		free(run(c, "cmp-request entity ent-x", NULL));
+		free(run(c, "quit", NULL));
+	}
 	for (int i = 0; i < lines; i++) {
 		size_t n = config_cmds(c, c->view, cmds, 256);
 		struct sbuf line = SBUF_INIT;

@@ -53,7 +53,7 @@ fixture_up(void)
 	    "-out other.crt && "
 	    "openssl genpkey -algorithm ED25519 -out ed.key && "
 	    "openssl req -x509 -key ed.key -subj '/CN=ed' -days 30 -out ed.crt"
-	    ") >setup.log 2>&1", dir), 0);
+	    ") >'%s/setup.log' 2>&1", dir, dir), 0);
 }
 
 static void

@@ -45,7 +45,7 @@ for t in "$top"/test/t_*.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .sh)
 	echo "== $name"
-	sh "$t" >"$log" 2>&1
+	bash "$t" >"$log" 2>&1
 	rc=$?
 	cat "$log"
 	ok=$(grep -c '^ok ' "$log")

@@ -52,7 +52,7 @@ check batch-sealed-secret-replays '[ $? -eq 0 ]'
 # a broken startup line is reported with its line number, the rest still loads
 printf 'sysname after-bad\nbogus line\n' >"$tmp/flash/vrpcfg.cfg"
 $P -c "display this" >"$tmp/o7" 2>"$tmp/e7"
-check batch-startup-error-reported 'grep -q "flash:/vrpcfg.cfg: line 2" "$tmp/e7" &&
+check batch-startup-error-reported 'grep -q "flash:/vrpcfg.cfg, line 2" "$tmp/e7" &&
 	grep -q "^<after-bad>" "$tmp/o7"'
 
 # hostile input: long lines of arbitrary bytes, NULs, unbalanced quotes

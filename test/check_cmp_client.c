@@ -1,0 +1,1149 @@
+/*
+ * Check suite for the CMP client (cmp/cmp_client.c, cmp/cmp_http.c): every case
+ * runs cmp_client_run() against the real `openssl cmp -port` mock CA, started
+ * fresh for the case on a free loopback port and killed at its end (PEERS.md:
+ * the 3.0.19 mock may crash after several signature-protected requests). Keys
+ * and certificates are made once per run with the openssl program. The mock
+ * cannot save messages (-reqout is client-only), so the client's trace hook
+ * records every message sent and received, and the cases decode them with the
+ * engine to check what went over the wire.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "../cmp/cmp.h"
+#include "testutil.h"
+
+static char *dir;		/* fixtures, made once (unchecked fixture) */
+
+/* per case (checked fixture) */
+static EVP_PKEY *k_cl, *k_auth, *k_new;
+static X509 *c_ca, *c_srv, *c_cl, *c_auth, *c_other, *c_ca2cl;
+static STACK_OF(X509) *trusted, *trusted_other;
+static X509_NAME *subj, *ca_name;
+static pid_t mock_pid = -1;
+static char url[80];
+
+#define MAXMSG 16
+static struct {
+	int n;
+	int sent[MAXMSG];
+	CMP_PKIMESSAGE *m[MAXMSG];
+} tr;
+static int nprogress;
+
+/* --- fixtures --- */
+
+static const char cnf[] =
+	"[req]\ndistinguished_name=dn\n[dn]\n"
+	"[ca]\nbasicConstraints=critical,CA:TRUE\n"
+	"keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
+	"[ee]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+	"subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+	"[tls]\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+	"extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+	"subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n";
+
+static void
+make_fixtures(void)
+{
+	char path[512];
+	int rc;
+
+	dir = tu_tmpdir();
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/cnf", dir);
+	ck_assert_int_eq(tu_write(path, cnf, strlen(cnf)), 0);
+	rc = tu_sh("cd '%s' && for k in ca ca2 srv cl auth other new tls; do "
+	    "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+	    "-out $k.key || exit 1; done && "
+	    "openssl req -x509 -config cnf -extensions ca -new -key ca.key "
+	    "-subj '/CN=Test CA' -days 30 -out ca.crt && "
+	    "openssl req -x509 -config cnf -extensions ca -new -key ca2.key "
+	    "-subj '/CN=Other CA' -days 30 -out ca2.crt && "
+	    "openssl req -x509 -config cnf -extensions ee -new -key srv.key "
+	    "-subj '/CN=Mock Server' -CA ca.crt -CAkey ca.key -days 30 "
+	    "-out srv.crt && "
+	    "openssl req -x509 -config cnf -extensions ee -new -key cl.key "
+	    "-subj '/CN=device1' -CA ca.crt -CAkey ca.key -days 30 -out cl.crt && "
+	    "openssl req -x509 -config cnf -extensions ee -new -key auth.key "
+	    "-subj '/CN=vendor-device' -CA ca.crt -CAkey ca.key -days 30 "
+	    "-out auth.crt && "
+	    "openssl req -x509 -config cnf -extensions ee -new -key other.key "
+	    "-subj '/CN=device1' -CA ca.crt -CAkey ca.key -days 30 "
+	    "-out other.crt && "
+	    "openssl req -x509 -config cnf -extensions ee -new -key cl.key "
+	    "-subj '/CN=device1' -CA ca2.crt -CAkey ca2.key -days 30 "
+	    "-out ca2cl.crt && "
+	    "openssl req -x509 -config cnf -extensions tls -new -key tls.key "
+	    "-subj '/CN=localhost' -CA ca.crt -CAkey ca.key -days 30 "
+	    "-out tls.crt", dir);
+	ck_assert_int_eq(rc, 0);
+}
+
+static void
+remove_fixtures(void)
+{
+	tu_rmrf(dir);
+	free(dir);
+}
+
+static EVP_PKEY *
+load_key(const char *name)
+{
+	char path[512];
+	FILE *f;
+	EVP_PKEY *k;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(k);
+	return k;
+}
+
+static X509 *
+load_cert(const char *name)
+{
+	char path[512];
+	FILE *f;
+	X509 *x;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(x);
+	return x;
+}
+
+static STACK_OF(X509) *
+one_cert(X509 *x)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+
+	X509_up_ref(x);
+	sk_X509_push(sk, x);
+	return sk;
+}
+
+static void
+setup(void)
+{
+	k_cl = load_key("cl.key");
+	k_auth = load_key("auth.key");
+	k_new = load_key("new.key");
+	c_ca = load_cert("ca.crt");
+	c_srv = load_cert("srv.crt");
+	c_cl = load_cert("cl.crt");
+	c_auth = load_cert("auth.crt");
+	c_other = load_cert("other.crt");
+	c_ca2cl = load_cert("ca2cl.crt");
+	trusted = one_cert(c_ca);
+	trusted_other = sk_X509_new_null();
+	sk_X509_push(trusted_other, load_cert("ca2.crt"));
+	subj = X509_NAME_dup(X509_get_subject_name(c_cl));
+	ca_name = X509_NAME_dup(X509_get_subject_name(c_ca));
+	memset(&tr, 0, sizeof(tr));
+	nprogress = 0;
+	mock_pid = -1;
+}
+
+static void
+mock_stop(void)
+{
+	if (mock_pid > 0) {
+		kill(mock_pid, SIGTERM);
+		waitpid(mock_pid, NULL, 0);
+	}
+	mock_pid = -1;
+}
+
+static void
+teardown(void)
+{
+	int i;
+
+	mock_stop();
+	for (i = 0; i < tr.n; i++)
+		CMP_PKIMESSAGE_free(tr.m[i]);
+	EVP_PKEY_free(k_cl);
+	EVP_PKEY_free(k_auth);
+	EVP_PKEY_free(k_new);
+	X509_free(c_ca);
+	X509_free(c_srv);
+	X509_free(c_cl);
+	X509_free(c_auth);
+	X509_free(c_other);
+	X509_free(c_ca2cl);
+	sk_X509_pop_free(trusted, X509_free);
+	sk_X509_pop_free(trusted_other, X509_free);
+	X509_NAME_free(subj);
+	X509_NAME_free(ca_name);
+}
+
+/* Starts the openssl program CMDFMT (with %d for a free port, %s for OPTS) in
+ * the fixture directory and waits until it listens (both `openssl cmp -port`
+ * and `openssl s_server` print "ACCEPT" then); URL points to it. */
+static void
+peer_start_ready(const char *cmdfmt, const char *scheme, const char *opts,
+    const char *ready)
+{
+	char log[512], cmd[2048];
+	int port = tu_free_port(), i, fd, st;
+	char *s;
+
+	ck_assert_int_gt(port, 0);
+	snprintf(log, sizeof(log), "%s/peer-%d.log", dir, port);
+	snprintf(cmd, sizeof(cmd), cmdfmt, port, opts);
+	mock_pid = fork();
+	ck_assert_int_ge(mock_pid, 0);
+	if (mock_pid == 0) {
+		/* dies with the test process, even when a case fails */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (chdir(dir) != 0)
+			_exit(126);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		s = tu_read(log, NULL);
+		if (s != NULL && strstr(s, ready) != NULL) {
+			free(s);
+			snprintf(url, sizeof(url), "%s://127.0.0.1:%d/pkix/", scheme,
+			    port);
+			return;
+		}
+		free(s);
+		if (waitpid(mock_pid, &st, WNOHANG) == mock_pid) {
+			mock_pid = -1;
+			ck_abort_msg("the openssl peer exited at start: %s", cmd);
+		}
+		usleep(50 * 1000);
+	}
+	ck_abort_msg("the openssl peer did not start listening: %s", cmd);
+}
+
+static void
+peer_start(const char *cmdfmt, const char *scheme, const char *opts)
+{
+	peer_start_ready(cmdfmt, scheme, opts, "ACCEPT");
+}
+
+/* `openssl cmp -port PORT OPTS`: the mock CA */
+static void
+mock_start(const char *opts)
+{
+	peer_start("exec openssl cmp -port %d %s", "http", opts);
+}
+
+static void
+trace_cb(void *arg, int sent, const CMP_PKIMESSAGE *m)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	struct pk_err e;
+
+	(void)arg;
+	if (getenv("CHECK_CMP_TRACE") != NULL) {
+		struct sbuf b = SBUF_INIT;
+
+		cmp_msg_dump(m, &b);
+		fprintf(stderr, "--- %s\n%s\n", sent ? "sent" : "received",
+		    sbuf_str(&b));
+		sbuf_free(&b);
+	}
+	if (tr.n >= MAXMSG)
+		return;
+	/* a decoded copy: what the peer gets, read back by the engine */
+	ck_assert_int_eq(cmp_msg_encode(m, &der, &len, &e), 0);
+	ck_assert_msg(cmp_msg_decode(der, len, &tr.m[tr.n], &e) == 0, "%s", e.msg);
+	OPENSSL_free(der);
+	tr.sent[tr.n++] = sent;
+}
+
+static void
+progress_cb(void *arg, const char *text)
+{
+	(void)arg;
+	ck_assert_ptr_nonnull(text);
+	nprogress++;
+}
+
+/* A MAC-protected IR of CN=device1 for cl.key to the mock. */
+static void
+cfg_mac(struct cmp_client_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->url = url;
+	c->recipient = ca_name;
+	c->subject = subj;
+	c->key = k_cl;
+	c->use_mac = 1;
+	c->ref = "ref1";
+	c->secret = (const unsigned char *)"sec1";
+	c->secret_len = 4;
+	c->mac_nid = NID_hmacWithSHA256;
+	c->trusted = trusted;
+	c->timeout = 15;
+	c->progress = progress_cb;
+	c->trace = trace_cb;
+}
+
+/* Signature protection with the vendor certificate auth.crt. */
+static void
+cfg_sig(struct cmp_client_cfg *c)
+{
+	cfg_mac(c);
+	c->use_mac = 0;
+	c->ref = NULL;
+	c->secret = NULL;
+	c->secret_len = 0;
+	c->auth_cert = c_auth;
+	c->auth_key = k_auth;
+}
+
+#define MOCK_MAC	"-srv_ref ref1 -srv_secret pass:sec1 "
+#define MOCK_SIG	"-srv_cert srv.crt -srv_key srv.key -srv_trusted ca.crt "
+
+static int
+octets_eq(const ASN1_OCTET_STRING *a, const ASN1_OCTET_STRING *b)
+{
+	return a != NULL && b != NULL && ASN1_OCTET_STRING_cmp(a, b) == 0;
+}
+
+/* The transaction recorded in tr has the body types TYPES (-1 terminated),
+ * alternating sent/received, one transactionID, and the nonces chained
+ * (RFC 4210 5.1.1). */
+static void
+check_flow(const int *types)
+{
+	const ASN1_OCTET_STRING *tid;
+	int i, n;
+
+	for (n = 0; types[n] >= 0; n++)
+		;
+	ck_assert_int_eq(tr.n, n);
+	tid = cmp_msg_get0_transaction_id(tr.m[0]);
+	ck_assert_ptr_nonnull(tid);
+	ck_assert_int_eq(ASN1_STRING_length(tid), 16);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(cmp_msg_body_type(tr.m[i]) == types[i],
+		    "message %d is %s, expected %s", i,
+		    cmp_body_name(cmp_msg_body_type(tr.m[i])),
+		    cmp_body_name(types[i]));
+		ck_assert_int_eq(tr.sent[i], i % 2 == 0);
+		ck_assert(octets_eq(cmp_msg_get0_transaction_id(tr.m[i]), tid));
+		ck_assert_int_eq(ASN1_STRING_length(
+		    cmp_msg_get0_sender_nonce(tr.m[i])), 16);
+		if (i > 0)
+			ck_assert_msg(octets_eq(cmp_msg_get0_recip_nonce(tr.m[i]),
+			    cmp_msg_get0_sender_nonce(tr.m[i - 1])),
+			    "recipNonce of message %d does not chain", i);
+		/* a fresh senderNonce for every request */
+		if (i >= 2 && i % 2 == 0)
+			ck_assert(!octets_eq(cmp_msg_get0_sender_nonce(tr.m[i]),
+			    cmp_msg_get0_sender_nonce(tr.m[i - 2])));
+	}
+}
+
+/* certConf (message IDX) confirms CERT with STATUS (and failInfo BIT). */
+static void
+check_certconf(int idx, X509 *cert, long status, int bit)
+{
+	CMP_CERTSTATUS *cs;
+	const CMP_PKISTATUSINFO *si;
+	struct pk_err e;
+
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[idx]), CMP_BODY_CERTCONF);
+	ck_assert_int_eq(cmp_certconf_count(tr.m[idx]), 1);
+	cs = cmp_certconf_get0(tr.m[idx], 0);
+	ck_assert_msg(cmp_certstatus_check_hash(cs, cert, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(cmp_certstatus_req_id(cs), 0);
+	si = cmp_certstatus_get0_si(cs);
+	if (status == CMP_STATUS_ACCEPTED && si == NULL)
+		return;
+	ck_assert_ptr_nonnull(si);
+	ck_assert_int_eq(cmp_si_status(si), status);
+	if (bit >= 0)
+		ck_assert_uint_eq(cmp_si_failinfo(si), CMP_FAIL(bit));
+}
+
+static const int flow_ok[] = { -2, -2, CMP_BODY_CERTCONF, CMP_BODY_PKICONF, -1 };
+
+static void
+expect_flow(int req, int rep)
+{
+	int types[5];
+
+	memcpy(types, flow_ok, sizeof(types));
+	types[0] = req;
+	types[1] = rep;
+	check_flow(types);
+}
+
+/* --- IR with MAC --- */
+
+static void
+run_ir_mac(int mac_nid, const char *mac_text)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	char *d;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -rsp_capubs ca.crt");
+	cfg_mac(&c);
+	c.mac_nid = mac_nid;
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(r.cert);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	ck_assert_int_eq(r.status, CMP_STATUS_ACCEPTED);
+	ck_assert_int_eq(sk_X509_num(r.ca_pubs), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(r.ca_pubs, 0), c_ca), 0);
+	ck_assert_int_eq(r.unauthenticated, 0);
+	ck_assert_int_eq(r.polled, 0);
+	ck_assert_int_gt(nprogress, 0);
+	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
+	/* the ir: PBM with the asked MAC, the reference as senderKID */
+	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[0]), CMP_PROT_PBM);
+	d = cmp_msg_protection_desc(tr.m[0]);
+	ck_assert_msg(strstr(d, mac_text) != NULL, "%s", d);
+	free(d);
+	ck_assert_int_eq(ASN1_STRING_length(cmp_msg_get0_sender_kid(tr.m[0])), 4);
+	ck_assert_mem_eq(ASN1_STRING_get0_data(cmp_msg_get0_sender_kid(tr.m[0])),
+	    "ref1", 4);
+	/* the request's template carries our key and subject */
+	ck_assert_int_eq(EVP_PKEY_eq(cmp_tmpl_get0_pubkey(cmp_crm_get0_template(
+	    cmp_req_get0(tr.m[0], 0))), k_cl), 1);
+	ck_assert_int_eq(X509_NAME_cmp(cmp_tmpl_get0_subject(cmp_crm_get0_template(
+	    cmp_req_get0(tr.m[0], 0))), subj), 0);
+	/* the certConf too is MAC-protected and accepts with the certHash */
+	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[2]), CMP_PROT_PBM);
+	ck_assert_int_eq(cmp_msg_verify_pbm(tr.m[2], "sec1", 4, &e), 0);
+	check_certconf(2, c_cl, CMP_STATUS_ACCEPTED, -1);
+	cmp_client_result_clear(&r);
+}
+
+START_TEST(ir_mac_hmac_sha256)
+{
+	run_ir_mac(NID_hmacWithSHA256, "mac=hmacWithSHA256");
+}
+END_TEST
+
+START_TEST(ir_mac_hmac_sha1)
+{
+	run_ir_mac(NID_hmac_sha1, "mac=HMAC-SHA1");
+}
+END_TEST
+
+START_TEST(ir_mac_implicit_confirm)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	static const int types[] = { CMP_BODY_IR, CMP_BODY_IP, -1 };
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -grant_implicitconf");
+	cfg_mac(&c);
+	c.implicit_confirm = 1;
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	ck_assert_int_eq(r.implicit_confirm_granted, 1);
+	ck_assert_int_eq(cmp_msg_implicit_confirm(tr.m[0]), 1);
+	check_flow(types);	/* no certConf, no pkiConf */
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* --- signature protection --- */
+
+START_TEST(ir_signature_chain_from_extracerts)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	STACK_OF(X509) *xc;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
+	/* signed with the vendor key, its certificate first in extraCerts */
+	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[0]), CMP_PROT_SIG);
+	ck_assert_int_eq(cmp_msg_verify_sig(tr.m[0], c_auth, &e), 0);
+	xc = cmp_msg_get0_extra_certs(tr.m[0]);
+	ck_assert_int_ge(sk_X509_num(xc), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(xc, 0), c_auth), 0);
+	/* the response was signed by the mock's certificate */
+	ck_assert_int_eq(cmp_msg_verify_sig(tr.m[1], c_srv, &e), 0);
+	check_certconf(2, c_cl, CMP_STATUS_ACCEPTED, -1);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(ir_signature_verify_cert)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	c.verify_cert = c_srv;
+	c.trusted = NULL;
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(ir_signature_untrusted_signer_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	c.trusted = trusted_other;	/* the mock's signer is not under it */
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "RFC 4210 5.1.3") != NULL &&
+	    strstr(e.msg, "not trusted") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	ck_assert_int_eq(tr.n, 2);	/* nothing sent after the bad ip */
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(ir_signature_wrong_verify_cert_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	c.verify_cert = c_auth;		/* not the mock's key */
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "does not verify") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(cr_signed)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	expect_flow(CMP_BODY_CR, CMP_BODY_CP);
+	ck_assert_int_eq(cmp_msg_verify_sig(tr.m[0], c_auth, &e), 0);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* KUR, signed with the current certificate, which oldCertId names. */
+static void
+check_old_cert_id(void)
+{
+	X509_NAME *is = NULL;
+	ASN1_INTEGER *sn = NULL;
+	struct pk_err e;
+
+	ck_assert_int_eq(cmp_crm_get1_old_cert_id(cmp_req_get0(tr.m[0], 0), &is,
+	    &sn, &e), 0);
+	ck_assert_ptr_nonnull(is);
+	ck_assert_int_eq(X509_NAME_cmp(is, X509_get_issuer_name(c_cl)), 0);
+	ck_assert_int_eq(ASN1_INTEGER_cmp(sn, X509_get0_serialNumber(c_cl)), 0);
+	X509_NAME_free(is);
+	ASN1_INTEGER_free(sn);
+	ck_assert_int_eq(cmp_msg_verify_sig(tr.m[0], c_cl, &e), 0);
+}
+
+START_TEST(kur_same_key)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	c.auth_cert = c_cl;
+	c.auth_key = k_cl;
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	expect_flow(CMP_BODY_KUR, CMP_BODY_KUP);
+	check_old_cert_id();
+	ck_assert_int_eq(EVP_PKEY_eq(cmp_tmpl_get0_pubkey(cmp_crm_get0_template(
+	    cmp_req_get0(tr.m[0], 0))), k_cl), 1);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* regenerate: the kur carries the new key; the mock's fixed certificate holds
+ * the old one, so the client rejects it with certConf (PEERS.md). */
+START_TEST(kur_regenerate_mismatch_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_SIG "-rsp_cert cl.crt");
+	cfg_sig(&c);
+	c.auth_cert = c_cl;
+	c.auth_key = k_cl;
+	c.key = k_new;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "public key is not the requested one") &&
+	    strstr(e.msg, "rejected with certConf"), "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	expect_flow(CMP_BODY_KUR, CMP_BODY_KUP);
+	check_old_cert_id();
+	ck_assert_int_eq(EVP_PKEY_eq(cmp_tmpl_get0_pubkey(cmp_crm_get0_template(
+	    cmp_req_get0(tr.m[0], 0))), k_new), 1);
+	check_certconf(2, c_cl, CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_TEMPLATE);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(mac_refuses_cr_and_kur)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:1/");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "signature-protected") != NULL, "%s", e.msg);
+	ck_assert_int_eq(r.status, -1);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "signature-protected") != NULL, "%s", e.msg);
+	ck_assert_int_eq(tr.n, 0);	/* nothing was sent */
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* --- polling --- */
+
+START_TEST(polling_until_delivered)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	time_t t0 = time(NULL);
+	long id, after;
+	int i, npoll = 0;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 2 -check_after 1");
+	cfg_mac(&c);
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
+	ck_assert_int_ge(r.polled, 1);
+	ck_assert_int_ge(time(NULL) - t0, 1);	/* checkAfter honoured */
+	/* ir, ip(waiting), pollReq, pollRep..., ip/pollRep(cert), certConf,
+	 * pkiConf: one transaction, nonces chained throughout */
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[0]), CMP_BODY_IR);
+	ck_assert_int_eq(cmp_si_status(cmp_msg_get0_status(tr.m[1], 0)),
+	    CMP_STATUS_WAITING);
+	for (i = 2; i < tr.n; i++) {
+		ck_assert(octets_eq(cmp_msg_get0_recip_nonce(tr.m[i]),
+		    cmp_msg_get0_sender_nonce(tr.m[i - 1])));
+		if (cmp_msg_body_type(tr.m[i]) == CMP_BODY_POLLREQ)
+			npoll++;
+		if (cmp_msg_body_type(tr.m[i]) == CMP_BODY_POLLREP) {
+			ck_assert_int_eq(cmp_pollrep_get(tr.m[i], 0, &id, &after, NULL,
+			    &e), 0);
+			ck_assert_int_eq(after, 1);
+		}
+	}
+	ck_assert_int_eq(npoll, r.polled);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 2]), CMP_BODY_CERTCONF);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 1]), CMP_BODY_PKICONF);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+static int stop_calls;
+
+static int
+stop_after_first_poll(void *arg)
+{
+	(void)arg;
+	return ++stop_calls > 3;
+}
+
+START_TEST(polling_stopped_by_operator)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	time_t t0 = time(NULL);
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 50 -check_after 2");
+	cfg_mac(&c);
+	stop_calls = 0;
+	c.should_stop = stop_after_first_poll;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "poll-request stop") != NULL, "%s", e.msg);
+	ck_assert_int_eq(r.status, CMP_STATUS_WAITING);
+	ck_assert_ptr_null(r.cert);
+	ck_assert_int_le(time(NULL) - t0, 5);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(polling_bounded_by_timeout)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	time_t t0 = time(NULL);
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 50 -check_after 1");
+	cfg_mac(&c);
+	c.timeout = 3;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "timeout") != NULL ||
+	    strstr(e.msg, "timed out") != NULL, "%s", e.msg);
+	ck_assert_int_ge(r.polled, 1);
+	ck_assert_int_le(time(NULL) - t0, 5);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* --- errors from the CA --- */
+
+START_TEST(error_message_reported)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_error -pkistatus 2 "
+	    "-failure 2 -statusstring 'go away'");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
+	ck_assert_msg(strstr(e.msg, "error message") != NULL, "%s", e.msg);
+	ck_assert_int_eq(r.unauthenticated, 0);	/* PBM-protected error */
+	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	ck_assert_ptr_null(r.cert);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(rejection_status_reported)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -pkistatus 2 -failure 9 "
+	    "-statusstring 'POP is broken'");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	ck_assert_uint_eq(r.failinfo, CMP_FAIL(CMP_FAIL_BAD_POP));
+	ck_assert_str_eq(r.status_text, "POP is broken");
+	ck_assert_msg(strstr(e.msg, "rejection") && strstr(e.msg, "badPOP") &&
+	    strstr(e.msg, "POP is broken"), "%s", e.msg);
+	ck_assert_int_eq(tr.n, 2);	/* no certConf for a rejection */
+	ck_assert_ptr_null(r.cert);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(unprotected_error_marked_unauthenticated)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_error -send_unprotected");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
+	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[1]), CMP_PROT_NONE);
+	ck_assert_int_eq(r.unauthenticated, 1);
+	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	ck_assert_msg(strstr(e.msg, "error message: rejection") != NULL &&
+	    strstr(e.msg, "unauthenticated") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* -send_unprot_err: a rejecting ip without protection is reported, marked */
+START_TEST(unprotected_rejection_marked_unauthenticated)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_unprot_err -pkistatus 2 "
+	    "-failure 25 -statusstring 'down'");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_IP);
+	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[1]), CMP_PROT_NONE);
+	ck_assert_int_eq(r.unauthenticated, 1);
+	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	ck_assert_uint_eq(r.failinfo, CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE));
+	ck_assert_str_eq(r.status_text, "down");
+	ck_assert_msg(strstr(e.msg, "systemFailure") != NULL &&
+	    strstr(e.msg, "unauthenticated") != NULL, "%s", e.msg);
+	ck_assert_int_eq(tr.n, 2);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(unprotected_positive_response_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_unprotected");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_IP);
+	ck_assert_msg(strstr(e.msg, "RFC 4210 5.1.3") != NULL &&
+	    strstr(e.msg, "not protected") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	ck_assert_int_eq(tr.n, 2);	/* not confirmed */
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(wrong_secret_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt");
+	cfg_mac(&c);
+	c.secret = (const unsigned char *)"not-the-secret";
+	c.secret_len = strlen("not-the-secret");
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_ptr_null(r.cert);
+	/* the mock refuses our MAC with an error we cannot authenticate */
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
+	ck_assert_int_eq(r.unauthenticated, 1);
+	ck_assert_msg(strstr(e.msg, "unauthenticated") != NULL, "%s", e.msg);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* --- unacceptable certificates: certConf with rejection --- */
+
+START_TEST(foreign_key_cert_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert other.crt");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "public key is not the requested one"), "%s",
+	    e.msg);
+	ck_assert_ptr_null(r.cert);
+	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
+	check_certconf(2, c_other, CMP_STATUS_REJECTION, CMP_FAIL_BAD_CERT_TEMPLATE);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(foreign_ca_cert_rejected)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert ca2cl.crt");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "not by the expected CA"), "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
+	check_certconf(2, c_ca2cl, CMP_STATUS_REJECTION, CMP_FAIL_WRONG_AUTHORITY);
+	/* without a CA name, the chain to the imported CA decides */
+	mock_stop();
+	teardown();
+	setup();
+	mock_start(MOCK_MAC "-rsp_cert ca2cl.crt");
+	cfg_mac(&c);
+	c.recipient = NULL;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "not from a trusted CA"), "%s", e.msg);
+	check_certconf(2, c_ca2cl, CMP_STATUS_REJECTION, CMP_FAIL_INCORRECT_DATA);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* --- transport failures --- */
+
+/* The mock stops after one message (-max_msgs 1): the certConf finds the
+ * connection closed and nobody listening any more. */
+START_TEST(server_gone_mid_transaction)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	mock_start(MOCK_MAC "-rsp_cert cl.crt -max_msgs 1");
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	if (getenv("CHECK_CMP_TRACE") != NULL)
+		fprintf(stderr, "error: %s\n", e.msg);
+	ck_assert_int_eq(tr.n, 3);	/* ir, ip, certConf without answer */
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[2]), CMP_BODY_CERTCONF);
+	ck_assert_msg(strstr(e.msg, "closed the connection") != NULL ||
+	    strstr(e.msg, "Connection refused") != NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	ck_assert_int_eq(r.status, CMP_STATUS_ACCEPTED);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(server_down_connection_refused)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	time_t t0 = time(NULL);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", tu_free_port());
+	cfg_mac(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "cannot connect to 127.0.0.1:") &&
+	    strstr(e.msg, "Connection refused"), "%s", e.msg);
+	ck_assert_int_le(time(NULL) - t0, 2);
+	ck_assert_int_eq(r.status, -1);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(server_never_answers)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	time_t t0;
+	int fd;
+
+	/* a real listening socket that accepts (in the kernel) and never replies */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+	cfg_mac(&c);
+	c.timeout = 2;
+	t0 = time(NULL);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "no response within 2 seconds"), "%s", e.msg);
+	ck_assert_int_ge(time(NULL) - t0, 1);
+	ck_assert_int_le(time(NULL) - t0, 4);
+	close(fd);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* https: the server is verified against the trusted certificates. The peer is
+ * a real TLS server (`openssl s_server -WWW`), which is no CMP server: with
+ * the right CA the handshake passes, the POST is sent and never answered
+ * (s_server -WWW serves GET only). */
+START_TEST(https_server_verified)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	peer_start("exec openssl s_server -accept %d %s", "https",
+	    "-cert tls.crt -key tls.key -WWW");
+	cfg_mac(&c);
+	c.timeout = 2;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "TLS") == NULL &&
+	    strstr(e.msg, "no response within 2 seconds") != NULL, "%s", e.msg);
+	/* a server certificate from a CA we do not trust */
+	c.trusted = trusted_other;
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "TLS handshake") != NULL &&
+	    strstr(e.msg, "server certificate not accepted") != NULL, "%s",
+	    e.msg);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* The success path of a KUR with a new key needs a CA that issues for the
+ * requested key: our own responder, cmpca (PEERS.md). IR with MAC first, then
+ * KUR signed with the certificate just issued, for a new key. */
+static void
+cmpca_start(const char *opts)
+{
+	char cmd[1024];
+	const char *b = tu_build();
+
+	if (b[0] == '/')
+		snprintf(cmd, sizeof(cmd), "exec '%s/cmpca' --listen 127.0.0.1:%%d "
+		    "%%s", b);
+	else
+		snprintf(cmd, sizeof(cmd), "exec '%s/%s/cmpca' --listen "
+		    "127.0.0.1:%%d %%s", tu_top(), b);
+	peer_start_ready(cmd, "http", opts, "listening on");
+}
+
+START_TEST(cmpca_ir_then_kur_regenerate)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r1, r2;
+	struct pk_err e;
+
+	cmpca_start("--dir cmpca.d --ca-cert ca.crt --ca-key "
+	    "ca.key --signer-cert srv.crt --signer-key srv.key --trust ca.crt "
+	    "--ref ref1 --secret sec1");
+	cfg_mac(&c);
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r1, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(r1.cert), k_cl), 1);
+	ck_assert_int_eq(X509_NAME_cmp(X509_get_issuer_name(r1.cert), ca_name), 0);
+	cfg_sig(&c);
+	c.auth_cert = r1.cert;
+	c.auth_key = k_cl;
+	c.key = k_new;
+	ck_assert_msg(cmp_client_run(CMP_CLIENT_KUR, &c, &r2, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(r2.cert), k_new), 1);
+	ck_assert_int_ne(ASN1_INTEGER_cmp(X509_get0_serialNumber(r1.cert),
+	    X509_get0_serialNumber(r2.cert)), 0);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 4]), CMP_BODY_KUR);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 3]), CMP_BODY_KUP);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 1]), CMP_BODY_PKICONF);
+	cmp_client_result_clear(&r1);
+	cmp_client_result_clear(&r2);
+}
+END_TEST
+
+/* A signer certificate without digitalSignature (here cmpca signing with its
+ * CA certificate, keyUsage keyCertSign+cRLSign) is refused, saying so. */
+START_TEST(signer_without_digital_signature_refused)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+
+	cmpca_start("--dir cmpca2.d --ca-cert ca.crt --ca-key ca.key "
+	    "--trust ca.crt");
+	cfg_sig(&c);
+	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "lacks the digitalSignature key usage") !=
+	    NULL, "%s", e.msg);
+	ck_assert_ptr_null(r.cert);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(bad_urls_refused)
+{
+	struct cmp_http *h;
+	struct pk_err e;
+
+	ck_assert_int_eq(cmp_http_new(&h, "ftp://x/", NULL, 5, &e), -1);
+	ck_assert_ptr_null(h);
+	ck_assert_int_eq(cmp_http_new(&h, "", NULL, 5, &e), -1);
+	/* https without CA certificates to verify the server */
+	ck_assert_int_eq(cmp_http_new(&h, "https://127.0.0.1:1/", NULL, 5, &e), -1);
+	ck_assert_msg(strstr(e.msg, "https") != NULL, "%s", e.msg);
+	ck_assert_int_eq(cmp_http_new(&h, "http://127.0.0.1:8080/pkix/?a=b", NULL,
+	    5, &e), 0);
+	cmp_http_free(h);
+	cmp_http_free(NULL);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("cmp_client");
+	TCase *tc = tcase_create("mock");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_unchecked_fixture(tc, make_fixtures, remove_fixtures);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ir_mac_hmac_sha256);
+	tcase_add_test(tc, ir_mac_hmac_sha1);
+	tcase_add_test(tc, ir_mac_implicit_confirm);
+	tcase_add_test(tc, ir_signature_chain_from_extracerts);
+	tcase_add_test(tc, ir_signature_verify_cert);
+	tcase_add_test(tc, ir_signature_untrusted_signer_rejected);
+	tcase_add_test(tc, ir_signature_wrong_verify_cert_rejected);
+	tcase_add_test(tc, cr_signed);
+	tcase_add_test(tc, kur_same_key);
+	tcase_add_test(tc, kur_regenerate_mismatch_rejected);
+	tcase_add_test(tc, mac_refuses_cr_and_kur);
+	tcase_add_test(tc, polling_until_delivered);
+	tcase_add_test(tc, polling_stopped_by_operator);
+	tcase_add_test(tc, polling_bounded_by_timeout);
+	tcase_add_test(tc, error_message_reported);
+	tcase_add_test(tc, rejection_status_reported);
+	tcase_add_test(tc, unprotected_error_marked_unauthenticated);
+	tcase_add_test(tc, unprotected_rejection_marked_unauthenticated);
+	tcase_add_test(tc, unprotected_positive_response_rejected);
+	tcase_add_test(tc, wrong_secret_rejected);
+	tcase_add_test(tc, foreign_key_cert_rejected);
+	tcase_add_test(tc, foreign_ca_cert_rejected);
+	tcase_add_test(tc, server_gone_mid_transaction);
+	tcase_add_test(tc, server_down_connection_refused);
+	tcase_add_test(tc, server_never_answers);
+	tcase_add_test(tc, https_server_verified);
+	tcase_add_test(tc, bad_urls_refused);
+	tcase_add_test(tc, cmpca_ir_then_kur_regenerate);
+	tcase_add_test(tc, signer_without_digital_signature_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
