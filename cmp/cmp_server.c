@@ -1,0 +1,1340 @@
+/*
+ * cmp_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
+ * ca_http_handler_fn that cmpca plugs into its HTTP front.
+ *
+ * Contract (cmp.h section 2): one DER request in, one DER response out, always a
+ * CMP message (HTTP 500 only when even an error message cannot be built):
+ *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
+ *                       the requested key, subject and subjectAltName; "waiting"
+ *                       first when --poll N is set; implicitConfirm granted when
+ *                       asked and --implicit-confirm yes; the ip carries caPubs
+ *   certConf         -> pkiConf; statusInfo absent or accepted confirms, a
+ *                       rejection marks the transaction rejected and REVOKES the
+ *                       certificate (reason unspecified) so it cannot be used
+ *   pollReq          -> pollRep (checkAfter) until the --poll count is reached,
+ *                       then the ip/cp/kup with the certificate
+ *   rr               -> rp; revocation recorded in the database
+ *   genm             -> genp: caCerts, signKeyPairTypes; other infoTypes are
+ *                       answered without a value
+ *   error            -> pkiConf (the transaction is marked rejected)
+ * Anything refused is answered with an error message (status rejection, the
+ * failInfo bit, the reason as statusString).
+ *
+ * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
+ * senderKID = the configured reference and a MAC with the configured secret (not
+ * for kur). A signature needs the protecting certificate (found in extraCerts by
+ * senderKID, then sender name, else the first) to chain to the CA (a certificate
+ * this CA issued and has not revoked) or, for ir, certConf, pollReq and genm, to a
+ * --trust anchor (3GPP TS 33.310 vendor certificate). A kur must be signed by the
+ * certificate it updates; an rr signed by a certificate may only revoke that one.
+ *
+ * Responses: pvno 2, the request's transactionID, recipNonce = its senderNonce, a
+ * fresh senderNonce (RFC 4210 5.1.1); PBM with the configured secret (same OWF and
+ * MAC as the request) when the request was PBM and passed, otherwise signed with
+ * the signer key, the signer certificate and --extra-certs in extraCerts (also
+ * errors answering requests that failed authentication, so the client can still
+ * authenticate them).
+ *
+ * Transactions live in the database (ca_db_txn_*): the request creates the row
+ * (a known transactionID is transactionIdInUse); certConf and pollReq must name a
+ * transaction in the right state and answer our last senderNonce in recipNonce.
+ * Read-modify-write of a transaction is serialized by a mutex, so several clients
+ * (HTTP worker threads) may run at once. Certificates are issued when the request
+ * is accepted (also when polling is asked for; polling only delays delivery).
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "cmp.h"
+
+/* RFC 4210 5.3.19 / RFC 9480: id-it-signKeyPairTypes, id-it-caCerts. */
+#define OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"
+#define OID_IT_CA_CERTS			"1.3.6.1.5.5.7.4.17"
+
+/* Which authentications a body type admits. */
+#define AUTH_MAC	0x1	/* PBM with the configured reference and secret */
+#define AUTH_CA		0x2	/* signature, certificate issued by this CA */
+#define AUTH_TRUST	0x4	/* signature, certificate under a --trust anchor */
+
+/* How many PBM iterations we use ourselves at most (the request's, clamped). */
+#define RESP_PBM_MAX_ITER	10000
+
+struct cmp_server {
+	struct ca *ca;
+	X509_STORE *ca_store;		/* the CA certificate alone */
+	X509_STORE *trust_store;	/* --trust anchors, or NULL */
+	pthread_mutex_t mu;		/* transaction read-modify-write */
+};
+
+/* One request being answered. */
+struct rq {
+	const CMP_PKIMESSAGE *req;
+	const unsigned char *der;	/* the request as received */
+	size_t der_len;
+	int body;
+	char *tid;			/* hex, NULL when absent */
+	char *nonce;			/* the client's senderNonce, hex */
+	unsigned char srv_nonce[CMP_NONCE_LEN];
+	char *srv_nonce_hex;
+	/* authentication outcome */
+	int mac_ok;			/* answer with PBM */
+	struct cmp_pbm_opts pbm;
+	X509 *signer;			/* the protecting certificate (up-ref'd) */
+	int signer_is_ours;		/* chains to the CA */
+	int implicit;			/* implicitConfirm granted in the answer */
+	/* refusal */
+	uint32_t fail;
+	struct pk_err err;
+};
+
+/* ---- small helpers ---- */
+
+static int
+refuse(struct rq *c, int bit, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+refuse(struct rq *c, int bit, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->fail |= CMP_FAIL(bit);
+	va_start(ap, fmt);
+	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *
+octets_hex(const ASN1_OCTET_STRING *o)
+{
+	if (o == NULL)
+		return NULL;
+	return pk_hex(ASN1_STRING_get0_data(o), (size_t)ASN1_STRING_length(o), 0);
+}
+
+/* The verify error of a failed chain build, as text. */
+static const char *
+chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *ok)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	const char *why = "out of memory";
+
+	*ok = 0;
+	if (ctx == NULL)
+		return why;
+	if (X509_STORE_CTX_init(ctx, store, x, untrusted) == 1) {
+		if (X509_verify_cert(ctx) == 1) {
+			*ok = 1;
+			why = NULL;
+		} else {
+			why = X509_verify_cert_error_string(
+			    X509_STORE_CTX_get_error(ctx));
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return why;
+}
+
+/* The protecting certificate: RFC 4210 5.1.1 senderKID names its key identifier,
+ * RFC 9483 3.1 puts it first in extraCerts. */
+static X509 *
+find_signer(const CMP_PKIMESSAGE *m)
+{
+	STACK_OF(X509) *ec = cmp_msg_get0_extra_certs(m);
+	const ASN1_OCTET_STRING *kid = cmp_msg_get0_sender_kid(m);
+	const X509_NAME *name = cmp_msg_get0_sender_name(m);
+	int i;
+
+	if (kid != NULL) {
+		for (i = 0; i < sk_X509_num(ec); i++) {
+			const ASN1_OCTET_STRING *ski =
+			    X509_get0_subject_key_id(sk_X509_value(ec, i));
+
+			if (ski != NULL && ASN1_OCTET_STRING_cmp(ski, kid) == 0)
+				return sk_X509_value(ec, i);
+		}
+	}
+	if (name != NULL && X509_NAME_entry_count(name) > 0) {
+		for (i = 0; i < sk_X509_num(ec); i++) {
+			X509 *x = sk_X509_value(ec, i);
+
+			if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0)
+				return x;
+		}
+	}
+	return sk_X509_value(ec, 0);
+}
+
+/* The PBM parameters of the request, for answering in the same style. */
+static int
+pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
+{
+	const X509_ALGOR *a = cmp_msg_get0_protection_alg(m);
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	const ASN1_STRING *str;
+	const unsigned char *p;
+	CMP_PBMPARAMETER *pp;
+	int ptype, owf, mac;
+	long it;
+
+	X509_ALGOR_get0(&obj, &ptype, &pval, a);
+	if (ptype != V_ASN1_SEQUENCE || pval == NULL)
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 4210 5.1.3.1: PBMParameter "
+		    "missing");
+	str = pval;
+	p = ASN1_STRING_get0_data(str);
+	pp = d2i_CMP_PBMPARAMETER(NULL, &p, ASN1_STRING_length(str));
+	if (pp == NULL) {
+		ERR_clear_error();
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 4210 5.1.3.1: malformed "
+		    "PBMParameter");
+	}
+	owf = OBJ_obj2nid(pp->owf->algorithm);
+	mac = OBJ_obj2nid(pp->mac->algorithm);
+	it = ASN1_INTEGER_get(pp->iterationCount);
+	CMP_PBMPARAMETER_free(pp);
+	if (owf != NID_sha1 && owf != NID_sha256 && owf != NID_sha384 &&
+	    owf != NID_sha512)
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 4210 5.1.3.1: unsupported "
+		    "PBM one-way function %s", OBJ_nid2sn(owf));
+	if (mac != NID_hmac_sha1 && mac != NID_hmacWithSHA1 &&
+	    mac != NID_hmacWithSHA256 && mac != NID_hmacWithSHA384 &&
+	    mac != NID_hmacWithSHA512)
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 4210 5.1.3.1: unsupported "
+		    "PBM MAC algorithm %s", OBJ_nid2sn(mac));
+	o->owf_nid = owf;
+	o->mac_nid = mac;
+	if (it < CMP_PBM_MIN_ITER)
+		it = CMP_PBM_MIN_ITER;
+	if (it > RESP_PBM_MAX_ITER)
+		it = RESP_PBM_MAX_ITER;
+	o->iterations = (int)it;
+	o->salt_len = CMP_PBM_DEFAULT_SALT;
+	return 0;
+}
+
+/* ---- authentication (RFC 4210 5.1.3) ---- */
+
+static int
+authenticate(struct cmp_server *s, struct rq *c, int allowed)
+{
+	const CMP_PKIMESSAGE *m = c->req;
+	const ASN1_OCTET_STRING *kid;
+	const char *ref = ca_get0_ref(s->ca), *secret = ca_get0_secret(s->ca);
+	const char *why = NULL, *why_trust = NULL;
+	struct pk_err e;
+	X509 *x;
+	char *serial;
+	int ok = 0, r;
+
+	switch (cmp_msg_protection_kind(m)) {
+	case CMP_PROT_NONE:
+		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3: "
+		    "the request is not protected");
+	case CMP_PROT_PBMAC1:
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 9481 PBMAC1 protection is "
+		    "not supported; use PasswordBasedMac");
+	case CMP_PROT_PBM:
+		if (!(allowed & AUTH_MAC))
+			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
+			    "a %s must be signed, not MAC-protected",
+			    cmp_body_name(c->body));
+		kid = cmp_msg_get0_sender_kid(m);
+		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
+		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
+			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
+			    "5.1.1: senderKID is not a known reference");
+		if (pbm_style(m, &c->pbm, c) != 0)
+			return -1;
+		pk_err_clear(&e);
+		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &e) != 0)
+			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
+			    "5.1.3.1: %s", e.msg);
+		c->mac_ok = 1;
+		return 0;
+	case CMP_PROT_SIG:
+		break;
+	default:
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 4210 5.1.3: unknown "
+		    "protection algorithm");
+	}
+	if (!(allowed & (AUTH_CA | AUTH_TRUST)))
+		return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "a %s must be "
+		    "MAC-protected", cmp_body_name(c->body));
+	if ((x = find_signer(m)) == NULL)
+		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3.3: "
+		    "signature-protected request without the signer's "
+		    "certificate in extraCerts");
+	pk_err_clear(&e);
+	if (cmp_msg_verify_sig(m, x, &e) != 0)
+		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3.3: %s",
+		    e.msg);
+	if (allowed & AUTH_CA) {
+		why = chain_error(s->ca_store, x, cmp_msg_get0_extra_certs(m), &ok);
+		if (ok) {
+			/* issued by us: it must be on record and not revoked */
+			serial = ca_serial_hex(X509_get0_serialNumber(x));
+			pk_err_clear(&e);
+			r = serial != NULL ? ca_db_is_revoked(ca_get0_db(s->ca),
+			    serial, &e) : -1;
+			free(serial);
+			if (r == 1)
+				return refuse(c, CMP_FAIL_CERT_REVOKED, "the "
+				    "certificate protecting the request is "
+				    "revoked");
+			if (r != 0)
+				return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "the "
+				    "certificate protecting the request was not "
+				    "issued by this CA: %s", e.msg);
+			c->signer_is_ours = 1;
+		}
+	}
+	if (!ok && (allowed & AUTH_TRUST) && s->trust_store != NULL) {
+		why_trust = chain_error(s->trust_store, x,
+		    cmp_msg_get0_extra_certs(m), &ok);
+	}
+	if (!ok)
+		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: "
+		    "the certificate protecting the request is not trusted: %s",
+		    why_trust != NULL ? why_trust : why != NULL ? why :
+		    "no --trust anchor for this request type");
+	X509_up_ref(x);
+	c->signer = x;
+	return 0;
+}
+
+/* ---- responses ---- */
+
+static void
+hdr_init(struct cmp_server *s, struct rq *c, struct cmp_hdr *h)
+{
+	const char *ref = ca_get0_ref(s->ca);
+
+	memset(h, 0, sizeof(*h));
+	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
+	h->sender_nonce = c->srv_nonce;
+	h->sender_nonce_len = sizeof(c->srv_nonce);
+	h->pvno = CMP_PVNO;	/* we speak cmp2000 */
+	if (c->mac_ok) {
+		h->sender_kid = (const unsigned char *)ref;
+		h->sender_kid_len = strlen(ref);
+	}
+	h->implicit_confirm = c->implicit;
+}
+
+/* Protects RSP like the request (RFC 4210 5.1.3): PBM when the request was
+ * MAC-protected and passed, otherwise signed. */
+static int
+protect(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
+    struct pk_err *e)
+{
+	const char *secret = ca_get0_secret(s->ca);
+
+	if (c->mac_ok)
+		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
+	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),
+	    ca_get0_signer_cert(s->ca), ca_get0_extra_certs(s->ca), 0, 0, e);
+}
+
+/* ---- transactions ---- */
+
+/* Creates the transaction row of a new request (RFC 4210 5.1.1). */
+static int
+txn_create(struct cmp_server *s, struct rq *c, enum ca_txn_state st,
+    int keep_request)
+{
+	struct ca_txn t;
+	struct pk_err e;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	t.tid = c->tid;
+	t.state = st;
+	t.body_type = c->body;
+	t.sender_nonce = c->nonce;
+	t.server_nonce = c->srv_nonce_hex;
+	if (keep_request) {
+		t.request = (unsigned char *)c->der;
+		t.request_len = c->der_len;
+	}
+	pk_err_clear(&e);
+	r = ca_db_txn_new(ca_get0_db(s->ca), &t, &e);
+	if (r == 1)
+		return refuse(c, CMP_FAIL_TRANSACTION_ID_IN_USE, "RFC 4210 5.1.1: "
+		    "transactionID %s is already in use", c->tid);
+	if (r != 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	return 0;
+}
+
+/* Writes state, nonces and serial of the transaction. */
+static void
+txn_set(struct cmp_server *s, struct rq *c, struct ca_txn *t,
+    enum ca_txn_state st, const char *serial)
+{
+	struct pk_err e;
+	char *old = t->cert_serial;
+
+	t->state = st;
+	if (serial != NULL)
+		t->cert_serial = (char *)serial;
+	free(t->sender_nonce);
+	t->sender_nonce = xstrdup(c->nonce);
+	free(t->server_nonce);
+	t->server_nonce = xstrdup(c->srv_nonce_hex);
+	(void)ca_db_txn_update(ca_get0_db(s->ca), t, &e);
+	t->cert_serial = old;
+}
+
+/* Marks the new transaction of C with ST (and SERIAL). */
+static void
+txn_finish(struct cmp_server *s, struct rq *c, enum ca_txn_state st,
+    const char *serial)
+{
+	struct ca_txn t;
+	struct pk_err e;
+
+	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) != 0)
+		return;
+	txn_set(s, c, &t, st, serial);
+	ca_txn_clear(&t);
+}
+
+/* ---- certificate requests ---- */
+
+static int
+rep_type(int body)
+{
+	switch (body) {
+	case CMP_BODY_IR: return CMP_BODY_IP;
+	case CMP_BODY_KUR: return CMP_BODY_KUP;
+	default: return CMP_BODY_CP;
+	}
+}
+
+/* subjectAltName of a PKCS#10 request (new, or NULL). */
+static GENERAL_NAMES *
+csr_san(X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	GENERAL_NAMES *san = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return san;
+}
+
+/* The certificate answer of a delivered request: ip/cp/kup with CERT, caPubs
+ * in an ip (RFC 4210 5.3.2), implicitConfirm when asked and granted. */
+static int
+deliver(struct cmp_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
+    long req_id, X509 *cert, CMP_PKIMESSAGE **rsp, struct pk_err *e)
+{
+	struct cmp_hdr h;
+	STACK_OF(X509) *capubs = NULL;
+	int type = rep_type(cmp_msg_body_type(orig)), rc;
+
+	/* RFC 4210 5.1.1.1: implicitConfirm only when asked and allowed */
+	c->implicit = cmp_msg_implicit_confirm(orig) &&
+	    ca_get0_config(s->ca)->implicit_confirm;
+	hdr_init(s, c, &h);
+	if (type == CMP_BODY_IP) {
+		capubs = sk_X509_new_null();
+		if (capubs != NULL)
+			sk_X509_push(capubs, ca_get0_cert(s->ca));
+	}
+	rc = cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
+	    NULL, cert, capubs, rsp, e);
+	sk_X509_free(capubs);
+	return rc;
+}
+
+/* The certReqId of a stored request: the CertReqMsg's, -1 for p10cr
+ * (RFC 4210 5.3.4 as clarified by RFC 9480 / OpenSSL). */
+static long
+orig_req_id(const CMP_PKIMESSAGE *orig)
+{
+	if (cmp_msg_body_type(orig) == CMP_BODY_P10CR)
+		return -1;
+	return cmp_crm_req_id(cmp_req_get0(orig, 0));
+}
+
+/* kur: the certificate being updated is the one that signed the request
+ * (RFC 4210 5.3.5, RFC 9483 4.1.3); id-regCtrl-oldCertID, when sent, must name
+ * it. *old gets a reference to the signer. */
+static int
+kur_old_cert(struct cmp_server *s, struct rq *c, const CMP_CERTREQMSG *crm,
+    X509 **old)
+{
+	X509_NAME *iss = NULL;
+	ASN1_INTEGER *ser = NULL;
+	struct ca_cert_rec r;
+	struct pk_err e;
+	int rc = -1, f;
+
+	*old = NULL;
+	if (!c->signer_is_ours)
+		return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.3.5: a kur "
+		    "must be signed by the certificate it updates, one issued by "
+		    "this CA");
+	pk_err_clear(&e);
+	if (cmp_crm_get1_old_cert_id(crm, &iss, &ser, &e) != 0)
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4211 6.5: %s", e.msg);
+	if (ser != NULL) {
+		f = ca_db_find_cert_id(ca_get0_db(s->ca), iss, ser, &r, &e);
+		if (f == 1) {
+			refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4211 6.5: oldCertID "
+			    "names no certificate issued by this CA");
+			goto out;
+		}
+		if (f != 0) {
+			refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+			goto out;
+		}
+		f = r.revoked;
+		ca_cert_rec_clear(&r);
+		if (f) {
+			refuse(c, CMP_FAIL_CERT_REVOKED, "the certificate to update "
+			    "is revoked");
+			goto out;
+		}
+		if (ASN1_INTEGER_cmp(ser, X509_get0_serialNumber(c->signer)) != 0 ||
+		    X509_NAME_cmp(iss, X509_get_issuer_name(c->signer)) != 0) {
+			refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.5: oldCertID "
+			    "does not name the certificate that signed the kur");
+			goto out;
+		}
+	}
+	X509_up_ref(c->signer);
+	*old = c->signer;
+	rc = 0;
+out:
+	X509_NAME_free(iss);
+	ASN1_INTEGER_free(ser);
+	return rc;
+}
+
+static int
+do_certreq(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	const struct ca_config *cfg = ca_get0_config(s->ca);
+	int allowed = AUTH_MAC | AUTH_CA;
+	const CMP_CERTREQMSG *crm = NULL;
+	const CMP_CERTTEMPLATE *tmpl;
+	X509_REQ *csr;
+	EVP_PKEY *pub = NULL;
+	const X509_NAME *subject = NULL;
+	GENERAL_NAMES *san = NULL;
+	X509 *old = NULL, *cert = NULL;
+	char *serial = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	long req_id = 0;
+	int rc = -1, created = 0;
+
+	if (c->body == CMP_BODY_IR)
+		allowed |= AUTH_TRUST;		/* 3GPP TS 33.310 vendor cert */
+	else if (c->body == CMP_BODY_KUR)
+		allowed = AUTH_CA;
+	if (authenticate(s, c, allowed) != 0)
+		return -1;
+	if (txn_create(s, c, CA_TXN_REJECTED, 1) != 0)
+		return -1;
+	created = 1;
+	if (c->body == CMP_BODY_P10CR) {
+		csr = cmp_msg_get0_p10(c->req);
+		req_id = -1;
+		pub = csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL;
+		if (pub == NULL) {
+			refuse(c, CMP_FAIL_BAD_DATA_FORMAT, "the PKCS#10 request "
+			    "has no usable public key");
+			goto out;
+		}
+		/* RFC 2986 4.2: the self-signature is the proof of possession */
+		if (X509_REQ_verify(csr, pub) != 1) {
+			ERR_clear_error();
+			refuse(c, CMP_FAIL_BAD_POP, "RFC 2986: the PKCS#10 "
+			    "signature does not verify with its public key");
+			goto out;
+		}
+		subject = X509_REQ_get_subject_name(csr);
+		san = csr_san(csr);
+	} else {
+		/* RFC 9483 4.1.1: one CertReqMsg per request */
+		if (cmp_req_count(c->req) != 1) {
+			refuse(c, CMP_FAIL_BAD_REQUEST, "exactly one CertReqMsg "
+			    "is supported, the request has %d",
+			    cmp_req_count(c->req));
+			goto out;
+		}
+		crm = cmp_req_get0(c->req, 0);
+		req_id = cmp_crm_req_id(crm);
+		tmpl = cmp_crm_get0_template(crm);
+		if ((pub = cmp_tmpl_get0_pubkey(tmpl)) == NULL) {
+			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 4211 5: the "
+			    "certTemplate has no usable publicKey (central key "
+			    "generation is not offered)");
+			goto out;
+		}
+		/* RFC 4211 4: POP; raVerified is not accepted from an EE */
+		pk_err_clear(&e);
+		if (cmp_crm_verify_pop(crm, 0, &e) != 0) {
+			refuse(c, CMP_FAIL_BAD_POP, "%s", e.msg);
+			goto out;
+		}
+		subject = cmp_tmpl_get0_subject(tmpl);
+		san = cmp_tmpl_get1_san(tmpl);
+		if (c->body == CMP_BODY_KUR) {
+			if (kur_old_cert(s, c, crm, &old) != 0)
+				goto out;
+			/* RFC 4210 5.3.5: defaults come from the old cert */
+			if (subject == NULL ||
+			    X509_NAME_entry_count(subject) == 0)
+				subject = X509_get_subject_name(old);
+			if (san == NULL)
+				san = X509_get_ext_d2i(old, NID_subject_alt_name,
+				    NULL, NULL);
+		}
+	}
+	pk_err_clear(&e);
+	if (ca_issue(s->ca, pub, subject, san, 0, c->tid, &cert, &e) != 0) {
+		refuse(c, strstr(e.msg, "RFC 5280") != NULL ?
+		    CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE, "%s",
+		    e.msg);
+		goto out;
+	}
+	serial = ca_serial_hex(X509_get0_serialNumber(cert));
+	if (cfg->poll > 0) {
+		/* RFC 4210 5.3.22: "waiting" now, the certificate on pollReq */
+		hdr_init(s, c, &h);
+		if (cmp_build_certrep(&h, c->req, rep_type(c->body), req_id,
+		    CMP_STATUS_WAITING, 0, "the certificate is being prepared",
+		    NULL, NULL, rsp, &c->err) != 0)
+			goto sysfail;
+		txn_finish(s, c, CA_TXN_POLLING, serial);
+	} else {
+		if (deliver(s, c, c->req, req_id, cert, rsp, &c->err) != 0)
+			goto sysfail;
+		txn_finish(s, c, c->implicit ? CA_TXN_CONFIRMED : CA_TXN_ISSUED,
+		    serial);
+	}
+	created = 0;
+	rc = 0;
+	goto out;
+sysfail:
+	c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+out:
+	if (rc != 0 && created)
+		txn_finish(s, c, CA_TXN_REJECTED, serial);
+	free(serial);
+	X509_free(cert);
+	X509_free(old);
+	GENERAL_NAMES_free(san);
+	return rc;
+}
+
+/* ---- certConf, pollReq, error: messages inside a transaction ---- */
+
+/* Looks up the transaction of C under the lock and checks recipNonce. Returns 0
+ * with *t filled and s->mu held; -1 (refused, lock released). */
+static int
+txn_lookup(struct cmp_server *s, struct rq *c, struct ca_txn *t)
+{
+	struct pk_err e;
+	int r;
+	char *rn;
+
+	pthread_mutex_lock(&s->mu);
+	pk_err_clear(&e);
+	r = ca_db_txn_get(ca_get0_db(s->ca), c->tid, t, &e);
+	if (r != 0) {
+		pthread_mutex_unlock(&s->mu);
+		if (r == 1)
+			return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: no "
+			    "transaction with transactionID %s", c->tid);
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	}
+	/* RFC 4210 5.1.1: recipNonce answers our last senderNonce */
+	rn = octets_hex(cmp_msg_get0_recip_nonce(c->req));
+	if (rn == NULL || t->server_nonce == NULL ||
+	    strcmp(rn, t->server_nonce) != 0) {
+		free(rn);
+		ca_txn_clear(t);
+		pthread_mutex_unlock(&s->mu);
+		return refuse(c, CMP_FAIL_BAD_RECIPIENT_NONCE, "RFC 4210 5.1.1: "
+		    "recipNonce does not match the senderNonce of our last "
+		    "message in this transaction");
+	}
+	free(rn);
+	return 0;
+}
+
+/* The request of a transaction, decoded again. */
+static int
+txn_request(struct rq *c, const struct ca_txn *t, CMP_PKIMESSAGE **orig)
+{
+	struct pk_err e;
+
+	*orig = NULL;
+	if (t->request == NULL || cmp_msg_decode(t->request, t->request_len, orig,
+	    &e) != 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the transaction's "
+		    "request is not on record");
+	return 0;
+}
+
+static X509 *
+txn_cert(struct cmp_server *s, const struct ca_txn *t)
+{
+	struct ca_cert_rec r;
+	struct pk_err e;
+	X509 *x;
+
+	if (t->cert_serial == NULL ||
+	    ca_db_find_cert(ca_get0_db(s->ca), t->cert_serial, &r, &e) != 0)
+		return NULL;
+	x = ca_cert_rec_get1_x509(&r);
+	ca_cert_rec_clear(&r);
+	return x;
+}
+
+static int
+do_certconf(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	struct ca_txn t;
+	CMP_PKIMESSAGE *orig = NULL;
+	const CMP_CERTSTATUS *cs;
+	const CMP_PKISTATUSINFO *si;
+	struct cmp_hdr h;
+	struct pk_err e;
+	X509 *cert = NULL;
+	long st;
+	int rc = -1, n;
+
+	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+		return -1;
+	if (txn_lookup(s, c, &t) != 0)
+		return -1;
+	switch (t.state) {
+	case CA_TXN_ISSUED:
+		break;
+	case CA_TXN_CONFIRMED:
+		refuse(c, CMP_FAIL_CERT_CONFIRMED, "RFC 4210 5.3.18: the "
+		    "certificate was already confirmed");
+		goto out;
+	case CA_TXN_POLLING:
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: certConf "
+		    "before the certificate was delivered (pollReq expected)");
+		goto out;
+	default:
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: the "
+		    "transaction is %s, no certificate awaits confirmation",
+		    ca_txn_state_name(t.state));
+		goto out;
+	}
+	if (txn_request(c, &t, &orig) != 0)
+		goto out;
+	if ((cert = txn_cert(s, &t)) == NULL) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued certificate is "
+		    "not on record");
+		goto out;
+	}
+	n = cmp_certconf_count(c->req);
+	if (n > 1) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: %d CertStatus "
+		    "for one certificate", n);
+		goto out;
+	}
+	if (n == 0) {
+		/* RFC 4210 5.3.18: an empty certConf rejects all certificates */
+		st = CMP_STATUS_REJECTION;
+	} else {
+		cs = cmp_certconf_get0(c->req, 0);
+		if (cmp_certstatus_req_id(cs) != orig_req_id(orig)) {
+			refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: "
+			    "certReqId %ld does not match the request's %ld",
+			    cmp_certstatus_req_id(cs), orig_req_id(orig));
+			goto out;
+		}
+		pk_err_clear(&e);
+		if (cmp_certstatus_check_hash(cs, cert, &e) != 0) {
+			refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.18: %s",
+			    e.msg);
+			goto out;
+		}
+		/* absent statusInfo means accepted (BouncyCastle) */
+		si = cmp_certstatus_get0_si(cs);
+		st = si == NULL ? CMP_STATUS_ACCEPTED : cmp_si_status(si);
+	}
+	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_REJECTION) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: status %s in "
+		    "certConf", cmp_status_name(st));
+		goto out;
+	}
+	hdr_init(s, c, &h);
+	if (cmp_build_pkiconf(&h, c->req, rsp, &c->err) != 0) {
+		c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+		goto out;
+	}
+	if (st == CMP_STATUS_REJECTION) {
+		/* the client refused the certificate: it must never be used */
+		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
+		txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
+	} else {
+		txn_set(s, c, &t, CA_TXN_CONFIRMED, NULL);
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->mu);
+	ca_txn_clear(&t);
+	CMP_PKIMESSAGE_free(orig);
+	X509_free(cert);
+	return rc;
+}
+
+static int
+do_pollreq(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	const struct ca_config *cfg = ca_get0_config(s->ca);
+	struct ca_txn t;
+	CMP_PKIMESSAGE *orig = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	X509 *cert = NULL;
+	long rid;
+	int rc = -1, count = 0;
+
+	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+		return -1;
+	if (txn_lookup(s, c, &t) != 0)
+		return -1;
+	if (t.state != CA_TXN_POLLING) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.22: nothing to poll "
+		    "for: the transaction is %s", ca_txn_state_name(t.state));
+		goto out;
+	}
+	if (txn_request(c, &t, &orig) != 0)
+		goto out;
+	rid = orig_req_id(orig);
+	if (cmp_pollreq_req_id(c->req, 0) != rid) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.22: pollReq for "
+		    "certReqId %ld, the request had %ld",
+		    cmp_pollreq_req_id(c->req, 0), rid);
+		goto out;
+	}
+	pk_err_clear(&e);
+	if (ca_db_txn_poll(ca_get0_db(s->ca), c->tid, &count, &e) != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
+	t.poll_count = count;
+	if (count < cfg->poll) {
+		/* the request's "waiting" was one of the --poll answers */
+		hdr_init(s, c, &h);
+		if (cmp_build_pollrep(&h, c->req, rid, cfg->check_after,
+		    "the certificate is being prepared", rsp, &c->err) != 0) {
+			c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+			goto out;
+		}
+		txn_set(s, c, &t, CA_TXN_POLLING, NULL);
+		rc = 0;
+		goto out;
+	}
+	if ((cert = txn_cert(s, &t)) == NULL) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued certificate is "
+		    "not on record");
+		goto out;
+	}
+	if (deliver(s, c, orig, rid, cert, rsp, &c->err) != 0) {
+		c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+		goto out;
+	}
+	txn_set(s, c, &t, c->implicit ? CA_TXN_CONFIRMED : CA_TXN_ISSUED, NULL);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->mu);
+	ca_txn_clear(&t);
+	CMP_PKIMESSAGE_free(orig);
+	X509_free(cert);
+	return rc;
+}
+
+/* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf. */
+static int
+do_error(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	struct ca_txn t;
+	struct cmp_hdr h;
+	struct pk_err e;
+
+	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+		return -1;
+	pthread_mutex_lock(&s->mu);
+	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0) {
+		if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
+			(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
+		if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
+			txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
+		ca_txn_clear(&t);
+	}
+	pthread_mutex_unlock(&s->mu);
+	hdr_init(s, c, &h);
+	if (cmp_build_pkiconf(&h, c->req, rsp, &c->err) != 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", c->err.msg);
+	return 0;
+}
+
+/* ---- rr ---- */
+
+static int
+do_rr(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	const CMP_CERTTEMPLATE *d;
+	const X509_NAME *iss;
+	const ASN1_INTEGER *ser;
+	struct ca_cert_rec r;
+	struct cmp_hdr h;
+	struct pk_err e;
+	int f, rc = -1, found = 0;
+
+	if (authenticate(s, c, AUTH_MAC | AUTH_CA) != 0)
+		return -1;
+	if (txn_create(s, c, CA_TXN_REJECTED, 0) != 0)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	/* RFC 9483 4.2: one RevDetails */
+	if (cmp_rr_count(c->req) != 1) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is "
+		    "supported, the request has %d", cmp_rr_count(c->req));
+		goto out;
+	}
+	d = cmp_rr_get0_details(c->req, 0);
+	iss = cmp_tmpl_get0_issuer(d);
+	ser = cmp_tmpl_get0_serial(d);
+	if (iss == NULL || ser == NULL) {
+		refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 4210 5.3.9: certDetails "
+		    "must name the issuer and serialNumber");
+		goto out;
+	}
+	pk_err_clear(&e);
+	f = ca_db_find_cert_id(ca_get0_db(s->ca), iss, ser, &r, &e);
+	if (f == 1) {
+		refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.9: no certificate "
+		    "with this issuer and serial was issued by this CA");
+		goto out;
+	}
+	if (f != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
+	found = 1;
+	/* a certificate may revoke itself, nothing else (MAC: the secret holder
+	 * is the administrator) */
+	if (c->signer != NULL &&
+	    (ASN1_INTEGER_cmp(ser, X509_get0_serialNumber(c->signer)) != 0 ||
+	    X509_NAME_cmp(iss, X509_get_issuer_name(c->signer)) != 0)) {
+		refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a signed rr may only revoke "
+		    "the certificate that signed it");
+		goto out;
+	}
+	if (r.revoked) {
+		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
+		    "is already revoked");
+		goto out;
+	}
+	f = ca_db_revoke(ca_get0_db(s->ca), r.serial, cmp_rr_reason(c->req, 0),
+	    &e);
+	if (f == 2) {
+		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
+		    "is already revoked");
+		goto out;
+	}
+	if (f != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
+	hdr_init(s, c, &h);
+	if (cmp_build_rp(&h, c->req, CMP_STATUS_ACCEPTED, 0, NULL, rsp,
+	    &c->err) != 0) {
+		c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+		goto out;
+	}
+	rc = 0;
+out:
+	txn_finish(s, c, rc == 0 ? CA_TXN_CLOSED : CA_TXN_REJECTED,
+	    found ? r.serial : NULL);
+	if (found)
+		ca_cert_rec_clear(&r);
+	return rc;
+}
+
+/* ---- genm ---- */
+
+/* An ASN1_TYPE SEQUENCE holding the DER elements in ELEMS (concatenated). */
+static ASN1_TYPE *
+seq_type(const struct sbuf *elems)
+{
+	ASN1_TYPE *t = NULL;
+	ASN1_STRING *str = NULL;
+	unsigned char *der = NULL, *p;
+	int len = (int)elems->len, total;
+
+	total = ASN1_object_size(1, len, V_ASN1_SEQUENCE);
+	if (total <= 0 || (der = OPENSSL_malloc((size_t)total)) == NULL)
+		goto bad;
+	p = der;
+	ASN1_put_object(&p, 1, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	if (len > 0)
+		memcpy(p, elems->s, (size_t)len);
+	if ((str = ASN1_STRING_new()) == NULL)
+		goto bad;
+	ASN1_STRING_set0(str, der, total);
+	der = NULL;
+	if ((t = ASN1_TYPE_new()) == NULL)
+		goto bad;
+	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
+	return t;
+bad:
+	OPENSSL_free(der);
+	ASN1_STRING_free(str);
+	return NULL;
+}
+
+/* RFC 9480 2.5 caCerts: SEQUENCE OF CMPCertificate (the CA, then extras). */
+static ASN1_TYPE *
+ca_certs_value(struct cmp_server *s)
+{
+	struct sbuf b = SBUF_INIT;
+	STACK_OF(X509) *extra = ca_get0_extra_certs(s->ca);
+	ASN1_TYPE *t = NULL;
+	unsigned char *der;
+	int i, n;
+
+	for (i = -1; i < sk_X509_num(extra); i++) {
+		X509 *x = i < 0 ? ca_get0_cert(s->ca) : sk_X509_value(extra, i);
+
+		der = NULL;
+		if ((n = i2d_X509(x, &der)) <= 0)
+			goto out;
+		sbuf_add(&b, der, (size_t)n);
+		OPENSSL_free(der);
+	}
+	t = seq_type(&b);
+out:
+	sbuf_free(&b);
+	return t;
+}
+
+/* RFC 4210 5.3.19.2 signKeyPairTypes: SEQUENCE OF AlgorithmIdentifier of the
+ * key types we certify. */
+static ASN1_TYPE *
+key_types_value(void)
+{
+	struct sbuf b = SBUF_INIT;
+	ASN1_TYPE *t = NULL;
+	X509_ALGOR *a;
+	unsigned char *der;
+	int i, n, ok = 1;
+
+	for (i = 0; i < 3 && ok; i++) {
+		if ((a = X509_ALGOR_new()) == NULL)
+			break;
+		switch (i) {
+		case 0:
+			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsaEncryption),
+			    V_ASN1_NULL, NULL);
+			break;
+		case 1:
+			ok = X509_ALGOR_set0(a,
+			    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+			    OBJ_nid2obj(NID_X9_62_prime256v1));
+			break;
+		default:
+			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_ED25519),
+			    V_ASN1_UNDEF, NULL);
+			break;
+		}
+		der = NULL;
+		if (ok && (n = i2d_X509_ALGOR(a, &der)) > 0)
+			sbuf_add(&b, der, (size_t)n);
+		else
+			ok = 0;
+		OPENSSL_free(der);
+		X509_ALGOR_free(a);
+	}
+	if (ok && i == 3)
+		t = seq_type(&b);
+	sbuf_free(&b);
+	return t;
+}
+
+static int
+oid_is(const ASN1_OBJECT *o, const char *text)
+{
+	ASN1_OBJECT *x = OBJ_txt2obj(text, 1);
+	int eq = x != NULL && OBJ_cmp(o, x) == 0;
+
+	ASN1_OBJECT_free(x);
+	return eq;
+}
+
+static int
+do_genm(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	STACK_OF(CMP_ITAV) *in = cmp_msg_get0_itavs(c->req);
+	STACK_OF(CMP_ITAV) *out = NULL;
+	struct cmp_hdr h;
+	int i, rc = -1;
+
+	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+		return -1;
+	if (txn_create(s, c, CA_TXN_CLOSED, 0) != 0)
+		return -1;
+	if ((out = sk_CMP_ITAV_new_null()) == NULL)
+		goto oom;
+	for (i = 0; i < sk_CMP_ITAV_num(in); i++) {
+		const ASN1_OBJECT *type = sk_CMP_ITAV_value(in, i)->infoType;
+		ASN1_TYPE *v = NULL;
+		CMP_ITAV *it;
+
+		if (oid_is(type, OID_IT_CA_CERTS)) {
+			if ((v = ca_certs_value(s)) == NULL)
+				goto oom;
+		} else if (oid_is(type, OID_IT_SIGN_KEY_PAIR_TYPES)) {
+			if ((v = key_types_value()) == NULL)
+				goto oom;
+		}
+		/* RFC 4210 5.3.19: what we do not know comes back without a
+		 * value */
+		if ((it = CMP_ITAV_new()) == NULL) {
+			ASN1_TYPE_free(v);
+			goto oom;
+		}
+		ASN1_OBJECT_free(it->infoType);
+		it->infoType = OBJ_dup(type);
+		it->infoValue = v;
+		if (it->infoType == NULL || !sk_CMP_ITAV_push(out, it)) {
+			CMP_ITAV_free(it);
+			goto oom;
+		}
+	}
+	hdr_init(s, c, &h);
+	if (cmp_build_genp(&h, c->req, out, rsp, &c->err) != 0)
+		goto oom;
+	rc = 0;
+	goto done;
+oom:
+	refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
+done:
+	sk_CMP_ITAV_pop_free(out, CMP_ITAV_free);
+	return rc;
+}
+
+/* ---- the handler ---- */
+
+/* Checks the header (RFC 4210 5.1.1) and runs the body's handler. */
+static int
+dispatch(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+{
+	const ASN1_OCTET_STRING *tid = cmp_msg_get0_transaction_id(c->req);
+	const ASN1_OCTET_STRING *sn = cmp_msg_get0_sender_nonce(c->req);
+
+	if (tid == NULL || ASN1_STRING_length(tid) == 0) {
+		/* authenticate first so the answer can be protected like it */
+		(void)authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST);
+		c->fail = 0;
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
+		    "transactionID missing");
+	}
+	c->tid = octets_hex(tid);
+	/* RFC 4210 5.1.1 / RFC 9483 3.1: senderNonce of 128 bits */
+	if (sn == NULL || ASN1_STRING_length(sn) < CMP_NONCE_LEN) {
+		(void)authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST);
+		c->fail = 0;
+		return refuse(c, CMP_FAIL_BAD_SENDER_NONCE, "RFC 4210 5.1.1: "
+		    "senderNonce missing or shorter than 128 bits");
+	}
+	c->nonce = octets_hex(sn);
+	switch (c->body) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+	case CMP_BODY_KUR:
+	case CMP_BODY_P10CR:
+		return do_certreq(s, c, rsp);
+	case CMP_BODY_CERTCONF:
+		return do_certconf(s, c, rsp);
+	case CMP_BODY_POLLREQ:
+		return do_pollreq(s, c, rsp);
+	case CMP_BODY_RR:
+		return do_rr(s, c, rsp);
+	case CMP_BODY_GENM:
+		return do_genm(s, c, rsp);
+	case CMP_BODY_ERROR:
+		return do_error(s, c, rsp);
+	default:
+		(void)authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST);
+		c->fail = 0;
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.2: a CA "
+		    "does not accept %s messages", cmp_body_name(c->body));
+	}
+}
+
+int
+cmp_server_process(struct cmp_server *s, const unsigned char *der, size_t len,
+    CMP_PKIMESSAGE **out, struct pk_err *e)
+{
+	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
+	struct rq c;
+	struct cmp_hdr h;
+	struct pk_err de;
+	int rc = -1, pt;
+
+	*out = NULL;
+	memset(&c, 0, sizeof(c));
+	pk_err_clear(&c.err);
+	if (RAND_bytes(c.srv_nonce, sizeof(c.srv_nonce)) != 1)
+		return pk_err_ossl(e, "no random senderNonce");
+	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
+	pk_err_clear(&de);
+	if (cmp_msg_decode(der, len, &req, &de) != 0) {
+		pt = cmp_msg_peek_body_type(der, len);
+		if (strstr(de.msg, "pvno") != NULL)
+			refuse(&c, CMP_FAIL_UNSUPPORTED_VERSION, "%s", de.msg);
+		else if (pt >= 0 && !cmp_body_supported(pt))
+			refuse(&c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.2: %s "
+			    "messages are not supported", cmp_body_name(pt));
+		else
+			refuse(&c, CMP_FAIL_BAD_DATA_FORMAT, "not a valid CMP "
+			    "message: %s", de.msg);
+	} else {
+		c.req = req;
+		c.der = der;
+		c.der_len = len;
+		c.body = cmp_msg_body_type(req);
+		if (dispatch(s, &c, &rsp) == 0)
+			goto protect;
+	}
+	/* RFC 4210 5.3.21: refusals are error messages, protected (signed when
+	 * the request's own protection did not pass) */
+	CMP_PKIMESSAGE_free(rsp);
+	rsp = NULL;
+	c.implicit = 0;
+	hdr_init(s, &c, &h);
+	if (cmp_build_error(&h, req, CMP_STATUS_REJECTION, c.fail,
+	    c.err.msg, -1, NULL, &rsp, e) != 0)
+		goto out;
+protect:
+	if (protect(s, &c, rsp, e) != 0)
+		goto out;
+	*out = rsp;
+	rsp = NULL;
+	rc = 0;
+out:
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(req);
+	X509_free(c.signer);
+	free(c.tid);
+	free(c.nonce);
+	free(c.srv_nonce_hex);
+	return rc;
+}
+
+int
+cmp_server_handle(void *arg, const unsigned char *req, size_t len,
+    unsigned char **rsp, size_t *rsp_len)
+{
+	struct cmp_server *s = arg;
+	CMP_PKIMESSAGE *m = NULL;
+	unsigned char *der = NULL;
+	size_t n = 0;
+	struct pk_err e;
+	int rc = -1;
+
+	*rsp = NULL;
+	*rsp_len = 0;
+	pk_err_clear(&e);
+	if (cmp_server_process(s, req, len, &m, &e) != 0 ||
+	    cmp_msg_encode(m, &der, &n, &e) != 0)
+		goto out;
+	/* the HTTP front frees with free() */
+	*rsp = xmalloc(n);
+	memcpy(*rsp, der, n);
+	*rsp_len = n;
+	rc = 0;
+out:
+	OPENSSL_free(der);
+	CMP_PKIMESSAGE_free(m);
+	ERR_clear_error();
+	return rc;
+}
+
+/* ---- life cycle ---- */
+
+int
+cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
+{
+	struct cmp_server *s = xcalloc(1, sizeof(*s));
+	const struct ca_config *cfg = ca_get0_config(ca);
+	STACK_OF(X509) *sk = NULL;
+	size_t i;
+
+	*out = NULL;
+	s->ca = ca;
+	pthread_mutex_init(&s->mu, NULL);
+	if ((s->ca_store = X509_STORE_new()) == NULL ||
+	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
+		pk_err_ossl(e, "cannot make the CA trust store");
+		goto bad;
+	}
+	if (cfg->ntrust > 0) {
+		if ((s->trust_store = X509_STORE_new()) == NULL) {
+			pk_err_ossl(e, "out of memory");
+			goto bad;
+		}
+		for (i = 0; i < cfg->ntrust; i++) {
+			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
+				goto bad;
+			while (sk_X509_num(sk) > 0) {
+				X509 *x = sk_X509_shift(sk);
+				int ok = X509_STORE_add_cert(s->trust_store, x);
+
+				X509_free(x);
+				if (!ok) {
+					pk_err_ossl(e, "%s: cannot add to the trust "
+					    "store", cfg->trust[i]);
+					goto bad;
+				}
+			}
+			sk_X509_free(sk);
+			sk = NULL;
+		}
+	}
+	*out = s;
+	return 0;
+bad:
+	sk_X509_pop_free(sk, X509_free);
+	cmp_server_free(s);
+	return -1;
+}
+
+void
+cmp_server_free(struct cmp_server *s)
+{
+	if (s == NULL)
+		return;
+	X509_STORE_free(s->ca_store);
+	X509_STORE_free(s->trust_store);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
