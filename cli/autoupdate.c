@@ -347,6 +347,16 @@ cli_autoupdate_free(struct cli *c)
 	c->au = NULL;
 }
 
+void
+cli_autoupdate_forget(struct cli *c, struct sess_state *s)
+{
+	if (s->au == NULL)
+		return;
+	loop_timer_cancel(c->loop, &s->au->timer);
+	free(s->au);
+	s->au = NULL;
+}
+
 static int
 h_session_changed(struct cli *c, const struct cli_args *a)
 {

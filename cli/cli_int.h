@@ -182,8 +182,11 @@ size_t loop_timer_count(const struct loop *l);
 void loop_watch(struct loop *l, int fd, void (*fn)(void *arg), void *arg);
 void loop_unwatch(struct loop *l, int fd);
 /* Runs timers and watches until FD (-1: none) is readable (1), DEADLINE (ms since
- * the epoch, -1: none) passes (0), or poll fails (-1). */
+ * the epoch, -1: none) passes (0), a callback calls loop_break (2), or poll fails
+ * (-1). */
 int loop_wait(struct loop *l, int fd, int64_t deadline);
+/* Makes the running loop_wait return 2 once the current callback is done. */
+void loop_break(struct loop *l);
 
 /* ---- session ---- */
 
@@ -241,6 +244,8 @@ void cli_autoupdate_reschedule(struct cli *c, const char *name);
 /* Every session (at start, after loading the configuration). */
 void cli_autoupdate_all(struct cli *c);
 void cli_autoupdate_free(struct cli *c);
+/* Cancels and frees the automatic-update state of session S (its timer). */
+void cli_autoupdate_forget(struct cli *c, struct sess_state *s);
 /* Prints a background event: at the console the prompt and typed text are
  * redrawn; in daemon mode it goes to stderr and syslog. */
 void cli_notify(struct cli *c, const char *fmt, ...)

@@ -116,8 +116,8 @@ cli_cmp_free(struct cli *c)
 	if (cc == NULL)
 		return;
 	for (size_t i = 0; i < cc->n; i++) {
+		cli_autoupdate_forget(c, cc->v[i]);
 		free(cc->v[i]->name);
-		free(cc->v[i]->au);
 		free(cc->v[i]);
 	}
 	free(cc->v);

@@ -24,6 +24,7 @@ struct loop {
 	size_t n, cap;
 	struct watch *w;
 	size_t nw;
+	int brk;		/* loop_break() was called */
 };
 
 int64_t
@@ -44,10 +45,9 @@ loop_new(void)
 void
 loop_free(struct loop *l)
 {
+	/* Timers belong to their owners, which cancel them before they go. */
 	if (l == NULL)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		l->heap[i]->armed = 0;
 	free(l->heap);
 	free(l->w);
 	free(l);
@@ -163,9 +163,16 @@ run_timers(struct loop *l)
 	}
 }
 
+void
+loop_break(struct loop *l)
+{
+	l->brk = 1;
+}
+
 int
 loop_wait(struct loop *l, int fd, int64_t deadline)
 {
+	l->brk = 0;
 	for (;;) {
 		struct pollfd p[17];
 		size_t np = 0;
@@ -173,6 +180,8 @@ loop_wait(struct loop *l, int fd, int64_t deadline)
 		int r;
 
 		run_timers(l);
+		if (l->brk)
+			return 2;
 		now = loop_now();
 		if (deadline >= 0 && now >= deadline)
 			return 0;
@@ -207,5 +216,7 @@ loop_wait(struct loop *l, int fd, int64_t deadline)
 		}
 		if (fd >= 0 && p[0].revents != 0)
 			return 1;
+		if (l->brk)
+			return 2;
 	}
 }

@@ -667,11 +667,12 @@ on_term(int sig)
 static void
 drain(void *arg)
 {
+	struct cli *c = arg;
 	char b[16];
 
-	(void)arg;
 	if (read(daemon_pipe[0], b, sizeof(b)) < 0)
 		daemon_stop = 1;
+	loop_break(c->loop);
 }
 
 int
@@ -692,7 +693,7 @@ cli_daemon_run(struct cli *c)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	loop_watch(c->loop, daemon_pipe[0], drain, NULL);
+	loop_watch(c->loop, daemon_pipe[0], drain, c);
 	cli_notify(c, "Info: pkish daemon started: %zu CMP session(s) with automatic "
 	    "update.", n);
 	while (!daemon_stop)

@@ -620,20 +620,21 @@ do_certreq(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		hdr_init(s, c, &h);
 		if (cmp_build_certrep(&h, c->req, rep_type(c->body), req_id,
 		    CMP_STATUS_WAITING, 0, "the certificate is being prepared",
-		    NULL, NULL, rsp, &c->err) != 0)
-			goto sysfail;
+		    NULL, NULL, rsp, &c->err) != 0) {
+			c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+			goto out;
+		}
 		txn_finish(s, c, CA_TXN_POLLING, serial);
 	} else {
-		if (deliver(s, c, c->req, req_id, cert, rsp, &c->err) != 0)
-			goto sysfail;
+		if (deliver(s, c, c->req, req_id, cert, rsp, &c->err) != 0) {
+			c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
+			goto out;
+		}
 		txn_finish(s, c, c->implicit ? CA_TXN_CONFIRMED : CA_TXN_ISSUED,
 		    serial);
 	}
 	created = 0;
 	rc = 0;
-	goto out;
-sysfail:
-	c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
 out:
 	if (rc != 0 && created)
 		txn_finish(s, c, CA_TXN_REJECTED, serial);
@@ -991,24 +992,25 @@ seq_type(const struct sbuf *elems)
 	int len = (int)elems->len, total;
 
 	total = ASN1_object_size(1, len, V_ASN1_SEQUENCE);
-	if (total <= 0 || (der = OPENSSL_malloc((size_t)total)) == NULL)
-		goto bad;
+	if (total <= 0 || (der = OPENSSL_malloc((size_t)total)) == NULL ||
+	    (str = ASN1_STRING_new()) == NULL || (t = ASN1_TYPE_new()) == NULL)
+		goto out;
 	p = der;
 	ASN1_put_object(&p, 1, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
 	if (len > 0)
 		memcpy(p, elems->s, (size_t)len);
-	if ((str = ASN1_STRING_new()) == NULL)
-		goto bad;
 	ASN1_STRING_set0(str, der, total);
 	der = NULL;
-	if ((t = ASN1_TYPE_new()) == NULL)
-		goto bad;
 	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
-	return t;
-bad:
+	str = NULL;
+out:
+	if (str != NULL) {	/* failed before the hand-over */
+		ASN1_TYPE_free(t);
+		t = NULL;
+	}
 	OPENSSL_free(der);
 	ASN1_STRING_free(str);
-	return NULL;
+	return t;
 }
 
 /* RFC 9480 2.5 caCerts: SEQUENCE OF CMPCertificate (the CA, then extras). */
@@ -1102,7 +1104,7 @@ do_genm(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (txn_create(s, c, CA_TXN_CLOSED, 0) != 0)
 		return -1;
 	if ((out = sk_CMP_ITAV_new_null()) == NULL)
-		goto oom;
+		goto out;
 	for (i = 0; i < sk_CMP_ITAV_num(in); i++) {
 		const ASN1_OBJECT *type = sk_CMP_ITAV_value(in, i)->infoType;
 		ASN1_TYPE *v = NULL;
@@ -1110,33 +1112,32 @@ do_genm(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 
 		if (oid_is(type, OID_IT_CA_CERTS)) {
 			if ((v = ca_certs_value(s)) == NULL)
-				goto oom;
+				goto out;
 		} else if (oid_is(type, OID_IT_SIGN_KEY_PAIR_TYPES)) {
 			if ((v = key_types_value()) == NULL)
-				goto oom;
+				goto out;
 		}
 		/* RFC 4210 5.3.19: what we do not know comes back without a
 		 * value */
 		if ((it = CMP_ITAV_new()) == NULL) {
 			ASN1_TYPE_free(v);
-			goto oom;
+			goto out;
 		}
 		ASN1_OBJECT_free(it->infoType);
 		it->infoType = OBJ_dup(type);
 		it->infoValue = v;
 		if (it->infoType == NULL || !sk_CMP_ITAV_push(out, it)) {
 			CMP_ITAV_free(it);
-			goto oom;
+			goto out;
 		}
 	}
 	hdr_init(s, c, &h);
 	if (cmp_build_genp(&h, c->req, out, rsp, &c->err) != 0)
-		goto oom;
+		goto out;
 	rc = 0;
-	goto done;
-oom:
-	refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
-done:
+out:
+	if (rc != 0)
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
 	sk_CMP_ITAV_pop_free(out, CMP_ITAV_free);
 	return rc;
 }
@@ -1222,19 +1223,20 @@ cmp_server_process(struct cmp_server *s, const unsigned char *der, size_t len,
 		c.der = der;
 		c.der_len = len;
 		c.body = cmp_msg_body_type(req);
-		if (dispatch(s, &c, &rsp) == 0)
-			goto protect;
+		if (dispatch(s, &c, &rsp) != 0) {
+			CMP_PKIMESSAGE_free(rsp);
+			rsp = NULL;
+		}
 	}
 	/* RFC 4210 5.3.21: refusals are error messages, protected (signed when
 	 * the request's own protection did not pass) */
-	CMP_PKIMESSAGE_free(rsp);
-	rsp = NULL;
-	c.implicit = 0;
-	hdr_init(s, &c, &h);
-	if (cmp_build_error(&h, req, CMP_STATUS_REJECTION, c.fail,
-	    c.err.msg, -1, NULL, &rsp, e) != 0)
-		goto out;
-protect:
+	if (rsp == NULL) {
+		c.implicit = 0;
+		hdr_init(s, &c, &h);
+		if (cmp_build_error(&h, req, CMP_STATUS_REJECTION, c.fail,
+		    c.err.msg, -1, NULL, &rsp, e) != 0)
+			goto out;
+	}
 	if (protect(s, &c, rsp, e) != 0)
 		goto out;
 	*out = rsp;
@@ -1288,6 +1290,7 @@ cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
 	const struct ca_config *cfg = ca_get0_config(ca);
 	STACK_OF(X509) *sk = NULL;
 	size_t i;
+	int rc = -1;
 
 	*out = NULL;
 	s->ca = ca;
@@ -1295,16 +1298,16 @@ cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
 		pk_err_ossl(e, "cannot make the CA trust store");
-		goto bad;
+		goto out;
 	}
 	if (cfg->ntrust > 0) {
 		if ((s->trust_store = X509_STORE_new()) == NULL) {
 			pk_err_ossl(e, "out of memory");
-			goto bad;
+			goto out;
 		}
 		for (i = 0; i < cfg->ntrust; i++) {
 			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
-				goto bad;
+				goto out;
 			while (sk_X509_num(sk) > 0) {
 				X509 *x = sk_X509_shift(sk);
 				int ok = X509_STORE_add_cert(s->trust_store, x);
@@ -1313,7 +1316,7 @@ cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
 				if (!ok) {
 					pk_err_ossl(e, "%s: cannot add to the trust "
 					    "store", cfg->trust[i]);
-					goto bad;
+					goto out;
 				}
 			}
 			sk_X509_free(sk);
@@ -1321,11 +1324,12 @@ cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
 		}
 	}
 	*out = s;
-	return 0;
-bad:
+	s = NULL;
+	rc = 0;
+out:
 	sk_X509_pop_free(sk, X509_free);
 	cmp_server_free(s);
-	return -1;
+	return rc;
 }
 
 void
