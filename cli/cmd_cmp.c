@@ -382,6 +382,17 @@ run_action(struct cli *c, const char *name, enum pki_cmp_kind kind)
 		    s.key_name);
 	cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
 	    o.cert_file);
+	if (kind == PKI_CMP_KUR) {
+		/* The updated certificate is the session's current one from now on
+		 * (with regenerate the old one no longer matches any key pair). */
+		struct cfg_node *n = cli_cfg_find(c, "pki-cmp-session", s.name);
+		const char *cur = n ? cfg_leaf_arg(n, "auth-cert", "file") : NULL;
+
+		if (cur != NULL && strcmp(cur, o.cert_file) != 0 &&
+		    cfg_leaf_update(c, n, "auth-cert", "file", o.cert_file) == 0)
+			cli_out(c, "Info: The CMP session %s now uses %s as its "
+			    "authentication certificate.\n", s.name, o.cert_file);
+	}
 	cli_autoupdate_reschedule(c, s.name);
 	cli_out(c, "Info: Serial number: %s\n", o.serial);
 	cli_out(c, "Info: Valid from %s to %s\n", o.not_before, o.not_after);
