@@ -22,21 +22,21 @@ pids="$pids $!"
 ok() { echo "ok $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; }
 
-# Starts cmpca on $1 (ADDR:PORT) in $tmp/ca; sets ca_pid and url.
+# Starts cmpca on $1 (ADDR:PORT) in $tmp/ca, logging to $tmp/ca-$2.log (one log
+# per start, so the URL read is this start's); sets ca_pid and url.
 start_ca() {
-	"$b/cmpca" --dir "$tmp/ca" --listen "$1" --validity 20s $CA_OPTS \
-		>>"$tmp/ca.log" 2>&1 &
+	log="$tmp/ca-$2.log"
+	"$b/cmpca" --dir "$tmp/ca" --listen "$1" --validity 20s $CA_OPTS >"$log" 2>&1 &
 	ca_pid=$!
 	pids="$pids $ca_pid"
 	i=0
 	while [ $i -lt 100 ]; do
-		url=$(sed -n 's/^cmpca: listening on \(http[^ ]*\).*/\1/p' "$tmp/ca.log" |
-			tail -n 1)
-		[ -n "$url" ] && grep -q "listening" "$tmp/ca.log" && \
-			[ "$(grep -c listening "$tmp/ca.log")" -ge "$2" ] && return 0
+		url=$(sed -n 's/^cmpca: listening on \(http[^ ]*\).*/\1/p' "$log")
+		[ -n "$url" ] && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done
+	cat "$log"
 	return 1
 }
 
@@ -46,8 +46,8 @@ enrol() {
 	flash=$1
 	shift
 	mkdir -p "$flash"
-	ref=$(sed -n 's/^cmpca: reference "\([^"]*\)".*/\1/p' "$tmp/ca.log" | head -n 1)
-	secret=$(sed -n 's/.*, secret "\([^"]*\)".*/\1/p' "$tmp/ca.log" | head -n 1)
+	ref=$(sed -n 's/^cmpca: reference "\([^"]*\)".*/\1/p' "$tmp/ca-1.log")
+	secret=$(sed -n 's/.*, secret "\([^"]*\)".*/\1/p' "$tmp/ca-1.log")
 	{
 		echo "system-view"
 		echo "pki entity dev"
@@ -83,7 +83,7 @@ enrol() {
 }
 
 CA_OPTS=""
-start_ca 127.0.0.1:0 1 || { fail autoupdate-cmpca-start; cat "$tmp/ca.log"; exit 1; }
+start_ca 127.0.0.1:0 1 || { fail autoupdate-cmpca-start; exit 1; }
 hostport=$(echo "$url" | sed 's|^http://\([^/]*\)/.*|\1|')
 ca_name=$(openssl x509 -in "$tmp/ca/ca.crt" -noout -subject \
 	-nameopt sep_comma_plus,sname,utf8 | sed 's/^subject=//')
@@ -203,7 +203,7 @@ if enrol "$C" "C keyC same" && [ -f "$C/pki/public/C_ir.cer" ]; then
 else
 	fail autoupdate-enrolled-with-polling
 	cat "$tmp/enrol.log"
-	tail -n 5 "$tmp/ca.log"
+	tail -n 5 "$tmp/ca-3.log"
 fi
 mkfifo "$tmp/in"
 "$b/pkish" --flash "$C" <"$tmp/in" >"$tmp/console.log" 2>&1 &
@@ -227,4 +227,36 @@ if awk '/is updating its certificate/ { u = 1; next }
 else
 	fail autoupdate-console-not-blocked
 	tail -n 30 "$tmp/console.log"
+fi
+
+# ---- phase 3: at a real terminal the event prints and the typed text is redrawn ----
+if command -v tmux >/dev/null; then
+	kill "$ca_pid" 2>/dev/null
+	wait "$ca_pid" 2>/dev/null
+	CA_OPTS=""
+	start_ca 127.0.0.1:0 4 || fail autoupdate-ca-restart-tmux
+	T="$tmp/term"
+	enrol "$T" "T keyT same"
+	sock="$tmp/tmux.sock"
+	tmux -S "$sock" new-session -d -s au -x 150 -y 50 "$b/pkish --flash $T"
+	pids="$pids $(tmux -S "$sock" display -p -t au '#{pane_pid}')"
+	sleep 1
+	tmux -S "$sock" send-keys -t au "display pki"
+	i=0
+	while [ $i -lt 300 ] && ! tmux -S "$sock" capture-pane -p -t au |
+		grep -q "was updated automatically"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 0.5
+	screen=$(tmux -S "$sock" capture-pane -p -t au)
+	last=$(echo "$screen" | grep -v '^$' | tail -n 1)
+	if echo "$screen" | grep -q "^Info: The certificate of the CMP session T was updated" &&
+		[ "$last" = "<pkish>display pki" ]; then
+		ok autoupdate-terminal-event-redraws-typed-line
+	else
+		fail autoupdate-terminal-event-redraws-typed-line "last line '$last'"
+		echo "$screen"
+	fi
+	tmux -S "$sock" kill-server 2>/dev/null
 fi
