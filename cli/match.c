@@ -234,8 +234,11 @@ struct walk {
 
 /* Advances S by token T; returns the new status (CLI_OK when some thread took it). */
 static enum cli_status
-step(struct cli *c, struct tset *s, const char *t)
+step(struct cli *c, struct tset *s, const struct cli_token *tok)
 {
+	const char *t = tok->text;
+	/* CLI.md: '?' is never part of a value, unless quoted (a literal then). */
+	int value_ok = tok->quoted || strchr(t, '?') == NULL;
 	const struct grammar *g = c->g;
 	struct tset next = { 0 };
 	int exact = 0, nparam_cand = 0, nparam_ok = 0, any_tok = 0;
@@ -266,7 +269,7 @@ step(struct cli *c, struct tset *s, const char *t)
 		} else if (n->kind == GN_PARAM) {
 			any_tok = 1;
 			nparam_cand++;
-			if (param_value_ok(c, n->param, t))
+			if (value_ok && param_value_ok(c, n->param, t))
 				nparam_ok++;
 		}
 	}
@@ -286,7 +289,8 @@ step(struct cli *c, struct tset *s, const char *t)
 			take = n->kind == GN_KW && pk_strncaseeq(n->kw, t, tl) &&
 			    strlen(n->kw) > tl;
 		else if (nparam_ok)
-			take = n->kind == GN_PARAM && param_value_ok(c, n->param, t);
+			take = n->kind == GN_PARAM && value_ok &&
+			    param_value_ok(c, n->param, t);
 		if (take) {
 			int *path = xmalloc((th->n + 1) * sizeof(int));
 
@@ -314,7 +318,7 @@ walk(struct cli *c, const struct gview *v, const struct cli_tokens *toks, size_t
 	memset(w, 0, sizeof(*w));
 	start_set(c, v, &w->s);
 	for (size_t i = 0; i < upto; i++) {
-		enum cli_status st = step(c, &w->s, toks->v[i].text);
+		enum cli_status st = step(c, &w->s, &toks->v[i]);
 
 		if (st != CLI_OK) {
 			w->status = st;
@@ -463,7 +467,7 @@ match_secret_mask(struct cli *c, const struct gview *v, const struct cli_tokens 
 				if (n->kind == GN_PARAM && n->param->type == GT_SECRET)
 					mask[i] = 1;
 			}
-			if (step(c, &s, toks->v[i].text) != CLI_OK)
+			if (step(c, &s, &toks->v[i]) != CLI_OK)
 				step_lenient(c, &s, toks->v[i].text);
 			if (s.n == 0)
 				break;

@@ -212,6 +212,14 @@ START_TEST(caret_errors_and_columns)
 		ck_assert_int_eq(caret_col(out), 15);
 		free(out);
 	}
+	/* '?' is never part of a value unless quoted */
+	out = run(c, "sysname a?b", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(out, "Wrong parameter"));
+	free(out);
+	expect(c, "sysname \"a?b\"", 0, NULL);
+	ck_assert_str_eq(cli_prompt(c), "[a?b]");
+	expect(c, "undo sysname", 0, NULL);
 	out = run(c, "sysname \"unterminated", &rc);
 	ck_assert_ptr_nonnull(strstr(out, "Wrong parameter"));
 	free(out);
