@@ -22,8 +22,10 @@ SANFLAGS :=
 OPT      := -O2
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# Evaluated when used (not at parse time), so a fresh machine gets its packages
+# from the deps step below before the first compile asks pkg-config.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -49,11 +51,18 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all check demo fuzz bench clean install valgrind
+.PHONY: all check demo fuzz bench clean install valgrind deps
 .SECONDARY:
-all: $(PROGS)
+all: $(DEPS_STAMP) $(PROGS)
 
-$(BUILD)/obj/%.o: %.c
+# Set-up on a fresh machine: install the Debian packages that are missing (once).
+DEPS_STAMP := build/.deps-installed
+$(DEPS_STAMP): scripts/install-deps.sh
+	@sh scripts/install-deps.sh
+	@mkdir -p build && touch $@
+deps: $(DEPS_STAMP)
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -76,7 +85,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: $(PROGS) $(TESTS)
+check: $(DEPS_STAMP) $(PROGS) $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -88,7 +97,7 @@ valgrind: $(PROGS) $(TESTS)
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
 	    $(BUILD)/test/$$t || rc=1; done; exit $$rc
 
-demo: $(PROGS)
+demo: $(DEPS_STAMP) $(PROGS)
 	BUILD=$(BUILD) sh examples/demo.sh
 
 bench: $(PROGS) $(BENCHES)
@@ -97,7 +106,7 @@ bench: $(PROGS) $(BENCHES)
 # libFuzzer targets: clang only; each links the library sources compiled with the
 # fuzzer's instrumentation.
 FUZZ_BUILD := build/fuzz
-fuzz:
+fuzz: $(DEPS_STAMP)
 	@mkdir -p $(FUZZ_BUILD)
 	@for f in $(FUZZSRC); do \
 	  n=$$(basename $$f .c); echo "  FUZZ $$n"; \
