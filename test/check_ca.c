@@ -1323,8 +1323,6 @@ main(void)
 	Suite *s = suite_create("ca");
 	TCase *db = tcase_create("db"), *is = tcase_create("issue");
 	TCase *ht = tcase_create("http");
-	SRunner *sr;
-	int failed;
 
 	/* fsync per commit (synchronous=FULL) is slow on a busy disk */
 	tcase_set_timeout(db, 120);
@@ -1363,9 +1361,5 @@ main(void)
 	tcase_add_test(ht, http_listen_errors_and_ipv6);
 	suite_add_tcase(s, ht);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

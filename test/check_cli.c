@@ -709,8 +709,6 @@ main(void)
 {
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -731,9 +729,5 @@ main(void)
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -1105,8 +1105,6 @@ main(void)
 {
 	Suite *s = suite_create("cmp_client");
 	TCase *tc = tcase_create("mock");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_unchecked_fixture(tc, make_fixtures, remove_fixtures);
@@ -1141,9 +1139,5 @@ main(void)
 	tcase_add_test(tc, cmpca_ir_then_kur_regenerate);
 	tcase_add_test(tc, signer_without_digital_signature_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -182,17 +182,11 @@ main(void)
 {
 	Suite *s = suite_create("cmp_fuzz");
 	TCase *tc = tcase_create("decoder");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(tc, load_seeds, free_seeds);
 	tcase_add_test(tc, all_vectors);
 	tcase_add_loop_test(tc, mutants, 0, CHUNKS);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run_suite(s);
 }

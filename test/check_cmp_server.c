@@ -882,8 +882,6 @@ main(void)
 {
 	Suite *s = suite_create("cmp_server");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -906,9 +904,5 @@ main(void)
 	tcase_add_test(tc, unknown_protection_badalg);
 	tcase_add_test(tc, parallel_requests);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -1224,8 +1224,6 @@ main(void)
 	TCase *keys = tcase_create("keys");
 	TCase *certs = tcase_create("certs");
 	TCase *ents = tcase_create("entities");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(keys, setup, teardown);
 	tcase_set_timeout(keys, 300);
@@ -1261,9 +1259,5 @@ main(void)
 	tcase_add_test(ents, entity_display_format);
 	suite_add_tcase(s, ents);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -161,8 +161,6 @@ main(void)
 {
 	Suite *s = suite_create("storage");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bare_names);
@@ -173,9 +171,5 @@ main(void)
 	tcase_add_test(tc, seal_key_persists);
 	tcase_add_test(tc, corrupt_seal_key_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -19,25 +19,18 @@ trap cleanup EXIT INT TERM
 # watchdog: the whole test ends within 4 minutes whatever happens
 ( sleep 240; echo "FAIL autoupdate-watchdog (gave up after 240 s)"; kill -TERM $$ ) &
 pids="$pids $!"
+. "$top/test/lib.sh"
 ok() { echo "ok $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; }
 
 # Starts cmpca on $1 (ADDR:PORT) in $tmp/ca, logging to $tmp/ca-$2.log (one log
 # per start, so the URL read is this start's); sets ca_pid and url.
 start_ca() {
-	log="$tmp/ca-$2.log"
-	"$b/cmpca" --dir "$tmp/ca" --listen "$1" --validity 20s $CA_OPTS >"$log" 2>&1 &
-	ca_pid=$!
-	pids="$pids $ca_pid"
-	i=0
-	while [ $i -lt 100 ]; do
-		url=$(sed -n 's/^cmpca: listening on \(http[^ ]*\).*/\1/p' "$log")
-		[ -n "$url" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	cat "$log"
-	return 1
+	cmpca_start "$tmp/ca" "$tmp/ca-$2.log" "$1" --validity 20s $CA_OPTS
+	_rc=$?
+	ca_pid=$cmpca_pid
+	[ $_rc = 0 ] || cat "$tmp/ca-$2.log"
+	return $_rc
 }
 
 # Enrols sessions with IR (MAC) and turns them into auto-updating signed sessions.

@@ -8,6 +8,7 @@ top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 CMPCA=$BUILD/cmpca
+. "$top/test/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pkish-test.XXXXXX")
 pids=""
 cleanup() {
@@ -29,18 +30,10 @@ fi
 # start DIR OUT [ARGS...]: runs cmpca in the background, waits for its address.
 start() {
 	d=$1; out=$2; shift 2
-	"$CMPCA" --dir "$d" --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	while [ $i -lt 100 ]; do
-		url=$(sed -n 's/^cmpca: listening on \(http:.*\)$/\1/p' "$out" 2>/dev/null)
-		[ -n "$url" ] && return 0
-		kill -0 $pid 2>/dev/null || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
+	cmpca_start "$d" "$out" 127.0.0.1:0 "$@"
+	_rc=$?
+	pid=$cmpca_pid
+	return $_rc
 }
 
 # stop PID SIG: sends SIG, waits up to 10 s; sets rc to the exit status.

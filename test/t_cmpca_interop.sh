@@ -12,6 +12,7 @@ top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 CMPCA=$BUILD/cmpca
+. "$top/test/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pkish-test.XXXXXX")
 pids=""
 cleanup() {
@@ -33,18 +34,10 @@ cd "$tmp" || exit 1
 # start DIR OUT [ARGS...]: cmpca in the background; sets pid and port.
 start() {
 	d=$1; out=$2; shift 2
-	"$CMPCA" --dir "$d" --listen 127.0.0.1:0 "$@" >"$out" 2>&1 &
-	pid=$!
-	pids="$pids $pid"
-	i=0
-	while [ $i -lt 100 ]; do
-		port=$(sed -n 's/^cmpca: listening on http:\/\/127\.0\.0\.1:\([0-9]*\)\/$/\1/p' "$out" 2>/dev/null)
-		[ -n "$port" ] && return 0
-		kill -0 $pid 2>/dev/null || return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
+	cmpca_start "$d" "$out" 127.0.0.1:0 "$@"
+	_rc=$?
+	pid=$cmpca_pid
+	return $_rc
 }
 
 # stop PID: SIGTERM, waits up to 10 s; rc is its exit status.

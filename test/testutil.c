@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,4 +165,16 @@ tu_free_port(void)
 		port = ntohs(a.sin_port);
 	close(fd);
 	return port;
+}
+
+int
+tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }

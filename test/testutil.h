@@ -21,6 +21,10 @@ int tu_write(const char *path, const void *data, size_t len);
 /* The build directory ($BUILD, default "build") and project top ($PKISH_TOP or "."). */
 const char *tu_build(void);
 const char *tu_top(void);
+/* Runs suite S (Check's default fork mode, normal verbosity) and frees it; the
+ * exit status for main: 0 when every test passed. */
+struct Suite;
+int tu_run_suite(struct Suite *s);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int tu_free_port(void);
 
