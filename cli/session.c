@@ -612,6 +612,17 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	}
 	if (pki_load_warnings(c->pki)[0] != '\0')
 		fprintf(stderr, "pkish: device store: %s", pki_load_warnings(c->pki));
+	{
+		struct sbuf rep = SBUF_INIT;
+
+		pki_cmp_recover(c->pki, c->st, &rep);
+		for (char *l = rep.s, *nl; l != NULL && *l; l = nl ? nl + 1 : NULL) {
+			nl = strchr(l, '\n');
+			fprintf(stderr, "pkish: %.*s\n", nl ? (int)(nl - l) : (int)strlen(l),
+			    l);
+		}
+		sbuf_free(&rep);
+	}
 	c->loop = loop_new();
 	c->root = cfg_new_root();
 	c->view = grammar_view(c->g, "user");

@@ -372,6 +372,11 @@ int pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *job,
     struct pki_cmp_outcome *o, struct pk_err *e);
 void pki_cmp_job_free(struct pki_cmp_job *job);
 
+/* Completes certificate updates that a crash interrupted (their journals in the
+ * store), appending one line per journal to REPORT. -1 if one could not be
+ * completed (it stays for the next start). */
+int pki_cmp_recover(struct pki *p, struct storage *st, struct sbuf *report);
+
 /* Validity of the certificate in flash:/pki/public/FILE. */
 int pki_cert_file_validity(struct pki *p, const char *file, time_t *not_before,
     time_t *not_after, struct pk_err *e);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -123,6 +124,176 @@ write_cert(struct storage *st, const char *file, X509 *x, struct pk_err *e)
 	free(path);
 	BIO_free(b);
 	return rc;
+}
+
+/* ---- the update journal ----
+ * store/cmp-pending-<hex of session name>: "file: F", "key: K" (when a key pair is
+ * replaced), "local: 0|1" (re-import F as a local certificate), then the
+ * certificate PEM and, with a key, the private key PEM. Written atomically (0600),
+ * applied (each step idempotent), then removed. */
+
+static char *
+journal_path(struct storage *st, const char *session)
+{
+	char *hex = pk_hex((const unsigned char *)session, strlen(session), 0);
+	char name[300];
+
+	snprintf(name, sizeof(name), "cmp-pending-%s", hex);
+	free(hex);
+	return storage_path(storage_store_dir(st), name);
+}
+
+static int
+journal_write(struct storage *st, const char *session, const char *file,
+    const char *key_name, EVP_PKEY *key, X509 *cert, int local, struct pk_err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *path;
+	long len;
+	int rc = -1;
+
+	if (b == NULL)
+		return pk_err_ossl(e, "cannot write the update journal");
+	BIO_printf(b, "file: %s\n", file);
+	if (key_name != NULL)
+		BIO_printf(b, "key: %s\n", key_name);
+	BIO_printf(b, "local: %d\n", local);
+	if (!PEM_write_bio_X509(b, cert) ||
+	    (key != NULL && !PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
+	    NULL))) {
+		pk_err_ossl(e, "cannot write the update journal");
+		goto out;
+	}
+	len = BIO_get_mem_data(b, &data);
+	path = journal_path(st, session);
+	rc = storage_write_atomic(path, data, (size_t)len, 0600, e);
+	free(path);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+static const char *
+header(const char *data, const char *name, char *buf, size_t n)
+{
+	size_t nl = strlen(name);
+
+	for (const char *l = data; l != NULL && *l != '\0' && *l != '-';
+	    l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, nl) == 0 && l[nl] == ':' && l[nl + 1] == ' ') {
+			size_t k = strcspn(l + nl + 2, "\n");
+
+			if (k >= n)
+				return NULL;
+			memcpy(buf, l + nl + 2, k);
+			buf[k] = '\0';
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* Applies and removes the journal of SESSION. */
+static int
+journal_apply(struct pki *p, struct storage *st, const char *session,
+    struct pk_err *e)
+{
+	char *path = journal_path(st, session);
+	unsigned char *data = NULL;
+	size_t len;
+	char file[300], key[PKI_NAME_MAX + 1], local[8];
+	BIO *b = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY *pkey = NULL;
+	int rc = -1;
+
+	if (storage_read(path, 1 << 20, &data, &len, e) != 0)
+		goto out;
+	if (header((char *)data, "file", file, sizeof(file)) == NULL ||
+	    !storage_name_ok(file, e)) {
+		pk_err_set(e, "the update journal %s is corrupt", path);
+		goto out;
+	}
+	b = BIO_new_mem_buf(data, (int)len);
+	cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	if (cert == NULL) {
+		pk_err_ossl(e, "the update journal %s is corrupt", path);
+		goto out;
+	}
+	if (header((char *)data, "key", key, sizeof(key)) != NULL) {
+		pkey = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		if (pkey == NULL) {
+			pk_err_ossl(e, "the update journal %s is corrupt", path);
+			goto out;
+		}
+		if (pki_key_replace(p, key, pkey, e) != 0)
+			goto out;
+	}
+	if (write_cert(st, file, cert, e) != 0)
+		goto out;
+	if (header((char *)data, "local", local, sizeof(local)) != NULL &&
+	    strcmp(local, "1") == 0) {
+		const char *realm = pki_cert_realm(p, PKI_CERT_LOCAL, file);
+		char *r = realm ? xstrdup(realm) : NULL;
+		int irc = pki_cert_import_x509(p, PKI_CERT_LOCAL, r, cert, file, NULL, e);
+
+		free(r);
+		if (irc != 0)
+			goto out;
+	}
+	rc = storage_remove(path, e);
+out:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	BIO_free(b);
+	X509_free(cert);
+	EVP_PKEY_free(pkey);
+	free(path);
+	return rc;
+}
+
+int
+pki_cmp_recover(struct pki *p, struct storage *st, struct sbuf *report)
+{
+	char **names = NULL;
+	int failed = 0;
+
+	/* storage_list skips hidden files only; the journal names are plain */
+	if (storage_list(storage_store_dir(st), &names, NULL) != 0)
+		return -1;
+	for (char **n = names; *n != NULL; n++) {
+		const char *hex;
+		size_t hl;
+		char session[128];
+		struct pk_err e;
+
+		if (strncmp(*n, "cmp-pending-", 12) != 0)
+			continue;
+		hex = *n + 12;
+		hl = strlen(hex);
+		if (hl % 2 != 0 || hl / 2 >= sizeof(session))
+			continue;
+		for (size_t i = 0; i < hl / 2; i++) {
+			unsigned v;
+
+			if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+				v = '?';
+			session[i] = (char)v;
+		}
+		session[hl / 2] = '\0';
+		if (journal_apply(p, st, session, &e) == 0) {
+			sbuf_printf(report, "completed the interrupted certificate update "
+			    "of the CMP session %s\n", session);
+		} else {
+			sbuf_printf(report, "cannot complete the interrupted certificate "
+			    "update of the CMP session %s: %s\n", session, e.msg);
+			failed++;
+		}
+	}
+	storage_list_free(names);
+	return failed ? -1 : 0;
 }
 
 int
@@ -368,28 +539,15 @@ pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
 			*e = j->err;
 		return -1;
 	}
-	/* With regenerate the new key goes into the store first: a certificate file
-	 * whose key we no longer hold would be worse than a key without its file. */
-	if (j->newkey != NULL) {
-		if (pki_key_replace(p, j->key_name, j->newkey, e) != 0)
-			return -1;
-		o->key_replaced = 1;
-	}
-	if (write_cert(st, file, j->r.cert, e) != 0)
+	/* The new key pair (regenerate), the certificate file and the store's copy
+	 * change together through a journal: a crash leaves the old state or one
+	 * that pki_cmp_recover() completes at the next start. */
+	if (journal_write(st, j->name, file, j->newkey ? j->key_name : NULL,
+	    j->newkey, j->r.cert, pki_local_cert_get0(p, file) != NULL, e) != 0 ||
+	    journal_apply(p, st, j->name, e) != 0)
 		return -1;
+	o->key_replaced = j->newkey != NULL;
 	snprintf(o->cert_file, sizeof(o->cert_file), "%s", file);
-	/* A local certificate imported from this file is replaced in the device
-	 * store too, so the store never holds a stale copy of the session's cert. */
-	if (pki_local_cert_get0(p, file) != NULL) {
-		const char *realm = pki_cert_realm(p, PKI_CERT_LOCAL, file);
-		char *r = realm ? xstrdup(realm) : NULL;
-		int rc = pki_cert_import_x509(p, PKI_CERT_LOCAL, r, j->r.cert, file, NULL,
-		    e);
-
-		free(r);
-		if (rc != 0)
-			return -1;
-	}
 	for (int i = 0; i < sk_X509_num(j->r.ca_pubs); i++) {
 		char ca[300];
 
