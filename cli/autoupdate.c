@@ -79,6 +79,26 @@ cli_notify(struct cli *c, const char *fmt, ...)
 static struct au *
 au_get(struct cli *c);
 
+/* Arms the next attempt after a failure: the first retry after base_ms (a tenth
+ * of the validity, 1-30 s), doubling with each further failure up to one hour.
+ * Counts the attempt, notes WHY for `display pki cmp session`; returns the delay. */
+static int64_t
+schedule_retry(struct cli *c, struct au_state *st, const char *why)
+{
+	int64_t delay = st->base_ms;
+
+	for (int i = 0; i < st->attempt && delay < AU_MAX_BACKOFF_MS; i++)
+		delay *= 2;
+	if (delay > AU_MAX_BACKOFF_MS)
+		delay = AU_MAX_BACKOFF_MS;
+	st->attempt++;
+	snprintf(st->s->next_note, sizeof(st->s->next_note), "retry %d after: %s",
+	    st->attempt, why);
+	st->s->next_update = (time_t)((loop_now() + delay) / 1000);
+	loop_timer_set(c->loop, &st->timer, loop_now() + delay);
+	return delay;
+}
+
 static void
 job_done(void *arg)
 {
@@ -113,19 +133,10 @@ job_done(void *arg)
 	st->job = NULL;
 	cli_cmp_count(c, st->s, ST_KUR, 1);
 	{
-		int64_t delay = st->base_ms;
+		int64_t delay = schedule_retry(c, st, e.msg);
 
-		for (int i = 1; i < st->attempt && delay < AU_MAX_BACKOFF_MS; i++)
-			delay *= 2;
-		if (delay > AU_MAX_BACKOFF_MS)
-			delay = AU_MAX_BACKOFF_MS;
-		st->attempt++;
 		snprintf(st->s->last, sizeof(st->s->last),
 		    "KUR failed (automatic): %s", e.msg);
-		snprintf(st->s->next_note, sizeof(st->s->next_note),
-		    "retry %d after: %s", st->attempt, e.msg);
-		st->s->next_update = (time_t)((loop_now() + delay) / 1000);
-		loop_timer_set(c->loop, &st->timer, loop_now() + delay);
 		cli_notify(c, "Warning: The automatic update of the CMP session %s failed "
 		    "(attempt %d): %s The old certificate stays in use; next attempt in "
 		    "%lld s.", name, st->attempt, e.msg, (long long)(delay + 999) / 1000);
@@ -216,17 +227,8 @@ fail:
 	storage_wipe_free(secret);
 	free(url);
 	{
-		int64_t delay = st->base_ms;
+		int64_t delay = schedule_retry(c, st, e.msg);
 
-		for (int i = 0; i < st->attempt && delay < AU_MAX_BACKOFF_MS; i++)
-			delay *= 2;
-		if (delay > AU_MAX_BACKOFF_MS)
-			delay = AU_MAX_BACKOFF_MS;
-		st->attempt++;
-		snprintf(st->s->next_note, sizeof(st->s->next_note), "retry %d after: %s",
-		    st->attempt, e.msg);
-		st->s->next_update = (time_t)((loop_now() + delay) / 1000);
-		loop_timer_set(c->loop, &st->timer, loop_now() + delay);
 		cli_notify(c, "Warning: The automatic update of the CMP session %s cannot "
 		    "start (attempt %d): %s Next attempt in %lld s.", name, st->attempt,
 		    e.msg, (long long)(delay + 999) / 1000);
