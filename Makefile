@@ -33,7 +33,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -Wall
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread
 
-MODULES  := util storage pki cmp cli
+MODULES  := util storage pki cmp ca device cli
 LIBSRC   := $(filter-out cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIBOBJ   := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libpkish.a

@@ -22,7 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "../pki/pki.h"
+#include "../device/device.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
 

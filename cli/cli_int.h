@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "../device/device.h"
 
 struct pki_entity;
 struct pki_cmp_session;
@@ -159,34 +160,6 @@ void cfg_render(const struct cfg_node *n, int whole, struct sbuf *out);
 int cfg_equal(const struct cfg_node *a, const struct cfg_node *b);
 /* Canonical text of a matched command. */
 void cfg_canonical(const struct cli_args *a, struct sbuf *out);
-
-/* ---- event loop (loop.c) ---- */
-
-struct loop;
-struct loop_timer {
-	int64_t when;		/* ms since the epoch */
-	size_t idx;		/* heap position */
-	int armed;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
-int64_t loop_now(void);
-struct loop *loop_new(void);
-void loop_free(struct loop *l);
-/* Arms (or re-arms) T at WHEN; its fn runs from loop_wait once due. */
-void loop_timer_set(struct loop *l, struct loop_timer *t, int64_t when);
-void loop_timer_cancel(struct loop *l, struct loop_timer *t);
-size_t loop_timer_count(const struct loop *l);
-/* FN runs (from loop_wait) whenever FD is readable. At most 16 watches. */
-void loop_watch(struct loop *l, int fd, void (*fn)(void *arg), void *arg);
-void loop_unwatch(struct loop *l, int fd);
-/* Runs timers and watches until FD (-1: none) is readable (1), DEADLINE (ms since
- * the epoch, -1: none) passes (0), a callback calls loop_break (2), or poll fails
- * (-1). */
-int loop_wait(struct loop *l, int fd, int64_t deadline);
-/* Makes the running loop_wait return 2 once the current callback is done. */
-void loop_break(struct loop *l);
 
 /* ---- session ---- */
 

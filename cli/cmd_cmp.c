@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../pki/pki.h"
+#include "../device/device.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
 

@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../cmp/cmp.h"
+#include "../ca/ca.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 

@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../cmp/cmp.h"
+#include "../ca/ca.h"
 #include "testutil.h"
 
 #define SECRET	"s3cr3t"

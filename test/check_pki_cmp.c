@@ -12,7 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "../pki/pki.h"
+#include "../device/device.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cmp/cmp.h"
+#include "../ca/ca.h"
 
 #define CMPCA_VERSION "cmpca (pkish) 0.1"
 

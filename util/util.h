@@ -74,4 +74,30 @@ int pk_strncaseeq(const char *a, const char *b, size_t n);
  * that must not include OpenSSL headers. */
 const char *pk_openssl_version(void);
 
+/* ---- text of names and times, clocks (text.c) ----
+ * One style everywhere (both programs' screens and the CA database). */
+#include <stdint.h>
+#include <time.h>
+
+struct X509_name_st;		/* X509_NAME */
+struct asn1_string_st;		/* ASN1_TIME */
+
+/* "C=CN, O=Example Networks, CN=router.example.com": most significant RDN first,
+ * ", " between RDNs, short attribute names, RFC 2253 escapes, UTF-8 kept. Appends
+ * to OUT (nothing for NULL). */
+void pk_name_sbuf(const struct X509_name_st *n, struct sbuf *out);
+/* The same into BUF (truncated to SIZE); returns BUF. */
+char *pk_name_text(const struct X509_name_st *n, char *buf, size_t size);
+/* "2026-11-27 10:00:00 UTC"; returns BUF. */
+char *pk_time_text(time_t t, char *buf, size_t size);
+/* An ASN1_TIME as time_t: 0, or -1 when absent or invalid. */
+int pk_asn1_time(const struct asn1_string_st *t, time_t *out);
+/* pk_time_text of an ASN1_TIME ("-" when absent or invalid); returns BUF. */
+char *pk_asn1_time_text(const struct asn1_string_st *t, char *buf, size_t size);
+/* Monotonic clock (intervals, deadlines) in ms and in seconds; wall clock in ms
+ * since the epoch. */
+int64_t pk_mono_ms(void);
+double pk_mono_s(void);
+int64_t pk_wall_ms(void);
+
 #endif

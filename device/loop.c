@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli_int.h"
+#include "device.h"
 
 struct watch {
 	int fd;

@@ -27,7 +27,7 @@
 
 #include <microhttpd.h>
 
-#include "cmp.h"
+#include "ca.h"
 
 #define PKIXCMP		"application/pkixcmp"
 #define CONN_LIMIT	512

@@ -53,7 +53,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "cmp.h"
+#include "ca.h"
 
 /* RFC 4210 5.3.19 / RFC 9480: id-it-signKeyPairTypes, id-it-caCerts. */
 #define OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"

@@ -16,7 +16,7 @@
 
 #include "../cmp/cmp.h"
 #include "../storage/storage.h"
-#include "pki.h"
+#include "device.h"
 
 /* Parses "C=CN,O=Example,CN=CA" or "/C=CN/O=Example/CN=CA" (RFC 4514-like, no
  * escapes) into a new X509_NAME. */
