@@ -1,5 +1,5 @@
 /*
- * Check suite: the CMP decoder over every message of ../shared/cmp-vectors and
+ * Check suite: the CMP decoder over every message of test/vectors and
  * 10,000 mutated copies of them (bit flips, byte changes, deletions, insertions,
  * duplicated chunks, truncations, length-byte damage), deterministic. Every
  * input must be decoded or refused cleanly; a decoded one must re-encode to its
@@ -63,7 +63,7 @@ load_seeds(void)
 {
 	char *d;
 
-	ck_assert_int_ge(asprintf(&d, "%s/../shared/cmp-vectors", tu_top()), 0);
+	ck_assert_int_ge(asprintf(&d, "%s/test/vectors", tu_top()), 0);
 	add_dir(d);
 	free(d);
 	ck_assert_int_ge(nseeds, 60);

@@ -1,6 +1,6 @@
 /*
  * Check suite for the CMP message layer (cmp_asn1.c, cmp_protect.c, cmp_msg.c,
- * cmp_build.c): known-answer tests over ../shared/cmp-vectors (decode, byte-
+ * cmp_build.c): known-answer tests over test/vectors (decode, byte-
  * identical re-encode, protection with the secret or certificate the README
  * names, tampered copies fail), strict decoding, builders and protection round
  * trips, and messages produced at test time by the real `openssl cmp` client
@@ -78,7 +78,7 @@ vec(const char *name)
 {
 	char *p;
 
-	ck_assert_int_ge(asprintf(&p, "%s/../shared/cmp-vectors/%s", tu_top(),
+	ck_assert_int_ge(asprintf(&p, "%s/test/vectors/%s", tu_top(),
 	    name), 0);
 	return p;
 }

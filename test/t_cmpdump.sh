@@ -7,7 +7,7 @@ set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${BUILD:-build}
 case $BUILD in /*) bin=$BUILD/cmpdump ;; *) bin=$top/$BUILD/cmpdump ;; esac
-v=$top/../shared/cmp-vectors
+v=$top/test/vectors
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pkish-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the CMP decoder (`make fuzz`, then e.g.
- * build/fuzz/fuzz_cmp_decode -max_total_time=60 ../shared/cmp-vectors/...).
+ * build/fuzz/fuzz_cmp_decode -max_total_time=60 test/vectors/...).
  *
  * Feeds the input to cmp_msg_decode() and, when it decodes, runs everything a
  * peer's message reaches: re-encoding (which must give back the input bytes),
