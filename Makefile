@@ -3,9 +3,9 @@
 # `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
 # `make bench` runs the benchmarks.
 #
-# Modules are folders (util storage pki cmp cli); every .c in them is part of the
-# library that the programs and tests link. Program mains: cli/main.c -> pkish,
-# tools/NAME.c -> NAME. Tests: test/check_NAME.c -> check_NAME (Check suites),
+# Modules are folders (util storage pki cmp ca device cli); every .c in them is
+# part of the library that the programs and tests link. Program mains: cli/main.c
+# -> pkish, tools/NAME.c -> NAME. Tests: test/check_NAME.c -> check_NAME (Check suites),
 # test/*.sh run by test/run_tests.sh. Fuzz targets: test/fuzz/fuzz_NAME.c.
 
 PKGS     := openssl libedit libxml-2.0 check libmicrohttpd sqlite3
@@ -27,8 +27,48 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
+# ---- version and installation directories ----
+# One version for every program: the file VERSION. The installation directories
+# follow the GNU names; PREFIX (default /usr/local) sets prefix, and each one can be
+# given on the command line (make install prefix=/usr sysconfdir=/etc ...).
+# DESTDIR stages an installation (packaging): it prefixes every installed path
+# but never a path compiled into the programs or written into the units.
+VERSION        := $(strip $(file <VERSION))
+PREFIX         ?= /usr/local
+prefix          = $(PREFIX)
+exec_prefix     = $(prefix)
+bindir          = $(exec_prefix)/bin
+sbindir         = $(exec_prefix)/sbin
+datarootdir     = $(prefix)/share
+datadir         = $(datarootdir)
+pkgdatadir      = $(datadir)/pkish
+schemadir       = $(pkgdatadir)/schemas
+mandir          = $(datarootdir)/man
+man1dir         = $(mandir)/man1
+man8dir         = $(mandir)/man8
+docdir          = $(datarootdir)/doc/pkish
+sysconfdir      = $(prefix)/etc
+localstatedir   = $(prefix)/var
+systemdunitdir  = $(prefix)/lib/systemd/system
+bashcompdir     = $(datadir)/bash-completion/completions
+INSTALL         = install
+INSTALL_PROGRAM = $(INSTALL) -m 755
+INSTALL_DATA    = $(INSTALL) -m 644
+
+# What the programs are built with: the version and the installed grammar
+# directory (pkish's default; an uninstalled build finds the tree's schemas/
+# through the link $(BUILD)/schemas beside the programs, see cli/main.c).
+# $(BUILD)/defs holds these values and changes only when they do, so a new PREFIX
+# or VERSION recompiles exactly the files that use them.
+DEFS       := -DPKISH_VERSION='"$(VERSION)"' -DPKISH_SCHEMA_DIR='"$(schemadir)"'
+DEFS_STAMP := $(BUILD)/defs
+ifneq ($(file <$(DEFS_STAMP)),$(DEFS))
+$(shell mkdir -p $(BUILD))
+$(file >$(DEFS_STAMP),$(DEFS))
+endif
+
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(DEFS) -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wno-format-nonliteral -MMD -MP $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread
@@ -51,9 +91,18 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all check demo fuzz bench clean install valgrind deps
+.PHONY: all check demo fuzz bench clean install uninstall valgrind deps
 .SECONDARY:
-all: $(DEPS_STAMP) $(PROGS)
+all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas
+
+# The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
+ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC)
+DEFS_USERS := $(shell grep -l -E 'PKISH_(VERSION|SCHEMA_DIR)' $(ALLSRC))
+$(DEFS_USERS:%.c=$(BUILD)/obj/%.o): $(DEFS_STAMP)
+
+# Benchmarks are never installed: they read the tree's grammar.
+$(BUILD)/obj/bench/%.o: DEFS := -DPKISH_VERSION='"$(VERSION)"' \
+	-DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"'
 
 # Set-up on a fresh machine: install the Debian packages that are missing (once).
 DEPS_STAMP := build/.deps-installed
@@ -74,6 +123,12 @@ $(LIB): $(LIBOBJ)
 $(BUILD)/pkish: $(BUILD)/obj/cli/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The uninstalled build's grammar: a relative link to the tree's schemas/ beside
+# the programs (so the tree can move); an installed or copied pkish has none.
+$(BUILD)/schemas:
+	@mkdir -p $(BUILD)
+	ln -sfn $$(realpath -m --relative-to=$(BUILD) schemas) $@
+
 $(BUILD)/%: $(BUILD)/obj/tools/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -85,7 +140,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: $(DEPS_STAMP) $(PROGS) $(TESTS)
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -97,7 +152,7 @@ valgrind: $(PROGS) $(TESTS)
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
 	    $(BUILD)/test/$$t || rc=1; done; exit $$rc
 
-demo: $(DEPS_STAMP) $(PROGS)
+demo: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas
 	BUILD=$(BUILD) sh examples/demo.sh
 
 bench: $(PROGS) $(BENCHES)
@@ -110,7 +165,8 @@ fuzz: $(DEPS_STAMP)
 	@mkdir -p $(FUZZ_BUILD)
 	@for f in $(FUZZSRC); do \
 	  n=$$(basename $$f .c); echo "  FUZZ $$n"; \
-	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DPKISH_SCHEMA_DIR=\"$(CURDIR)/schemas\" -fsanitize=fuzzer,address,undefined \
+	  clang -g -O1 -std=c11 -D_GNU_SOURCE -DPKISH_VERSION='"$(VERSION)"' \
+	    -DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"' -fsanitize=fuzzer,address,undefined \
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
 	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"

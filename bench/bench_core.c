@@ -95,7 +95,7 @@ bench_matcher(void)
 	if (mkdtemp(dir) == NULL)
 		return;
 	o.flash = dir;
-	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
+	o.schemas = getenv("PKISH_SCHEMA_DIR") ? getenv("PKISH_SCHEMA_DIR") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;
 	if (cli_new(&c, &o, &e) != 0) {
 		fprintf(stderr, "bench: %s\n", e.msg);

@@ -16,7 +16,7 @@
 #include "cli_int.h"
 
 #ifndef PKISH_VERSION
-#define PKISH_VERSION "0.1.0"
+#error "PKISH_VERSION comes from the Makefile (the file VERSION)"
 #endif
 
 static int

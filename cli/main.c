@@ -7,8 +7,14 @@
  * Loads flash:/vrpcfg.cfg (unless --no-startup), then runs the -c/-f input in the
  * order given and exits, or reads stdin: the libedit console at a terminal, batch
  * mode otherwise. Exit status 1 when batch lines failed, 2 on a start-up error.
+ *
+ * The grammar directory: --schemas DIR, else $PKISH_SCHEMA_DIR, else the tree's
+ * schemas/ for an uninstalled build (make links BUILD/schemas beside the program),
+ * else PKISH_SCHEMA_DIR, the installed directory compiled in from the Makefile's
+ * prefix. No source tree path is compiled in: a copied or packaged pkish works.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +22,35 @@
 
 #include "cli.h"
 
-#ifndef PKISH_SCHEMA_DIR
-#define PKISH_SCHEMA_DIR "schemas"
+#if !defined(PKISH_SCHEMA_DIR) || !defined(PKISH_VERSION)
+#error "PKISH_SCHEMA_DIR and PKISH_VERSION come from the Makefile"
 #endif
+
+/*
+ * The directory "schemas" beside this executable when it holds the grammar (the
+ * uninstalled build), else the compiled-in one. Returns a static buffer or the
+ * literal.
+ */
+static const char *
+default_schemas(void)
+{
+	static char dir[PATH_MAX];
+	char xsd[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char *slash;
+
+	if (n > 0) {
+		dir[n] = '\0';
+		if ((slash = strrchr(dir, '/')) != NULL &&
+		    (size_t)(slash - dir) + sizeof("/schemas") <= sizeof(dir)) {
+			strcpy(slash, "/schemas");
+			snprintf(xsd, sizeof(xsd), "%s/cli.xsd", dir);
+			if (access(xsd, R_OK) == 0)
+				return dir;
+		}
+	}
+	return PKISH_SCHEMA_DIR;
+}
 
 static void
 usage(FILE *f)
@@ -32,7 +64,9 @@ usage(FILE *f)
 	    "  --no-startup     do not load flash:/vrpcfg.cfg at start\n"
 	    "  --daemon         no console: run automatic certificate updates until\n"
 	    "                   SIGTERM/SIGINT, logging to stderr and syslog\n"
-	    "  --schemas DIR    grammar directory (default: the built-in one)\n"
+	    "  --schemas DIR    grammar directory (default: $PKISH_SCHEMA_DIR, else\n"
+	    "                   " PKISH_SCHEMA_DIR ")\n"
+	    "  --version        print the version and exit\n"
 	    "Without -f/-c: the console at a terminal, batch mode from a pipe.\n", f);
 }
 
@@ -63,7 +97,9 @@ main(int argc, char **argv)
 	int ch, rc = 0;
 
 	o.flash = "flash";
-	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
+	o.schemas = getenv("PKISH_SCHEMA_DIR");
+	if (o.schemas == NULL || o.schemas[0] == '\0')
+		o.schemas = default_schemas();
 	while ((ch = getopt_long(argc, argv, "f:c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'F':
@@ -82,7 +118,7 @@ main(int argc, char **argv)
 			o.schemas = optarg;
 			break;
 		case 'V':
-			printf("pkish 0.1.0\n");
+			printf("pkish (pkish) %s\n", PKISH_VERSION);
 			return 0;
 		case 'h':
 			usage(stdout);

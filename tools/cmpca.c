@@ -22,7 +22,10 @@
 
 #include "../ca/ca.h"
 
-#define CMPCA_VERSION "cmpca (pkish) 0.1"
+#ifndef PKISH_VERSION
+#error "PKISH_VERSION comes from the Makefile (the file VERSION)"
+#endif
+#define CMPCA_VERSION "cmpca (pkish) " PKISH_VERSION
 
 static void
 usage(FILE *f)

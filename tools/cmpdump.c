@@ -3,6 +3,7 @@
  * shared secret or the signer's certificate, whether their protection verifies.
  *
  *   cmpdump [--secret S] [--cert FILE] FILE.der...
+ *   cmpdump --help | --version
  *
  * Exit status: 0 every message decoded and its protection verified or was not
  * checked (no matching --secret/--cert, or an unsupported algorithm such as
@@ -19,10 +20,26 @@
 
 #include "../cmp/cmp.h"
 
+#ifndef PKISH_VERSION
+#error "PKISH_VERSION comes from the Makefile (the file VERSION)"
+#endif
+
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: cmpdump [--secret S] [--cert FILE] FILE.der...\n");
+	fputs("usage: cmpdump [--secret S] [--cert FILE] FILE.der...\n"
+	    "       cmpdump --help | --version\n", f);
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	fputs("  --secret S   check MAC (PBM) protection with this shared secret\n"
+	    "  --cert FILE  check signature protection with this certificate (PEM or\n"
+	    "               DER)\n"
+	    "Exit status: 0 decoded, protection verified or not checked; 1 protection\n"
+	    "not verified; 2 a file could not be read or decoded.\n", stdout);
 }
 
 static X509 *
@@ -130,19 +147,22 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc)
 			certfile = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage();
+			help();
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("cmpdump (pkish) %s\n", PKISH_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			usage();
+			usage(stderr);
 			return 2;
 		} else
 			break;
 	}
 	if (i >= argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if (certfile != NULL && (cert = load_cert(certfile)) == NULL) {
