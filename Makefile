@@ -91,9 +91,23 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
-.PHONY: all check demo fuzz bench clean install uninstall valgrind deps
+# Generated with the installation directories: the man pages (man/NAME.S.in ->
+# $(BUILD)/man/manS/NAME.S). $(BUILD)/paths changes when a directory does.
+SUBST_VARS  := bindir sbindir schemadir docdir systemdunitdir VERSION
+SUBST_VALS  := $(foreach v,$(SUBST_VARS),$(v)=$($(v)))
+PATHS_STAMP := $(BUILD)/paths
+ifneq ($(file <$(PATHS_STAMP)),$(SUBST_VALS))
+$(shell mkdir -p $(BUILD))
+$(file >$(PATHS_STAMP),$(SUBST_VALS))
+endif
+SUBST = sed $(foreach v,$(SUBST_VARS),-e 's|@$(v)@|$($(v))|g')
+MANSRC := $(wildcard man/*.in)
+MANS   := $(foreach f,$(notdir $(MANSRC:.in=)),$(BUILD)/man/man$(subst .,,$(suffix $(f)))/$(f))
+
+.PHONY: all check demo fuzz bench clean install uninstall valgrind deps man
 .SECONDARY:
-all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas
+all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS)
+man: $(MANS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
 ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC)
@@ -140,7 +154,14 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(TESTS)
+$(BUILD)/man/man1/%.1: man/%.1.in $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@.tmp && mv $@.tmp $@
+$(BUILD)/man/man8/%.8: man/%.8.in $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@.tmp && mv $@.tmp $@
+
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
