@@ -1,7 +1,8 @@
 # pkish build. `make` builds the programs; `make check` builds and runs every test;
 # `make check SANITIZE=1` does the same under ASan+UBSan (in build/san);
 # `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
-# `make bench` runs the benchmarks.
+# `make bench` runs the benchmarks; `make install` / `make uninstall` (PREFIX,
+# DESTDIR and the GNU directory variables below).
 #
 # Modules are folders (util storage pki cmp ca device cli); every .c in them is
 # part of the library that the programs and tests link. Program mains: cli/main.c
@@ -92,7 +93,8 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
 # Generated with the installation directories: the man pages (man/NAME.S.in ->
-# $(BUILD)/man/manS/NAME.S). $(BUILD)/paths changes when a directory does.
+# $(BUILD)/man/manS/NAME.S) and the systemd units (dist/NAME.service.in ->
+# $(BUILD)/dist/NAME.service). $(BUILD)/paths changes when a directory does.
 SUBST_VARS  := bindir sbindir schemadir docdir systemdunitdir VERSION
 SUBST_VALS  := $(foreach v,$(SUBST_VARS),$(v)=$($(v)))
 PATHS_STAMP := $(BUILD)/paths
@@ -103,11 +105,13 @@ endif
 SUBST = sed $(foreach v,$(SUBST_VARS),-e 's|@$(v)@|$($(v))|g')
 MANSRC := $(wildcard man/*.in)
 MANS   := $(foreach f,$(notdir $(MANSRC:.in=)),$(BUILD)/man/man$(subst .,,$(suffix $(f)))/$(f))
+UNITS  := $(patsubst dist/%.in,$(BUILD)/dist/%,$(wildcard dist/*.service.in))
 
-.PHONY: all check demo fuzz bench clean install uninstall valgrind deps man
+.PHONY: all check demo fuzz bench clean install uninstall valgrind deps man units
 .SECONDARY:
-all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS)
+all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS)
 man: $(MANS)
+units: $(UNITS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
 ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC)
@@ -160,8 +164,11 @@ $(BUILD)/man/man1/%.1: man/%.1.in $(PATHS_STAMP)
 $(BUILD)/man/man8/%.8: man/%.8.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
+$(BUILD)/dist/%.service: dist/%.service.in $(PATHS_STAMP)
+	@mkdir -p $(dir $@)
+	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
-check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(TESTS)
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -191,6 +198,48 @@ fuzz: $(DEPS_STAMP)
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
 	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+
+# ---- install / uninstall ----
+# `make install` installs what `make` built (give make the same PREFIX): the
+# programs (cmpca, a service, to sbindir), the grammar, the man pages, the
+# documentation and examples, the systemd units and the bash completion.
+# `make uninstall` removes exactly these, and the package's own directories
+# when they are left empty.
+INST_SBIN    := cmpca
+INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
+INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
+INST_DOCS    := README.md $(wildcard doc/*.md)
+INST_EXAMPLES:= $(wildcard examples/*.cfg)
+COMPLETIONS  := pkish cmpca cmpdump
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(schemadir) \
+	    $(DESTDIR)$(man1dir) $(DESTDIR)$(man8dir) $(DESTDIR)$(docdir)/examples \
+	    $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(bashcompdir)
+	$(INSTALL_PROGRAM) $(addprefix $(BUILD)/,$(INST_BIN)) $(DESTDIR)$(bindir)/
+	$(INSTALL_PROGRAM) $(addprefix $(BUILD)/,$(INST_SBIN)) $(DESTDIR)$(sbindir)/
+	$(INSTALL_DATA) $(INST_SCHEMAS) $(DESTDIR)$(schemadir)/
+	$(INSTALL_DATA) $(filter %.1,$(MANS)) $(DESTDIR)$(man1dir)/
+	$(INSTALL_DATA) $(filter %.8,$(MANS)) $(DESTDIR)$(man8dir)/
+	$(INSTALL_DATA) $(INST_DOCS) $(DESTDIR)$(docdir)/
+	$(INSTALL_DATA) $(INST_EXAMPLES) $(DESTDIR)$(docdir)/examples/
+	$(INSTALL_DATA) $(UNITS) $(DESTDIR)$(systemdunitdir)/
+	$(INSTALL_DATA) dist/completion.bash $(DESTDIR)$(bashcompdir)/pkish
+	for c in $(filter-out pkish,$(COMPLETIONS)); do \
+	    ln -sf pkish $(DESTDIR)$(bashcompdir)/$$c || exit 1; done
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(bindir)/,$(INST_BIN)) \
+	    $(addprefix $(DESTDIR)$(sbindir)/,$(INST_SBIN)) \
+	    $(addprefix $(DESTDIR)$(schemadir)/,$(notdir $(INST_SCHEMAS))) \
+	    $(addprefix $(DESTDIR)$(man1dir)/,$(notdir $(filter %.1,$(MANS)))) \
+	    $(addprefix $(DESTDIR)$(man8dir)/,$(notdir $(filter %.8,$(MANS)))) \
+	    $(addprefix $(DESTDIR)$(docdir)/,$(notdir $(INST_DOCS))) \
+	    $(addprefix $(DESTDIR)$(docdir)/examples/,$(notdir $(INST_EXAMPLES))) \
+	    $(addprefix $(DESTDIR)$(systemdunitdir)/,$(notdir $(UNITS))) \
+	    $(addprefix $(DESTDIR)$(bashcompdir)/,$(COMPLETIONS))
+	rmdir $(DESTDIR)$(schemadir) $(DESTDIR)$(pkgdatadir) \
+	    $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -1,0 +1,81 @@
+# bash completion for pkish, cmpca and cmpdump: their options, and files or
+# directories where an option takes one. Installed by `make install` as
+# $(datadir)/bash-completion/completions/pkish, with cmpca and cmpdump linked to
+# it (bash-completion loads a file by the command's name). Plain bash: it needs
+# no helper of the bash-completion package.
+
+# _pkish_complete OPTIONS DIR-OPTIONS FILE-OPTIONS ARG-OPTIONS: completes the
+# current word of COMP_WORDS. An option of DIR-OPTIONS takes a directory, of
+# FILE-OPTIONS a file, of ARG-OPTIONS another value (nothing to offer); a word
+# that does not start with '-' is a file when $_pkish_args_are_files is set.
+_pkish_complete()
+{
+	local opts=$1 dirs=$2 files=$3 args=$4
+	local cur=${COMP_WORDS[COMP_CWORD]} prev= pre= o
+	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD-1]}
+	COMPREPLY=()
+	# --opt=value: one word, or three ("--opt" "=" "value") when '=' breaks words
+	if [[ $cur == --*=* ]]; then
+		prev=${cur%%=*}
+		pre=$prev=
+		cur=${cur#*=}
+	elif [ "$prev" = "=" ] && [ "$COMP_CWORD" -gt 1 ]; then
+		prev=${COMP_WORDS[COMP_CWORD-2]}
+	fi
+	for o in $dirs; do
+		if [ "$prev" = "$o" ]; then
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -P "$pre" -d -- "$cur")
+			return 0
+		fi
+	done
+	for o in $files; do
+		if [ "$prev" = "$o" ]; then
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -P "$pre" -f -- "$cur")
+			return 0
+		fi
+	done
+	for o in $args; do
+		[ "$prev" = "$o" ] && return 0
+	done
+	if [[ $cur == -* ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
+	elif [ -n "${_pkish_args_are_files:-}" ]; then
+		compopt -o filenames 2>/dev/null
+		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+	fi
+	return 0
+}
+
+_pkish()
+{
+	local _pkish_args_are_files=
+	_pkish_complete "--flash -f -c --stop-on-error --daemon --no-startup
+	    --schemas --version --help" "--flash --schemas" "-f" "-c"
+}
+
+_cmpca()
+{
+	local _pkish_args_are_files=
+	if [ "${COMP_WORDS[COMP_CWORD-1]}" = --implicit-confirm ]; then
+		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "${COMP_WORDS[COMP_CWORD]}")
+		return 0
+	fi
+	_pkish_complete "--dir --listen --ref --secret --ca-cert --ca-key
+	    --signer-cert --signer-key --extra-certs --trust --validity --poll
+	    --check-after --implicit-confirm --threads --timeout --help --version" \
+	    "--dir" "--ca-cert --ca-key --signer-cert --signer-key --extra-certs
+	    --trust" "--listen --ref --secret --validity --poll --check-after
+	    --threads --timeout"
+}
+
+_cmpdump()
+{
+	local _pkish_args_are_files=1
+	_pkish_complete "--secret --cert --help --version" "" "--cert" "--secret"
+}
+
+complete -F _pkish pkish
+complete -F _cmpca cmpca
+complete -F _cmpdump cmpdump
