@@ -1,7 +1,7 @@
 /*
  * ca_db: the CA responder's SQLite database (DIR/ca.db).
  *
- * Contract (see cmp.h section 2): one connection per struct ca_db, opened in WAL
+ * Contract (ca.h): one connection per struct ca_db, opened in WAL
  * mode with synchronous=FULL and a busy timeout, shared by every server thread and
  * serialized by a mutex held for the whole of each call. Each call that writes is
  * one SQL transaction (BEGIN IMMEDIATE ... COMMIT), so a crash or SIGTERM leaves it

@@ -2,7 +2,7 @@
  * cmp_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
  * ca_http_handler_fn that cmpca plugs into its HTTP front.
  *
- * Contract (cmp.h section 2): one DER request in, one DER response out, always a
+ * Contract (ca.h): one DER request in, one DER response out, always a
  * CMP message (HTTP 500 only when even an error message cannot be built):
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
  *                       the requested key, subject and subjectAltName; "waiting"

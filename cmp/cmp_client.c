@@ -1,7 +1,7 @@
 /*
  * cmp_client: one CMP client transaction (RFC 4210) over cmp_http.c.
  *
- * Contract (cmp.h section 3): cmp_client_run() runs ir/cr/kur -> (pollReq ...)
+ * Contract (cmp.h section 2): cmp_client_run() runs ir/cr/kur -> (pollReq ...)
  * -> certConf -> pkiConf. Every message has the transaction's random
  * transactionID and a fresh senderNonce, and answers the previous response's
  * senderNonce in recipNonce (RFC 4210 5.1.1). Every response is checked before

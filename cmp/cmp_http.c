@@ -1,7 +1,7 @@
 /*
  * cmp_http: the client's HTTP transport for CMP (RFC 6712).
  *
- * Contract (cmp.h section 3): one struct cmp_http per transaction. Each
+ * Contract (cmp.h section 2): one struct cmp_http per transaction. Each
  * cmp_http_exchange() POSTs one DER PKIMessage with Content-Type
  * application/pkixcmp (RFC 6712 3.3) and returns the decoded answer. We open the
  * TCP connection ourselves (non-blocking connect bounded by the connect timeout,
