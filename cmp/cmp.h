@@ -110,9 +110,6 @@ char *cmp_failinfo_names(uint32_t mask);
 
 int cmp_msg_body_type(const CMP_PKIMESSAGE *m);
 long cmp_msg_pvno(const CMP_PKIMESSAGE *m);
-CMP_PKIHEADER *cmp_msg_get0_header(const CMP_PKIMESSAGE *m);
-const GENERAL_NAME *cmp_msg_get0_sender(const CMP_PKIMESSAGE *m);
-const GENERAL_NAME *cmp_msg_get0_recipient(const CMP_PKIMESSAGE *m);
 /* The directoryName of sender / recipient, NULL when another GeneralName form. */
 const X509_NAME *cmp_msg_get0_sender_name(const CMP_PKIMESSAGE *m);
 const X509_NAME *cmp_msg_get0_recipient_name(const CMP_PKIMESSAGE *m);
@@ -121,10 +118,8 @@ const ASN1_OCTET_STRING *cmp_msg_get0_transaction_id(const CMP_PKIMESSAGE *m);
 const ASN1_OCTET_STRING *cmp_msg_get0_sender_nonce(const CMP_PKIMESSAGE *m);
 const ASN1_OCTET_STRING *cmp_msg_get0_recip_nonce(const CMP_PKIMESSAGE *m);
 const ASN1_OCTET_STRING *cmp_msg_get0_sender_kid(const CMP_PKIMESSAGE *m);
-const ASN1_OCTET_STRING *cmp_msg_get0_recip_kid(const CMP_PKIMESSAGE *m);
 const ASN1_GENERALIZEDTIME *cmp_msg_get0_message_time(const CMP_PKIMESSAGE *m);
 const X509_ALGOR *cmp_msg_get0_protection_alg(const CMP_PKIMESSAGE *m);
-const ASN1_BIT_STRING *cmp_msg_get0_protection(const CMP_PKIMESSAGE *m);
 STACK_OF(CMP_ITAV) *cmp_msg_get0_general_info(const CMP_PKIMESSAGE *m);
 /* freeText joined with "; " (new string, free()), NULL when absent. */
 char *cmp_msg_free_text(const CMP_PKIMESSAGE *m);
@@ -236,8 +231,7 @@ int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
     struct pk_err *e);
 /* InfoTypeAndValues of genm / genp (NULL when not such a body). */
 STACK_OF(CMP_ITAV) *cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m);
-/* New ITAV of type NID or dotted OID text; VALUE is taken (may be NULL). */
-CMP_ITAV *cmp_itav_new(int nid, ASN1_TYPE *value);
+/* New ITAV of type OID_TEXT (dotted); VALUE is taken (may be NULL). */
 CMP_ITAV *cmp_itav_new_oid(const char *oid_text, ASN1_TYPE *value);
 
 /* --- Protection (cmp_protect.c) --- */

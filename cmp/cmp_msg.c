@@ -91,24 +91,6 @@ cmp_msg_pvno(const CMP_PKIMESSAGE *m)
 	return int_get(m->header->pvno);
 }
 
-CMP_PKIHEADER *
-cmp_msg_get0_header(const CMP_PKIMESSAGE *m)
-{
-	return m->header;
-}
-
-const GENERAL_NAME *
-cmp_msg_get0_sender(const CMP_PKIMESSAGE *m)
-{
-	return m->header->sender;
-}
-
-const GENERAL_NAME *
-cmp_msg_get0_recipient(const CMP_PKIMESSAGE *m)
-{
-	return m->header->recipient;
-}
-
 static const X509_NAME *
 dir_name(const GENERAL_NAME *gn)
 {
@@ -151,12 +133,6 @@ cmp_msg_get0_sender_kid(const CMP_PKIMESSAGE *m)
 	return m->header->senderKID;
 }
 
-const ASN1_OCTET_STRING *
-cmp_msg_get0_recip_kid(const CMP_PKIMESSAGE *m)
-{
-	return m->header->recipKID;
-}
-
 const ASN1_GENERALIZEDTIME *
 cmp_msg_get0_message_time(const CMP_PKIMESSAGE *m)
 {
@@ -167,12 +143,6 @@ const X509_ALGOR *
 cmp_msg_get0_protection_alg(const CMP_PKIMESSAGE *m)
 {
 	return m->header->protectionAlg;
-}
-
-const ASN1_BIT_STRING *
-cmp_msg_get0_protection(const CMP_PKIMESSAGE *m)
-{
-	return m->protection;
 }
 
 STACK_OF(CMP_ITAV) *
@@ -826,20 +796,6 @@ cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m)
 	case CMP_BODY_GENP: return m->body->value.genp;
 	default: return NULL;
 	}
-}
-
-CMP_ITAV *
-cmp_itav_new(int nid, ASN1_TYPE *value)
-{
-	CMP_ITAV *it;
-	ASN1_OBJECT *o = OBJ_nid2obj(nid);
-
-	if (o == NULL || (it = CMP_ITAV_new()) == NULL)
-		return NULL;
-	ASN1_OBJECT_free(it->infoType);
-	it->infoType = o;
-	it->infoValue = value;
-	return it;
 }
 
 CMP_ITAV *
