@@ -390,8 +390,6 @@ int cmp_http_exchange(struct cmp_http *h, const CMP_PKIMESSAGE *req,
     int read_timeout, CMP_PKIMESSAGE **rsp, struct pk_err *e);
 void cmp_http_free(struct cmp_http *h);
 
-enum cmp_client_kind { CMP_CLIENT_IR, CMP_CLIENT_CR, CMP_CLIENT_KUR };
-
 /* Everything a transaction needs. Objects are borrowed for the duration of
  * cmp_client_run(); the caller keeps ownership. */
 struct cmp_client_cfg {
@@ -450,8 +448,10 @@ struct cmp_client_result {
 
 void cmp_client_result_clear(struct cmp_client_result *r);
 
-/* Runs one IR/CR/KUR transaction per RFC 4210: random transactionID, fresh
- * senderNonce per message, recipNonce chaining, protection checks (MAC with the
+/* Runs one transaction of request body TYPE (CMP_BODY_IR, CMP_BODY_CR or
+ * CMP_BODY_KUR; any other body type is refused before anything is sent) per
+ * RFC 4210: random transactionID, fresh senderNonce per message, recipNonce
+ * chaining, protection checks (MAC with the
  * secret; signature against verify_cert, or a chain from extraCerts to trusted),
  * polling on "waiting" until the certificate, the timeout or should_stop; the
  * certificate checked (its public key is the requested one, it comes from the
@@ -461,7 +461,7 @@ void cmp_client_result_clear(struct cmp_client_result *r);
  * naming the cause (connection, HTTP, protection check with the RFC clause, a CA
  * rejection with its PKIStatus, failInfo names and text) and result filled as far
  * as known. */
-int cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
+int cmp_client_run(int type, const struct cmp_client_cfg *cfg,
     struct cmp_client_result *result, struct pk_err *e);
 
 /* ==== end of 2. Client =============================================== */
