@@ -29,7 +29,7 @@
 
 #include <sqlite3.h>
 
-#include "ca.h"
+#include "ca_int.h"
 
 #define BUSY_TIMEOUT_MS	10000
 #define SERIAL_BYTES	9	/* 72 bits: more than the 64 of CA/B BR 7.1 */

@@ -31,7 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "../storage/storage.h"
-#include "ca.h"
+#include "ca_int.h"
 
 #define CA_VALIDITY_SECS	(10L * 365 * 86400)
 #define CA_SUBJECT_CN		"cmpca CA"

@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../ca/ca.h"
+#include "../ca/ca_int.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 

@@ -212,7 +212,7 @@ main(int argc, char **argv)
 	struct ca_config cfg;
 	struct ca *ca = NULL;
 	struct ca_http *http = NULL;
-	struct cmp_server *srv = NULL;
+	struct ca_server *srv = NULL;
 	struct pk_err e;
 	sigset_t set;
 	char *subj;
@@ -255,13 +255,13 @@ main(int argc, char **argv)
 	else
 		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
 		    ca_get0_ref(ca), ca_get0_secret(ca));
-	/* the protocol (cmp_server.c) answers every request */
-	if (cmp_server_new(&srv, ca, &e) != 0) {
+	/* the protocol (ca_server.c) answers every request */
+	if (ca_server_new(&srv, ca, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
 	if (ca_http_start(&http, cfg.listen, cfg.threads, cfg.timeout,
-	    cfg.max_request, cmp_server_handle, srv, &e) != 0) {
+	    cfg.max_request, ca_server_handle, srv, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
@@ -277,7 +277,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	ca_http_stop(http);	/* running handlers finish first */
-	cmp_server_free(srv);
+	ca_server_free(srv);
 	ca_close(ca);
 	ca_config_clear(&cfg);
 	if (rc == 0)

@@ -1,5 +1,5 @@
 /*
- * Check suite for cmp/cmp_server.c, in process: the cases the openssl client
+ * Check suite for ca/ca_server.c, in process: the cases the openssl client
  * cannot produce (reused transactionID, a POP signature that does not verify,
  * certConf without statusInfo, wrong recipNonce or certHash, certConf twice,
  * missing senderNonce, garbage, pvno 3), the protection of answers (PBM like the
@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../ca/ca.h"
+#include "../ca/ca_int.h"
 #include "testutil.h"
 
 #define SECRET	"s3cr3t"
@@ -26,7 +26,7 @@
 static char *dir, *cadir;
 static struct ca_config cfg;
 static struct ca *ca;
-static struct cmp_server *srv;
+static struct ca_server *srv;
 static EVP_PKEY *key;
 
 static void
@@ -35,13 +35,13 @@ open_server(void)
 	struct pk_err e;
 
 	ck_assert_msg(ca_open(&ca, &cfg, &e) == 0, "%s", e.msg);
-	ck_assert_msg(cmp_server_new(&srv, ca, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_server_new(&srv, ca, &e) == 0, "%s", e.msg);
 }
 
 static void
 close_server(void)
 {
-	cmp_server_free(srv);
+	ca_server_free(srv);
 	ca_close(ca);
 	srv = NULL;
 	ca = NULL;
@@ -86,7 +86,7 @@ exchange_der(const unsigned char *der, size_t len)
 	size_t n = 0;
 	struct pk_err e;
 
-	ck_assert_int_eq(cmp_server_handle(srv, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, der, len, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	free(out);
 	return rsp;
@@ -824,7 +824,7 @@ worker_run(void *arg)
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
 		    cmp_msg_encode(ir, &der, &len, &e) != 0 ||
-		    cmp_server_handle(srv, der, len, &out, &n) != 0 ||
+		    ca_server_handle(srv, der, len, &out, &n) != 0 ||
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
@@ -880,7 +880,7 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("cmp_server");
+	Suite *s = suite_create("ca_server");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
