@@ -70,7 +70,7 @@
 struct ca_server {
 	struct ca *ca;
 	X509_STORE *ca_store;		/* the CA certificate alone */
-	X509_STORE *trust_store;	/* --trust anchors, or NULL */
+	X509_STORE *trust_store;	/* --trust anchors (the ca's), or NULL */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
 };
 
@@ -1287,10 +1287,6 @@ int
 ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 {
 	struct ca_server *s = xcalloc(1, sizeof(*s));
-	const struct ca_config *cfg = ca_get0_config(ca);
-	STACK_OF(X509) *sk = NULL;
-	size_t i;
-	int rc = -1;
 
 	*out = NULL;
 	s->ca = ca;
@@ -1298,38 +1294,13 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
 		pk_err_ossl(e, "cannot make the CA trust store");
-		goto out;
+		ca_server_free(s);
+		return -1;
 	}
-	if (cfg->ntrust > 0) {
-		if ((s->trust_store = X509_STORE_new()) == NULL) {
-			pk_err_ossl(e, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < cfg->ntrust; i++) {
-			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
-				goto out;
-			while (sk_X509_num(sk) > 0) {
-				X509 *x = sk_X509_shift(sk);
-				int ok = X509_STORE_add_cert(s->trust_store, x);
-
-				X509_free(x);
-				if (!ok) {
-					pk_err_ossl(e, "%s: cannot add to the trust "
-					    "store", cfg->trust[i]);
-					goto out;
-				}
-			}
-			sk_X509_free(sk);
-			sk = NULL;
-		}
-	}
+	/* the --trust anchors ca_open loaded (borrowed: the ca outlives us) */
+	s->trust_store = ca_get0_trust(ca);
 	*out = s;
-	s = NULL;
-	rc = 0;
-out:
-	sk_X509_pop_free(sk, X509_free);
-	ca_server_free(s);
-	return rc;
+	return 0;
 }
 
 void
@@ -1338,7 +1309,6 @@ ca_server_free(struct ca_server *s)
 	if (s == NULL)
 		return;
 	X509_STORE_free(s->ca_store);
-	X509_STORE_free(s->trust_store);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
