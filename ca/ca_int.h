@@ -50,7 +50,7 @@ struct ca_txn {
 
 struct ca_cert_rec {
 	char *serial;			/* upper-case hex */
-	char *subject, *issuer;		/* RFC 2253 text */
+	char *subject, *issuer;		/* text (util name style), informational */
 	int64_t not_before, not_after, issued_at;	/* Unix seconds */
 	unsigned char *der;
 	size_t der_len;

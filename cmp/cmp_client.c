@@ -43,15 +43,6 @@ struct txn {
 	int timeout;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 progress(struct txn *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -74,7 +65,7 @@ progress(struct txn *t, const char *fmt, ...)
 static int
 remaining(const struct txn *t)
 {
-	double left = t->deadline - now_s();
+	double left = t->deadline - pk_mono_s();
 
 	if (left <= 0)
 		return 0;
@@ -87,22 +78,6 @@ rep_body(int type)
 {
 	return type == CMP_BODY_IR ? CMP_BODY_IP : type == CMP_BODY_CR ?
 	    CMP_BODY_CP : CMP_BODY_KUP;
-}
-
-static char *
-name_text(const X509_NAME *n)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p, *s;
-	long len;
-
-	if (b == NULL)
-		return xstrdup("?");
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
-	len = BIO_get_mem_data(b, &p);
-	s = xstrndup(p, len > 0 ? (size_t)len : 0);
-	BIO_free(b);
-	return s;
 }
 
 /* Header of the next message: our names, the transactionID, a fresh senderNonce
@@ -241,12 +216,11 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 			}
 			if (verify_chain(x, c->trusted, NULL, extra, why,
 			    sizeof(why)) != 0) {
-				char *s = name_text(X509_get_subject_name(x));
+				char s[256];
 
-				pk_err_set(e, "the CMP signer certificate \"%s\" is not "
-				    "trusted: %s", s, why);
-				free(s);
-				return -1;
+				return pk_err_set(e, "the CMP signer certificate \"%s\" "
+				    "is not trusted: %s", pk_name_text(
+				    X509_get_subject_name(x), s, sizeof(s)), why);
 			}
 			if (!signer_usage_ok(x))
 				return pk_err_set(e, "the CMP signer certificate lacks "
@@ -465,7 +439,7 @@ transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
 static int
 poll_wait(struct txn *t, long secs, struct pk_err *e)
 {
-	double until = now_s() + (double)secs;
+	double until = pk_mono_s() + (double)secs;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	if (until > t->deadline)
@@ -477,7 +451,7 @@ poll_wait(struct txn *t, long secs, struct pk_err *e)
 		    t->cfg->should_stop(t->cfg->stop_arg))
 			return pk_err_set(e, "polling stopped by the operator "
 			    "(poll-request stop)");
-		if (now_s() >= until)
+		if (pk_mono_s() >= until)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
@@ -572,14 +546,12 @@ cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
 	}
 	if (c->recipient != NULL && X509_NAME_entry_count(c->recipient) > 0 &&
 	    X509_NAME_cmp(X509_get_issuer_name(cert), c->recipient) != 0) {
-		char *is = name_text(X509_get_issuer_name(cert));
-		char *ca = name_text(c->recipient);
+		char is[256], ca[256];
 
 		*failbit = CMP_FAIL_WRONG_AUTHORITY;
 		snprintf(why, whylen, "it was issued by \"%s\", not by the expected "
-		    "CA \"%s\"", is, ca);
-		free(is);
-		free(ca);
+		    "CA \"%s\"", pk_name_text(X509_get_issuer_name(cert), is,
+		    sizeof(is)), pk_name_text(c->recipient, ca, sizeof(ca)));
 		return -1;
 	}
 	/* chain check when there is something to anchor it: the imported CA
@@ -703,7 +675,7 @@ cmp_client_run(int type, const struct cmp_client_cfg *cfg,
 	t.cfg = cfg;
 	t.res = result;
 	t.timeout = cfg->timeout > 0 ? cfg->timeout : CMP_CLIENT_DEFAULT_TIMEOUT;
-	t.deadline = now_s() + t.timeout;
+	t.deadline = pk_mono_s() + t.timeout;
 	/* RFC 4210 5.1.1: sender names the originator; without a certificate
 	 * (MAC) that is the requested subject, or the NULL-DN */
 	t.sender = cfg->use_mac ? cfg->subject :

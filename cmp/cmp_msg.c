@@ -182,16 +182,13 @@ int
 cmp_msg_confirm_wait_time(const CMP_PKIMESSAGE *m, time_t *t)
 {
 	const CMP_ITAV *it;
-	struct tm tm;
 
 	it = find_itav(m->header->generalInfo, CMP_OID_CONFIRM_WAIT_TIME);
 	/* RFC 4210 5.1.1.2: the value is a GeneralizedTime */
 	if (it == NULL || it->infoValue == NULL ||
-	    it->infoValue->type != V_ASN1_GENERALIZEDTIME ||
-	    !ASN1_TIME_to_tm(it->infoValue->value.generalizedtime, &tm))
+	    it->infoValue->type != V_ASN1_GENERALIZEDTIME)
 		return -1;
-	*t = timegm(&tm);
-	return 0;
+	return pk_asn1_time(it->infoValue->value.generalizedtime, t);
 }
 
 STACK_OF(X509) *
