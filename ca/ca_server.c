@@ -489,8 +489,9 @@ kur_old_cert(struct ca_server *s, struct rq *c, const CMP_CERTREQMSG *crm,
 		    "must be signed by the certificate it updates, one issued by "
 		    "this CA");
 	pk_err_clear(&e);
+	/* cmp/ cites RFC 4211 6.5 where it reads the control */
 	if (cmp_crm_get1_old_cert_id(crm, &iss, &ser, &e) != 0)
-		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4211 6.5: %s", e.msg);
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "%s", e.msg);
 	if (ser != NULL) {
 		f = ca_db_find_cert_id(ca_get0_db(s->ca), iss, ser, &r, &e);
 		if (f == 1) {
@@ -769,9 +770,9 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 			goto out;
 		}
 		pk_err_clear(&e);
+		/* cmp/ cites RFC 4210 5.3.18 where it checks certHash */
 		if (cmp_certstatus_check_hash(cs, cert, &e) != 0) {
-			refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.18: %s",
-			    e.msg);
+			refuse(c, CMP_FAIL_BAD_CERT_ID, "%s", e.msg);
 			goto out;
 		}
 		/* absent statusInfo means accepted (BouncyCastle) */

@@ -195,7 +195,8 @@ const STACK_OF(X509_EXTENSION) *cmp_tmpl_get0_extensions(const CMP_CERTTEMPLATE 
 GENERAL_NAMES *cmp_tmpl_get1_san(const CMP_CERTTEMPLATE *t);
 /* Control id-regCtrl-oldCertID (RFC 4211 6.5): 0 with *issuer (directoryName,
  * copy: X509_NAME_free) and *serial (copy: ASN1_INTEGER_free) set, or both NULL
- * when the control is absent; -1 when malformed. */
+ * when the control is absent; -1 when malformed, the reason citing RFC 4211
+ * 6.5. */
 int cmp_crm_get1_old_cert_id(const CMP_CERTREQMSG *crm, X509_NAME **issuer,
     ASN1_INTEGER **serial, struct pk_err *e);
 /* Proof of possession (RFC 4211 4): a signature POP is verified with the
@@ -226,7 +227,8 @@ const CMP_PKISTATUSINFO *cmp_certstatus_get0_si(const CMP_CERTSTATUS *cs);
  * and *len. */
 int cmp_cert_hash(X509 *cert, unsigned char *md, unsigned int *len,
     struct pk_err *e);
-/* 0 when CS's certHash matches CERT, -1 with the reason. */
+/* 0 when CS's certHash matches CERT, -1 with the reason, which cites RFC 4210
+ * 5.3.18 (callers pass it on without citing it again). */
 int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
     struct pk_err *e);
 /* InfoTypeAndValues of genm / genp (NULL when not such a body). */

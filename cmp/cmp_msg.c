@@ -775,7 +775,8 @@ cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
 	unsigned int n;
 
 	if (cs == NULL || cs->certHash == NULL)
-		return pk_err_set(e, "certConf carries no certHash");
+		return pk_err_set(e, "RFC 4210 5.3.18: certConf carries no "
+		    "certHash");
 	if (cmp_cert_hash(cert, md, &n, e) != 0)
 		return -1;
 	if ((unsigned int)cs->certHash->length != n ||
