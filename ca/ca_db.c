@@ -1,7 +1,7 @@
 /*
  * ca_db: the CA responder's SQLite database (DIR/ca.db).
  *
- * Contract (see cmp.h section 2): one connection per struct ca_db, opened in WAL
+ * Contract (ca.h): one connection per struct ca_db, opened in WAL
  * mode with synchronous=FULL and a busy timeout, shared by every server thread and
  * serialized by a mutex held for the whole of each call. Each call that writes is
  * one SQL transaction (BEGIN IMMEDIATE ... COMMIT), so a crash or SIGTERM leaves it
@@ -29,7 +29,7 @@
 
 #include <sqlite3.h>
 
-#include "ca.h"
+#include "ca_int.h"
 
 #define BUSY_TIMEOUT_MS	10000
 #define SERIAL_BYTES	9	/* 72 bits: more than the 64 of CA/B BR 7.1 */
@@ -423,31 +423,19 @@ out:
 
 /* ---- certificates ---- */
 
+/* The subject / issuer column text: the one name style of both programs
+ * (util: "O=pkish, CN=cmpca CA"). The columns are for people reading the
+ * database; nothing matches on them: certificates are found by serial, and a
+ * CertId's issuer is compared with X509_NAME_cmp against the stored DER
+ * (ca_db_find_cert_id). Rows written before this style (RFC 2253 order,
+ * "CN=cmpca CA,O=pkish") therefore stay as they are and keep working. */
 static char *
 name_text(const X509_NAME *n)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p, *r;
-	long len;
+	struct sbuf b = SBUF_INIT;
 
-	if (b == NULL)
-		return xstrdup("");
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	len = BIO_get_mem_data(b, &p);
-	r = xstrndup(p != NULL ? p : "", len > 0 ? (size_t)len : 0);
-	BIO_free(b);
-	return r;
-}
-
-static int
-time_unix(const ASN1_TIME *t, int64_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
+	pk_name_sbuf(n, &b);
+	return sbuf_take(&b);
 }
 
 int
@@ -459,14 +447,14 @@ ca_db_add_cert(struct ca_db *db, X509 *x, const char *tid, struct pk_err *e)
 	char *iss = name_text(X509_get_issuer_name(x));
 	unsigned char *der = NULL;
 	int derlen, r, locked = 0, rc = -1;
-	int64_t nb, na;
+	time_t nb, na;
 
 	if (serial == NULL) {
 		pk_err_set(e, "certificate has an invalid serial number");
 		goto out;
 	}
-	if (time_unix(X509_get0_notBefore(x), &nb) != 0 ||
-	    time_unix(X509_get0_notAfter(x), &na) != 0) {
+	if (pk_asn1_time(X509_get0_notBefore(x), &nb) != 0 ||
+	    pk_asn1_time(X509_get0_notAfter(x), &na) != 0) {
 		pk_err_set(e, "certificate has an invalid validity");
 		goto out;
 	}
@@ -490,8 +478,8 @@ ca_db_add_cert(struct ca_db *db, X509 *x, const char *tid, struct pk_err *e)
 	bind_text(st, 1, serial);
 	bind_text(st, 2, subj);
 	bind_text(st, 3, iss);
-	sqlite3_bind_int64(st, 4, nb);
-	sqlite3_bind_int64(st, 5, na);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)nb);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)na);
 	sqlite3_bind_blob(st, 6, der, derlen, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
 	bind_text(st, 8, tid);

@@ -1,7 +1,7 @@
 /*
  * ca_http: the CA responder's HTTP front (RFC 6712), on libmicrohttpd.
  *
- * Contract (cmp.h section 2): listens on "ADDR:PORT" / "[V6]:PORT" (port 0 picks a
+ * Contract (ca.h): listens on "ADDR:PORT" / "[V6]:PORT" (port 0 picks a
  * free one; we bind the socket ourselves so the port is known), serves with a pool
  * of THREADS worker threads (each runs the handler for its connections), keep-alive
  * allowed, an idle timeout per connection. Every path is the CMP endpoint:

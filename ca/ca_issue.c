@@ -1,7 +1,7 @@
 /*
  * ca_issue: the CA responder's configuration defaults, key material and issuance.
  *
- * Contract (cmp.h section 2): ca_open() makes DIR (0700) usable: the database, the
+ * Contract (ca.h): ca_open() makes DIR (0700) usable: the database, the
  * CA key and certificate (explicit --ca-cert/--ca-key, or DIR/ca.key + DIR/ca.crt,
  * created on the first run: EC P-256 key, self-signed v3 CA certificate valid ten
  * years), the PBM secret (DIR/secret, random, created once), the response signer,
@@ -31,7 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "../storage/storage.h"
-#include "ca.h"
+#include "ca_int.h"
 
 #define CA_VALIDITY_SECS	(10L * 365 * 86400)
 #define CA_SUBJECT_CN		"cmpca CA"

@@ -1,8 +1,8 @@
 /*
- * cmp_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
+ * ca_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
  * ca_http_handler_fn that cmpca plugs into its HTTP front.
  *
- * Contract (cmp.h section 2): one DER request in, one DER response out, always a
+ * Contract (ca.h): one DER request in, one DER response out, always a
  * CMP message (HTTP 500 only when even an error message cannot be built):
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
  *                       the requested key, subject and subjectAltName; "waiting"
@@ -53,7 +53,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "ca.h"
+#include "ca_int.h"
 
 /* RFC 4210 5.3.19 / RFC 9480: id-it-signKeyPairTypes, id-it-caCerts. */
 #define OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"
@@ -67,10 +67,10 @@
 /* How many PBM iterations we use ourselves at most (the request's, clamped). */
 #define RESP_PBM_MAX_ITER	10000
 
-struct cmp_server {
+struct ca_server {
 	struct ca *ca;
 	X509_STORE *ca_store;		/* the CA certificate alone */
-	X509_STORE *trust_store;	/* --trust anchors, or NULL */
+	X509_STORE *trust_store;	/* --trust anchors (the ca's), or NULL */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
 };
 
@@ -227,7 +227,7 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 /* ---- authentication (RFC 4210 5.1.3) ---- */
 
 static int
-authenticate(struct cmp_server *s, struct rq *c, int allowed)
+authenticate(struct ca_server *s, struct rq *c, int allowed)
 {
 	const CMP_PKIMESSAGE *m = c->req;
 	const ASN1_OCTET_STRING *kid;
@@ -317,7 +317,7 @@ authenticate(struct cmp_server *s, struct rq *c, int allowed)
 /* ---- responses ---- */
 
 static void
-hdr_init(struct cmp_server *s, struct rq *c, struct cmp_hdr *h)
+hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 {
 	const char *ref = ca_get0_ref(s->ca);
 
@@ -336,7 +336,7 @@ hdr_init(struct cmp_server *s, struct rq *c, struct cmp_hdr *h)
 /* Protects RSP like the request (RFC 4210 5.1.3): PBM when the request was
  * MAC-protected and passed, otherwise signed. */
 static int
-protect(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
+protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
 {
 	const char *secret = ca_get0_secret(s->ca);
@@ -351,7 +351,7 @@ protect(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
 
 /* Creates the transaction row of a new request (RFC 4210 5.1.1). */
 static int
-txn_create(struct cmp_server *s, struct rq *c, enum ca_txn_state st,
+txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
     int keep_request)
 {
 	struct ca_txn t;
@@ -380,7 +380,7 @@ txn_create(struct cmp_server *s, struct rq *c, enum ca_txn_state st,
 
 /* Writes state, nonces and serial of the transaction. */
 static void
-txn_set(struct cmp_server *s, struct rq *c, struct ca_txn *t,
+txn_set(struct ca_server *s, struct rq *c, struct ca_txn *t,
     enum ca_txn_state st, const char *serial)
 {
 	struct pk_err e;
@@ -399,7 +399,7 @@ txn_set(struct cmp_server *s, struct rq *c, struct ca_txn *t,
 
 /* Marks the new transaction of C with ST (and SERIAL). */
 static void
-txn_finish(struct cmp_server *s, struct rq *c, enum ca_txn_state st,
+txn_finish(struct ca_server *s, struct rq *c, enum ca_txn_state st,
     const char *serial)
 {
 	struct ca_txn t;
@@ -438,7 +438,7 @@ csr_san(X509_REQ *csr)
 /* The certificate answer of a delivered request: ip/cp/kup with CERT, caPubs
  * in an ip (RFC 4210 5.3.2), implicitConfirm when asked and granted. */
 static int
-deliver(struct cmp_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
+deliver(struct ca_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
     long req_id, X509 *cert, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	struct cmp_hdr h;
@@ -474,7 +474,7 @@ orig_req_id(const CMP_PKIMESSAGE *orig)
  * (RFC 4210 5.3.5, RFC 9483 4.1.3); id-regCtrl-oldCertID, when sent, must name
  * it. *old gets a reference to the signer. */
 static int
-kur_old_cert(struct cmp_server *s, struct rq *c, const CMP_CERTREQMSG *crm,
+kur_old_cert(struct ca_server *s, struct rq *c, const CMP_CERTREQMSG *crm,
     X509 **old)
 {
 	X509_NAME *iss = NULL;
@@ -489,8 +489,9 @@ kur_old_cert(struct cmp_server *s, struct rq *c, const CMP_CERTREQMSG *crm,
 		    "must be signed by the certificate it updates, one issued by "
 		    "this CA");
 	pk_err_clear(&e);
+	/* cmp/ cites RFC 4211 6.5 where it reads the control */
 	if (cmp_crm_get1_old_cert_id(crm, &iss, &ser, &e) != 0)
-		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4211 6.5: %s", e.msg);
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "%s", e.msg);
 	if (ser != NULL) {
 		f = ca_db_find_cert_id(ca_get0_db(s->ca), iss, ser, &r, &e);
 		if (f == 1) {
@@ -526,7 +527,7 @@ out:
 }
 
 static int
-do_certreq(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	const struct ca_config *cfg = ca_get0_config(s->ca);
 	int allowed = AUTH_MAC | AUTH_CA;
@@ -650,7 +651,7 @@ out:
 /* Looks up the transaction of C under the lock and checks recipNonce. Returns 0
  * with *t filled and s->mu held; -1 (refused, lock released). */
 static int
-txn_lookup(struct cmp_server *s, struct rq *c, struct ca_txn *t)
+txn_lookup(struct ca_server *s, struct rq *c, struct ca_txn *t)
 {
 	struct pk_err e;
 	int r;
@@ -696,7 +697,7 @@ txn_request(struct rq *c, const struct ca_txn *t, CMP_PKIMESSAGE **orig)
 }
 
 static X509 *
-txn_cert(struct cmp_server *s, const struct ca_txn *t)
+txn_cert(struct ca_server *s, const struct ca_txn *t)
 {
 	struct ca_cert_rec r;
 	struct pk_err e;
@@ -711,7 +712,7 @@ txn_cert(struct cmp_server *s, const struct ca_txn *t)
 }
 
 static int
-do_certconf(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	struct ca_txn t;
 	CMP_PKIMESSAGE *orig = NULL;
@@ -769,9 +770,9 @@ do_certconf(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 			goto out;
 		}
 		pk_err_clear(&e);
+		/* cmp/ cites RFC 4210 5.3.18 where it checks certHash */
 		if (cmp_certstatus_check_hash(cs, cert, &e) != 0) {
-			refuse(c, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.18: %s",
-			    e.msg);
+			refuse(c, CMP_FAIL_BAD_CERT_ID, "%s", e.msg);
 			goto out;
 		}
 		/* absent statusInfo means accepted (BouncyCastle) */
@@ -805,7 +806,7 @@ out:
 }
 
 static int
-do_pollreq(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_pollreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	const struct ca_config *cfg = ca_get0_config(s->ca);
 	struct ca_txn t;
@@ -873,7 +874,7 @@ out:
 
 /* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf. */
 static int
-do_error(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	struct ca_txn t;
 	struct cmp_hdr h;
@@ -899,7 +900,7 @@ do_error(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 /* ---- rr ---- */
 
 static int
-do_rr(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	const CMP_CERTTEMPLATE *d;
 	const X509_NAME *iss;
@@ -1015,7 +1016,7 @@ out:
 
 /* RFC 9480 2.5 caCerts: SEQUENCE OF CMPCertificate (the CA, then extras). */
 static ASN1_TYPE *
-ca_certs_value(struct cmp_server *s)
+ca_certs_value(struct ca_server *s)
 {
 	struct sbuf b = SBUF_INIT;
 	STACK_OF(X509) *extra = ca_get0_extra_certs(s->ca);
@@ -1092,7 +1093,7 @@ oid_is(const ASN1_OBJECT *o, const char *text)
 }
 
 static int
-do_genm(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+do_genm(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	STACK_OF(CMP_ITAV) *in = cmp_msg_get0_itavs(c->req);
 	STACK_OF(CMP_ITAV) *out = NULL;
@@ -1146,7 +1147,7 @@ out:
 
 /* Checks the header (RFC 4210 5.1.1) and runs the body's handler. */
 static int
-dispatch(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
+dispatch(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
 	const ASN1_OCTET_STRING *tid = cmp_msg_get0_transaction_id(c->req);
 	const ASN1_OCTET_STRING *sn = cmp_msg_get0_sender_nonce(c->req);
@@ -1192,7 +1193,7 @@ dispatch(struct cmp_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 }
 
 int
-cmp_server_process(struct cmp_server *s, const unsigned char *der, size_t len,
+ca_server_process(struct ca_server *s, const unsigned char *der, size_t len,
     CMP_PKIMESSAGE **out, struct pk_err *e)
 {
 	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
@@ -1253,10 +1254,10 @@ out:
 }
 
 int
-cmp_server_handle(void *arg, const unsigned char *req, size_t len,
+ca_server_handle(void *arg, const unsigned char *req, size_t len,
     unsigned char **rsp, size_t *rsp_len)
 {
-	struct cmp_server *s = arg;
+	struct ca_server *s = arg;
 	CMP_PKIMESSAGE *m = NULL;
 	unsigned char *der = NULL;
 	size_t n = 0;
@@ -1266,7 +1267,7 @@ cmp_server_handle(void *arg, const unsigned char *req, size_t len,
 	*rsp = NULL;
 	*rsp_len = 0;
 	pk_err_clear(&e);
-	if (cmp_server_process(s, req, len, &m, &e) != 0 ||
+	if (ca_server_process(s, req, len, &m, &e) != 0 ||
 	    cmp_msg_encode(m, &der, &n, &e) != 0)
 		goto out;
 	/* the HTTP front frees with free() */
@@ -1284,13 +1285,9 @@ out:
 /* ---- life cycle ---- */
 
 int
-cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
+ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 {
-	struct cmp_server *s = xcalloc(1, sizeof(*s));
-	const struct ca_config *cfg = ca_get0_config(ca);
-	STACK_OF(X509) *sk = NULL;
-	size_t i;
-	int rc = -1;
+	struct ca_server *s = xcalloc(1, sizeof(*s));
 
 	*out = NULL;
 	s->ca = ca;
@@ -1298,47 +1295,21 @@ cmp_server_new(struct cmp_server **out, struct ca *ca, struct pk_err *e)
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
 		pk_err_ossl(e, "cannot make the CA trust store");
-		goto out;
+		ca_server_free(s);
+		return -1;
 	}
-	if (cfg->ntrust > 0) {
-		if ((s->trust_store = X509_STORE_new()) == NULL) {
-			pk_err_ossl(e, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < cfg->ntrust; i++) {
-			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
-				goto out;
-			while (sk_X509_num(sk) > 0) {
-				X509 *x = sk_X509_shift(sk);
-				int ok = X509_STORE_add_cert(s->trust_store, x);
-
-				X509_free(x);
-				if (!ok) {
-					pk_err_ossl(e, "%s: cannot add to the trust "
-					    "store", cfg->trust[i]);
-					goto out;
-				}
-			}
-			sk_X509_free(sk);
-			sk = NULL;
-		}
-	}
+	/* the --trust anchors ca_open loaded (borrowed: the ca outlives us) */
+	s->trust_store = ca_get0_trust(ca);
 	*out = s;
-	s = NULL;
-	rc = 0;
-out:
-	sk_X509_pop_free(sk, X509_free);
-	cmp_server_free(s);
-	return rc;
+	return 0;
 }
 
 void
-cmp_server_free(struct cmp_server *s)
+ca_server_free(struct ca_server *s)
 {
 	if (s == NULL)
 		return;
 	X509_STORE_free(s->ca_store);
-	X509_STORE_free(s->trust_store);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -1,5 +1,6 @@
 /*
- * cmp_asn1: the CMP ASN.1 types as OpenSSL templates, and the strict codec.
+ * cmp_asn1: the CMP ASN.1 types as OpenSSL templates (the types are declared in
+ * cmp_asn1.h), and the strict codec.
  *
  * RFC 4210 (PKIXCMP) is written with EXPLICIT TAGS, RFC 4211 (CRMF) with IMPLICIT
  * TAGS; a tag on a CHOICE (Name, GeneralName, Time, POPOPrivKey) is always
@@ -18,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "cmp.h"
+#include "cmp_asn1.h"
 #include "cmp_msg_int.h"
 
 /* RFC 4210 5.3.19 InfoTypeAndValue */

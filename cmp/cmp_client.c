@@ -1,7 +1,7 @@
 /*
  * cmp_client: one CMP client transaction (RFC 4210) over cmp_http.c.
  *
- * Contract (cmp.h section 3): cmp_client_run() runs ir/cr/kur -> (pollReq ...)
+ * Contract (cmp.h section 2): cmp_client_run() runs ir/cr/kur -> (pollReq ...)
  * -> certConf -> pkiConf. Every message has the transaction's random
  * transactionID and a fresh senderNonce, and answers the previous response's
  * senderNonce in recipNonce (RFC 4210 5.1.1). Every response is checked before
@@ -32,7 +32,7 @@
 #define CMP_CLIENT_MAX_POLLS		10000	/* a loop guard; time bounds first */
 
 struct txn {
-	enum cmp_client_kind kind;
+	int type;			/* CMP_BODY_IR, _CR or _KUR */
 	const struct cmp_client_cfg *cfg;
 	struct cmp_client_result *res;
 	struct cmp_http *http;
@@ -42,15 +42,6 @@ struct txn {
 	double deadline;
 	int timeout;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 progress(struct txn *t, const char *fmt, ...)
@@ -74,48 +65,19 @@ progress(struct txn *t, const char *fmt, ...)
 static int
 remaining(const struct txn *t)
 {
-	double left = t->deadline - now_s();
+	double left = t->deadline - pk_mono_s();
 
 	if (left <= 0)
 		return 0;
 	return left < 1 ? 1 : (int)(left + 0.999);
 }
 
-static const char *
-kind_name(enum cmp_client_kind k)
-{
-	return k == CMP_CLIENT_IR ? "ir" : k == CMP_CLIENT_CR ? "cr" : "kur";
-}
-
-static int
-req_body(enum cmp_client_kind k)
-{
-	return k == CMP_CLIENT_IR ? CMP_BODY_IR : k == CMP_CLIENT_CR ? CMP_BODY_CR :
-	    CMP_BODY_KUR;
-}
-
 /* RFC 4210 5.3.4: ir -> ip, cr -> cp, kur -> kup */
 static int
-rep_body(enum cmp_client_kind k)
+rep_body(int type)
 {
-	return k == CMP_CLIENT_IR ? CMP_BODY_IP : k == CMP_CLIENT_CR ? CMP_BODY_CP :
-	    CMP_BODY_KUP;
-}
-
-static char *
-name_text(const X509_NAME *n)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p, *s;
-	long len;
-
-	if (b == NULL)
-		return xstrdup("?");
-	X509_NAME_print_ex(b, n, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
-	len = BIO_get_mem_data(b, &p);
-	s = xstrndup(p, len > 0 ? (size_t)len : 0);
-	BIO_free(b);
-	return s;
+	return type == CMP_BODY_IR ? CMP_BODY_IP : type == CMP_BODY_CR ?
+	    CMP_BODY_CP : CMP_BODY_KUP;
 }
 
 /* Header of the next message: our names, the transactionID, a fresh senderNonce
@@ -254,12 +216,11 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 			}
 			if (verify_chain(x, c->trusted, NULL, extra, why,
 			    sizeof(why)) != 0) {
-				char *s = name_text(X509_get_subject_name(x));
+				char s[256];
 
-				pk_err_set(e, "the CMP signer certificate \"%s\" is not "
-				    "trusted: %s", s, why);
-				free(s);
-				return -1;
+				return pk_err_set(e, "the CMP signer certificate \"%s\" "
+				    "is not trusted: %s", pk_name_text(
+				    X509_get_subject_name(x), s, sizeof(s)), why);
 			}
 			if (!signer_usage_ok(x))
 				return pk_err_set(e, "the CMP signer certificate lacks "
@@ -347,7 +308,7 @@ report_unauth_rejection(struct txn *t, const CMP_PKIMESSAGE *m,
 	set_status(t, si);
 	t->res->unauthenticated = 1;
 	pk_err_set(e, "the CA refused the %s: %s [unauthenticated: %s; reported, "
-	    "not trusted]", kind_name(t->kind), desc != NULL ? desc : "rejection",
+	    "not trusted]", cmp_body_name(t->type), desc != NULL ? desc : "rejection",
 	    why_unauth);
 	free(desc);
 	return -1;
@@ -374,7 +335,7 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 			return report_error_msg(t, rsp, 0, pe.msg, e);
 		/* some CAs send negative ip/cp/kup unprotected (RFC 9483 3.6.4
 		 * lets a client take them): report the refusal, never trust it */
-		if (type == rep_body(t->kind) && cmp_rep_count(rsp) == 1 &&
+		if (type == rep_body(t->type) && cmp_rep_count(rsp) == 1 &&
 		    cmp_si_status(cmp_certresp_get0_status(cmp_rep_get0(rsp, 0)))
 		    == CMP_STATUS_REJECTION)
 			return report_unauth_rejection(t, rsp, pe.msg, e);
@@ -478,7 +439,7 @@ transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
 static int
 poll_wait(struct txn *t, long secs, struct pk_err *e)
 {
-	double until = now_s() + (double)secs;
+	double until = pk_mono_s() + (double)secs;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	if (until > t->deadline)
@@ -490,7 +451,7 @@ poll_wait(struct txn *t, long secs, struct pk_err *e)
 		    t->cfg->should_stop(t->cfg->stop_arg))
 			return pk_err_set(e, "polling stopped by the operator "
 			    "(poll-request stop)");
-		if (now_s() >= until)
+		if (pk_mono_s() >= until)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
@@ -520,7 +481,7 @@ poll_loop(struct txn *t, long req_id, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 		if (cmp_build_pollreq(&h, req_id, &req, e) != 0)
 			goto out;
 		t->res->polled++;
-		if (transfer(t, req, CMP_BODY_POLLREP, rep_body(t->kind), &r, e) != 0)
+		if (transfer(t, req, CMP_BODY_POLLREP, rep_body(t->type), &r, e) != 0)
 			goto out;
 		CMP_PKIMESSAGE_free(req);
 		req = NULL;
@@ -585,14 +546,12 @@ cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
 	}
 	if (c->recipient != NULL && X509_NAME_entry_count(c->recipient) > 0 &&
 	    X509_NAME_cmp(X509_get_issuer_name(cert), c->recipient) != 0) {
-		char *is = name_text(X509_get_issuer_name(cert));
-		char *ca = name_text(c->recipient);
+		char is[256], ca[256];
 
 		*failbit = CMP_FAIL_WRONG_AUTHORITY;
 		snprintf(why, whylen, "it was issued by \"%s\", not by the expected "
-		    "CA \"%s\"", is, ca);
-		free(is);
-		free(ca);
+		    "CA \"%s\"", pk_name_text(X509_get_issuer_name(cert), is,
+		    sizeof(is)), pk_name_text(c->recipient, ca, sizeof(ca)));
 		return -1;
 	}
 	/* chain check when there is something to anchor it: the imported CA
@@ -620,11 +579,11 @@ cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
 }
 
 static int
-check_cfg(enum cmp_client_kind kind, const struct cmp_client_cfg *c,
-    struct pk_err *e)
+check_cfg(int type, const struct cmp_client_cfg *c, struct pk_err *e)
 {
-	if (kind != CMP_CLIENT_IR && kind != CMP_CLIENT_CR && kind != CMP_CLIENT_KUR)
-		return pk_err_set(e, "unknown CMP request kind %d", (int)kind);
+	if (type != CMP_BODY_IR && type != CMP_BODY_CR && type != CMP_BODY_KUR)
+		return pk_err_set(e, "a client transaction is an ir, cr or kur, "
+		    "not %s (body type %d)", cmp_body_name(type), type);
 	if (c->url == NULL || *c->url == '\0')
 		return pk_err_set(e, "no CMP server URL configured");
 	if (c->key == NULL)
@@ -635,10 +594,10 @@ check_cfg(enum cmp_client_kind kind, const struct cmp_client_cfg *c,
 	if (c->use_mac) {
 		/* RFC 4210 5.3.3/5.3.5 (and RFC 9483 4.1.2, 4.1.3): cr and kur
 		 * are protected by the current certificate's key */
-		if (kind != CMP_CLIENT_IR)
+		if (type != CMP_BODY_IR)
 			return pk_err_set(e, "a %s must be signature-protected: MAC "
 			    "protection is for the initial request only",
-			    kind_name(kind));
+			    cmp_body_name(type));
 		if (c->ref == NULL || *c->ref == '\0')
 			return pk_err_set(e, "MAC protection needs the reference "
 			    "value (senderKID)");
@@ -691,7 +650,7 @@ out:
 }
 
 int
-cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
+cmp_client_run(int type, const struct cmp_client_cfg *cfg,
     struct cmp_client_result *result, struct pk_err *e)
 {
 	struct txn t;
@@ -710,13 +669,13 @@ cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
 	result->status = -1;
 	memset(&t, 0, sizeof(t));
 	pk_err_clear(e);
-	if (check_cfg(kind, cfg, e) != 0)
+	if (check_cfg(type, cfg, e) != 0)
 		return -1;
-	t.kind = kind;
+	t.type = type;
 	t.cfg = cfg;
 	t.res = result;
 	t.timeout = cfg->timeout > 0 ? cfg->timeout : CMP_CLIENT_DEFAULT_TIMEOUT;
-	t.deadline = now_s() + t.timeout;
+	t.deadline = pk_mono_s() + t.timeout;
 	/* RFC 4210 5.1.1: sender names the originator; without a certificate
 	 * (MAC) that is the requested subject, or the NULL-DN */
 	t.sender = cfg->use_mac ? cfg->subject :
@@ -737,12 +696,12 @@ cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
 	cr.san = cfg->san;
 	cr.cert_req_id = req_id;
 	/* RFC 4211 6.5 / RFC 4210 5.3.5: kur names the certificate it updates */
-	cr.old_cert = kind == CMP_CLIENT_KUR ? cfg->auth_cert : NULL;
+	cr.old_cert = type == CMP_BODY_KUR ? cfg->auth_cert : NULL;
 	hdr_init(&t, &h);
 	h.implicit_confirm = cfg->implicit_confirm;	/* RFC 4210 5.1.1.1 */
-	if (cmp_build_certreq(&h, req_body(kind), &cr, &req, e) != 0)
+	if (cmp_build_certreq(&h, type, &cr, &req, e) != 0)
 		goto out;
-	if (transfer(&t, req, rep_body(kind), -1, &rsp, e) != 0)
+	if (transfer(&t, req, rep_body(type), -1, &rsp, e) != 0)
 		goto out;
 
 	for (;;) {
@@ -775,7 +734,7 @@ cmp_client_run(enum cmp_client_kind kind, const struct cmp_client_cfg *cfg,
 	if (st != CMP_STATUS_ACCEPTED && st != CMP_STATUS_GRANTED_WITH_MODS) {
 		char *d = cmp_si_describe(si);
 
-		pk_err_set(e, "the CA refused the %s: %s", kind_name(kind),
+		pk_err_set(e, "the CA refused the %s: %s", cmp_body_name(type),
 		    d != NULL ? d : "no status");
 		free(d);
 		goto out;

@@ -1,11 +1,13 @@
 /*
  * cmp_dump: a readable decode of one PKIMessage into an sbuf (cmpdump prints it;
- * the console may show it in debugging output). Names are RFC 2253 text, octet
- * strings lower-case hex, times as OpenSSL prints them. Never fails: fields that
- * cannot be shown are marked.
+ * the console may show it in debugging output). Names and times in the one style
+ * of util (pk_name_sbuf "C=FI, O=Insta Demo, CN=Insta Demo CA", pk_time_text
+ * "2018-02-06 13:31:13 UTC"), octet strings lower-case hex. Never fails: fields
+ * that cannot be shown are marked.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -32,8 +34,6 @@ bio_take(struct sbuf *s, BIO *b)
 static void
 put_name(struct sbuf *s, const X509_NAME *n)
 {
-	BIO *b;
-
 	if (n == NULL) {
 		sbuf_puts(s, "(absent)");
 		return;
@@ -42,10 +42,7 @@ put_name(struct sbuf *s, const X509_NAME *n)
 		sbuf_puts(s, "(NULL-DN)");
 		return;
 	}
-	b = BIO_new(BIO_s_mem());
-	if (b != NULL)
-		X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-	bio_take(s, b);
+	pk_name_sbuf(n, s);
 }
 
 static void
@@ -103,16 +100,15 @@ put_kid(struct sbuf *s, const ASN1_OCTET_STRING *o)
 static void
 put_time(struct sbuf *s, const ASN1_TIME *t)
 {
-	BIO *b;
+	char buf[40];
+	time_t v;
 
-	if (t == NULL) {
+	if (t == NULL)
 		sbuf_puts(s, "(absent)");
-		return;
-	}
-	b = BIO_new(BIO_s_mem());
-	if (b != NULL)
-		ASN1_TIME_print(b, t);
-	bio_take(s, b);
+	else if (pk_asn1_time(t, &v) != 0)
+		sbuf_puts(s, "(invalid time)");
+	else
+		sbuf_puts(s, pk_time_text(v, buf, sizeof(buf)));
 }
 
 static void

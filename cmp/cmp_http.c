@@ -1,7 +1,7 @@
 /*
  * cmp_http: the client's HTTP transport for CMP (RFC 6712).
  *
- * Contract (cmp.h section 3): one struct cmp_http per transaction. Each
+ * Contract (cmp.h section 2): one struct cmp_http per transaction. Each
  * cmp_http_exchange() POSTs one DER PKIMessage with Content-Type
  * application/pkixcmp (RFC 6712 3.3) and returns the decoded answer. We open the
  * TCP connection ourselves (non-blocking connect bounded by the connect timeout,
@@ -48,15 +48,6 @@ struct cmp_http {
 	OSSL_HTTP_REQ_CTX *rctx;	/* HTTP state on BIO */
 	int used;			/* messages exchanged on this connection */
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 conn_close(struct cmp_http *h)
@@ -149,7 +140,7 @@ wait_fd(int fd, short events, double deadline)
 	int ms, r;
 
 	for (;;) {
-		ms = deadline > 0 ? (int)((deadline - now_s()) * 1000) : -1;
+		ms = deadline > 0 ? (int)((deadline - pk_mono_s()) * 1000) : -1;
 		if (deadline > 0 && ms <= 0)
 			return 0;
 		r = poll(&p, 1, ms);
@@ -177,7 +168,7 @@ tcp_connect(struct cmp_http *h, int *fdp, struct pk_err *e)
 	if ((r = getaddrinfo(h->host, h->port, &hints, &res)) != 0)
 		return pk_err_set(e, "cannot resolve %s: %s", h->host,
 		    gai_strerror(r));
-	deadline = h->connect_timeout > 0 ? now_s() + h->connect_timeout : 0;
+	deadline = h->connect_timeout > 0 ? pk_mono_s() + h->connect_timeout : 0;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
@@ -261,7 +252,7 @@ tls_start(struct cmp_http *h, struct pk_err *e)
 		return pk_err_set(e, "cannot set up TLS for host %s", h->host);
 	}
 	h->bio = BIO_push(sbio, h->bio);
-	deadline = h->connect_timeout > 0 ? now_s() + h->connect_timeout : 0;
+	deadline = h->connect_timeout > 0 ? pk_mono_s() + h->connect_timeout : 0;
 	for (;;) {
 		if (BIO_do_handshake(h->bio) > 0)
 			return 0;
@@ -394,7 +385,7 @@ post_once(struct cmp_http *h, const unsigned char *der, size_t len,
     int read_timeout, BIO **resp, int *retry, struct pk_err *e)
 {
 	BIO *req = NULL;
-	double t0 = now_s();
+	double t0 = pk_mono_s();
 	int reused = h->used > 0, rc = -1;
 
 	*resp = NULL;
@@ -414,7 +405,7 @@ post_once(struct cmp_http *h, const unsigned char *der, size_t len,
 	}
 	*resp = OSSL_HTTP_exchange(h->rctx, NULL);
 	if (*resp == NULL) {
-		double el = now_s() - t0;
+		double el = pk_mono_s() - t0;
 
 		/* a kept-alive connection the server dropped while idle: the
 		 * request never got an answer; a new connection may try again */

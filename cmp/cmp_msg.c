@@ -91,24 +91,6 @@ cmp_msg_pvno(const CMP_PKIMESSAGE *m)
 	return int_get(m->header->pvno);
 }
 
-CMP_PKIHEADER *
-cmp_msg_get0_header(const CMP_PKIMESSAGE *m)
-{
-	return m->header;
-}
-
-const GENERAL_NAME *
-cmp_msg_get0_sender(const CMP_PKIMESSAGE *m)
-{
-	return m->header->sender;
-}
-
-const GENERAL_NAME *
-cmp_msg_get0_recipient(const CMP_PKIMESSAGE *m)
-{
-	return m->header->recipient;
-}
-
 static const X509_NAME *
 dir_name(const GENERAL_NAME *gn)
 {
@@ -151,12 +133,6 @@ cmp_msg_get0_sender_kid(const CMP_PKIMESSAGE *m)
 	return m->header->senderKID;
 }
 
-const ASN1_OCTET_STRING *
-cmp_msg_get0_recip_kid(const CMP_PKIMESSAGE *m)
-{
-	return m->header->recipKID;
-}
-
 const ASN1_GENERALIZEDTIME *
 cmp_msg_get0_message_time(const CMP_PKIMESSAGE *m)
 {
@@ -167,12 +143,6 @@ const X509_ALGOR *
 cmp_msg_get0_protection_alg(const CMP_PKIMESSAGE *m)
 {
 	return m->header->protectionAlg;
-}
-
-const ASN1_BIT_STRING *
-cmp_msg_get0_protection(const CMP_PKIMESSAGE *m)
-{
-	return m->protection;
 }
 
 STACK_OF(CMP_ITAV) *
@@ -212,16 +182,13 @@ int
 cmp_msg_confirm_wait_time(const CMP_PKIMESSAGE *m, time_t *t)
 {
 	const CMP_ITAV *it;
-	struct tm tm;
 
 	it = find_itav(m->header->generalInfo, CMP_OID_CONFIRM_WAIT_TIME);
 	/* RFC 4210 5.1.1.2: the value is a GeneralizedTime */
 	if (it == NULL || it->infoValue == NULL ||
-	    it->infoValue->type != V_ASN1_GENERALIZEDTIME ||
-	    !ASN1_TIME_to_tm(it->infoValue->value.generalizedtime, &tm))
+	    it->infoValue->type != V_ASN1_GENERALIZEDTIME)
 		return -1;
-	*t = timegm(&tm);
-	return 0;
+	return pk_asn1_time(it->infoValue->value.generalizedtime, t);
 }
 
 STACK_OF(X509) *
@@ -808,7 +775,8 @@ cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
 	unsigned int n;
 
 	if (cs == NULL || cs->certHash == NULL)
-		return pk_err_set(e, "certConf carries no certHash");
+		return pk_err_set(e, "RFC 4210 5.3.18: certConf carries no "
+		    "certHash");
 	if (cmp_cert_hash(cert, md, &n, e) != 0)
 		return -1;
 	if ((unsigned int)cs->certHash->length != n ||
@@ -826,20 +794,6 @@ cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m)
 	case CMP_BODY_GENP: return m->body->value.genp;
 	default: return NULL;
 	}
-}
-
-CMP_ITAV *
-cmp_itav_new(int nid, ASN1_TYPE *value)
-{
-	CMP_ITAV *it;
-	ASN1_OBJECT *o = OBJ_nid2obj(nid);
-
-	if (o == NULL || (it = CMP_ITAV_new()) == NULL)
-		return NULL;
-	ASN1_OBJECT_free(it->infoType);
-	it->infoType = o;
-	it->infoValue = value;
-	return it;
 }
 
 CMP_ITAV *

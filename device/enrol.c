@@ -519,8 +519,8 @@ int
 pki_cmp_run(struct pki_cmp_job *j)
 {
 	j->ran = 1;
-	j->rc = cmp_client_run(j->kind == PKI_CMP_IR ? CMP_CLIENT_IR :
-	    j->kind == PKI_CMP_CR ? CMP_CLIENT_CR : CMP_CLIENT_KUR, &j->cfg, &j->r,
+	j->rc = cmp_client_run(j->kind == PKI_CMP_IR ? CMP_BODY_IR :
+	    j->kind == PKI_CMP_CR ? CMP_BODY_CR : CMP_BODY_KUR, &j->cfg, &j->r,
 	    &j->err);
 	return j->rc;
 }

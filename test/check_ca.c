@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../ca/ca.h"
+#include "../ca/ca_int.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 
@@ -190,7 +190,7 @@ START_TEST(db_cert_persists_across_reopen)
 	db = db_open_here();
 	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
 	ck_assert_str_eq(r.serial, hex);
-	ck_assert_str_eq(r.subject, "O=T,CN=persist me");
+	ck_assert_str_eq(r.subject, "CN=persist me, O=T");
 	ck_assert_str_eq(r.tid, "00aa11");
 	ck_assert_int_eq(r.der_len, derlen);
 	ck_assert_mem_eq(r.der, der, (size_t)derlen);
@@ -216,7 +216,7 @@ START_TEST(db_cert_persists_across_reopen)
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' \"SELECT subject, tid FROM issued WHERE "
 	    "serial = '%s'\"", dir, hex);
-	ck_assert_str_eq(q, "O=T,CN=persist me|00aa11");
+	ck_assert_str_eq(q, "CN=persist me, O=T|00aa11");
 	free(q);
 	free(lc);
 	free(z);
@@ -246,6 +246,39 @@ START_TEST(db_find_by_issuer_and_serial)
 	    X509_get0_serialNumber(y), &r, &e), 1);
 	X509_free(x);
 	X509_free(y);
+	ca_db_close(db);
+}
+END_TEST
+
+/* The subject/issuer columns hold the one name style of both programs; they are
+ * for people reading the database. A row written by an older cmpca (RFC 2253
+ * order) is still found by CertId: matching is by serial and by X509_NAME_cmp
+ * against the recorded DER, never by that text. */
+START_TEST(db_name_text_style_and_old_rows)
+{
+	struct ca_db *db = db_open_here();
+	X509 *x = openssl_cert("a", "/O=Legacy Org/CN=legacy");
+	char *hex = ca_serial_hex(X509_get0_serialNumber(x)), *q;
+	struct ca_cert_rec r;
+	struct pk_err e;
+
+	ck_assert_int_eq(ca_db_add_cert(db, x, NULL, &e), 0);
+	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
+	ck_assert_str_eq(r.subject, "O=Legacy Org, CN=legacy");
+	ck_assert_str_eq(r.issuer, "O=Legacy Org, CN=legacy");
+	ca_cert_rec_clear(&r);
+	/* what an older cmpca wrote */
+	q = sh_out("sqlite3 '%s/ca.db' \"UPDATE certs SET subject = 'CN=legacy,"
+	    "O=Legacy Org', issuer = 'CN=legacy,O=Legacy Org' WHERE serial = "
+	    "'%s'; SELECT changes()\"", dir, hex);
+	ck_assert_str_eq(q, "1");
+	free(q);
+	ck_assert_int_eq(ca_db_find_cert_id(db, X509_get_issuer_name(x),
+	    X509_get0_serialNumber(x), &r, &e), 0);
+	ck_assert_str_eq(r.issuer, "CN=legacy,O=Legacy Org");	/* kept as is */
+	ca_cert_rec_clear(&r);
+	free(hex);
+	X509_free(x);
 	ca_db_close(db);
 }
 END_TEST
@@ -647,7 +680,7 @@ START_TEST(issue_rsa_verifies)
 	hex = ca_serial_hex(X509_get0_serialNumber(x));
 	ck_assert_int_eq(ca_db_find_cert(ca_get0_db(ca), hex, &r, &e), 0);
 	ck_assert_str_eq(r.tid, "abcd");
-	ck_assert_str_eq(r.subject, "CN=dev1,O=Test Org");
+	ck_assert_str_eq(r.subject, "O=Test Org, CN=dev1");
 	ca_cert_rec_clear(&r);
 	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, &e), 0);
 	ck_assert_int_eq(n, 1);
@@ -1333,6 +1366,7 @@ main(void)
 	tcase_add_test(db, db_schema_wal_and_newer_refused);
 	tcase_add_test(db, db_cert_persists_across_reopen);
 	tcase_add_test(db, db_find_by_issuer_and_serial);
+	tcase_add_test(db, db_name_text_style_and_old_rows);
 	tcase_add_test(db, db_revocation);
 	tcase_add_test(db, db_transactions);
 	tcase_add_test(db, db_threads_allocate_at_once);

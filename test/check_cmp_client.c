@@ -419,7 +419,7 @@ run_ir_mac(int mac_nid, const char *mac_text)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -rsp_capubs ca.crt");
 	cfg_mac(&c);
 	c.mac_nid = mac_nid;
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_ptr_nonnull(r.cert);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	ck_assert_int_eq(r.status, CMP_STATUS_ACCEPTED);
@@ -471,7 +471,7 @@ START_TEST(ir_mac_implicit_confirm)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -grant_implicitconf");
 	cfg_mac(&c);
 	c.implicit_confirm = 1;
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	ck_assert_int_eq(r.implicit_confirm_granted, 1);
 	ck_assert_int_eq(cmp_msg_implicit_confirm(tr.m[0]), 1);
@@ -491,7 +491,7 @@ START_TEST(ir_signature_chain_from_extracerts)
 
 	mock_start(MOCK_SIG "-rsp_cert cl.crt");
 	cfg_sig(&c);
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
 	/* signed with the vendor key, its certificate first in extraCerts */
@@ -517,7 +517,7 @@ START_TEST(ir_signature_verify_cert)
 	cfg_sig(&c);
 	c.verify_cert = c_srv;
 	c.trusted = NULL;
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	cmp_client_result_clear(&r);
 }
@@ -532,7 +532,7 @@ START_TEST(ir_signature_untrusted_signer_rejected)
 	mock_start(MOCK_SIG "-rsp_cert cl.crt");
 	cfg_sig(&c);
 	c.trusted = trusted_other;	/* the mock's signer is not under it */
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "RFC 4210 5.1.3") != NULL &&
 	    strstr(e.msg, "not trusted") != NULL, "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
@@ -550,7 +550,7 @@ START_TEST(ir_signature_wrong_verify_cert_rejected)
 	mock_start(MOCK_SIG "-rsp_cert cl.crt");
 	cfg_sig(&c);
 	c.verify_cert = c_auth;		/* not the mock's key */
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "does not verify") != NULL, "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
 	cmp_client_result_clear(&r);
@@ -565,7 +565,7 @@ START_TEST(cr_signed)
 
 	mock_start(MOCK_SIG "-rsp_cert cl.crt");
 	cfg_sig(&c);
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_CR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	expect_flow(CMP_BODY_CR, CMP_BODY_CP);
 	ck_assert_int_eq(cmp_msg_verify_sig(tr.m[0], c_auth, &e), 0);
@@ -601,7 +601,7 @@ START_TEST(kur_same_key)
 	cfg_sig(&c);
 	c.auth_cert = c_cl;
 	c.auth_key = k_cl;
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_KUR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	expect_flow(CMP_BODY_KUR, CMP_BODY_KUP);
 	check_old_cert_id();
@@ -624,7 +624,7 @@ START_TEST(kur_regenerate_mismatch_rejected)
 	c.auth_cert = c_cl;
 	c.auth_key = k_cl;
 	c.key = k_new;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_KUR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "public key is not the requested one") &&
 	    strstr(e.msg, "rejected with certConf"), "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
@@ -645,13 +645,38 @@ START_TEST(mac_refuses_cr_and_kur)
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:1/");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_CR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "signature-protected") != NULL, "%s", e.msg);
 	ck_assert_int_eq(r.status, -1);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_KUR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_KUR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "signature-protected") != NULL, "%s", e.msg);
 	ck_assert_int_eq(tr.n, 0);	/* nothing was sent */
 	cmp_client_result_clear(&r);
+}
+END_TEST
+
+/* cmp_client_run takes the request's own body type and nothing else: a p10cr,
+ * a response type or a number outside the PKIBody CHOICE is refused before
+ * anything is sent. */
+START_TEST(only_ir_cr_kur_accepted)
+{
+	static const int bad[] = { CMP_BODY_P10CR, CMP_BODY_IP, CMP_BODY_GENM,
+	    CMP_BODY_RR, -1, 27 };
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	size_t i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:1/");
+	cfg_mac(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(cmp_client_run(bad[i], &c, &r, &e), -1);
+		ck_assert_msg(strstr(e.msg, "is an ir, cr or kur") != NULL, "%s",
+		    e.msg);
+		ck_assert_int_eq(r.status, -1);
+		cmp_client_result_clear(&r);
+	}
+	ck_assert_int_eq(tr.n, 0);	/* nothing was sent */
 }
 END_TEST
 
@@ -668,7 +693,7 @@ START_TEST(polling_until_delivered)
 
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 2 -check_after 1");
 	cfg_mac(&c);
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(X509_cmp(r.cert, c_cl), 0);
 	ck_assert_int_ge(r.polled, 1);
 	ck_assert_int_ge(time(NULL) - t0, 1);	/* checkAfter honoured */
@@ -715,7 +740,7 @@ START_TEST(polling_stopped_by_operator)
 	cfg_mac(&c);
 	stop_calls = 0;
 	c.should_stop = stop_after_first_poll;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "poll-request stop") != NULL, "%s", e.msg);
 	ck_assert_int_eq(r.status, CMP_STATUS_WAITING);
 	ck_assert_ptr_null(r.cert);
@@ -734,7 +759,7 @@ START_TEST(polling_bounded_by_timeout)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 50 -check_after 1");
 	cfg_mac(&c);
 	c.timeout = 3;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "timeout") != NULL ||
 	    strstr(e.msg, "timed out") != NULL, "%s", e.msg);
 	ck_assert_int_ge(r.polled, 1);
@@ -754,7 +779,7 @@ START_TEST(error_message_reported)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_error -pkistatus 2 "
 	    "-failure 2 -statusstring 'go away'");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
 	ck_assert_msg(strstr(e.msg, "error message") != NULL, "%s", e.msg);
 	ck_assert_int_eq(r.unauthenticated, 0);	/* PBM-protected error */
@@ -773,7 +798,7 @@ START_TEST(rejection_status_reported)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -pkistatus 2 -failure 9 "
 	    "-statusstring 'POP is broken'");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
 	ck_assert_uint_eq(r.failinfo, CMP_FAIL(CMP_FAIL_BAD_POP));
 	ck_assert_str_eq(r.status_text, "POP is broken");
@@ -793,7 +818,7 @@ START_TEST(unprotected_error_marked_unauthenticated)
 
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_error -send_unprotected");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
 	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[1]), CMP_PROT_NONE);
 	ck_assert_int_eq(r.unauthenticated, 1);
@@ -815,7 +840,7 @@ START_TEST(unprotected_rejection_marked_unauthenticated)
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_unprot_err -pkistatus 2 "
 	    "-failure 25 -statusstring 'down'");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_IP);
 	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[1]), CMP_PROT_NONE);
 	ck_assert_int_eq(r.unauthenticated, 1);
@@ -837,7 +862,7 @@ START_TEST(unprotected_positive_response_rejected)
 
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -send_unprotected");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_IP);
 	ck_assert_msg(strstr(e.msg, "RFC 4210 5.1.3") != NULL &&
 	    strstr(e.msg, "not protected") != NULL, "%s", e.msg);
@@ -857,7 +882,7 @@ START_TEST(wrong_secret_rejected)
 	cfg_mac(&c);
 	c.secret = (const unsigned char *)"not-the-secret";
 	c.secret_len = strlen("not-the-secret");
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_ptr_null(r.cert);
 	/* the mock refuses our MAC with an error we cannot authenticate */
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[1]), CMP_BODY_ERROR);
@@ -877,7 +902,7 @@ START_TEST(foreign_key_cert_rejected)
 
 	mock_start(MOCK_MAC "-rsp_cert other.crt");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "public key is not the requested one"), "%s",
 	    e.msg);
 	ck_assert_ptr_null(r.cert);
@@ -895,8 +920,10 @@ START_TEST(foreign_ca_cert_rejected)
 
 	mock_start(MOCK_MAC "-rsp_cert ca2cl.crt");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
-	ck_assert_msg(strstr(e.msg, "not by the expected CA"), "%s", e.msg);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
+	/* names in the one style of both programs (util: pk_name_text) */
+	ck_assert_msg(strstr(e.msg, "it was issued by \"CN=Other CA\", not by the "
+	    "expected CA \"CN=Test CA\""), "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
 	expect_flow(CMP_BODY_IR, CMP_BODY_IP);
 	check_certconf(2, c_ca2cl, CMP_STATUS_REJECTION, CMP_FAIL_WRONG_AUTHORITY);
@@ -907,7 +934,7 @@ START_TEST(foreign_ca_cert_rejected)
 	mock_start(MOCK_MAC "-rsp_cert ca2cl.crt");
 	cfg_mac(&c);
 	c.recipient = NULL;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "not from a trusted CA"), "%s", e.msg);
 	check_certconf(2, c_ca2cl, CMP_STATUS_REJECTION, CMP_FAIL_INCORRECT_DATA);
 	cmp_client_result_clear(&r);
@@ -926,7 +953,7 @@ START_TEST(server_gone_mid_transaction)
 
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -max_msgs 1");
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	if (getenv("CHECK_CMP_TRACE") != NULL)
 		fprintf(stderr, "error: %s\n", e.msg);
 	ck_assert_int_eq(tr.n, 3);	/* ir, ip, certConf without answer */
@@ -948,7 +975,7 @@ START_TEST(server_down_connection_refused)
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", tu_free_port());
 	cfg_mac(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "cannot connect to 127.0.0.1:") &&
 	    strstr(e.msg, "Connection refused"), "%s", e.msg);
 	ck_assert_int_le(time(NULL) - t0, 2);
@@ -980,7 +1007,7 @@ START_TEST(server_never_answers)
 	cfg_mac(&c);
 	c.timeout = 2;
 	t0 = time(NULL);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "no response within 2 seconds"), "%s", e.msg);
 	ck_assert_int_ge(time(NULL) - t0, 1);
 	ck_assert_int_le(time(NULL) - t0, 4);
@@ -1003,12 +1030,12 @@ START_TEST(https_server_verified)
 	    "-cert tls.crt -key tls.key -WWW");
 	cfg_mac(&c);
 	c.timeout = 2;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "TLS") == NULL &&
 	    strstr(e.msg, "no response within 2 seconds") != NULL, "%s", e.msg);
 	/* a server certificate from a CA we do not trust */
 	c.trusted = trusted_other;
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_IR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "TLS handshake") != NULL &&
 	    strstr(e.msg, "server certificate not accepted") != NULL, "%s",
 	    e.msg);
@@ -1044,14 +1071,14 @@ START_TEST(cmpca_ir_then_kur_regenerate)
 	    "ca.key --signer-cert srv.crt --signer-key srv.key --trust ca.crt "
 	    "--ref ref1 --secret sec1");
 	cfg_mac(&c);
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_IR, &c, &r1, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r1, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(r1.cert), k_cl), 1);
 	ck_assert_int_eq(X509_NAME_cmp(X509_get_issuer_name(r1.cert), ca_name), 0);
 	cfg_sig(&c);
 	c.auth_cert = r1.cert;
 	c.auth_key = k_cl;
 	c.key = k_new;
-	ck_assert_msg(cmp_client_run(CMP_CLIENT_KUR, &c, &r2, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_client_run(CMP_BODY_KUR, &c, &r2, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(r2.cert), k_new), 1);
 	ck_assert_int_ne(ASN1_INTEGER_cmp(X509_get0_serialNumber(r1.cert),
 	    X509_get0_serialNumber(r2.cert)), 0);
@@ -1074,7 +1101,7 @@ START_TEST(signer_without_digital_signature_refused)
 	cmpca_start("--dir cmpca2.d --ca-cert ca.crt --ca-key ca.key "
 	    "--trust ca.crt");
 	cfg_sig(&c);
-	ck_assert_int_eq(cmp_client_run(CMP_CLIENT_CR, &c, &r, &e), -1);
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_CR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "lacks the digitalSignature key usage") !=
 	    NULL, "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
@@ -1120,6 +1147,7 @@ main(void)
 	tcase_add_test(tc, kur_same_key);
 	tcase_add_test(tc, kur_regenerate_mismatch_rejected);
 	tcase_add_test(tc, mac_refuses_cr_and_kur);
+	tcase_add_test(tc, only_ir_cr_kur_accepted);
 	tcase_add_test(tc, polling_until_delivered);
 	tcase_add_test(tc, polling_stopped_by_operator);
 	tcase_add_test(tc, polling_bounded_by_timeout);

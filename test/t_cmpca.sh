@@ -70,6 +70,8 @@ else
 	exit 1
 fi
 check first_run_created 'grep -q "created a new CA in $ca" "$tmp/run1"'
+# names in the one style of both programs (as pkish shows them)
+check ca_subject_style 'grep -qx "cmpca: CA subject: O=pkish, CN=cmpca CA" "$tmp/run1"'
 mode() { stat -c %a "$1"; }
 check key_0600 '[ "$(mode "$ca/ca.key")" = 600 ]'
 check secret_0600 '[ "$(mode "$ca/secret")" = 600 ]'

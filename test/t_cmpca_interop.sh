@@ -1,5 +1,5 @@
 #!/bin/sh
-# Interop tests of cmpca's protocol (cmp/cmp_server.c) with the real `openssl cmp`
+# Interop tests of cmpca's protocol (ca/ca_server.c) with the real `openssl cmp`
 # client (3.0): ir with MAC and with a vendor certificate under --trust, cr, kur
 # (same key, new key), p10cr, rr, genm, implicit confirmation, polling, a rejected
 # certConf, several clients at once; refusals with their failInfo (wrong secret,

@@ -44,12 +44,14 @@ $1"
 
 [ -x "$bin" ] || { echo "FAIL cmpdump_built ($bin missing)"; exit 1; }
 
-check pbm_ip_verifies 0 "^body: ip \(1\)" "^sender: CN=Insta Demo CA,O=Insta Demo,C=FI" \
+check pbm_ip_verifies 0 "^body: ip \(1\)" "^sender: C=FI, O=Insta Demo, CN=Insta Demo CA$" \
 	"^transactionID: 39b69028c4bc7af6bec64a8897a6950b" \
 	"^senderNonce: b56f187e62a03e42ee2236d29af5e19f" \
 	"^protection: PBM owf=SHA1 iterations=1024 salt=16 bytes mac=HMAC-SHA1" \
 	'^senderKID: 33303738 \("3078"\)' "status: accepted" \
 	"subject: CN=test2" "serial:  06DC8CAD" \
+	"^messageTime: 2018-02-06 13:31:13 UTC$" \
+	"valid:   2018-02-06 13:01:13 UTC \.\. 2018-05-07 23:59:59 UTC$" \
 	"protection check: OK \(PBM with the given secret\)" \
 	-- --secret insta "$v/openssl-65/protect/IP_PBM.der"
 
@@ -85,7 +87,8 @@ check waiting_and_pollrep 0 "status: waiting" "checkAfter: [0-9]+ s" \
 	-- "$v/openssl-65/vfy/IP_waitingStatus_PBM.der" \
 	"$v/lwcmpra-messageflows/CrDelayed/downstream_POLL_REP.PKI"
 
-check kur_old_cert_id 0 "^body: kur \(7\)" "oldCertID: issuer CN=CA" \
+check kur_old_cert_id 0 "^body: kur \(7\)" \
+	"oldCertID: issuer C=US, ST=VA, L=Arlington, O=Red Hound, OU=Testing, CN=CA, serial 689315D6" \
 	"protection check: OK" \
 	-- --secret 1234-5678-1234-5678 "$v/rustcrypto-cmpv2/kur_req_01.bin"
 

@@ -193,32 +193,16 @@ parse_args(int argc, char **argv, struct ca_config *c)
 	return 0;
 }
 
-static char *
-subject_text(X509 *x)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *p, *r;
-	long n;
-
-	if (b == NULL)
-		return xstrdup("?");
-	X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_ONELINE);
-	n = BIO_get_mem_data(b, &p);
-	r = xstrndup(p, n > 0 ? (size_t)n : 0);
-	BIO_free(b);
-	return r;
-}
-
 int
 main(int argc, char **argv)
 {
 	struct ca_config cfg;
 	struct ca *ca = NULL;
 	struct ca_http *http = NULL;
-	struct cmp_server *srv = NULL;
+	struct ca_server *srv = NULL;
 	struct pk_err e;
 	sigset_t set;
-	char *subj;
+	struct sbuf subj = SBUF_INIT;
 	int sig = 0, rc = 1, r;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -242,15 +226,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
-	subj = subject_text(ca_get0_cert(ca));
 	if (ca_created(ca))
 		printf("cmpca: created a new CA in %s: key %s, certificate %s\n",
 		    cfg.dir, ca_key_path(ca), ca_cert_path(ca));
 	else
 		printf("cmpca: CA certificate %s, key %s\n", ca_cert_path(ca),
 		    ca_key_path(ca));
-	printf("cmpca: CA subject: %s\n", subj);
-	free(subj);
+	/* the one name style of both programs (util: pk_name_sbuf) */
+	pk_name_sbuf(X509_get_subject_name(ca_get0_cert(ca)), &subj);
+	printf("cmpca: CA subject: %s\n", sbuf_str(&subj));
+	sbuf_free(&subj);
 	printf("cmpca: database %s\n", ca_db_path(ca));
 	if (ca_secret_path(ca) != NULL)
 		printf("cmpca: reference \"%s\", secret \"%s\" (kept in %s)\n",
@@ -258,13 +243,13 @@ main(int argc, char **argv)
 	else
 		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
 		    ca_get0_ref(ca), ca_get0_secret(ca));
-	/* the protocol (cmp_server.c) answers every request */
-	if (cmp_server_new(&srv, ca, &e) != 0) {
+	/* the protocol (ca_server.c) answers every request */
+	if (ca_server_new(&srv, ca, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
 	if (ca_http_start(&http, cfg.listen, cfg.threads, cfg.timeout,
-	    cfg.max_request, cmp_server_handle, srv, &e) != 0) {
+	    cfg.max_request, ca_server_handle, srv, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
@@ -280,7 +265,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	ca_http_stop(http);	/* running handlers finish first */
-	cmp_server_free(srv);
+	ca_server_free(srv);
 	ca_close(ca);
 	ca_config_clear(&cfg);
 	if (rc == 0)

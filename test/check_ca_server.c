@@ -1,11 +1,11 @@
 /*
- * Check suite for cmp/cmp_server.c, in process: the cases the openssl client
+ * Check suite for ca/ca_server.c, in process: the cases the openssl client
  * cannot produce (reused transactionID, a POP signature that does not verify,
  * certConf without statusInfo, wrong recipNonce or certHash, certConf twice,
  * missing senderNonce, garbage, pvno 3), the protection of answers (PBM like the
  * request, signed errors when the request's protection failed), genm values,
- * polling, and several threads at once. The openssl interop runs in
- * test/t_cmpca_interop.sh.
+ * polling, and several threads at once. Every error text checked here cites
+ * each RFC clause once. The openssl interop runs in test/t_cmpca_interop.sh.
  */
 #include <check.h>
 #include <pthread.h>
@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../ca/ca.h"
+#include "../ca/ca_int.h"
 #include "testutil.h"
 
 #define SECRET	"s3cr3t"
@@ -26,7 +26,7 @@
 static char *dir, *cadir;
 static struct ca_config cfg;
 static struct ca *ca;
-static struct cmp_server *srv;
+static struct ca_server *srv;
 static EVP_PKEY *key;
 
 static void
@@ -35,13 +35,13 @@ open_server(void)
 	struct pk_err e;
 
 	ck_assert_msg(ca_open(&ca, &cfg, &e) == 0, "%s", e.msg);
-	ck_assert_msg(cmp_server_new(&srv, ca, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_server_new(&srv, ca, &e) == 0, "%s", e.msg);
 }
 
 static void
 close_server(void)
 {
-	cmp_server_free(srv);
+	ca_server_free(srv);
 	ca_close(ca);
 	srv = NULL;
 	ca = NULL;
@@ -86,7 +86,7 @@ exchange_der(const unsigned char *der, size_t len)
 	size_t n = 0;
 	struct pk_err e;
 
-	ck_assert_int_eq(cmp_server_handle(srv, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, der, len, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	free(out);
 	return rsp;
@@ -142,11 +142,46 @@ make_ir(const char *name, int implicit, const char *secret)
 	return m;
 }
 
+/* Every RFC clause cited in TEXT ("RFC 4210 5.3.18") is cited once: a clause
+ * and a longer one under it ("5.1.3" and "5.1.3.1") are different clauses. */
+static void
+assert_clauses_once(const char *text)
+{
+	char seen[16][40];
+	const char *p = text, *q;
+	int i, n = 0;
+
+	while ((p = strstr(p, "RFC ")) != NULL) {
+		q = p + 4;
+		q += strspn(q, "0123456789");
+		if (*q == ' ' && q[1] >= '0' && q[1] <= '9') {
+			q++;
+			q += strspn(q, "0123456789.");
+			while (q[-1] == '.')
+				q--;	/* a sentence's full stop */
+		}
+		ck_assert_int_lt(n, 16);
+		snprintf(seen[n], sizeof(seen[n]), "%.*s", (int)(q - p), p);
+		for (i = 0; i < n; i++)
+			ck_assert_msg(strcmp(seen[i], seen[n]) != 0,
+			    "\"%s\" cited twice in \"%s\"", seen[n], text);
+		n++;
+		p = q;
+	}
+}
+
+/* The failInfo of error message M; its text cites each clause once. */
 static uint32_t
 error_failinfo(const CMP_PKIMESSAGE *m)
 {
+	char *txt;
+
 	ck_assert_msg(cmp_msg_body_type(m) == CMP_BODY_ERROR, "body %s",
 	    cmp_body_name(cmp_msg_body_type(m)));
+	txt = cmp_si_text(cmp_msg_get0_status(m, 0));
+	if (txt != NULL)
+		assert_clauses_once(txt);
+	free(txt);
 	return cmp_si_failinfo(cmp_msg_get0_status(m, 0));
 }
 
@@ -774,6 +809,80 @@ START_TEST(signed_answers_carry_extra_certs)
 }
 END_TEST
 
+/* The statusString of the error answering REQ: must name CLAUSE once and carry
+ * failInfo BIT. */
+static void
+refusal_cites_once(const CMP_PKIMESSAGE *req, int bit, const char *clause)
+{
+	CMP_PKIMESSAGE *rsp = exchange(req);
+	char *txt;
+
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(bit));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_ptr_nonnull(txt);
+	ck_assert_msg(strstr(txt, clause) != NULL, "no %s in \"%s\"", clause, txt);
+	assert_clauses_once(txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+}
+
+/* Issue 12 point 4: "RFC 4210 5.3.18: RFC 4210 5.3.18: certHash does not
+ * match". The layer that enforces a rule cites its clause; the CA passes that
+ * text on without citing it again. */
+START_TEST(refusal_texts_cite_their_clause_once)
+{
+	CMP_PKIMESSAGE *ir = make_ir("clause", 0, SECRET), *ip, *cc, *kur;
+	X509 *a = enroll("clause-kur");
+	CMP_CERTREQMSG *crm;
+	CMP_POPOSIGNINGKEY *pop;
+	ASN1_TYPE *bad;
+	X509_NAME *iss = NULL;
+	ASN1_INTEGER *ser = NULL;
+	struct pk_err e;
+	char oid[64];
+	int i, n = 0;
+
+	/* certConf with the hash of another certificate */
+	ip = exchange(ir);
+	cc = make_certconf(ip, ca_get0_cert(ca), CMP_STATUS_ACCEPTED);
+	refusal_cites_once(cc, CMP_FAIL_BAD_CERT_ID, "RFC 4210 5.3.18");
+	CMP_PKIMESSAGE_free(cc);
+
+	/* kur whose oldCertID control is not a CertId (an INTEGER), with a POP
+	 * and a protection that still verify */
+	kur = make_kur(a, key, a, key);
+	crm = cmp_req_get0(kur, 0);
+	for (i = 0; i < sk_CMP_ATAV_num(crm->certReq->controls); i++) {
+		CMP_ATAV *at = sk_CMP_ATAV_value(crm->certReq->controls, i);
+
+		OBJ_obj2txt(oid, sizeof(oid), at->type, 1);
+		if (strcmp(oid, CMP_OID_OLD_CERT_ID) != 0)
+			continue;
+		ck_assert_ptr_nonnull(bad = ASN1_TYPE_new());
+		ASN1_TYPE_set(bad, V_ASN1_INTEGER, ASN1_INTEGER_new());
+		ASN1_TYPE_free(at->value);
+		at->value = bad;
+		n++;
+	}
+	ck_assert_int_eq(n, 1);
+	crm->certReq->enc.modified = 1;
+	pop = crm->popo->value.signature;
+	ck_assert_int_gt(ASN1_item_sign(ASN1_ITEM_rptr(CMP_CERTREQUEST), NULL, NULL,
+	    pop->signature, crm->certReq, key, EVP_sha256()), 0);
+	cmp_msg_touch(kur);
+	ck_assert_int_eq(cmp_crm_get1_old_cert_id(crm, &iss, &ser, &e), -1);
+	ck_assert_msg(cmp_crm_verify_pop(crm, 0, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_msg_protect_sig(kur, key, a, NULL, 0, 0, &e) == 0, "%s",
+	    e.msg);
+	refusal_cites_once(kur, CMP_FAIL_BAD_REQUEST, "RFC 4211 6.5");
+
+	CMP_PKIMESSAGE_free(kur);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(a);
+}
+END_TEST
+
 START_TEST(unknown_protection_badalg)
 {
 	CMP_PKIMESSAGE *ir = make_ir("alg", 0, SECRET), *rsp;
@@ -824,7 +933,7 @@ worker_run(void *arg)
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
 		    cmp_msg_encode(ir, &der, &len, &e) != 0 ||
-		    cmp_server_handle(srv, der, len, &out, &n) != 0 ||
+		    ca_server_handle(srv, der, len, &out, &n) != 0 ||
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
@@ -880,7 +989,7 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("cmp_server");
+	Suite *s = suite_create("ca_server");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -902,6 +1011,7 @@ main(void)
 	tcase_add_test(tc, kur_with_expired_certificate);
 	tcase_add_test(tc, signed_answers_carry_extra_certs);
 	tcase_add_test(tc, unknown_protection_badalg);
+	tcase_add_test(tc, refusal_texts_cite_their_clause_once);
 	tcase_add_test(tc, parallel_requests);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
