@@ -73,11 +73,6 @@ void pki_names_free(char **names);
 int pki_public_read(struct pki *p, const char *name, unsigned char **data,
     size_t *len, struct pk_err *e);
 
-/* Names of the files in flash:/pki/public, in name order (Tab completion of file
- * names); hidden and temporary files are left out. Free with pki_names_free(). On
- * a listing error, an empty array. */
-char **pki_public_names(const struct pki *p);
-
 /* ==== key pairs ====================================================== */
 
 enum pki_key_type {

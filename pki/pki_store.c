@@ -183,20 +183,3 @@ pki_public_read(struct pki *p, const char *name, unsigned char **data, size_t *l
 	free(path);
 	return rc;
 }
-
-char **
-pki_public_names(const struct pki *p)
-{
-	char **names = NULL, **v;
-	size_t n = 0;
-
-	if (storage_list(storage_public_dir(p->st), &names, NULL) != 0)
-		return xcalloc(1, sizeof(char *));
-	while (names[n] != NULL)
-		n++;
-	v = xcalloc(n + 1, sizeof(*v));
-	for (size_t i = 0; i < n; i++)
-		v[i] = xstrdup(names[i]);
-	storage_list_free(names);
-	return v;
-}
