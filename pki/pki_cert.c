@@ -312,42 +312,6 @@ pki_cert_load_file(struct pki *p, enum pki_cert_format fmt, const char *file,
 	return rc;
 }
 
-static void
-name_text(const X509_NAME *n, char *buf, size_t size)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *d;
-	long len;
-	unsigned long fl = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN |
-	    XN_FLAG_DUMP_UNKNOWN_FIELDS | (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-
-	buf[0] = '\0';
-	if (b == NULL)
-		return;
-	if (X509_NAME_print_ex(b, n, 0, fl) >= 0) {
-		len = BIO_get_mem_data(b, &d);
-		if (len < 0)
-			len = 0;
-		if ((size_t)len >= size)
-			len = (long)size - 1;
-		memcpy(buf, d, (size_t)len);
-		buf[len] = '\0';
-	}
-	BIO_free(b);
-}
-
-static void
-time_text(const ASN1_TIME *t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-		snprintf(buf, size, "-");
-		return;
-	}
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
 void
 pki_cert_describe(const struct pki *p, X509 *x, struct pki_cert_info *info)
 {
@@ -358,8 +322,8 @@ pki_cert_describe(const struct pki *p, X509 *x, struct pki_cert_info *info)
 	char *hex;
 
 	memset(info, 0, sizeof(*info));
-	name_text(X509_get_subject_name(x), info->subject, sizeof(info->subject));
-	name_text(X509_get_issuer_name(x), info->issuer, sizeof(info->issuer));
+	pk_name_text(X509_get_subject_name(x), info->subject, sizeof(info->subject));
+	pk_name_text(X509_get_issuer_name(x), info->issuer, sizeof(info->issuer));
 	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
 		hex = pk_hex(md, mdlen, ':');
 		for (char *q = hex; *q; q++)
@@ -377,8 +341,10 @@ pki_cert_describe(const struct pki *p, X509 *x, struct pki_cert_info *info)
 		snprintf(info->serial, sizeof(info->serial), "%s", hex);
 		free(hex);
 	}
-	time_text(X509_get0_notBefore(x), info->not_before, sizeof(info->not_before));
-	time_text(X509_get0_notAfter(x), info->not_after, sizeof(info->not_after));
+	pk_asn1_time_text(X509_get0_notBefore(x), info->not_before,
+	    sizeof(info->not_before));
+	pk_asn1_time_text(X509_get0_notAfter(x), info->not_after,
+	    sizeof(info->not_after));
 	info->self_signed = X509_self_signed(x, 1) == 1;
 	if (p != NULL && (k = pki_key_match_cert(p, x)) != NULL)
 		snprintf(info->key_name, sizeof(info->key_name), "%s", k);
@@ -517,27 +483,67 @@ pki_cert_delete(struct pki *p, enum pki_cert_kind kind, const char *file,
 	return 0;
 }
 
+/* Appends OpenSSL's text dump of X for the parts of CFLAG (X509_print_ex). */
 static int
-cert_display_one(const struct certrec *c, struct sbuf *out, struct pk_err *e)
+print_part(X509 *x, unsigned long cflag, struct sbuf *out)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *d;
 	long n;
-	unsigned long nmfl = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | XN_FLAG_SPC_EQ |
-	    XN_FLAG_DUMP_UNKNOWN_FIELDS | (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	int rc = -1;
 
-	if (b == NULL || X509_print_ex(b, c->x, nmfl, X509_FLAG_COMPAT) != 1) {
-		BIO_free(b);
-		return pk_err_ossl(e, "cannot display the certificate %s", c->name);
+	if (b != NULL && X509_print_ex(b, x, 0, cflag) == 1) {
+		n = BIO_get_mem_data(b, &d);
+		if (n > 0)
+			sbuf_add(out, d, (size_t)n);
+		rc = 0;
 	}
-	n = BIO_get_mem_data(b, &d);
+	BIO_free(b);
+	return rc;
+}
+
+/* The layout of `openssl x509 -text` (X509_print_ex), except that Issuer, the
+ * validity dates and Subject use the one name and time style of every screen
+ * (util: "C=CN, O=Example, CN=Root CA", "2026-11-27 10:00:00 UTC"). OpenSSL
+ * prints them between the signature algorithm and the public key, so the dump is
+ * made of the part before them, our lines, and the part after them. */
+static int
+cert_display_one(const struct certrec *c, struct sbuf *out, struct pk_err *e)
+{
+	const unsigned long ours = X509_FLAG_NO_ISSUER | X509_FLAG_NO_VALIDITY |
+	    X509_FLAG_NO_SUBJECT;
+	const unsigned long head = ours | X509_FLAG_NO_PUBKEY | X509_FLAG_NO_IDS |
+	    X509_FLAG_NO_EXTENSIONS | X509_FLAG_NO_SIGDUMP | X509_FLAG_NO_AUX;
+	const unsigned long tail = ours | X509_FLAG_NO_HEADER | X509_FLAG_NO_VERSION |
+	    X509_FLAG_NO_SERIAL | X509_FLAG_NO_SIGNAME;
+	struct sbuf t = SBUF_INIT;
+	char nb[40], na[40];
+	int rc = -1;
+
+	if (print_part(c->x, head, &t) != 0)
+		goto out;
+	sbuf_puts(&t, "        Issuer: ");
+	pk_name_sbuf(X509_get_issuer_name(c->x), &t);
+	sbuf_printf(&t, "\n        Validity\n            Not Before: %s\n"
+	    "            Not After : %s\n",
+	    pk_asn1_time_text(X509_get0_notBefore(c->x), nb, sizeof(nb)),
+	    pk_asn1_time_text(X509_get0_notAfter(c->x), na, sizeof(na)));
+	sbuf_puts(&t, "        Subject: ");
+	pk_name_sbuf(X509_get_subject_name(c->x), &t);
+	sbuf_putc(&t, '\n');
+	if (print_part(c->x, tail, &t) != 0)
+		goto out;
 	sbuf_putc(out, '\n');
-	sbuf_add(out, d, (size_t)n);
+	sbuf_puts(out, sbuf_str(&t));
 	sbuf_printf(out, "Pki realm name: %s\n", c->realm);
 	sbuf_printf(out, "Certificate file name: %s\n", c->name);
 	sbuf_puts(out, "Certificate peer name: -\n");
-	BIO_free(b);
-	return 0;
+	rc = 0;
+out:
+	if (rc != 0)
+		pk_err_ossl(e, "cannot display the certificate %s", c->name);
+	sbuf_free(&t);
+	return rc;
 }
 
 int
@@ -670,7 +676,7 @@ pki_cert_validate(struct pki *p, enum pki_cert_kind kind, const char *file,
 		goto out;
 	}
 	validate_x(p, x, &status, &reason, rbuf, sizeof(rbuf));
-	name_text(X509_get_subject_name(x), subject, sizeof(subject));
+	pk_name_text(X509_get_subject_name(x), subject, sizeof(subject));
 	w1 = (int)strlen(file) > 11 ? (int)strlen(file) : 11;
 	w2 = (int)strlen(subject) > 7 ? (int)strlen(subject) : 7;
 	sbuf_printf(out, "%-*s  %-*s  %-9s  %s\n", w1, "Certificate", w2, "Subject",

@@ -813,6 +813,7 @@ START_TEST(display_and_delete)
 	struct pki_cert_info info;
 	struct sbuf out = SBUF_INIT;
 	const char *t;
+	regex_t re;
 
 	make_ca("ca", "/C=CN/O=Test/CN=Root One");
 	make_ca("ca2", "/CN=Root Two");
@@ -826,7 +827,23 @@ START_TEST(display_and_delete)
 	t = sbuf_str(&out);
 	ck_assert_msg(strncmp(t, "Total Number: 2\n\nCertificate:\n    Data:\n", 39) == 0,
 	    "%s", t);
-	ck_assert_ptr_nonnull(strstr(t, "Subject: C = CN, O = Test, CN = Root One\n"));
+	/* one name and time style on every screen (util's pk_name_text and
+	 * pk_asn1_time_text), in OpenSSL's dump layout */
+	ck_assert_ptr_nonnull(strstr(t, "\n        Issuer: C=CN, O=Test, CN=Root One\n"
+	    "        Validity\n            Not Before: "));
+	ck_assert_ptr_nonnull(strstr(t, "\n        Subject: C=CN, O=Test, CN=Root One\n"
+	    "        Subject Public Key Info:\n"));
+	ck_assert_ptr_null(strstr(t, " = "));
+	ck_assert_int_eq(regcomp(&re, "\n            Not Before: 20[0-9]{2}-[01][0-9]-"
+	    "[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] UTC\n            Not After : "
+	    "20[0-9]{2}-[01][0-9]-[0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9] UTC\n",
+	    REG_EXTENDED), 0);
+	ck_assert_msg(regexec(&re, t, 0, NULL, 0) == 0, "%s", t);
+	regfree(&re);
+	/* the parts around them are OpenSSL's: extensions and the signature */
+	ck_assert_ptr_nonnull(strstr(t, "        X509v3 extensions:\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\n    Signature Algorithm: ecdsa-with-SHA256\n"
+	    "    Signature Value:\n"));
 	ck_assert_ptr_nonnull(strstr(t, "\nPki realm name: default\n"
 	    "Certificate file name: one.pem\nCertificate peer name: -\n"));
 	ck_assert_ptr_nonnull(strstr(t, "\nPki realm name: lab\n"
