@@ -365,13 +365,15 @@ pki_cert_file_info(struct pki *p, enum pki_cert_format fmt, const char *file,
 }
 
 int
-pki_cert_import_x509(struct pki *p, enum pki_cert_kind kind, const char *realm,
-    X509 *x, const char *cert_name, struct pki_cert_info *info, struct pk_err *e)
+pki_certrec_make(struct pki *p, enum pki_cert_kind kind, const char *realm,
+    X509 *x, const char *cert_name, const char *key_name, struct certrec **out,
+    struct pk_err *e)
 {
 	struct certrec *c = NULL;
-	const char *key = NULL;
+	const char *key = key_name;
 	int rc = -1;
 
+	*out = NULL;
 	if (realm == NULL)
 		realm = PKI_DEFAULT_REALM;
 	if (kind != PKI_CERT_CA && kind != PKI_CERT_LOCAL) {
@@ -393,7 +395,8 @@ pki_cert_import_x509(struct pki *p, enum pki_cert_kind kind, const char *realm,
 		pk_err_set(e, "The certificate %s is not a CA certificate.", cert_name);
 		goto out;
 	}
-	if (kind == PKI_CERT_LOCAL && (key = pki_key_match_cert(p, x)) == NULL) {
+	if (kind == PKI_CERT_LOCAL && key == NULL &&
+	    (key = pki_key_match_cert(p, x)) == NULL) {
 		pk_err_set(e, "The certificate does not match any key pair in the "
 		    "device.");
 		goto out;
@@ -402,12 +405,29 @@ pki_cert_import_x509(struct pki *p, enum pki_cert_kind kind, const char *realm,
 	c->kind = kind;
 	c->name = xstrdup(cert_name);
 	c->realm = xstrdup(realm);
-	c->key_name = key != NULL ? xstrdup(key) : NULL;
+	c->key_name = kind == PKI_CERT_LOCAL ? xstrdup(key) : NULL;
 	if (!X509_up_ref(x)) {
 		pk_err_ossl(e, "cannot keep the certificate");
 		goto out;
 	}
 	c->x = x;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	pki_certrec_free(c);
+	return rc;
+}
+
+int
+pki_cert_import_x509(struct pki *p, enum pki_cert_kind kind, const char *realm,
+    X509 *x, const char *cert_name, struct pki_cert_info *info, struct pk_err *e)
+{
+	struct certrec *c = NULL;
+	int rc = -1;
+
+	if (pki_certrec_make(p, kind, realm, x, cert_name, NULL, &c, e) != 0)
+		goto out;
 	if (pki_certrec_write(p, c, e) != 0)
 		goto out;
 	if (info != NULL)

@@ -107,6 +107,13 @@ void pki_certrec_put(struct pki *p, struct certrec *c);
 void pki_cas_rebuild(struct pki *p);
 /* The store path of the certificate of KIND recorded as NAME (new string). */
 char *pki_cert_path(const struct pki *p, enum pki_cert_kind kind, const char *name);
+/* A new record for X (its own reference) as certificate KIND of REALM (NULL:
+ * "default") named CERT_NAME, after the import checks: names, extensions, a CA
+ * certificate for KIND CA; a local certificate is recorded with KEY_NAME, or
+ * (KEY_NAME NULL) with the stored key pair it matches. Nothing is written. */
+int pki_certrec_make(struct pki *p, enum pki_cert_kind kind, const char *realm,
+    X509 *x, const char *cert_name, const char *key_name, struct certrec **out,
+    struct pk_err *e);
 /* Writes C's store file (atomic, 0600). */
 int pki_certrec_write(const struct pki *p, const struct certrec *c,
     struct pk_err *e);
