@@ -1,8 +1,8 @@
 /*
  * pki key pairs: creation (RSA, EC on the curves we offer), the key store files,
- * destroy with the in-use hook, `display pki {rsa|ecc} local-key-pair`, the PEM
- * export, and the new keys of automatic update (detached, replace). Contract in
- * pki.h; the store file format in pki_int.h.
+ * destroy with the in-use hook, `display pki {rsa|ecc} local-key-pair`, and the
+ * new keys of automatic update (detached, replace). Import and export are in
+ * pki_keyio.c. Contract in pki.h; the store file format in pki_int.h.
  */
 #include "pki_int.h"
 
@@ -524,48 +524,6 @@ pki_key_display(struct pki *p, enum pki_key_type type, const char *name,
 	rc = 0;
 out:
 	sbuf_free(&body);
-	return rc;
-}
-
-int
-pki_key_export_pem(struct pki *p, const char *name, const char *file,
-    const char *password, struct pk_err *e)
-{
-	struct keyrec *k = pki_keyrec_of_type(p, PKI_KEY_ANY, name, e);
-	BIO *b = NULL;
-	char *path = NULL, *data;
-	size_t pl;
-	long n;
-	int rc = -1;
-
-	if (k == NULL)
-		goto out;
-	if (!k->exportable) {
-		pk_err_set(e, "The key pair %s is not exportable.", k->name);
-		goto out;
-	}
-	pl = password != NULL ? strlen(password) : 0;
-	if (pl < PKI_PASSWORD_MIN || pl > PKI_PASSWORD_MAX) {
-		pk_err_set(e, "The password must be %d to %d characters.",
-		    PKI_PASSWORD_MIN, PKI_PASSWORD_MAX);
-		goto out;
-	}
-	if (file == NULL || !storage_name_ok(file, e))
-		goto out;
-	if ((b = BIO_new(BIO_s_secmem())) == NULL ||
-	    PEM_write_bio_PKCS8PrivateKey(b, k->pkey, EVP_aes_256_cbc(), password,
-	    (int)pl, NULL, NULL) != 1) {
-		pk_err_ossl(e, "Failed to export the key pair %s", k->name);
-		goto out;
-	}
-	n = BIO_get_mem_data(b, &data);
-	path = storage_path(storage_public_dir(p->st), file);
-	if (storage_write_atomic(path, data, (size_t)n, 0600, e) != 0)
-		goto out;
-	rc = 0;
-out:
-	free(path);
-	BIO_free(b);
 	return rc;
 }
 

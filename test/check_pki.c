@@ -44,8 +44,8 @@ START_TEST(rsa_display_matches_openssl)
 	ck_assert_ptr_nonnull(strstr(text, "Modulus:\n    00:"));
 
 	/* the same key, seen by openssl through an export */
-	ck_assert_msg(pki_key_export_pem(pki, "key1", "k1.pem", "secret1", &e) == 0,
-	    "%s", e.msg);
+	ck_assert_msg(pki_key_export(pki, PKI_KEY_RSA, "key1", PKI_KEYFMT_PEM, "k1.pem",
+	    "secret1", 0, &e) == 0, "%s", e.msg);
 	exp_path = pub_path("k1.pem");
 	theirs = openssl_out("openssl pkey -in '%s' -passin pass:%s -text -noout",
 	    exp_path, "secret1");
@@ -161,7 +161,8 @@ START_TEST(ec_display_matches_openssl)
 		    sbuf_str(&out));
 		snprintf(hdr, sizeof(hdr), "\nASN1 OID: %s\n", cv[i]);
 		ck_assert_ptr_nonnull(strstr(sbuf_str(&out), hdr));
-		ck_assert_int_eq(pki_key_export_pem(pki, name, file, "pass-word", &e), 0);
+		ck_assert_int_eq(pki_key_export(pki, PKI_KEY_EC, name, PKI_KEYFMT_PEM, file,
+		    "pass-word", 0, &e), 0);
 		p = pub_path(file);
 		theirs = openssl_out("openssl pkey -in '%s' -passin pass:%s -text -noout",
 		    p, "pass-word");
@@ -196,19 +197,29 @@ START_TEST(export_rules)
 
 	ck_assert_int_eq(pki_key_create_ec(pki, "prime256v1", "noexp", 0, &e), 0);
 	ck_assert_int_eq(pki_key_create_ec(pki, "prime256v1", "exp", 1, &e), 0);
-	ck_assert_int_eq(pki_key_export_pem(pki, "noexp", "x.pem", "secret1", &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "noexp", PKI_KEYFMT_PEM, "x.pem",
+	    "secret1", 0, &e), -1);
 	ck_assert_str_eq(e.msg, "The key pair noexp is not exportable.");
-	ck_assert_int_eq(pki_key_export_pem(pki, "nokey", "x.pem", "secret1", &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "nokey", PKI_KEYFMT_PEM, "x.pem",
+	    "secret1", 0, &e), -1);
 	ck_assert_str_eq(e.msg, "The key pair nokey does not exist.");
-	ck_assert_int_eq(pki_key_export_pem(pki, "exp", "x.pem", "short", &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "exp", PKI_KEYFMT_PEM, "x.pem",
+	    "short", 0, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "6 to 32"));
-	ck_assert_int_eq(pki_key_export_pem(pki, "exp", "x.pem",
-	    "123456789012345678901234567890123", &e), -1);
-	ck_assert_int_eq(pki_key_export_pem(pki, "exp", "../x.pem", "secret1", &e), -1);
-	ck_assert_int_eq(pki_key_export_pem(pki, "exp", "a/x.pem", "secret1", &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "exp", PKI_KEYFMT_PEM, "x.pem",
+	    "123456789012345678901234567890123", 0, &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "exp", PKI_KEYFMT_PEM,
+	    "../x.pem", "secret1", 0, &e), -1);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_ANY, "exp", PKI_KEYFMT_PEM,
+	    "a/x.pem", "secret1", 0, &e), -1);
+	/* the type of the command: an ECC key pair is no RSA key pair */
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_RSA, "exp", PKI_KEYFMT_PEM, "x.pem",
+	    "secret1", 0, &e), -1);
+	ck_assert_str_eq(e.msg, "The RSA key pair exp does not exist.");
 	p = pub_path("x.pem");
 	ck_assert_int_ne(access(p, F_OK), 0);
-	ck_assert_int_eq(pki_key_export_pem(pki, "EXP", "x.pem", "secret1", &e), 0);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_EC, "EXP", PKI_KEYFMT_PEM, "x.pem",
+	    "secret1", 0, &e), 0);
 	ck_assert_int_eq(mode_of(p), 0600);
 	txt = tu_read(p, NULL);
 	ck_assert_ptr_nonnull(strstr(txt, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));

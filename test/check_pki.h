@@ -1,9 +1,9 @@
 /*
- * The fixture of the pki Check suites (check_pki.c, check_pki_cert.c): a fresh
- * flash and an opened storage + pki per test, a generation directory for files
- * made by the `openssl` program, and helpers to copy them into flash:/pki/public
- * and to compare the store before and after. Test-only; each suite includes it
- * once.
+ * The fixture of the pki Check suites (check_pki.c, check_pki_cert.c,
+ * check_pki_keyio.c): a fresh flash and an opened storage + pki per test, a
+ * generation directory for files made by the `openssl` program, and helpers to
+ * copy them into flash:/pki/public and to compare the store before and after.
+ * Test-only; each suite includes it once.
  */
 #ifndef PKISH_CHECK_PKI_H
 #define PKISH_CHECK_PKI_H

@@ -166,7 +166,8 @@ make_local(const char *key, const char *out, const char *days)
 
 	ck_assert_int_eq(pki_key_create_ec(pki, "prime256v1", key, 1, &e), 0);
 	ck_assert_int_ge(asprintf(&exp, "%s.exp", key), 0);
-	ck_assert_int_eq(pki_key_export_pem(pki, key, exp, "secret1", &e), 0);
+	ck_assert_int_eq(pki_key_export(pki, PKI_KEY_EC, key, PKI_KEYFMT_PEM, exp,
+	    "secret1", 0, &e), 0);
 	p = pub_path(exp);
 	SH("openssl req -new -key '%s' -passin pass:secret1 -subj /CN=%s -out %s.csr",
 	    p, key, key);
