@@ -260,7 +260,8 @@ h_key_export(struct cli *c, const struct cli_args *a)
 			return cli_error(c, "The password cannot be used: %s.", e.msg);
 		pw = plain;
 	}
-	rc = pki_key_export_pem(c->pki, cli_arg(a, "key"), cli_arg(a, "file"), pw, &e);
+	rc = pki_key_export(c->pki, PKI_KEY_ANY, cli_arg(a, "key"), PKI_KEYFMT_PEM,
+	    cli_arg(a, "file"), pw, PKI_EXPORT_OVERWRITE, &e);
 	storage_wipe_free(plain);
 	if (rc != 0)
 		return cli_error(c, "%s", e.msg);

@@ -72,11 +72,8 @@ void pki_names_free(char **names);
  * file system. *data is NUL-terminated (free it); *len excludes the NUL. */
 int pki_public_read(struct pki *p, const char *name, unsigned char **data,
     size_t *len, struct pk_err *e);
-
-/* Names of the files in flash:/pki/public, in name order (Tab completion of file
- * names); hidden and temporary files are left out. Free with pki_names_free(). On
- * a listing error, an empty array. */
-char **pki_public_names(const struct pki *p);
+/* 1 when flash:/pki/public/NAME exists (NAME a valid bare name), else 0. */
+int pki_public_exists(const struct pki *p, const char *name);
 
 /* ==== key pairs ====================================================== */
 
@@ -124,12 +121,6 @@ int pki_key_destroy(struct pki *p, enum pki_key_type type, const char *name,
  * shows all; a NAME that does not exist (or has the other type) is an error. */
 int pki_key_display(struct pki *p, enum pki_key_type type, const char *name,
     struct sbuf *out, struct pk_err *e);
-
-/* Writes key pair NAME as PKCS#8 PEM encrypted with AES-256-CBC under PASSWORD
- * (6..32 characters) into flash:/pki/public/FILE, atomically, mode 0600. Only
- * exportable key pairs. */
-int pki_key_export_pem(struct pki *p, const char *name, const char *file,
-    const char *password, struct pk_err *e);
 
 /* Names of the key pairs of TYPE in name order (for Tab completion and parameter
  * checks); a NULL-terminated array, free with pki_names_free(). */
@@ -250,6 +241,92 @@ const char *pki_cert_key_name(const struct pki *p, const char *name);
 /* The realm of the certificate of KIND recorded as NAME (borrowed) or NULL. */
 const char *pki_cert_realm(const struct pki *p, enum pki_cert_kind kind,
     const char *name);
+
+/* ==== key pairs in and out of files (pki_keyio.c) ===================== */
+
+enum pki_key_format {
+	PKI_KEYFMT_PEM = 1,	/* PEM: PKCS#8, plain or encrypted, or the traditional
+				 * "RSA/EC PRIVATE KEY" form, plain or encrypted */
+	PKI_KEYFMT_PKCS12 = 2,	/* PKCS#12 (DER): the key pair and its certificate */
+};
+
+#define PKI_RSA_WARN_BITS 3072		/* an imported RSA key below: a warning */
+#define PKI_IMPORT_PASSWORD_MAX 32	/* import passwords: 1..32 characters */
+
+/* Flags of pki_key_import(). */
+#define PKI_IMPORT_EXPORTABLE	0x1u	/* the key pair may be exported later */
+#define PKI_IMPORT_EXCLUDE_CERT	0x2u	/* PKCS#12: leave its certificate out */
+#define PKI_IMPORT_REPLACE	0x4u	/* replace an existing key pair NAME (the
+					 * console asked for confirmation) */
+
+/* What pki_key_import() imported. */
+struct pki_key_import_result {
+	enum pki_key_type type;
+	int bits;		/* RSA modulus, EC field size */
+	const char *curve;	/* EC: one of pki_ec_curves(); NULL for RSA */
+	int weak;		/* RSA below PKI_RSA_WARN_BITS: the console prints
+				 * "Warning: Keys less than 3072 digits impose
+				 * security risks..." */
+	int replaced;		/* an existing key pair NAME was replaced */
+	int cert_imported;	/* PKCS#12: its certificate is now the local
+				 * certificate cert_name, recorded with NAME */
+	char cert_name[256];	/* the record name: FILE */
+	struct pki_cert_info cert;	/* that certificate (when cert_imported) */
+};
+
+/* Imports the key pair in flash:/pki/public/FILE (a bare name, checked before any
+ * file access) as key pair NAME of TYPE (PKI_KEY_RSA or PKI_KEY_EC: the command's
+ * type), stored at once like a created key pair (store file 0600, unencrypted
+ * PKCS#8 in the 0700 store). FILE stays where it is.
+ * - PASSWORD (1..PKI_IMPORT_PASSWORD_MAX characters) opens an encrypted PEM key
+ *   or the PKCS#12 file; NULL for an unencrypted PEM key or a PKCS#12 file
+ *   without a password (pki_key_file_needs_password() tells which, so that the
+ *   console asks only when needed). A password that does not open the file:
+ *   "Failed to read the file FILE: wrong password or corrupt file."
+ * - The key is checked: a private key (a certificate, a public key or anything
+ *   else is refused, naming what the file holds), of TYPE, RSA of 2048..4096 bits
+ *   (below PKI_RSA_WARN_BITS accepted with out->weak set), EC on a curve of
+ *   pki_ec_curves(), public and private parts consistent.
+ * - PKCS#12: its certificate must belong to the key; a certificate in the file
+ *   that is neither the key's nor a CA certificate refuses the whole file. The
+ *   key's certificate is imported as the local certificate recorded as FILE
+ *   (realm "default", replacing a local record of that name, as
+ *   pki_cert_import() does), unless PKI_IMPORT_EXCLUDE_CERT. CA certificates in
+ *   the file are not imported (a CA import needs the operator's fingerprint
+ *   check). A PEM file: its first private key only.
+ * - An existing key pair NAME is replaced only with PKI_IMPORT_REPLACE, and never
+ *   when it has the other type or the in-use hook says a CMP session uses it.
+ * - On any error nothing changes (a certificate that cannot be stored after the
+ *   key was written puts the previous key pair file back).
+ * OUT (may be NULL) describes the result. */
+int pki_key_import(struct pki *p, enum pki_key_type type, const char *name,
+    enum pki_key_format fmt, const char *file, const char *password,
+    unsigned flags, struct pki_key_import_result *out, struct pk_err *e);
+
+/* Whether flash:/pki/public/FILE of FMT needs a password to be read: 1 (an
+ * encrypted PEM key; a PKCS#12 file that an empty password does not open), 0
+ * (it does not), -1 with *e when FILE is not a bare name, is missing or holds no
+ * key pair of FMT (the messages of pki_key_import()). */
+int pki_key_file_needs_password(struct pki *p, enum pki_key_format fmt,
+    const char *file, struct pk_err *e);
+
+/* Flag of pki_key_export(). */
+#define PKI_EXPORT_OVERWRITE	0x1u	/* replace an existing FILE (the console
+					 * asked, or said so in batch mode) */
+
+/* Writes key pair NAME of TYPE (PKI_KEY_ANY: either) into flash:/pki/public/FILE
+ * (a bare name), atomically, mode 0600, encrypted under PASSWORD (6..32
+ * characters). Only exportable key pairs.
+ * - PKI_KEYFMT_PEM: PKCS#8 PEM, PBES2 with AES-256-CBC.
+ * - PKI_KEYFMT_PKCS12: PKCS#12 (PBES2 with AES-256-CBC, MAC with SHA-256, the key
+ *   pair name as friendlyName), with the local certificate recorded with NAME
+ *   whose public key is NAME's, when one is imported (the first by record name).
+ * An existing FILE is refused ("The file FILE already exists in
+ * flash:/pki/public.") unless PKI_EXPORT_OVERWRITE: the console asks first
+ * (pki_public_exists()). */
+int pki_key_export(struct pki *p, enum pki_key_type type, const char *name,
+    enum pki_key_format fmt, const char *file, const char *password,
+    unsigned flags, struct pk_err *e);
 
 /* ==== entities ======================================================= */
 
