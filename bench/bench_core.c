@@ -16,6 +16,10 @@
 #include "../cli/cli_int.h"
 #include "../cmp/cmp.h"
 
+static const cli_feature_fn features[] = {
+	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
+};
+
 static double
 now_s(void)
 {
@@ -97,6 +101,7 @@ bench_matcher(void)
 	o.flash = dir;
 	o.schemas = getenv("PKISH_SCHEMAS") ? getenv("PKISH_SCHEMAS") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;
+	o.features = features;
 	if (cli_new(&c, &o, &e) != 0) {
 		fprintf(stderr, "bench: %s\n", e.msg);
 		return;

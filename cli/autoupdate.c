@@ -371,7 +371,8 @@ h_session_changed(struct cli *c, const struct cli_args *a)
 	return 0;
 }
 
-const struct cli_handler cli_au_handlers[] = {
-	{ "session_changed", h_session_changed },
-	{ NULL, NULL },
-};
+void
+cli_autoupdate_init(struct cli *c)
+{
+	cli_install_handler(c, "session_changed", h_session_changed);
+}

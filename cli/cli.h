@@ -8,9 +8,12 @@
  * commands (cmd_sys.c), the batch and libedit front ends (batch.c, edit.c), the
  * program (main.c).
  *
- * Handlers are C functions named in the grammar ("handler", "check", "notify"),
- * resolved by name when the grammar loads. A handler prints through cli_out()/
- * cli_error() and returns 0 (the line succeeded) or -1 (it failed).
+ * Features (cmd_sys.c, cmd_pki.c, cmd_cmp.c) register their handlers and object
+ * kinds from their init (registry.c); the session core, the grammar loader and the
+ * matcher name no feature. Handlers are C functions named in the grammar
+ * ("handler", "check", "notify"), resolved among the registered ones when the
+ * grammar loads. A handler prints through cli_out()/cli_error() and returns 0 (the
+ * line succeeded) or -1 (it failed).
  *
  * This module never includes OpenSSL headers.
  */
@@ -78,35 +81,35 @@ int cli_kw(const struct cli_args *a, const char *kw);
 
 typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
 
-struct cli_handler {
-	const char *name;
-	cli_handler_fn fn;
-};
-
 /* Lists the existing objects of a kind (for Tab and the existence check of params
  * with object="KIND"). Returns a NULL-terminated array of new strings. */
-typedef char **(*cli_object_fn)(struct cli *c);
+typedef char **(*cli_list_fn)(void *arg);
 
-struct cli_object {
-	const char *kind;
-	cli_object_fn list;
-};
+/* ---- feature registration ----------------------------------------------
+ * Each feature (cmd_sys.c, cmd_pki.c, cmd_cmp.c) has an init that registers its
+ * handlers and object kinds on the session (FRR's install_element from each
+ * daemon's init); the program lists the features (cli_options.features). Names
+ * are borrowed: pass literals. Everything is registered before the grammar loads,
+ * which resolves the names and fails on one that nobody registered. */
 
-/* Handler tables of each command module, NULL-terminated (cmd_*.c). */
-extern const struct cli_handler cli_sys_handlers[];
-extern const struct cli_object cli_sys_objects[];
-extern const struct cli_handler cli_pki_handlers[];
-extern const struct cli_object cli_pki_objects[];
-extern const struct cli_handler cli_cmp_handlers[];
-extern const struct cli_handler cli_au_handlers[];
-/* Connects the PKI state to the session (hooks), once at start. */
-void cli_pki_attach(struct cli *c);
+typedef void (*cli_feature_fn)(struct cli *c);
+
+/* The features of pkish (cmd_sys.c, cmd_pki.c, cmd_cmp.c). */
+void cli_sys_init(struct cli *c);
+void cli_pki_init(struct cli *c);
+void cli_cmp_init(struct cli *c);
+
+/* Handler NAME (the grammar's handler=, check=, notify=) is FN. */
+void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
+/* Params with object="KIND" name one of LIST(ARG). */
+void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
+/* FN(ARG) runs once the startup configuration is loaded (in registration order),
+ * and when the session ends (in reverse order). */
+void cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg);
+void cli_at_exit(struct cli *c, void (*fn)(void *arg), void *arg);
 
 /* ---- grammar ------------------------------------------------------------ */
 
-/* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd. On error
- * returns -1 with every problem in *errors, one "file:line: message" a line. */
-int grammar_load(const char *dir, struct grammar **out, struct sbuf *errors);
 void grammar_free(struct grammar *g);
 
 /* ---- matcher ------------------------------------------------------------ */
@@ -131,6 +134,7 @@ struct cli_options {
 	int interactive;	/* a person at a terminal: prompts, confirmations */
 	int no_startup;		/* do not load flash:/vrpcfg.cfg */
 	int daemon;		/* --daemon: events to stderr and syslog */
+	const cli_feature_fn *features;	/* NULL-terminated: the features to init */
 };
 
 int cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e);

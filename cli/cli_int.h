@@ -89,8 +89,43 @@ struct grammar {
 
 struct gview *grammar_view(const struct grammar *g, const char *name);
 int gcmd_in_view(const struct gcmd *cmd, const struct gview *v);
-const struct cli_object *cli_object_lookup(const char *kind);
-cli_handler_fn cli_handler_lookup(const char *name);
+
+/* ---- registry (registry.c): what the features registered ---- */
+
+struct reg_handler {
+	const char *name;
+	cli_handler_fn fn;
+};
+
+struct reg_object {
+	const char *kind;
+	cli_list_fn list;
+	void *arg;
+};
+
+struct cli_registry {
+	struct reg_handler *handlers;
+	size_t nhandlers;
+	struct reg_object *objects;
+	size_t nobjects;
+};
+
+void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
+void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
+    void *arg);
+/* The handler / object kind registered under NAME, or NULL. */
+cli_handler_fn registry_handler(const struct cli_registry *r, const char *name);
+const struct reg_object *registry_object(const struct cli_registry *r,
+    const char *kind);
+/* Names registered twice, one "registry: ..." line each into ERRORS; their count. */
+int registry_check(const struct cli_registry *r, struct sbuf *errors);
+void registry_free(struct cli_registry *r);
+
+/* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd, resolving
+ * handler names and object kinds in REG. On error returns -1 with every problem
+ * in *errors, one "file:line: message" a line. */
+int grammar_load(const char *dir, const struct cli_registry *reg,
+    struct grammar **out, struct sbuf *errors);
 
 /* ---- matcher ---- */
 
@@ -163,8 +198,16 @@ void cfg_canonical(const struct cli_args *a, struct sbuf *out);
 
 /* ---- session ---- */
 
+struct cli_hook {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
 struct cli {
 	struct grammar *g;
+	struct cli_registry reg;	/* what the features registered */
+	struct cli_hook *at_start, *at_exit;
+	size_t nat_start, nat_exit;
 	struct storage *st;
 	struct pki *pki;
 	struct cfg_node *root;
@@ -214,6 +257,8 @@ int cli_cmp_gather(struct cli *c, const char *name, int kind,
 /* Computes session NAME's next automatic update from its configuration and
  * certificate and arms (or cancels) its timer. */
 void cli_autoupdate_reschedule(struct cli *c, const char *name);
+/* Registers the automatic update's handlers (from cli_cmp_init). */
+void cli_autoupdate_init(struct cli *c);
 /* Every session (at start, after loading the configuration). */
 void cli_autoupdate_all(struct cli *c);
 void cli_autoupdate_free(struct cli *c);

@@ -585,14 +585,31 @@ h_cmp_reset_stats(struct cli *c, const struct cli_args *a)
 	return 0;
 }
 
-const struct cli_handler cli_cmp_handlers[] = {
-	{ "session_check", h_session_check },
-	{ "cmp_ir", h_cmp_ir },
-	{ "cmp_cr", h_cmp_cr },
-	{ "cmp_kur", h_cmp_kur },
-	{ "cmp_poll_stop", h_cmp_poll_stop },
-	{ "cmp_display_session", h_cmp_display_session },
-	{ "cmp_display_stats", h_cmp_display_stats },
-	{ "cmp_reset_stats", h_cmp_reset_stats },
-	{ NULL, NULL },
-};
+static void
+at_start(void *arg)
+{
+	cli_autoupdate_all(arg);
+}
+
+static void
+at_exit(void *arg)
+{
+	cli_autoupdate_free(arg);
+	cli_cmp_free(arg);
+}
+
+void
+cli_cmp_init(struct cli *c)
+{
+	cli_install_handler(c, "session_check", h_session_check);
+	cli_install_handler(c, "cmp_ir", h_cmp_ir);
+	cli_install_handler(c, "cmp_cr", h_cmp_cr);
+	cli_install_handler(c, "cmp_kur", h_cmp_kur);
+	cli_install_handler(c, "cmp_poll_stop", h_cmp_poll_stop);
+	cli_install_handler(c, "cmp_display_session", h_cmp_display_session);
+	cli_install_handler(c, "cmp_display_stats", h_cmp_display_stats);
+	cli_install_handler(c, "cmp_reset_stats", h_cmp_reset_stats);
+	cli_autoupdate_init(c);
+	cli_at_start(c, at_start, c);
+	cli_at_exit(c, at_exit, c);
+}

@@ -54,12 +54,6 @@ key_in_use(void *arg, const char *key)
 	return session_using(arg, "key-pair", "key", key) != NULL;
 }
 
-void
-cli_pki_attach(struct cli *c)
-{
-	pki_set_key_in_use_hook(c->pki, key_in_use, c);
-}
-
 /* check= of `pki entity` (undo: not while a session uses it) and of the entity
  * fields whose rules the grammar cannot say (fqdn, email). */
 static int
@@ -362,26 +356,33 @@ h_cert_validate(struct cli *c, const struct cli_args *a)
 /* ---- object kinds ---- */
 
 static char **
-list_rsa(struct cli *c)
+list_rsa(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_RSA);
 }
 
 static char **
-list_ecc(struct cli *c)
+list_ecc(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_EC);
 }
 
 static char **
-list_keys(struct cli *c)
+list_keys(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_ANY);
 }
 
 static char **
-list_cert_records(struct cli *c)
+list_cert_records(void *arg)
 {
+	struct cli *c = arg;
 	char **ca = pki_cert_names(c->pki, PKI_CERT_CA);
 	char **lo = pki_cert_names(c->pki, PKI_CERT_LOCAL);
 	size_t n = 0, m = 0;
@@ -401,27 +402,25 @@ list_cert_records(struct cli *c)
 	return all;
 }
 
-const struct cli_handler cli_pki_handlers[] = {
-	{ "entity_check", h_entity_check },
-	{ "display_entity", h_display_entity },
-	{ "rsa_create", h_rsa_create },
-	{ "rsa_destroy", h_rsa_destroy },
-	{ "rsa_display", h_rsa_display },
-	{ "ecc_create", h_ecc_create },
-	{ "ecc_destroy", h_ecc_destroy },
-	{ "ecc_display", h_ecc_display },
-	{ "key_export", h_key_export },
-	{ "cert_import", h_cert_import },
-	{ "cert_delete", h_cert_delete },
-	{ "cert_display", h_cert_display },
-	{ "cert_validate", h_cert_validate },
-	{ NULL, NULL },
-};
-
-const struct cli_object cli_pki_objects[] = {
-	{ "rsa-key", list_rsa },
-	{ "ecc-key", list_ecc },
-	{ "key", list_keys },
-	{ "cert-record", list_cert_records },
-	{ NULL, NULL },
-};
+void
+cli_pki_init(struct cli *c)
+{
+	pki_set_key_in_use_hook(c->pki, key_in_use, c);
+	cli_install_handler(c, "entity_check", h_entity_check);
+	cli_install_handler(c, "display_entity", h_display_entity);
+	cli_install_handler(c, "rsa_create", h_rsa_create);
+	cli_install_handler(c, "rsa_destroy", h_rsa_destroy);
+	cli_install_handler(c, "rsa_display", h_rsa_display);
+	cli_install_handler(c, "ecc_create", h_ecc_create);
+	cli_install_handler(c, "ecc_destroy", h_ecc_destroy);
+	cli_install_handler(c, "ecc_display", h_ecc_display);
+	cli_install_handler(c, "key_export", h_key_export);
+	cli_install_handler(c, "cert_import", h_cert_import);
+	cli_install_handler(c, "cert_delete", h_cert_delete);
+	cli_install_handler(c, "cert_display", h_cert_display);
+	cli_install_handler(c, "cert_validate", h_cert_validate);
+	cli_install_object(c, "rsa-key", list_rsa, c);
+	cli_install_object(c, "ecc-key", list_ecc, c);
+	cli_install_object(c, "key", list_keys, c);
+	cli_install_object(c, "cert-record", list_cert_records, c);
+}

@@ -184,8 +184,9 @@ h_dir(struct cli *c, const struct cli_args *a)
 }
 
 static char **
-list_public(struct cli *c)
+list_public(void *arg)
 {
+	struct cli *c = arg;
 	char **names = NULL;
 
 	if (storage_list(storage_public_dir(c->st), &names, NULL) != 0)
@@ -193,19 +194,16 @@ list_public(struct cli *c)
 	return names;
 }
 
-const struct cli_handler cli_sys_handlers[] = {
-	{ "system_view", h_system_view },
-	{ "quit", h_quit },
-	{ "return", h_return },
-	{ "display_current", h_display_current },
-	{ "display_this", h_display_this },
-	{ "display_version", h_display_version },
-	{ "save", h_save },
-	{ "dir", h_dir },
-	{ NULL, NULL },
-};
-
-const struct cli_object cli_sys_objects[] = {
-	{ "public-file", list_public },
-	{ NULL, NULL },
-};
+void
+cli_sys_init(struct cli *c)
+{
+	cli_install_handler(c, "system_view", h_system_view);
+	cli_install_handler(c, "quit", h_quit);
+	cli_install_handler(c, "return", h_return);
+	cli_install_handler(c, "display_current", h_display_current);
+	cli_install_handler(c, "display_this", h_display_this);
+	cli_install_handler(c, "display_version", h_display_version);
+	cli_install_handler(c, "save", h_save);
+	cli_install_handler(c, "dir", h_dir);
+	cli_install_object(c, "public-file", list_public, c);
+}

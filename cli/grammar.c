@@ -24,6 +24,7 @@
 
 struct loader {
 	struct grammar *g;
+	const struct cli_registry *reg;
 	struct sbuf *errors;
 	int nerr;
 	const char *file;
@@ -170,8 +171,11 @@ load_param(struct loader *l, xmlNode *x)
 	    p->has_min && p->min < 0)
 		lerr(l, l->file, line, "param '%s': a length cannot be negative",
 		    p->name);
-	if (p->object != NULL && cli_object_lookup(p->object) == NULL &&
-	    strncmp(p->object, "view-", 5) != 0)
+	/* object="view-V": the instances of view V; else a kind some feature
+	 * registered */
+	if (p->object != NULL && (strncmp(p->object, "view-", 5) == 0 ?
+	    grammar_view(l->g, p->object + 5) == NULL :
+	    registry_object(l->reg, p->object) == NULL))
 		lerr(l, l->file, line, "param '%s': unknown object kind '%s'",
 		    p->name, p->object);
 	if (p->ask != NULL && p->type != GT_SECRET)
@@ -296,7 +300,7 @@ resolve(struct loader *l, xmlNode *x, const char *attrname)
 
 	if (name == NULL)
 		return NULL;
-	fn = cli_handler_lookup(name);
+	fn = registry_handler(l->reg, name);
 	if (fn == NULL)
 		lerr(l, l->file, xmlGetLineNo(x), "unknown handler '%s'", name);
 	free(name);
@@ -491,7 +495,8 @@ read_valid(struct loader *l, xmlSchemaPtr schema, const char *path)
 }
 
 int
-grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
+grammar_load(const char *dir, const struct cli_registry *reg, struct grammar **out,
+    struct sbuf *errors)
 {
 	struct loader l = { 0 };
 	struct grammar *g = xcalloc(1, sizeof(*g));
@@ -506,7 +511,9 @@ grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
 
 	*out = NULL;
 	l.g = g;
+	l.reg = reg;
 	l.errors = errors;
+	l.nerr = registry_check(reg, errors);
 	xmlSetStructuredErrorFunc(&l, xml_error);
 	l.file = xsd;
 	sp = xmlSchemaNewParserCtxt(xsd);

@@ -128,11 +128,11 @@ object_ok(struct cli *c, const struct gparam *p, const char *v)
 		return found;
 	}
 	{
-		const struct cli_object *o = cli_object_lookup(p->object);
+		const struct reg_object *o = registry_object(&c->reg, p->object);
 
 		if (o == NULL)
 			return 0;
-		names = o->list(c);
+		names = o->list(o->arg);
 	}
 	for (size_t i = 0; names != NULL && names[i] != NULL && !found; i++)
 		found = p->nocase ? pk_strcaseeq(names[i], v) : strcmp(names[i], v) == 0;
@@ -721,7 +721,12 @@ match_complete(struct cli *c, const struct gview *v, const struct cli_tokens *to
 					free(nodes);
 					continue;
 				}
-				names = cli_object_lookup(gn->param->object)->list(c);
+				{
+					const struct reg_object *o =
+					    registry_object(&c->reg, gn->param->object);
+
+					names = o ? o->list(o->arg) : NULL;
+				}
 				for (size_t k = 0; names && names[k]; k++)
 					if (gn->param->nocase ?
 					    pk_strncaseeq(names[k], partial, pl) :

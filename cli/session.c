@@ -13,39 +13,39 @@
 #include "../storage/storage.h"
 #include "cli_int.h"
 
-/* Handler and object tables of every command module. */
-static const struct cli_handler *const handler_tables[] = {
-	cli_sys_handlers,
-	cli_pki_handlers,
-	cli_cmp_handlers,
-	cli_au_handlers,
-	NULL,
-};
+/* ---- registration (each feature's init) ---- */
 
-static const struct cli_object *const object_tables[] = {
-	cli_sys_objects,
-	cli_pki_objects,
-	NULL,
-};
-
-cli_handler_fn
-cli_handler_lookup(const char *name)
+void
+cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn)
 {
-	for (size_t t = 0; handler_tables[t] != NULL; t++)
-		for (const struct cli_handler *h = handler_tables[t]; h->name; h++)
-			if (strcmp(h->name, name) == 0)
-				return h->fn;
-	return NULL;
+	registry_add_handler(&c->reg, name, fn);
 }
 
-const struct cli_object *
-cli_object_lookup(const char *kind)
+void
+cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg)
 {
-	for (size_t t = 0; object_tables[t] != NULL; t++)
-		for (const struct cli_object *o = object_tables[t]; o->kind; o++)
-			if (strcmp(o->kind, kind) == 0)
-				return o;
-	return NULL;
+	registry_add_object(&c->reg, kind, list, arg);
+}
+
+static void
+hook_add(struct cli_hook **v, size_t *n, void (*fn)(void *arg), void *arg)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n].fn = fn;
+	(*v)[*n].arg = arg;
+	(*n)++;
+}
+
+void
+cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg)
+{
+	hook_add(&c->at_start, &c->nat_start, fn, arg);
+}
+
+void
+cli_at_exit(struct cli *c, void (*fn)(void *arg), void *arg)
+{
+	hook_add(&c->at_exit, &c->nat_exit, fn, arg);
 }
 
 const char *
@@ -593,23 +593,10 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->daemon = o->daemon;
 	if (c->daemon)
 		openlog("pkish", LOG_PID, LOG_DAEMON);
-	if (grammar_load(o->schemas, &c->g, &errs) != 0) {
-		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
-		sbuf_free(&errs);
-		free(c);
-		return -1;
-	}
-	if (storage_open(&c->st, o->flash, e) != 0) {
-		grammar_free(c->g);
-		free(c);
-		return -1;
-	}
-	if (pki_open(&c->pki, c->st, e) != 0) {
-		storage_close(c->st);
-		grammar_free(c->g);
-		free(c);
-		return -1;
-	}
+	if (storage_open(&c->st, o->flash, e) != 0)
+		goto fail;
+	if (pki_open(&c->pki, c->st, e) != 0)
+		goto fail;
 	if (pki_load_warnings(c->pki)[0] != '\0')
 		fprintf(stderr, "pkish: device store: %s", pki_load_warnings(c->pki));
 	{
@@ -625,9 +612,17 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	}
 	c->loop = loop_new();
 	c->root = cfg_new_root();
+	/* The features register their handlers and object kinds; the grammar then
+	 * resolves its names among them. */
+	for (size_t i = 0; o->features != NULL && o->features[i] != NULL; i++)
+		o->features[i](c);
+	if (grammar_load(o->schemas, &c->reg, &c->g, &errs) != 0) {
+		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
+		sbuf_free(&errs);
+		goto fail;
+	}
 	c->view = grammar_view(c->g, "user");
 	c->node = c->root;
-	cli_pki_attach(c);
 	if (!o->no_startup) {
 		char *cfg = storage_path(o->flash, "vrpcfg.cfg");
 
@@ -635,9 +630,13 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
 		free(cfg);
 	}
-	cli_autoupdate_all(c);
+	for (size_t i = 0; i < c->nat_start; i++)
+		c->at_start[i].fn(c->at_start[i].arg);
 	*out = c;
 	return 0;
+fail:
+	cli_free(c);
+	return -1;
 }
 
 void
@@ -645,13 +644,18 @@ cli_free(struct cli *c)
 {
 	if (c == NULL)
 		return;
-	cli_autoupdate_free(c);
-	cli_cmp_free(c);
+	while (c->nat_exit > 0) {
+		c->nat_exit--;
+		c->at_exit[c->nat_exit].fn(c->at_exit[c->nat_exit].arg);
+	}
+	free(c->at_exit);
+	free(c->at_start);
 	loop_free(c->loop);
 	cfg_free(c->root);
 	pki_close(c->pki);
 	storage_close(c->st);
 	grammar_free(c->g);
+	registry_free(&c->reg);
 	free(c);
 }
 

@@ -35,6 +35,10 @@ teardown(void)
 	free(schemas);
 }
 
+static const cli_feature_fn features[] = {
+	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
+};
+
 static struct cli *
 new_cli(void)
 {
@@ -45,6 +49,7 @@ new_cli(void)
 	o.flash = dir;
 	o.schemas = schemas;
 	o.no_startup = 1;
+	o.features = features;
 	if (cli_new(&c, &o, &e) != 0)
 		ck_abort_msg("cli_new: %s", e.msg);
 	return c;
@@ -318,6 +323,7 @@ START_TEST(save_and_startup)
 
 	o.flash = dir;
 	o.schemas = schemas;
+	o.features = features;
 	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
 	ck_assert_str_eq(cli_prompt(c), "<saved-name>");
 	cli_free(c);
@@ -351,8 +357,10 @@ expect_grammar_error(const char *name, const char *xml, const char *want)
 	char *g = grammar_dir_with(name, xml);
 	struct grammar *gr = NULL;
 	struct sbuf errs = SBUF_INIT;
+	struct cli *c = new_cli();	/* its registry: every feature's names */
 
-	ck_assert_int_eq(grammar_load(g, &gr, &errs), -1);
+	ck_assert_int_eq(grammar_load(g, &c->reg, &gr, &errs), -1);
+	cli_free(c);
 	ck_assert_ptr_null(gr);
 	ck_assert_msg(strstr(sbuf_str(&errs), want) != NULL, "errors lack '%s':\n%s",
 	    want, sbuf_str(&errs));
@@ -364,8 +372,11 @@ START_TEST(grammar_valid)
 {
 	struct grammar *g = NULL;
 	struct sbuf errs = SBUF_INIT;
+	struct cli *c = new_cli();
 
-	ck_assert_msg(grammar_load(schemas, &g, &errs) == 0, "%s", sbuf_str(&errs));
+	ck_assert_msg(grammar_load(schemas, &c->reg, &g, &errs) == 0, "%s",
+	    sbuf_str(&errs));
+	cli_free(c);
 	ck_assert_ptr_nonnull(grammar_view(g, "user"));
 	ck_assert_ptr_nonnull(grammar_view(g, "system"));
 	grammar_free(g);
@@ -495,7 +506,8 @@ gen_value(struct cli *c, const struct gparam *p, struct sbuf *out)
 			sbuf_puts(&v, n ? nodes[rnd((unsigned)n)]->key : "none");
 			free(nodes);
 		} else {
-			char **names = cli_object_lookup(p->object)->list(c);
+			const struct reg_object *o = registry_object(&c->reg, p->object);
+			char **names = o->list(o->arg);
 
 			sbuf_puts(&v, names && names[0] ? names[0] : "none");
 			cli_strv_free(names);
