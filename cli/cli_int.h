@@ -129,6 +129,16 @@ int grammar_load(const char *dir, const struct cli_registry *reg,
 
 /* ---- matcher ---- */
 
+/* What the matcher works on: a grammar and a way to list existing objects. It
+ * needs no session, flash or PKI store (a unit test gives it a fake lister). */
+struct match_env {
+	const struct grammar *g;
+	/* The names of the existing objects of KIND (a param's object="KIND"): a
+	 * NULL-terminated array of new strings, or NULL when there are none. */
+	char **(*objects)(void *arg, const char *kind);
+	void *arg;
+};
+
 struct match_result {
 	enum cli_status status;
 	size_t bad_col;		/* column of the caret in the line */
@@ -138,22 +148,24 @@ struct match_result {
 };
 
 /* Matches TOKS in view V (falls back to parent views). */
-void match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
-    const char *line, struct match_result *r);
+void match_line(const struct match_env *m, const struct gview *v,
+    const struct cli_tokens *toks, const char *line, struct match_result *r);
 void match_result_free(struct match_result *r);
 /* Sets MASK[i] for every token that a secret parameter could take (walking as far
  * as the line matches, in V and the views it falls back to), so a failing line
  * echoes no secret either. MASK has toks->n entries, zeroed by the caller. */
-void match_secret_mask(struct cli *c, const struct gview *v,
+void match_secret_mask(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, unsigned char *mask);
 /* '?' text for TOKS in view V into OUT; returns -1 (with a caret error rendered
  * into OUT) when the typed prefix does not match. */
-int match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
-    const char *line, size_t prompt_len, struct sbuf *out);
-char **match_complete(struct cli *c, const struct gview *v,
+int match_help(const struct match_env *m, const struct gview *v,
+    const struct cli_tokens *toks, const char *line, size_t prompt_len,
+    struct sbuf *out);
+char **match_complete(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, const char *line, size_t *word_start);
 /* Type check of one value; 1 valid. */
-int param_value_ok(struct cli *c, const struct gparam *p, const char *value);
+int param_value_ok(const struct match_env *m, const struct gparam *p,
+    const char *value);
 /* Display form of a param type ("STRING<1-64>"). */
 void param_type_text(const struct gparam *p, struct sbuf *out);
 

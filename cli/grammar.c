@@ -173,6 +173,9 @@ load_param(struct loader *l, xmlNode *x)
 		    p->name);
 	/* object="view-V": the instances of view V; else a kind some feature
 	 * registered */
+	/* Instances of a view are named case-insensitively (cfg_child). */
+	if (p->object != NULL && strncmp(p->object, "view-", 5) == 0)
+		p->nocase = 1;
 	if (p->object != NULL && (strncmp(p->object, "view-", 5) == 0 ?
 	    grammar_view(l->g, p->object + 5) == NULL :
 	    registry_object(l->reg, p->object) == NULL))

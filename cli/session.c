@@ -66,6 +66,41 @@ cli_kw(const struct cli_args *a, const char *kw)
 	return 0;
 }
 
+/* ---- the matcher's view of the session ---- */
+
+/* Existing objects of KIND: instances of a view ("view-NAME") or a registered
+ * kind. */
+static char **
+session_objects(void *arg, const char *kind)
+{
+	struct cli *c = arg;
+	const struct reg_object *o;
+
+	if (strncmp(kind, "view-", 5) == 0) {
+		struct cfg_node **nodes = cli_cfg_list(c, kind + 5);
+		char **names;
+		size_t n = 0;
+
+		while (nodes[n] != NULL)
+			n++;
+		names = xcalloc(n + 1, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = xstrdup(nodes[i]->key);
+		free(nodes);
+		return names;
+	}
+	o = registry_object(&c->reg, kind);
+	return o != NULL ? o->list(o->arg) : NULL;
+}
+
+static struct match_env
+env(struct cli *c)
+{
+	struct match_env m = { c->g, session_objects, c };
+
+	return m;
+}
+
 /* ---- output ---- */
 
 void
@@ -460,7 +495,11 @@ cli_exec(struct cli *c, const char *line)
 		return 0;
 	}
 	plen = c->no_prompt ? 0 : strlen(cli_prompt(c));
-	match_line(c, c->view, &toks, line, &r);
+	{
+		struct match_env m = env(c);
+
+		match_line(&m, c->view, &toks, line, &r);
+	}
 	if (r.status != CLI_OK) {
 		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
 		    cli_status_msg(r.status));
@@ -496,7 +535,11 @@ cli_echo_text(struct cli *c, const char *line, struct sbuf *out)
 
 	cli_tokenize(line, &toks);
 	mask = xcalloc(toks.n + 1, 1);
-	match_secret_mask(c, c->view, &toks, mask);
+	{
+		struct match_env m = env(c);
+
+		match_secret_mask(&m, c->view, &toks, mask);
+	}
 	for (size_t i = 0; i < toks.n; i++) {
 		if (!mask[i])
 			continue;
@@ -515,8 +558,10 @@ cli_help(struct cli *c, const char *line)
 	struct cli_tokens toks;
 	struct sbuf out = SBUF_INIT;
 
+	struct match_env m = env(c);
+
 	cli_tokenize(line, &toks);
-	match_help(c, c->view, &toks, line, strlen(cli_prompt(c)), &out);
+	match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
 	cli_write(c, sbuf_str(&out));
 	fflush(c->out);
 	sbuf_free(&out);
@@ -529,8 +574,10 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 	struct cli_tokens toks;
 	char **v;
 
+	struct match_env m = env(c);
+
 	cli_tokenize(line, &toks);
-	v = match_complete(c, c->view, &toks, line, word_start);
+	v = match_complete(&m, c->view, &toks, line, word_start);
 	cli_tokens_free(&toks);
 	return v;
 }

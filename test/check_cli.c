@@ -1,9 +1,11 @@
 /*
  * Check suite for cli/: tokenizer, matcher (abbreviation, ambiguity, each caret
  * error and its column), grammar loading (valid, invalid with file:line, XXE and
- * billion-laughs refused, unknown handler), and the round-trip property: for many
- * configurations generated at random from the grammar itself, replaying
- * `display current-configuration` into a fresh shell rebuilds an equal tree.
+ * billion-laughs refused, unknown handler), the matcher alone on a small grammar
+ * with a fake object lister (no session, flash or store), and the round-trip
+ * property: for many configurations generated at random from the grammar itself,
+ * replaying `display current-configuration` into a fresh shell rebuilds an equal
+ * tree.
  */
 #include <check.h>
 #include <ctype.h>
@@ -479,6 +481,156 @@ START_TEST(shell_refuses_invalid_grammar)
 }
 END_TEST
 
+/* ---- the matcher alone: a small grammar, a fake object lister, no session ---- */
+
+static int fake_calls;
+
+static char **
+fake_objects(void *arg, const char *kind)
+{
+	const char *const *names = arg;
+	char **v;
+	size_t n = 0;
+
+	fake_calls++;
+	if (strcmp(kind, "thing") != 0)
+		return NULL;
+	while (names[n] != NULL)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(names[i]);
+	return v;
+}
+
+static int
+fake_handler(struct cli *c, const struct cli_args *a)
+{
+	(void)c;
+	(void)a;
+	return 0;
+}
+
+static char **
+no_list(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+/* Matches LINE in view V of M; returns the status, the caret column in *col.
+ * With WANT_NAME, a match must have given param "name" that value. */
+static enum cli_status
+match(const struct match_env *m, const struct gview *v, const char *line,
+    size_t *col, const char *want_name)
+{
+	struct cli_tokens t;
+	struct match_result r;
+	enum cli_status st;
+
+	cli_tokenize(line, &t);
+	match_line(m, v, &t, line, &r);
+	st = r.status;
+	if (col != NULL)
+		*col = r.bad_col;
+	if (want_name != NULL && st == CLI_OK) {
+		/* the values borrow from the tokens: check them here */
+		ck_assert_ptr_nonnull(r.cmd);
+		ck_assert_str_eq(cli_arg(&r.args, "name"), want_name);
+	}
+	match_result_free(&r);
+	cli_tokens_free(&t);
+	return st;
+}
+
+START_TEST(matcher_without_session)
+{
+	static const char *const things[] = { "Alpha", "beta", NULL };
+	const char *xml = "<?xml version=\"1.0\"?>\n"
+	    "<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <view name=\"user\" title=\"User\" prompt=\"&lt;t&gt;\"/>\n"
+	    "  <view name=\"system\" parent=\"user\" title=\"System\" prompt=\"[t]\"/>\n"
+	    "  <command views=\"user\" handler=\"show\">\n"
+	    "    <kw name=\"show\" help=\"Show\"/>\n"
+	    "    <kw name=\"thing\" help=\"A thing\"/>\n"
+	    "    <param name=\"name\" type=\"string\" min=\"1\" max=\"16\" object=\"thing\"\n"
+	    "           help=\"Thing name\"/>\n"
+	    "  </command>\n"
+	    "  <command views=\"user\" handler=\"set\">\n"
+	    "    <kw name=\"set\" help=\"Set\"/>\n"
+	    "    <kw name=\"level\" help=\"Level\"/>\n"
+	    "    <param name=\"n\" type=\"integer\" min=\"1\" max=\"9\" help=\"Level number\"/>\n"
+	    "  </command>\n"
+	    "  <command views=\"user\" handler=\"show\">\n"
+	    "    <kw name=\"shutdown\" help=\"Stop\"/>\n"
+	    "  </command>\n"
+	    "</grammar>\n";
+	struct cli_registry reg = { 0 };
+	struct grammar *g = NULL;
+	struct sbuf errs = SBUF_INIT, help = SBUF_INIT;
+	struct match_env m;
+	struct cli_tokens t;
+	const struct gview *user;
+	char *gd, *p, **v;
+	size_t col, ws;
+
+	/* a grammar directory with only this file: no system.xml, no flash */
+	if (asprintf(&gd, "%s/small", dir) < 0 || asprintf(&p, "%s/t.xml", gd) < 0)
+		ck_abort();
+	tu_sh("mkdir -p '%s' && cp '%s/cli.xsd' '%s/'", gd, schemas, gd);
+	tu_write(p, xml, strlen(xml));
+	registry_add_handler(&reg, "show", fake_handler);
+	registry_add_handler(&reg, "set", fake_handler);
+	registry_add_object(&reg, "thing", no_list, NULL);
+	ck_assert_msg(grammar_load(gd, &reg, &g, &errs) == 0, "%s", sbuf_str(&errs));
+	m.g = g;
+	m.objects = fake_objects;
+	m.arg = (void *)things;
+	user = grammar_view(g, "user");
+
+	fake_calls = 0;
+	ck_assert_int_eq(match(&m, user, "sho th Alpha", NULL, "Alpha"), CLI_OK);
+	ck_assert_int_gt(fake_calls, 0);	/* the existence check asked the lister */
+	/* case-sensitive kind: "alpha" is not "Alpha" */
+	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_uint_eq(col, 11);
+	ck_assert_int_eq(match(&m, user, "show thing gamma", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_int_eq(match(&m, user, "sh", &col, NULL), CLI_AMBIGUOUS);
+	ck_assert_uint_eq(col, 0);
+	ck_assert_int_eq(match(&m, user, "shutdown", NULL, NULL), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "set level 10", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_uint_eq(col, 10);
+	ck_assert_int_eq(match(&m, user, "set level 3 x", &col, NULL), CLI_TOO_MANY);
+	ck_assert_uint_eq(col, 12);
+	ck_assert_int_eq(match(&m, user, "set", &col, NULL), CLI_INCOMPLETE);
+	ck_assert_uint_eq(col, 3);
+	ck_assert_int_eq(match(&m, user, "bogus", NULL, NULL), CLI_UNRECOGNIZED);
+
+	/* Tab completes existing objects from the lister */
+	cli_tokenize("show thing b", &t);
+	v = match_complete(&m, user, &t, "show thing b", &ws);
+	cli_tokens_free(&t);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "beta");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_uint_eq(ws, 11);
+	cli_strv_free(v);
+
+	/* '?' describes the value expected next */
+	cli_tokenize("show thing ", &t);
+	ck_assert_int_eq(match_help(&m, user, &t, "show thing ", 3, &help), 0);
+	cli_tokens_free(&t);
+	ck_assert_str_eq(sbuf_str(&help), "  STRING<1-16>  Thing name\n");
+
+	sbuf_free(&help);
+	sbuf_free(&errs);
+	grammar_free(g);
+	registry_free(&reg);
+	free(p);
+	free(gd);
+}
+END_TEST
+
 /* ---- round-trip property ---- */
 
 static unsigned long long rng_state;
@@ -737,6 +889,7 @@ main(void)
 	tcase_add_test(tc, grammar_xxe_refused);
 	tcase_add_test(tc, grammar_billion_laughs_refused);
 	tcase_add_test(tc, shell_refuses_invalid_grammar);
+	tcase_add_test(tc, matcher_without_session);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
