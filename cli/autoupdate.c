@@ -254,9 +254,9 @@ void
 cli_autoupdate_reschedule(struct cli *c, const char *name)
 {
 	struct sess_state *s = sess_get(c, name, 1);
-	struct cfg_node *n = cli_cfg_find(c, "pki-cmp-session", name);
+	struct device_session_cfg cfg;
 	struct au_state *st;
-	const char *auth, *pct_s;
+	const char *auth;
 	time_t nb, na;
 	int64_t due, now = loop_now();
 	struct pk_err e;
@@ -277,9 +277,10 @@ cli_autoupdate_reschedule(struct cli *c, const char *name)
 	s->next_update = 0;
 	s->next_note[0] = '\0';
 	st->attempt = 0;
-	if (n == NULL || !cfg_leaf_set(n, "auto-update"))
+	if (cli_config_get(c, &cli_cmp_session_view, name, &cfg) != 0 ||
+	    !cfg.auto_update)
 		return;
-	auth = cfg_leaf_arg(n, "auth-cert", "file");
+	auth = cfg.auth_cert;
 	if (auth == NULL ||
 	    pki_cert_file_validity(c->pki, auth, &nb, &na, &e) != 0) {
 		snprintf(s->next_note, sizeof(s->next_note), "not scheduled: %s",
@@ -292,13 +293,12 @@ cli_autoupdate_reschedule(struct cli *c, const char *name)
 		if (!st->notified_expired)
 			cli_notify(c, "Warning: The certificate %s of the CMP session %s has "
 			    "expired; automatic update needs a valid certificate (request "
-			    "a new one with pki cmp initial-request).", auth, n->key);
+			    "a new one with pki cmp initial-request).", auth, cfg.name);
 		st->notified_expired = 1;
 		return;
 	}
 	st->notified_expired = 0;
-	pct_s = cfg_leaf_arg(n, "expire-time", "percent");
-	pct = pct_s ? atoi(pct_s) : 50;
+	pct = cfg.expire_pct;
 	due = (int64_t)nb * 1000 + ((int64_t)na - (int64_t)nb) * 1000 * pct / 100;
 	st->base_ms = ((int64_t)na - (int64_t)nb) * 100;	/* a tenth, in ms */
 	if (st->base_ms < 1000)
@@ -314,7 +314,7 @@ cli_autoupdate_reschedule(struct cli *c, const char *name)
 void
 cli_autoupdate_all(struct cli *c)
 {
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 
 	for (size_t i = 0; nodes[i] != NULL; i++)
 		cli_autoupdate_reschedule(c, nodes[i]->key);
@@ -331,7 +331,7 @@ cli_autoupdate_free(struct cli *c)
 		return;
 	while (a->running > 0) {
 		/* ask every running job to stop, then let completions drain */
-		struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+		struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 
 		for (size_t i = 0; nodes[i] != NULL; i++) {
 			struct sess_state *s = sess_get(c, nodes[i]->key, 0);

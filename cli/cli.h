@@ -108,6 +108,60 @@ void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void 
 void cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg);
 void cli_at_exit(struct cli *c, void (*fn)(void *arg), void *arg);
 
+/* ---- typed configuration: bindings ------------------------------------------
+ * A feature reads the configuration of a view as a struct of its own, filled from
+ * the view's configuration node through one binding table: a field per entry (leaf
+ * id + param name -> offset and type). The grammar loader checks every table
+ * against the grammar: a leaf or parameter that the grammar does not have fails
+ * the load with the file:line of the view (or of the leaf's command). Nothing
+ * looks a leaf up by its name at run time. */
+
+enum cli_bind_type {
+	CLI_BIND_KEY,	/* const char *: the instance's key (leaf and name NULL) */
+	CLI_BIND_STR,	/* const char *: param NAME of LEAF, unchanged when unset */
+	CLI_BIND_INT,	/* int: param NAME (an integer) of LEAF, unchanged when unset */
+	CLI_BIND_KW,	/* int: 1 when keyword NAME was part of LEAF, else 0 */
+	CLI_BIND_SET,	/* int: 1 when LEAF is set, else 0 (name NULL) */
+};
+
+struct cli_binding {
+	const char *leaf;
+	const char *name;
+	enum cli_bind_type type;
+	size_t offset;		/* of the field in the bound struct */
+};
+
+struct cli_view_binding {
+	const char *view;	/* the grammar's view name */
+	const struct cli_binding *fields;
+	size_t nfields;
+	size_t size;		/* of the bound struct */
+	void (*init)(void *obj);	/* its defaults (NULL: all zero) */
+	/* A node of the view was created or changed (OBJ is bound from it; its
+	 * strings are borrowed for the call) or removed (OBJ NULL). NULL: nobody
+	 * needs to know. Runs after the change, also while the startup
+	 * configuration loads. */
+	void (*apply)(void *arg, const char *key, const void *obj);
+};
+
+/* VB describes view VB->view (one binding per view); ARG goes to its apply. */
+void cli_install_view(struct cli *c, const struct cli_view_binding *vb, void *arg);
+/* Typed context for handlers (FRR VTY_DECLVAR_CONTEXT): the configuration of the
+ * current view bound into OBJ. -1 when the current view is not VB's. */
+int cli_context(struct cli *c, const struct cli_view_binding *vb, void *obj);
+/* Instance KEY (case-insensitive) of VB's view bound into OBJ; -1 when there is
+ * none. */
+int cli_config_get(struct cli *c, const struct cli_view_binding *vb, const char *key,
+    void *obj);
+/* Sets the CLI_BIND_STR field at OFFSET of instance KEY of VB's view to VALUE in
+ * the configuration tree: state that changed under the configuration (a key update
+ * renames the session's certificate). Calls no apply. -1 when there is no such
+ * instance, leaf or field. */
+int cli_config_update(struct cli *c, const struct cli_view_binding *vb,
+    const char *key, size_t offset, const char *value);
+/* The name in prompts (%s in a view's prompt); NULL: "pkish". */
+void cli_set_hostname(struct cli *c, const char *name);
+
 /* ---- grammar ------------------------------------------------------------ */
 
 void grammar_free(struct grammar *g);
@@ -230,26 +284,9 @@ int cli_edit_run(struct cli *c);
 
 /* ---- configuration tree --------------------------------------------------- */
 
-/* The node of view VIEW with key KEY (case-insensitive) under the root, or NULL. */
-struct cfg_node *cli_cfg_find(struct cli *c, const char *view, const char *key);
-/* The configuration node of the current view (root in user/system view). */
-struct cfg_node *cli_cfg_current(struct cli *c);
 /* Instances of VIEW under the root, in creation order: NULL-terminated, borrowed
  * nodes in a new array (free() the array). */
 struct cfg_node **cli_cfg_list(struct cli *c, const char *view);
-const char *cfg_node_key(const struct cfg_node *n);
-/* 1 if leaf ID is set on N. */
-int cfg_leaf_set(const struct cfg_node *n, const char *leaf);
-/* The value of param PARAM of leaf ID (NULL if unset); with PARAM NULL, 1 if the
- * leaf has keyword... use cfg_leaf_kw. Borrowed. */
-const char *cfg_leaf_arg(const struct cfg_node *n, const char *leaf,
-    const char *param);
-/* 1 if leaf ID is set and keyword KW was part of it. */
-int cfg_leaf_kw(const struct cfg_node *n, const char *leaf, const char *kw);
-/* Replaces the value of PARAM in leaf ID (and its text); used when state changes
- * under the configuration (automatic update renames a certificate). */
-int cfg_leaf_update(struct cli *c, struct cfg_node *n, const char *leaf,
-    const char *param, const char *value);
 
 /* Whole configuration as `display current-configuration` shows it. */
 void cli_config_render(struct cli *c, struct sbuf *out);

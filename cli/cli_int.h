@@ -54,6 +54,8 @@ struct gview {
 	char *noun;
 	int order;
 	struct gcmd *enter_cmd;	/* the command that enters this view */
+	char *file;		/* where it is declared */
+	int line;
 };
 
 struct gcmd {
@@ -103,27 +105,38 @@ struct reg_object {
 	void *arg;
 };
 
+struct reg_view {
+	const struct cli_view_binding *vb;
+	void *arg;
+};
+
 struct cli_registry {
 	struct reg_handler *handlers;
 	size_t nhandlers;
 	struct reg_object *objects;
 	size_t nobjects;
+	struct reg_view *views;
+	size_t nviews;
 };
 
 void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
 void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
     void *arg);
-/* The handler / object kind registered under NAME, or NULL. */
+void registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb,
+    void *arg);
+/* The handler / object kind / view binding registered under NAME, or NULL. */
 cli_handler_fn registry_handler(const struct cli_registry *r, const char *name);
 const struct reg_object *registry_object(const struct cli_registry *r,
     const char *kind);
+const struct reg_view *registry_view(const struct cli_registry *r, const char *view);
 /* Names registered twice, one "registry: ..." line each into ERRORS; their count. */
 int registry_check(const struct cli_registry *r, struct sbuf *errors);
 void registry_free(struct cli_registry *r);
 
 /* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd, resolving
- * handler names and object kinds in REG. On error returns -1 with every problem
- * in *errors, one "file:line: message" a line. */
+ * handler names and object kinds in REG and checking its view bindings against the
+ * grammar. On error returns -1 with every problem in *errors, one
+ * "file:line: message" a line. */
 int grammar_load(const char *dir, const struct cli_registry *reg,
     struct grammar **out, struct sbuf *errors);
 
@@ -207,6 +220,13 @@ void cfg_render(const struct cfg_node *n, int whole, struct sbuf *out);
 int cfg_equal(const struct cfg_node *a, const struct cfg_node *b);
 /* Canonical text of a matched command. */
 void cfg_canonical(const struct cli_args *a, struct sbuf *out);
+/* 1 if leaf ID is set on N. */
+int cfg_leaf_set(const struct cfg_node *n, const char *id);
+/* Fills OBJ from node N through VB (defaults first; strings borrowed from N). */
+void cfg_bind(const struct cfg_node *n, const struct cli_view_binding *vb, void *obj);
+/* Sets param NAME of leaf ID of N to VALUE (and the leaf's text); -1 if absent. */
+int cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
+    const char *value);
 
 /* ---- session ---- */
 
@@ -235,6 +255,7 @@ struct cli {
 	void *au;			/* autoupdate.c */
 	int daemon;			/* no console: events go to stderr + syslog */
 	int no_prompt;			/* carets count from the line (startup load) */
+	char *hostname;			/* %s of the prompts, NULL: "pkish" */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };
@@ -284,12 +305,11 @@ void cli_notify(struct cli *c, const char *fmt, ...)
 /* Frees cmd_cmp.c's state. */
 void cli_cmp_free(struct cli *c);
 
-/* The pki_entity view of an entity's configuration node (strings borrowed). */
-struct pki_entity;
-void cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent);
+/* The bindings of the entity view (struct pki_entity, cmd_pki.c) and of the CMP
+ * session view (struct device_session_cfg, cmd_cmp.c). */
+extern const struct cli_view_binding cli_entity_view;
+extern const struct cli_view_binding cli_cmp_session_view;
 
-/* The sysname in use. */
-const char *cli_sysname(struct cli *c);
 /* Config access for tests: the tree root. */
 struct cfg_node *cli_cfg_root(struct cli *c);
 

@@ -5,6 +5,7 @@
  * gathers the session's configuration, names what is missing, and prints.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +15,45 @@
 #include "cli_int.h"
 
 #define STATS_FILE "cmp-stats"
+
+/* ---- the session view, typed: one binding table (checked when the grammar
+ * loads) ---- */
+
+#define F(field) offsetof(struct device_session_cfg, field)
+static const struct cli_binding session_fields[] = {
+	{ NULL, NULL, CLI_BIND_KEY, F(name) },
+	{ "entity", "entity", CLI_BIND_STR, F(entity) },
+	{ "ca-name", "name", CLI_BIND_STR, F(ca_name) },
+	{ "server-url", "url", CLI_BIND_STR, F(url) },
+	{ "server-url", "esc", CLI_BIND_KW, F(url_esc) },
+	{ "key-pair", "key", CLI_BIND_STR, F(key) },
+	{ "key-pair", "ecc", CLI_BIND_KW, F(key_ecc) },
+	{ "key-pair", "regenerate", CLI_BIND_KW, F(regenerate) },
+	{ "key-pair", "bits", CLI_BIND_INT, F(regen_bits) },
+	{ "auth-method", "signature", CLI_BIND_KW, F(use_signature) },
+	{ "mac", "ref", CLI_BIND_STR, F(mac_ref) },
+	{ "mac", "secret", CLI_BIND_STR, F(mac_secret) },
+	{ "auth-cert", "file", CLI_BIND_STR, F(auth_cert) },
+	{ "verify-cert", "file", CLI_BIND_STR, F(verify_cert) },
+	{ "integrity", "hmac-sha1", CLI_BIND_KW, F(hmac_sha1) },
+	{ "implicit-confirm", NULL, CLI_BIND_SET, F(implicit_confirm) },
+	{ "timeout", "seconds", CLI_BIND_INT, F(timeout) },
+	{ "auto-update", NULL, CLI_BIND_SET, F(auto_update) },
+	{ "expire-time", "percent", CLI_BIND_INT, F(expire_pct) },
+};
+#undef F
+
+static void
+session_defaults(void *obj)
+{
+	device_session_cfg_init(obj);
+}
+
+const struct cli_view_binding cli_cmp_session_view = {
+	"pki-cmp-session", session_fields,
+	sizeof(session_fields) / sizeof(session_fields[0]),
+	sizeof(struct device_session_cfg), session_defaults, NULL,
+};
 
 
 struct cmp_console {
@@ -154,10 +194,19 @@ url_unescape(const char *url, int esc)
 	return sbuf_take(&b);
 }
 
+/* The entity NAME exists and has a common name. */
+static int
+entity_ok(struct cli *c, const char *name, struct pki_entity *ent)
+{
+	return cli_config_get(c, &cli_entity_view, name, ent) == 0 &&
+	    ent->common_name != NULL;
+}
+
 static int
 h_session_check(struct cli *c, const struct cli_args *a)
 {
-	struct cfg_node *n = c->node;
+	struct device_session_cfg cfg;
+	struct pki_entity ent;
 	struct pk_err e;
 	const char *v;
 
@@ -171,10 +220,10 @@ h_session_check(struct cli *c, const struct cli_args *a)
 	}
 	if (a->undo)
 		return 0;
+	if (cli_context(c, &cli_cmp_session_view, &cfg) != 0)
+		return cli_error(c, "Not in a CMP session view.");
 	if (cli_kw(a, "entity")) {
-		struct cfg_node *ent = cli_cfg_find(c, "pki-entity", cli_arg(a, "entity"));
-
-		if (ent == NULL || !cfg_leaf_set(ent, "common-name"))
+		if (!entity_ok(c, cli_arg(a, "entity"), &ent))
 			return cli_error(c, "The PKI entity %s has no common-name "
 			    "configured.", cli_arg(a, "entity"));
 	} else if (cli_kw(a, "ca-name")) {
@@ -196,21 +245,14 @@ h_session_check(struct cli *c, const struct cli_args *a)
 			return cli_error(c, "The certificate %s does not match any key "
 			    "pair in the device.", v);
 	} else if (cli_kw(a, "auto-update")) {
-		static const struct {
-			const char *leaf, *what;
-		} need[] = {
-			{ "entity", "entity" },
-			{ "ca-name", "CA name" },
-			{ "server-url", "server URL" },
-			{ "auth-cert", "authentication certificate" },
-			{ "key-pair", "key pair" },
-		};
+		const char *what = cfg.entity == NULL ? "entity" :
+		    cfg.ca_name == NULL ? "CA name" : cfg.url == NULL ? "server URL" :
+		    cfg.auth_cert == NULL ? "authentication certificate" :
+		    cfg.key == NULL ? "key pair" : NULL;
 
-		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-			if (!cfg_leaf_set(n, need[i].leaf))
-				return cli_error(c, "The CMP session %s has no %s "
-				    "configured; automatic update needs it.", n->key,
-				    need[i].what);
+		if (what != NULL)
+			return cli_error(c, "The CMP session %s has no %s configured; "
+			    "automatic update needs it.", cfg.name, what);
 	}
 	return 0;
 }
@@ -251,66 +293,58 @@ int
 cli_cmp_gather(struct cli *c, const char *name, int kind,
     struct pki_cmp_session *s, struct pki_entity *ent, char **secret, char **url)
 {
-	struct cfg_node *n = cli_cfg_find(c, "pki-cmp-session", name);
-	struct cfg_node *en;
-	const char *v, *sname;
+	struct device_session_cfg cfg;
 	struct pk_err e;
 
 	memset(s, 0, sizeof(*s));
 	*secret = *url = NULL;
-	if (n == NULL)
+	if (cli_config_get(c, &cli_cmp_session_view, name, &cfg) != 0)
 		return cli_error(c, "The CMP session %s does not exist.", name);
-	sname = n->key;
-	s->name = sname;
-	if ((v = cfg_leaf_arg(n, "server-url", "url")) == NULL)
+	s->name = cfg.name;
+	if (cfg.url == NULL)
 		return cli_error(c, "The CMP session %s has no server URL configured.",
-		    sname);
-	*url = url_unescape(v, cfg_leaf_kw(n, "server-url", "esc"));
+		    cfg.name);
+	*url = url_unescape(cfg.url, cfg.url_esc);
 	s->url = *url;
-	if ((v = cfg_leaf_arg(n, "entity", "entity")) == NULL) {
+	if (cfg.entity == NULL) {
 		if (kind != PKI_CMP_KUR)
 			return cli_error(c, "The CMP session %s has no entity "
-			    "configured.", sname);
+			    "configured.", cfg.name);
 	} else {
-		en = cli_cfg_find(c, "pki-entity", v);
-		if (en == NULL || !cfg_leaf_set(en, "common-name"))
+		if (!entity_ok(c, cfg.entity, ent))
 			return cli_error(c, "The PKI entity %s of the CMP session %s has "
-			    "no common-name configured.", v, sname);
-		cli_entity_from_node(en, ent);
+			    "no common-name configured.", cfg.entity, cfg.name);
 		s->entity = ent;
 	}
-	if ((s->key_name = cfg_leaf_arg(n, "key-pair", "key")) == NULL)
+	if ((s->key_name = cfg.key) == NULL)
 		return cli_error(c, "The CMP session %s has no key pair configured.",
-		    sname);
-	s->regenerate = cfg_leaf_kw(n, "key-pair", "regenerate");
-	if ((v = cfg_leaf_arg(n, "key-pair", "bits")) != NULL)
-		s->regen_bits = atoi(v);
-	s->ca_name = cfg_leaf_arg(n, "ca-name", "name");
-	s->use_signature = cfg_leaf_kw(n, "auth-method", "signature");
-	s->auth_cert = cfg_leaf_arg(n, "auth-cert", "file");
-	s->verify_cert = cfg_leaf_arg(n, "verify-cert", "file");
-	s->hmac_sha1 = cfg_leaf_kw(n, "integrity", "hmac-sha1");
-	s->implicit_confirm = cfg_leaf_set(n, "implicit-confirm");
-	v = cfg_leaf_arg(n, "timeout", "seconds");
-	s->timeout = v ? atoi(v) : 120;
+		    cfg.name);
+	s->regenerate = cfg.regenerate;
+	s->regen_bits = cfg.regen_bits;
+	s->ca_name = cfg.ca_name;
+	s->use_signature = cfg.use_signature;
+	s->auth_cert = cfg.auth_cert;
+	s->verify_cert = cfg.verify_cert;
+	s->hmac_sha1 = cfg.hmac_sha1;
+	s->implicit_confirm = cfg.implicit_confirm;
+	s->timeout = cfg.timeout;
 	if (kind != PKI_CMP_IR && !s->use_signature)
 		return cli_error(c, "The CMP session %s uses message authentication "
 		    "code protection; a %s must be signed (set cmp-request "
-		    "origin-authentication-method signature).", sname,
+		    "origin-authentication-method signature).", cfg.name,
 		    kind == PKI_CMP_CR ? "certificate request" : "key update request");
 	if (kind == PKI_CMP_IR && !s->use_signature) {
-		s->ref = cfg_leaf_arg(n, "mac", "ref");
-		v = cfg_leaf_arg(n, "mac", "secret");
-		if (s->ref == NULL || v == NULL)
+		s->ref = cfg.mac_ref;
+		if (s->ref == NULL || cfg.mac_secret == NULL)
 			return cli_error(c, "The CMP session %s has no "
-			    "message-authentication-code configured.", sname);
-		if (storage_unseal(c->st, v, secret, &e) != 0)
+			    "message-authentication-code configured.", cfg.name);
+		if (storage_unseal(c->st, cfg.mac_secret, secret, &e) != 0)
 			return cli_error(c, "The secret of the CMP session %s cannot be "
-			    "used: %s.", sname, e.msg);
+			    "used: %s.", cfg.name, e.msg);
 		s->secret = *secret;
 	} else if (s->auth_cert == NULL) {
 		return cli_error(c, "The CMP session %s has no authentication "
-		    "certificate configured.", sname);
+		    "certificate configured.", cfg.name);
 	}
 	return 0;
 }
@@ -385,11 +419,12 @@ run_action(struct cli *c, const char *name, enum pki_cmp_kind kind)
 	if (kind == PKI_CMP_KUR) {
 		/* The updated certificate is the session's current one from now on
 		 * (with regenerate the old one no longer matches any key pair). */
-		struct cfg_node *n = cli_cfg_find(c, "pki-cmp-session", s.name);
-		const char *cur = n ? cfg_leaf_arg(n, "auth-cert", "file") : NULL;
+		struct device_session_cfg cfg;
 
-		if (cur != NULL && strcmp(cur, o.cert_file) != 0 &&
-		    cfg_leaf_update(c, n, "auth-cert", "file", o.cert_file) == 0)
+		if (cli_config_get(c, &cli_cmp_session_view, s.name, &cfg) == 0 &&
+		    cfg.auth_cert != NULL && strcmp(cfg.auth_cert, o.cert_file) != 0 &&
+		    cli_config_update(c, &cli_cmp_session_view, s.name,
+		    offsetof(struct device_session_cfg, auth_cert), o.cert_file) == 0)
 			cli_out(c, "Info: The CMP session %s now uses %s as its "
 			    "authentication certificate.\n", s.name, o.cert_file);
 	}
@@ -423,15 +458,19 @@ h_cmp_kur(struct cli *c, const struct cli_args *a)
 static int
 h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 {
-	struct cfg_node *n = cli_cfg_find(c, "pki-cmp-session", cli_arg(a, "session"));
-	struct sess_state *s = sess_get(c, n->key, 1);
+	struct device_session_cfg cfg;
+	struct sess_state *s;
 
+	if (cli_config_get(c, &cli_cmp_session_view, cli_arg(a, "session"), &cfg) != 0)
+		return cli_error(c, "The CMP session %s does not exist.",
+		    cli_arg(a, "session"));
+	s = sess_get(c, cfg.name, 1);
 	if (strcmp(s->state, "polling") != 0 && strcmp(s->state, "waiting") != 0) {
-		cli_out(c, "Info: The CMP session %s is not polling.\n", n->key);
+		cli_out(c, "Info: The CMP session %s is not polling.\n", cfg.name);
 		return 0;
 	}
 	s->stop = 1;
-	cli_out(c, "Info: Polling of the CMP session %s will stop.\n", n->key);
+	cli_out(c, "Info: Polling of the CMP session %s will stop.\n", cfg.name);
 	return 0;
 }
 
@@ -444,92 +483,74 @@ or_dash(const char *s)
 }
 
 static void
-show_session(struct cli *c, struct cfg_node *n, struct sbuf *b)
+show_session(struct cli *c, const struct device_session_cfg *cfg, struct sbuf *b)
 {
-	struct sess_state *s = sess_get(c, n->key, 1);
-	const char *key = cfg_leaf_arg(n, "key-pair", "key");
-	const char *auth = cfg_leaf_arg(n, "auth-cert", "file");
-	const char *url = cfg_leaf_arg(n, "server-url", "url");
-	const char *pct = cfg_leaf_arg(n, "expire-time", "percent");
-	const char *to = cfg_leaf_arg(n, "timeout", "seconds");
+	struct sess_state *s = sess_get(c, cfg->name, 1);
+	char t1[40], t2[40];
 
-	sbuf_printf(b, " Session Name            : %s\n", n->key);
-	sbuf_printf(b, " Entity                  : %s\n",
-	    or_dash(cfg_leaf_arg(n, "entity", "entity")));
-	sbuf_printf(b, " CA Name                 : %s\n",
-	    or_dash(cfg_leaf_arg(n, "ca-name", "name")));
-	sbuf_printf(b, " Server URL              : %s%s\n", or_dash(url),
-	    cfg_leaf_kw(n, "server-url", "esc") ? " (esc)" : "");
-	if (key != NULL)
-		sbuf_printf(b, " Key Pair                : %s (%s%s)\n", key,
-		    cfg_leaf_kw(n, "key-pair", "ecc") ? "ECC" : "RSA",
-		    cfg_leaf_kw(n, "key-pair", "regenerate") ? ", regenerate" : "");
+	sbuf_printf(b, " Session Name            : %s\n", cfg->name);
+	sbuf_printf(b, " Entity                  : %s\n", or_dash(cfg->entity));
+	sbuf_printf(b, " CA Name                 : %s\n", or_dash(cfg->ca_name));
+	sbuf_printf(b, " Server URL              : %s%s\n", or_dash(cfg->url),
+	    cfg->url_esc ? " (esc)" : "");
+	if (cfg->key != NULL)
+		sbuf_printf(b, " Key Pair                : %s (%s%s)\n", cfg->key,
+		    cfg->key_ecc ? "ECC" : "RSA", cfg->regenerate ? ", regenerate" : "");
 	else
 		sbuf_puts(b, " Key Pair                : -\n");
 	sbuf_printf(b, " Authentication Method   : %s\n",
-	    cfg_leaf_kw(n, "auth-method", "signature") ? "signature" :
-	    "message-authentication-code");
-	sbuf_printf(b, " MAC Reference           : %s\n",
-	    or_dash(cfg_leaf_arg(n, "mac", "ref")));
-	sbuf_printf(b, " Authentication Cert     : %s\n", or_dash(auth));
-	sbuf_printf(b, " Verification Cert       : %s\n",
-	    or_dash(cfg_leaf_arg(n, "verify-cert", "file")));
+	    cfg->use_signature ? "signature" : "message-authentication-code");
+	sbuf_printf(b, " MAC Reference           : %s\n", or_dash(cfg->mac_ref));
+	sbuf_printf(b, " Authentication Cert     : %s\n", or_dash(cfg->auth_cert));
+	sbuf_printf(b, " Verification Cert       : %s\n", or_dash(cfg->verify_cert));
 	sbuf_printf(b, " Integrity Algorithm     : %s\n",
-	    cfg_leaf_kw(n, "integrity", "hmac-sha1") ? "hmac-sha1" : "hmac-sha256");
+	    cfg->hmac_sha1 ? "hmac-sha1" : "hmac-sha256");
 	sbuf_printf(b, " Implicit Confirm        : %s\n",
-	    cfg_leaf_set(n, "implicit-confirm") ? "Yes" : "No");
-	sbuf_printf(b, " Timeout                 : %s s\n", to ? to : "120");
-	sbuf_printf(b, " Auto Update             : %s, at %s%% of the validity\n",
-	    cfg_leaf_set(n, "auto-update") ? "Enabled" : "Disabled", pct ? pct : "50");
+	    cfg->implicit_confirm ? "Yes" : "No");
+	sbuf_printf(b, " Timeout                 : %d s\n", cfg->timeout);
+	sbuf_printf(b, " Auto Update             : %s, at %d%% of the validity\n",
+	    cfg->auto_update ? "Enabled" : "Disabled", cfg->expire_pct);
 	sbuf_printf(b, " State                   : %s\n", s->state);
 	sbuf_printf(b, " Last Result             : %s\n", s->last[0] ? s->last : "-");
-	if (auth != NULL) {
+	if (cfg->auth_cert != NULL) {
 		time_t nb, na;
 		struct pk_err e;
 
-		if (pki_cert_file_validity(c->pki, auth, &nb, &na, &e) == 0) {
-			char a1[40], a2[40];
-			struct tm tm;
-
-			strftime(a1, sizeof(a1), "%Y-%m-%d %H:%M:%S UTC",
-			    gmtime_r(&nb, &tm));
-			strftime(a2, sizeof(a2), "%Y-%m-%d %H:%M:%S UTC",
-			    gmtime_r(&na, &tm));
-			sbuf_printf(b, " Certificate Validity    : %s to %s%s\n", a1, a2,
+		if (pki_cert_file_validity(c->pki, cfg->auth_cert, &nb, &na, &e) == 0)
+			sbuf_printf(b, " Certificate Validity    : %s to %s%s\n",
+			    pk_time_text(nb, t1, sizeof(t1)),
+			    pk_time_text(na, t2, sizeof(t2)),
 			    na < time(NULL) ? " (expired)" : "");
-		} else {
+		else
 			sbuf_printf(b, " Certificate Validity    : - (%s)\n", e.msg);
-		}
 	} else {
 		sbuf_puts(b, " Certificate Validity    : -\n");
 	}
-	if (s->next_update != 0) {
-		char t[40];
-		struct tm tm;
-
-		strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC",
-		    gmtime_r(&s->next_update, &tm));
-		sbuf_printf(b, " Next Update             : %s%s%s\n", t,
+	if (s->next_update != 0)
+		sbuf_printf(b, " Next Update             : %s%s%s\n",
+		    pk_time_text(s->next_update, t1, sizeof(t1)),
 		    s->next_note[0] ? ", " : "", s->next_note);
-	} else {
+	else
 		sbuf_puts(b, " Next Update             : -\n");
-	}
 }
 
 static int
 h_cmp_display_session(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "session");
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 	struct sbuf b = SBUF_INIT;
 	size_t n = 0;
 
 	for (size_t i = 0; nodes[i] != NULL; i++) {
+		struct device_session_cfg cfg;
+
 		if (name != NULL && !pk_strcaseeq(nodes[i]->key, name))
 			continue;
 		if (n++)
 			sbuf_putc(&b, '\n');
-		show_session(c, nodes[i], &b);
+		cfg_bind(nodes[i], &cli_cmp_session_view, &cfg);
+		show_session(c, &cfg, &b);
 	}
 	sbuf_printf(&b, "%s Total Number: %zu\n", n ? "\n" : "", n);
 	cli_write(c, sbuf_str(&b));
@@ -542,7 +563,7 @@ static int
 h_cmp_display_stats(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "session");
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 	size_t shown = 0;
 
 	for (size_t i = 0; nodes[i] != NULL; i++) {
@@ -609,6 +630,7 @@ cli_cmp_init(struct cli *c)
 	cli_install_handler(c, "cmp_display_session", h_cmp_display_session);
 	cli_install_handler(c, "cmp_display_stats", h_cmp_display_stats);
 	cli_install_handler(c, "cmp_reset_stats", h_cmp_reset_stats);
+	cli_install_view(c, &cli_cmp_session_view, c);
 	cli_autoupdate_init(c);
 	cli_at_start(c, at_start, c);
 	cli_at_exit(c, at_exit, c);

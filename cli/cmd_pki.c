@@ -3,6 +3,7 @@
  * certificates. Domain logic is in pki/; this file reads arguments, asks the
  * operator where CLI.md says so, and prints.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,35 +13,42 @@
 
 /* ---- entities ---- */
 
-void
-cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent)
-{
-	memset(ent, 0, sizeof(*ent));
-	ent->name = n->key;
-	ent->common_name = cfg_leaf_arg(n, "common-name", "cn");
-	ent->country = cfg_leaf_arg(n, "country", "cc");
-	ent->state = cfg_leaf_arg(n, "state", "st");
-	ent->locality = cfg_leaf_arg(n, "locality", "l");
-	ent->organization = cfg_leaf_arg(n, "organization", "o");
-	ent->org_unit = cfg_leaf_arg(n, "organization-unit", "ou");
-	ent->fqdn = cfg_leaf_arg(n, "fqdn", "fqdn");
-	ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv4");
-	if (ent->ip_address == NULL)
-		ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv6");
-	ent->email = cfg_leaf_arg(n, "email", "email");
-}
+/* The entity view, typed as pki/'s struct pki_entity: one binding table
+ * (checked when the grammar loads). */
+#define F(field) offsetof(struct pki_entity, field)
+static const struct cli_binding entity_fields[] = {
+	{ NULL, NULL, CLI_BIND_KEY, F(name) },
+	{ "common-name", "cn", CLI_BIND_STR, F(common_name) },
+	{ "country", "cc", CLI_BIND_STR, F(country) },
+	{ "state", "st", CLI_BIND_STR, F(state) },
+	{ "locality", "l", CLI_BIND_STR, F(locality) },
+	{ "organization", "o", CLI_BIND_STR, F(organization) },
+	{ "organization-unit", "ou", CLI_BIND_STR, F(org_unit) },
+	{ "fqdn", "fqdn", CLI_BIND_STR, F(fqdn) },
+	{ "ip-address", "ipv4", CLI_BIND_STR, F(ip_address) },
+	{ "ip-address", "ipv6", CLI_BIND_STR, F(ip_address) },
+	{ "email", "email", CLI_BIND_STR, F(email) },
+};
+#undef F
 
-/* The CMP session using entity NAME (leaf "entity") or key pair NAME (leaf
- * "key-pair"), or NULL. */
+const struct cli_view_binding cli_entity_view = {
+	"pki-entity", entity_fields, sizeof(entity_fields) / sizeof(entity_fields[0]),
+	sizeof(struct pki_entity), NULL, NULL,
+};
+
+/* The CMP session using entity NAME (or key pair NAME with KEY), or NULL. */
 static const char *
-session_using(struct cli *c, const char *leaf, const char *param, const char *name)
+session_using(struct cli *c, int key, const char *name)
 {
-	struct cfg_node **s = cli_cfg_list(c, "pki-cmp-session");
+	struct cfg_node **s = cli_cfg_list(c, cli_cmp_session_view.view);
 	const char *who = NULL;
 
 	for (size_t i = 0; s[i] != NULL && who == NULL; i++) {
-		const char *v = cfg_leaf_arg(s[i], leaf, param);
+		struct device_session_cfg cfg;
+		const char *v;
 
+		cfg_bind(s[i], &cli_cmp_session_view, &cfg);
+		v = key ? cfg.key : cfg.entity;
 		if (v != NULL && pk_strcaseeq(v, name))
 			who = s[i]->key;
 	}
@@ -51,7 +59,7 @@ session_using(struct cli *c, const char *leaf, const char *param, const char *na
 static int
 key_in_use(void *arg, const char *key)
 {
-	return session_using(arg, "key-pair", "key", key) != NULL;
+	return session_using(arg, 1, key) != NULL;
 }
 
 /* check= of `pki entity` (undo: not while a session uses it) and of the entity
@@ -64,7 +72,7 @@ h_entity_check(struct cli *c, const struct cli_args *a)
 
 	if (cli_kw(a, "entity") && a->undo) {
 		const char *name = cli_arg(a, "name");
-		const char *s = session_using(c, "entity", "entity", name);
+		const char *s = session_using(c, 0, name);
 
 		if (s != NULL)
 			return cli_error(c, "The PKI entity %s is used by the CMP session "
@@ -86,7 +94,7 @@ static int
 h_display_entity(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "name");
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-entity");
+	struct cfg_node **nodes = cli_cfg_list(c, cli_entity_view.view);
 	struct pki_entity *ents;
 	struct sbuf out = SBUF_INIT;
 	size_t n = 0;
@@ -97,7 +105,7 @@ h_display_entity(struct cli *c, const struct cli_args *a)
 	n = 0;
 	for (size_t i = 0; nodes[i] != NULL; i++)
 		if (name == NULL || pk_strcaseeq(nodes[i]->key, name))
-			cli_entity_from_node(nodes[i], &ents[n++]);
+			cfg_bind(nodes[i], &cli_entity_view, &ents[n++]);
 	pki_entity_display(ents, n, &out);
 	cli_write(c, sbuf_str(&out));
 	sbuf_free(&out);
@@ -406,6 +414,7 @@ void
 cli_pki_init(struct cli *c)
 {
 	pki_set_key_in_use_hook(c->pki, key_in_use, c);
+	cli_install_view(c, &cli_entity_view, c);
 	cli_install_handler(c, "entity_check", h_entity_check);
 	cli_install_handler(c, "display_entity", h_display_entity);
 	cli_install_handler(c, "rsa_create", h_rsa_create);

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <histedit.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,28 @@
 
 #include "../storage/storage.h"
 #include "cli_int.h"
+
+/* The system view, typed: the sysname names the device in every prompt. */
+struct sys_cfg {
+	const char *sysname;
+};
+
+static const struct cli_binding sys_fields[] = {
+	{ "sysname", "name", CLI_BIND_STR, offsetof(struct sys_cfg, sysname) },
+};
+
+static void
+sys_apply(void *arg, const char *key, const void *obj)
+{
+	const struct sys_cfg *cfg = obj;
+
+	(void)key;
+	cli_set_hostname(arg, cfg != NULL ? cfg->sysname : NULL);
+}
+
+static const struct cli_view_binding sys_view = {
+	"system", sys_fields, 1, sizeof(struct sys_cfg), NULL, sys_apply,
+};
 
 #ifndef PKISH_VERSION
 #define PKISH_VERSION "0.1.0"
@@ -197,6 +220,7 @@ list_public(void *arg)
 void
 cli_sys_init(struct cli *c)
 {
+	cli_install_view(c, &sys_view, c);
 	cli_install_handler(c, "system_view", h_system_view);
 	cli_install_handler(c, "quit", h_quit);
 	cli_install_handler(c, "return", h_return);

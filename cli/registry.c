@@ -1,8 +1,10 @@
 /*
  * The registry: what each feature registered from its init (handlers by name,
- * object kinds with their listers). The grammar loader resolves the names of the
- * grammar files here, the matcher asks it for existing objects; neither knows a
- * feature. Names are borrowed from the caller (literals).
+ * object kinds with their listers, view bindings). The grammar loader resolves the
+ * names of the grammar files here and checks the bindings against the grammar; the
+ * session asks it for existing objects and for whom to tell about a changed
+ * configuration node. None of them knows a feature. Names are borrowed from the
+ * caller (literals).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,15 @@ registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
 	r->nobjects++;
 }
 
+void
+registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb, void *arg)
+{
+	r->views = xrealloc(r->views, (r->nviews + 1) * sizeof(*r->views));
+	r->views[r->nviews].vb = vb;
+	r->views[r->nviews].arg = arg;
+	r->nviews++;
+}
+
 cli_handler_fn
 registry_handler(const struct cli_registry *r, const char *name)
 {
@@ -44,6 +55,15 @@ registry_object(const struct cli_registry *r, const char *kind)
 	for (size_t i = 0; r != NULL && i < r->nobjects; i++)
 		if (strcmp(r->objects[i].kind, kind) == 0)
 			return &r->objects[i];
+	return NULL;
+}
+
+const struct reg_view *
+registry_view(const struct cli_registry *r, const char *view)
+{
+	for (size_t i = 0; r != NULL && i < r->nviews; i++)
+		if (strcmp(r->views[i].vb->view, view) == 0)
+			return &r->views[i];
 	return NULL;
 }
 
@@ -68,6 +88,13 @@ registry_check(const struct cli_registry *r, struct sbuf *errors)
 				    "registered twice\n", r->objects[i].kind);
 				n++;
 			}
+	for (size_t i = 0; r != NULL && i < r->nviews; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(r->views[i].vb->view, r->views[k].vb->view) == 0) {
+				sbuf_printf(errors, "registry: view '%s' is bound "
+				    "twice\n", r->views[i].vb->view);
+				n++;
+			}
 	return n;
 }
 
@@ -76,5 +103,6 @@ registry_free(struct cli_registry *r)
 {
 	free(r->handlers);
 	free(r->objects);
+	free(r->views);
 	memset(r, 0, sizeof(*r));
 }

@@ -37,6 +37,12 @@ hook_add(struct cli_hook **v, size_t *n, void (*fn)(void *arg), void *arg)
 }
 
 void
+cli_install_view(struct cli *c, const struct cli_view_binding *vb, void *arg)
+{
+	registry_add_view(&c->reg, vb, arg);
+}
+
+void
 cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg)
 {
 	hook_add(&c->at_start, &c->nat_start, fn, arg);
@@ -184,56 +190,23 @@ cli_set_io(struct cli *c, const struct cli_io *io)
 
 /* ---- state ---- */
 
-struct storage *
-cli_storage(struct cli *c)
-{
-	return c->st;
-}
-
-struct pki *
-cli_pki(struct cli *c)
-{
-	return c->pki;
-}
-
-int
-cli_interactive(const struct cli *c)
-{
-	return c->interactive;
-}
-
 int
 cli_done(const struct cli *c)
 {
 	return c->done;
 }
 
-const char *
-cli_sysname(struct cli *c)
+void
+cli_set_hostname(struct cli *c, const char *name)
 {
-	const char *s = cfg_leaf_arg(c->root, "sysname", "name");
-
-	return s != NULL ? s : "pkish";
+	free(c->hostname);
+	c->hostname = name != NULL ? xstrdup(name) : NULL;
 }
 
 struct cfg_node *
 cli_cfg_root(struct cli *c)
 {
 	return c->root;
-}
-
-struct cfg_node *
-cli_cfg_current(struct cli *c)
-{
-	return c->node;
-}
-
-struct cfg_node *
-cli_cfg_find(struct cli *c, const char *view, const char *key)
-{
-	const struct gview *v = grammar_view(c->g, view);
-
-	return v ? cfg_child(c->root, v, key) : NULL;
 }
 
 struct cfg_node **
@@ -256,6 +229,75 @@ cli_config_render(struct cli *c, struct sbuf *out)
 	cfg_render(c->root, 1, out);
 }
 
+/* ---- typed configuration ---- */
+
+/* The node of instance KEY of VB's view (the root for a view without instances). */
+static struct cfg_node *
+bound_node(struct cli *c, const struct cli_view_binding *vb, const char *key)
+{
+	const struct gview *v = grammar_view(c->g, vb->view);
+
+	if (v == NULL)
+		return NULL;
+	if (v->enter_cmd == NULL)
+		return c->root;
+	return key != NULL ? cfg_child(c->root, v, key) : NULL;
+}
+
+int
+cli_context(struct cli *c, const struct cli_view_binding *vb, void *obj)
+{
+	if (strcmp(c->view->name, vb->view) != 0 || c->node == NULL)
+		return -1;
+	cfg_bind(c->node, vb, obj);
+	return 0;
+}
+
+int
+cli_config_get(struct cli *c, const struct cli_view_binding *vb, const char *key,
+    void *obj)
+{
+	struct cfg_node *n = bound_node(c, vb, key);
+
+	if (n == NULL)
+		return -1;
+	cfg_bind(n, vb, obj);
+	return 0;
+}
+
+int
+cli_config_update(struct cli *c, const struct cli_view_binding *vb,
+    const char *key, size_t offset, const char *value)
+{
+	struct cfg_node *n = bound_node(c, vb, key);
+
+	for (size_t i = 0; n != NULL && i < vb->nfields; i++)
+		if (vb->fields[i].offset == offset && vb->fields[i].type == CLI_BIND_STR)
+			return cfg_leaf_update(n, vb->fields[i].leaf, vb->fields[i].name,
+			    value);
+	return -1;
+}
+
+/* Tells the feature bound to view V that node N changed (or, N NULL, that its
+ * instance KEY was removed). */
+static void
+apply(struct cli *c, const struct gview *v, const struct cfg_node *n, const char *key)
+{
+	const struct reg_view *rv = registry_view(&c->reg, v->name);
+	void *obj;
+
+	if (rv == NULL || rv->vb->apply == NULL)
+		return;
+	if (n == NULL) {
+		rv->vb->apply(rv->arg, key, NULL);
+		return;
+	}
+	obj = xcalloc(1, rv->vb->size);
+	cfg_bind(n, rv->vb, obj);
+	rv->vb->apply(rv->arg, n->key, obj);
+	free(obj);
+}
+
 const char *
 cli_prompt(struct cli *c)
 {
@@ -264,7 +306,7 @@ cli_prompt(struct cli *c)
 
 	for (; *f; f++) {
 		if (f[0] == '%' && f[1] == 's') {
-			sbuf_puts(&b, cli_sysname(c));
+			sbuf_puts(&b, c->hostname != NULL ? c->hostname : "pkish");
 			f++;
 		} else if (f[0] == '%' && f[1] == 'k') {
 			sbuf_puts(&b, c->node && c->node->key ? c->node->key : "");
@@ -427,7 +469,13 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 			}
 			if (cmd->check && cmd->check(c, a) != 0)
 				goto out;
-			cfg_remove_child(c->node, n);
+			{
+				char *k = xstrdup(n->key);
+
+				cfg_remove_child(c->node, n);
+				apply(c, cmd->enter, NULL, k);
+				free(k);
+			}
 			if (cmd->notify)
 				cmd->notify(c, a);
 			rc = 0;
@@ -438,6 +486,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 				goto out;
 			cfg_canonical(a, &text);
 			n = cfg_add_child(c->node, cmd->enter, cmd, key, sbuf_str(&text));
+			apply(c, cmd->enter, n, NULL);
 			if (cmd->notify)
 				cmd->notify(c, a);
 		}
@@ -455,6 +504,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		if (cmd->check && cmd->check(c, a) != 0)
 			goto out;
 		cfg_unset_leaf(c->node, cmd->leaf);
+		apply(c, c->view, c->node, NULL);
 		if (cmd->notify)
 			cmd->notify(c, a);
 		rc = 0;
@@ -466,6 +516,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		goto out;
 	cfg_canonical(a, &text);
 	cfg_set_leaf(c->node, cmd, sbuf_str(&text), a);
+	apply(c, c->view, c->node, NULL);
 	if (cmd->notify)
 		cmd->notify(c, a);
 	rc = 0;
@@ -703,6 +754,7 @@ cli_free(struct cli *c)
 	storage_close(c->st);
 	grammar_free(c->g);
 	registry_free(&c->reg);
+	free(c->hostname);
 	free(c);
 }
 
@@ -741,12 +793,15 @@ int
 cli_daemon_run(struct cli *c)
 {
 	struct sigaction sa;
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
+	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 	size_t n = 0;
 
-	for (size_t i = 0; nodes[i] != NULL; i++)
-		if (cfg_leaf_set(nodes[i], "auto-update"))
-			n++;
+	for (size_t i = 0; nodes[i] != NULL; i++) {
+		struct device_session_cfg cfg;
+
+		cfg_bind(nodes[i], &cli_cmp_session_view, &cfg);
+		n += cfg.auto_update != 0;
+	}
 	free(nodes);
 	if (pipe(daemon_pipe) != 0)
 		return -1;

@@ -22,6 +22,38 @@
 
 enum pki_cmp_kind { PKI_CMP_IR, PKI_CMP_CR, PKI_CMP_KUR };
 
+/* ---- defaults (the one definition of each) ---- */
+#define DEVICE_TIMEOUT_DEFAULT	120	/* s, a whole transaction */
+#define DEVICE_EXPIRE_DEFAULT	50	/* %, update at this share of the validity */
+#define DEVICE_REGEN_BITS_SAME	0	/* regenerate: the RSA size of the old key */
+
+/* The configuration of a CMP session, typed (the console fills it from the
+ * session's view through its binding table). Strings are borrowed. */
+struct device_session_cfg {
+	const char *name;
+	const char *entity;		/* PKI entity name */
+	const char *ca_name;		/* "C=..,O=..,CN=.." or "/C=../CN=.." */
+	const char *url;		/* as configured */
+	int url_esc;			/* the URL writes '?' as \x3f */
+	const char *key;		/* key pair name */
+	int key_ecc;			/* the key pair is ECC (else RSA) */
+	int regenerate;			/* KUR: a new key pair */
+	int regen_bits;			/* its RSA size, or DEVICE_REGEN_BITS_SAME */
+	int use_signature;		/* IR protection: signature (else MAC) */
+	const char *mac_ref;		/* MAC reference (senderKID) */
+	const char *mac_secret;		/* MAC secret, sealed (storage_seal) */
+	const char *auth_cert;		/* file in flash:/pki/public */
+	const char *verify_cert;	/* file in flash:/pki/public */
+	int hmac_sha1;			/* PBM integrity HMAC-SHA1 (else SHA256) */
+	int implicit_confirm;
+	int timeout;			/* s */
+	int auto_update;		/* certificate auto-update enable */
+	int expire_pct;			/* update at this % of the validity */
+};
+
+/* The defaults: every field unset, timeout and expire-time as above. */
+void device_session_cfg_init(struct device_session_cfg *cfg);
+
 /* A session's configuration, as plain strings (NULL = unset). */
 struct pki_cmp_session {
 	const char *name;

@@ -466,7 +466,7 @@ pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_sess
 	cfg->verify_cert = j->verify;
 	cfg->trusted = j->trusted;
 	cfg->implicit_confirm = s->implicit_confirm;
-	cfg->timeout = s->timeout > 0 ? s->timeout : 120;
+	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
 	cfg->should_stop = s->should_stop;
 	cfg->stop_arg = s->stop_arg;
 	cfg->progress = s->progress;
@@ -570,6 +570,15 @@ pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
 	    &o->na);
 	o->ok = 1;
 	return 0;
+}
+
+void
+device_session_cfg_init(struct device_session_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->timeout = DEVICE_TIMEOUT_DEFAULT;
+	cfg->expire_pct = DEVICE_EXPIRE_DEFAULT;
+	cfg->regen_bits = DEVICE_REGEN_BITS_SAME;
 }
 
 int

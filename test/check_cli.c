@@ -1,7 +1,9 @@
 /*
  * Check suite for cli/: tokenizer, matcher (abbreviation, ambiguity, each caret
  * error and its column), grammar loading (valid, invalid with file:line, XXE and
- * billion-laughs refused, unknown handler), the matcher alone on a small grammar
+ * billion-laughs refused, unknown handler), the view bindings checked against the
+ * grammar (a renamed leaf, parameter or keyword fails the load with file:line),
+ * the matcher alone on a small grammar
  * with a fake object lister (no session, flash or store), and the round-trip
  * property: for many configurations generated at random from the grammar itself,
  * replaying `display current-configuration` into a fresh shell rebuilds an equal
@@ -481,6 +483,88 @@ START_TEST(shell_refuses_invalid_grammar)
 }
 END_TEST
 
+/* ---- bindings: checked against the grammar when it loads ---- */
+
+/* The line of PATH of the element whose start tag holds NEEDLE (0: nowhere). Like
+ * libxml2, the line where the start tag ends. */
+static int
+line_of(const char *path, const char *needle)
+{
+	char *text = tu_read(path, NULL), *hit;
+	int line = 1;
+
+	ck_assert_ptr_nonnull(text);
+	hit = strstr(text, needle);
+	if (hit == NULL) {
+		free(text);
+		return 0;
+	}
+	hit = strchr(hit, '>');
+	for (const char *p = text; p < hit; p++)
+		line += *p == '\n';
+	free(text);
+	return line;
+}
+
+/* A copy of the grammar with SED applied to cmp.xml must fail to load with WANT
+ * (where "%s:%d" is the copy's cmp.xml and the line of AT in it). */
+static void
+expect_binding_error(const char *sed, const char *at, const char *want)
+{
+	struct cli *c = new_cli();
+	struct grammar *g = NULL;
+	struct sbuf errs = SBUF_INIT, exp = SBUF_INIT;
+	char *gd, *xml;
+
+	if (asprintf(&gd, "%s/renamed", dir) < 0 || asprintf(&xml, "%s/cmp.xml", gd) < 0)
+		ck_abort();
+	tu_sh("rm -rf '%s' && cp -r '%s' '%s' && sed -i '%s' '%s'", gd, schemas, gd, sed,
+	    xml);
+	ck_assert_int_gt(line_of(xml, at), 0);
+	sbuf_printf(&exp, "%s:%d: ", xml, line_of(xml, at));
+	sbuf_puts(&exp, want);
+	ck_assert_int_eq(grammar_load(gd, &c->reg, &g, &errs), -1);
+	ck_assert_ptr_null(g);
+	ck_assert_msg(strstr(sbuf_str(&errs), sbuf_str(&exp)) != NULL,
+	    "errors lack '%s':\n%s", sbuf_str(&exp), sbuf_str(&errs));
+	sbuf_free(&exp);
+	sbuf_free(&errs);
+	free(xml);
+	free(gd);
+	cli_free(c);
+}
+
+START_TEST(binding_checked_against_grammar)
+{
+	char *out = NULL, *cmd;
+
+	/* a renamed leaf: the view's declaration is named */
+	expect_binding_error("s/leaf=\"auth-cert\"/leaf=\"auth-certificate\"/",
+	    "<view name=\"pki-cmp-session\"",
+	    "view 'pki-cmp-session' has no leaf 'auth-cert'");
+	/* a renamed parameter: the leaf's command is named */
+	expect_binding_error("s/name=\"percent\"/name=\"pct\"/",
+	    "leaf=\"expire-time\"",
+	    "leaf 'expire-time' of view 'pki-cmp-session' has no parameter 'percent'");
+	/* a renamed keyword */
+	expect_binding_error("s/kw name=\"hmac-sha1\"/kw name=\"hmac-sha-1\"/",
+	    "leaf=\"integrity\"",
+	    "leaf 'integrity' of view 'pki-cmp-session' has no keyword 'hmac-sha1'");
+	/* an integer turned into a string */
+	expect_binding_error("/name=\"seconds\"/s/type=\"integer\"/type=\"string\"/",
+	    "leaf=\"timeout\"",
+	    "parameter 'seconds' of leaf 'timeout' is not an integer");
+	/* and the shell refuses to start on it */
+	if (asprintf(&cmd, "%s/pkish --no-startup --flash '%s/f' --schemas '%s/renamed' "
+	    "-c 'display version'", tu_build(), dir, dir) < 0)
+		ck_abort();
+	ck_assert_int_eq(tu_run(cmd, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "not an integer"));
+	free(out);
+	free(cmd);
+}
+END_TEST
+
 /* ---- the matcher alone: a small grammar, a fake object lister, no session ---- */
 
 static int fake_calls;
@@ -890,6 +974,7 @@ main(void)
 	tcase_add_test(tc, grammar_billion_laughs_refused);
 	tcase_add_test(tc, shell_refuses_invalid_grammar);
 	tcase_add_test(tc, matcher_without_session);
+	tcase_add_test(tc, binding_checked_against_grammar);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
