@@ -23,10 +23,7 @@ static const cli_feature_fn features[] = {
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return pk_mono_s();
 }
 
 static double
@@ -49,9 +46,9 @@ static void
 bench_timers(void)
 {
 	enum { N = 100000 };
-	struct loop *l = loop_new();
+	struct loop *l = loop_new(NULL, NULL);
 	struct loop_timer *t = calloc(N, sizeof(*t));
-	int64_t base = loop_now() + 3600 * 1000;
+	int64_t base = loop_now(l) + 3600 * 1000;
 	double t0 = now_s(), c0;
 
 	for (int i = 0; i < N; i++) {
@@ -68,7 +65,7 @@ bench_timers(void)
 		loop_timer_set(l, &t[i], base + rand() % 1000000);
 	c0 = cpu_s();
 	t0 = now_s();
-	loop_wait(l, -1, loop_now() + 1000);
+	loop_wait(l, -1, loop_now(l) + 1000);
 	printf("idle loop: %zu armed timers, %.3f s waited, %.6f s CPU used\n",
 	    loop_timer_count(l), now_s() - t0, cpu_s() - c0);
 	for (int i = 0; i < 10000; i++)

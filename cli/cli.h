@@ -11,7 +11,7 @@
  * Features (cmd_sys.c, cmd_pki.c, cmd_cmp.c) register their handlers and object
  * kinds from their init (registry.c); the session core, the grammar loader and the
  * matcher name no feature. Handlers are C functions named in the grammar
- * ("handler", "check", "notify"), resolved among the registered ones when the
+ * ("handler", "check"), resolved among the registered ones when the
  * grammar loads. A handler prints through cli_out()/cli_error() and returns 0 (the
  * line succeeded) or -1 (it failed).
  *
@@ -99,7 +99,7 @@ void cli_sys_init(struct cli *c);
 void cli_pki_init(struct cli *c);
 void cli_cmp_init(struct cli *c);
 
-/* Handler NAME (the grammar's handler=, check=, notify=) is FN. */
+/* Handler NAME (the grammar's handler= or check=) is FN. */
 void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
 /* Params with object="KIND" name one of LIST(ARG). */
 void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
@@ -226,6 +226,12 @@ void cli_out(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void cli_vout(struct cli *c, const char *fmt, va_list ap);
 void cli_write(struct cli *c, const char *text);
+/* Prints a line that was not asked for (an event of the device): at a terminal
+ * the prompt and typed text are hidden and redrawn around it; in daemon mode it
+ * goes to stderr (with the time) and syslog; while a command runs it is output
+ * like the command's. */
+void cli_notify(struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Prints "Error: <msg>" and returns -1. */
 int cli_error(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -1,6 +1,6 @@
 /*
- * cli internals shared by the files of the cli module only (grammar model, config
- * tree, session). Other modules use cli.h.
+ * cli internals shared by the files of the cli module only (grammar model,
+ * registry, matcher, config tree, session). Other modules use cli.h.
  */
 #ifndef PKISH_CLI_INT_H
 #define PKISH_CLI_INT_H
@@ -12,8 +12,6 @@
 #include "cli.h"
 #include "../device/device.h"
 
-struct pki_entity;
-struct pki_cmp_session;
 
 /* ---- grammar model ---- */
 
@@ -65,7 +63,6 @@ struct gcmd {
 	int all_views;
 	cli_handler_fn handler;
 	cli_handler_fn check;
-	cli_handler_fn notify;
 	char *leaf;
 	struct gview *enter;
 	char *key;		/* enter: the param naming the instance */
@@ -250,65 +247,15 @@ struct cli {
 	int done;
 	FILE *out;
 	struct cli_io io;
-	void *cmp;			/* cmd_cmp.c: sessions' runtime state */
-	struct loop *loop;		/* timers, background completions */
-	void *au;			/* autoupdate.c */
+	struct device *dev;		/* the device core: CMP sessions, scheduler */
+	struct loop *loop;		/* the device's: timers, background completions */
 	int daemon;			/* no console: events go to stderr + syslog */
+	int in_exec;			/* a command line is running */
 	int no_prompt;			/* carets count from the line (startup load) */
 	char *hostname;			/* %s of the prompts, NULL: "pkish" */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };
-
-/* Runtime state of one CMP session (cmd_cmp.c, autoupdate.c). */
-enum { ST_IR, ST_CR, ST_KUR, ST_N };
-struct au_state;
-struct sess_state {
-	char *name;
-	unsigned long sent[ST_N], failed[ST_N];
-	const char *state;		/* idle, waiting, polling, updating */
-	volatile int stop;
-	char last[1200];		/* last result, one line */
-	time_t next_update;		/* automatic update, 0 none */
-	char next_note[1200];		/* why (retry, last error) */
-	struct au_state *au;		/* autoupdate.c */
-};
-/* The state of session NAME (case-insensitive); created when CREATE. */
-struct sess_state *sess_get(struct cli *c, const char *name, int create);
-/* Counts a sent / failed request of kind K (ST_IR...) and saves the counters. */
-void cli_cmp_count(struct cli *c, struct sess_state *s, int k, int failed);
-
-/* Gathers session NAME's configuration for KIND into *s (strings borrowed from
- * the tree, entity into *ent; *secret and *url are new: wipe/free them). Prints
- * what is missing and returns -1. */
-struct pki_cmp_session;
-int cli_cmp_gather(struct cli *c, const char *name, int kind,
-    struct pki_cmp_session *s, struct pki_entity *ent, char **secret, char **url);
-
-/* ---- automatic update (autoupdate.c) ---- */
-
-/* Computes session NAME's next automatic update from its configuration and
- * certificate and arms (or cancels) its timer. */
-void cli_autoupdate_reschedule(struct cli *c, const char *name);
-/* Registers the automatic update's handlers (from cli_cmp_init). */
-void cli_autoupdate_init(struct cli *c);
-/* Every session (at start, after loading the configuration). */
-void cli_autoupdate_all(struct cli *c);
-void cli_autoupdate_free(struct cli *c);
-/* Cancels and frees the automatic-update state of session S (its timer). */
-void cli_autoupdate_forget(struct cli *c, struct sess_state *s);
-/* Prints a background event: at the console the prompt and typed text are
- * redrawn; in daemon mode it goes to stderr and syslog. */
-void cli_notify(struct cli *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Frees cmd_cmp.c's state. */
-void cli_cmp_free(struct cli *c);
-
-/* The bindings of the entity view (struct pki_entity, cmd_pki.c) and of the CMP
- * session view (struct device_session_cfg, cmd_cmp.c). */
-extern const struct cli_view_binding cli_entity_view;
-extern const struct cli_view_binding cli_cmp_session_view;
 
 /* Config access for tests: the tree root. */
 struct cfg_node *cli_cfg_root(struct cli *c);

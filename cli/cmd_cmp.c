@@ -1,8 +1,10 @@
 /*
- * Console handlers of the CMP commands (schemas/cmp.xml): the session checks, the
- * IR/CR/KUR actions, polling stop, the session display and the statistics.
- * The transaction itself runs in pki/pki_cmp.c on the cmp/ engine; this file
- * gathers the session's configuration, names what is missing, and prints.
+ * Console handlers of the CMP commands (schemas/cmp.xml): the session view's
+ * binding (struct device_session_cfg; each change is handed to the device), the
+ * checks of its commands, the IR/CR/KUR actions, polling stop, the session display
+ * and the statistics, and the rendering of the device's events (automatic update,
+ * daemon). The CMP-session domain is in device/; this file turns arguments into
+ * device calls and prints what they return.
  */
 #include <signal.h>
 #include <stddef.h>
@@ -11,13 +13,10 @@
 #include <time.h>
 
 #include "../device/device.h"
-#include "../storage/storage.h"
 #include "cli_int.h"
 
-#define STATS_FILE "cmp-stats"
-
-/* ---- the session view, typed: one binding table (checked when the grammar
- * loads) ---- */
+/* ---- the session view, typed: one binding table, checked when the grammar
+ * loads ---- */
 
 #define F(field) offsetof(struct device_session_cfg, field)
 static const struct cli_binding session_fields[] = {
@@ -49,193 +48,59 @@ session_defaults(void *obj)
 	device_session_cfg_init(obj);
 }
 
-const struct cli_view_binding cli_cmp_session_view = {
+/* Every change of a session's configuration goes to the device. */
+static void
+session_apply(void *arg, const char *key, const void *obj)
+{
+	struct cli *c = arg;
+
+	if (obj != NULL)
+		device_session_set(c->dev, obj);
+	else
+		device_session_remove(c->dev, key);
+}
+
+static const struct cli_view_binding session_view = {
 	"pki-cmp-session", session_fields,
 	sizeof(session_fields) / sizeof(session_fields[0]),
-	sizeof(struct device_session_cfg), session_defaults, NULL,
+	sizeof(struct device_session_cfg), session_defaults, session_apply,
 };
-
-
-struct cmp_console {
-	struct sess_state **v;
-	size_t n;
-	int loaded;
-};
-
-static volatile sig_atomic_t interrupted;
-
-static struct cmp_console *
-console(struct cli *c)
-{
-	if (c->cmp == NULL)
-		c->cmp = xcalloc(1, sizeof(struct cmp_console));
-	return c->cmp;
-}
-
-static void
-stats_save(struct cli *c)
-{
-	struct cmp_console *cc = console(c);
-	struct sbuf b = SBUF_INIT;
-	char *path = storage_path(storage_store_dir(c->st), STATS_FILE);
-	struct pk_err e;
-
-	for (size_t i = 0; i < cc->n; i++) {
-		struct sess_state *s = cc->v[i];
-
-		sbuf_printf(&b, "%s %lu %lu %lu %lu %lu %lu\n", s->name, s->sent[ST_IR],
-		    s->failed[ST_IR], s->sent[ST_CR], s->failed[ST_CR], s->sent[ST_KUR],
-		    s->failed[ST_KUR]);
-	}
-	if (storage_write_atomic(path, b.s ? b.s : "", b.len, 0600, &e) != 0)
-		cli_out(c, "Warning: The CMP statistics were not saved: %s.\n", e.msg);
-	sbuf_free(&b);
-	free(path);
-}
-
-
-static void
-stats_load(struct cli *c)
-{
-	struct cmp_console *cc = console(c);
-	char *path;
-	unsigned char *data;
-	size_t len;
-	char *save = NULL;
-
-	if (cc->loaded)
-		return;
-	cc->loaded = 1;
-	path = storage_path(storage_store_dir(c->st), STATS_FILE);
-	if (storage_read(path, 1 << 20, &data, &len, NULL) == 0) {
-		for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
-		    l = strtok_r(NULL, "\n", &save)) {
-			char name[64];
-			unsigned long v[6];
-
-			if (sscanf(l, "%50s %lu %lu %lu %lu %lu %lu", name, &v[0], &v[1],
-			    &v[2], &v[3], &v[4], &v[5]) == 7) {
-				struct sess_state *s = sess_get(c, name, 1);
-
-				for (int k = 0; k < ST_N; k++) {
-					s->sent[k] = v[2 * k];
-					s->failed[k] = v[2 * k + 1];
-				}
-			}
-		}
-		free(data);
-	}
-	free(path);
-}
-
-struct sess_state *
-sess_get(struct cli *c, const char *name, int create)
-{
-	struct cmp_console *cc = console(c);
-	struct sess_state *s;
-
-	stats_load(c);
-	for (size_t i = 0; i < cc->n; i++)
-		if (pk_strcaseeq(cc->v[i]->name, name))
-			return cc->v[i];
-	if (!create)
-		return NULL;
-	s = xcalloc(1, sizeof(*s));
-	s->name = xstrdup(name);
-	s->state = "idle";
-	cc->v = xrealloc(cc->v, (cc->n + 1) * sizeof(*cc->v));
-	cc->v[cc->n++] = s;
-	return s;
-}
-
-void
-cli_cmp_free(struct cli *c)
-{
-	struct cmp_console *cc = c->cmp;
-
-	if (cc == NULL)
-		return;
-	for (size_t i = 0; i < cc->n; i++) {
-		cli_autoupdate_forget(c, cc->v[i]);
-		free(cc->v[i]->name);
-		free(cc->v[i]);
-	}
-	free(cc->v);
-	free(cc);
-	c->cmp = NULL;
-}
-
-void
-cli_cmp_count(struct cli *c, struct sess_state *s, int k, int failed)
-{
-	if (failed)
-		s->failed[k]++;
-	else
-		s->sent[k]++;
-	stats_save(c);
-}
 
 /* ---- configuration checks ---- */
 
-/* The esc form: "\x3f" stands for '?' (which the console cannot take). */
-static char *
-url_unescape(const char *url, int esc)
-{
-	struct sbuf b = SBUF_INIT;
-
-	for (const char *p = url; *p; p++) {
-		if (esc && strncmp(p, "\\x3f", 4) == 0) {
-			sbuf_putc(&b, '?');
-			p += 3;
-		} else {
-			sbuf_putc(&b, *p);
-		}
-	}
-	return sbuf_take(&b);
-}
-
-/* The entity NAME exists and has a common name. */
-static int
-entity_ok(struct cli *c, const char *name, struct pki_entity *ent)
-{
-	return cli_config_get(c, &cli_entity_view, name, ent) == 0 &&
-	    ent->common_name != NULL;
-}
-
+/* check= of the session view's commands: the rules the grammar cannot say. */
 static int
 h_session_check(struct cli *c, const struct cli_args *a)
 {
 	struct device_session_cfg cfg;
-	struct pki_entity ent;
+	const struct pki_entity *ent;
 	struct pk_err e;
 	const char *v;
 
 	if (cli_kw(a, "session")) {	/* pki cmp session NAME / undo */
-		struct sess_state *s = sess_get(c, cli_arg(a, "name"), 0);
+		const char *name = cli_arg(a, "name");
 
-		if (a->undo && s != NULL && strcmp(s->state, "idle") != 0)
+		if (a->undo && device_session_busy(c->dev, name))
 			return cli_error(c, "The CMP session %s has a transaction in "
-			    "progress.", s->name);
+			    "progress.", device_session_cfg(device_session_find(c->dev,
+			    name))->name);
 		return 0;
 	}
 	if (a->undo)
 		return 0;
-	if (cli_context(c, &cli_cmp_session_view, &cfg) != 0)
-		return cli_error(c, "Not in a CMP session view.");
+	if (cli_context(c, &session_view, &cfg) != 0)
+		return cli_error(c, "This is not a CMP session view.");
 	if (cli_kw(a, "entity")) {
-		if (!entity_ok(c, cli_arg(a, "entity"), &ent))
+		ent = device_entity_find(c->dev, cli_arg(a, "entity"));
+		if (ent == NULL || ent->common_name == NULL)
 			return cli_error(c, "The PKI entity %s has no common-name "
 			    "configured.", cli_arg(a, "entity"));
 	} else if (cli_kw(a, "ca-name")) {
-		if (!pki_cmp_dn_ok(cli_arg(a, "name"), &e))
+		if (!device_ca_name_ok(cli_arg(a, "name"), &e))
 			return cli_error(c, "%s", e.msg);
 	} else if (cli_kw(a, "url")) {
-		char *u = url_unescape(cli_arg(a, "url"), cli_kw(a, "esc"));
-		int bad = strchr(u, ' ') != NULL;
-
-		free(u);
-		if (bad)
-			return cli_error(c, "The URL is not valid.");
+		if (!device_url_ok(cli_arg(a, "url"), cli_kw(a, "esc"), &e))
+			return cli_error(c, "%s", e.msg);
 	} else if ((v = cli_arg(a, "file")) != NULL) {
 		struct pki_cert_info info;
 
@@ -259,22 +124,7 @@ h_session_check(struct cli *c, const struct cli_args *a)
 
 /* ---- actions ---- */
 
-static void
-progress(void *arg, const char *text)
-{
-	struct cli *c = arg;
-
-	cli_out(c, "Info: %s\n", text);
-	fflush(c->out);
-}
-
-static int
-should_stop(void *arg)
-{
-	struct sess_state *s = arg;
-
-	return s->stop || interrupted;
-}
+static volatile sig_atomic_t interrupted;
 
 static void
 on_sigint(int sig)
@@ -283,194 +133,102 @@ on_sigint(int sig)
 	interrupted = 1;
 }
 
-static const char *const kind_name[] = { "initial-request", "certificate-request",
-	"keyupdate-request" };
-static const char *const kind_short[] = { "IR", "CR", "KUR" };
-
-/* Gathers session NAME's configuration into *s (strings borrowed from the tree;
- * *secret and *url are new). Names what is missing for KIND. */
-int
-cli_cmp_gather(struct cli *c, const char *name, int kind,
-    struct pki_cmp_session *s, struct pki_entity *ent, char **secret, char **url)
+static int
+was_interrupted(void *arg)
 {
-	struct device_session_cfg cfg;
-	struct pk_err e;
-
-	memset(s, 0, sizeof(*s));
-	*secret = *url = NULL;
-	if (cli_config_get(c, &cli_cmp_session_view, name, &cfg) != 0)
-		return cli_error(c, "The CMP session %s does not exist.", name);
-	s->name = cfg.name;
-	if (cfg.url == NULL)
-		return cli_error(c, "The CMP session %s has no server URL configured.",
-		    cfg.name);
-	*url = url_unescape(cfg.url, cfg.url_esc);
-	s->url = *url;
-	if (cfg.entity == NULL) {
-		if (kind != PKI_CMP_KUR)
-			return cli_error(c, "The CMP session %s has no entity "
-			    "configured.", cfg.name);
-	} else {
-		if (!entity_ok(c, cfg.entity, ent))
-			return cli_error(c, "The PKI entity %s of the CMP session %s has "
-			    "no common-name configured.", cfg.entity, cfg.name);
-		s->entity = ent;
-	}
-	if ((s->key_name = cfg.key) == NULL)
-		return cli_error(c, "The CMP session %s has no key pair configured.",
-		    cfg.name);
-	s->regenerate = cfg.regenerate;
-	s->regen_bits = cfg.regen_bits;
-	s->ca_name = cfg.ca_name;
-	s->use_signature = cfg.use_signature;
-	s->auth_cert = cfg.auth_cert;
-	s->verify_cert = cfg.verify_cert;
-	s->hmac_sha1 = cfg.hmac_sha1;
-	s->implicit_confirm = cfg.implicit_confirm;
-	s->timeout = cfg.timeout;
-	if (kind != PKI_CMP_IR && !s->use_signature)
-		return cli_error(c, "The CMP session %s uses message authentication "
-		    "code protection; a %s must be signed (set cmp-request "
-		    "origin-authentication-method signature).", cfg.name,
-		    kind == PKI_CMP_CR ? "certificate request" : "key update request");
-	if (kind == PKI_CMP_IR && !s->use_signature) {
-		s->ref = cfg.mac_ref;
-		if (s->ref == NULL || cfg.mac_secret == NULL)
-			return cli_error(c, "The CMP session %s has no "
-			    "message-authentication-code configured.", cfg.name);
-		if (storage_unseal(c->st, cfg.mac_secret, secret, &e) != 0)
-			return cli_error(c, "The secret of the CMP session %s cannot be "
-			    "used: %s.", cfg.name, e.msg);
-		s->secret = *secret;
-	} else if (s->auth_cert == NULL) {
-		return cli_error(c, "The CMP session %s has no authentication "
-		    "certificate configured.", cfg.name);
-	}
-	return 0;
+	(void)arg;
+	return interrupted;
 }
 
-/* Runs KIND for session NAME; prints progress and the outcome. */
+/* Runs KIND for session NAME; prints the outcome. */
 static int
-run_action(struct cli *c, const char *name, enum pki_cmp_kind kind)
+run_action(struct cli *c, const char *name, enum device_req kind)
 {
-	struct pki_cmp_session s;
-	struct pki_entity ent;
-	struct pki_cmp_outcome o;
-	struct sess_state *st;
-	char *secret = NULL, *url = NULL;
+	struct device_result r;
 	struct pk_err e;
 	struct sigaction sa, old;
 	int rc;
 
-	if (cli_cmp_gather(c, name, kind, &s, &ent, &secret, &url) != 0) {
-		storage_wipe_free(secret);
-		free(url);
-		return -1;
-	}
-	st = sess_get(c, s.name, 1);
-	if (strcmp(st->state, "idle") != 0) {
-		storage_wipe_free(secret);
-		free(url);
-		return cli_error(c, "The CMP session %s has a transaction in progress.",
-		    s.name);
-	}
-	st->stop = 0;
-	st->state = "waiting";
-	s.should_stop = should_stop;
-	s.stop_arg = st;
-	s.progress = progress;
-	s.progress_arg = c;
 	interrupted = 0;
 	if (c->interactive) {
+		/* Ctrl+C stops a transaction that waits (the console keeps running) */
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_sigint;
 		sigaction(SIGINT, &sa, &old);
 	}
-	cli_cmp_count(c, st, kind, 0);
-	rc = pki_cmp_request(c->pki, c->st, kind, &s, &o, &e);
+	rc = device_request(c->dev, name, kind, was_interrupted, NULL, &r, &e);
 	if (c->interactive)
 		sigaction(SIGINT, &old, NULL);
-	st->state = "idle";
-	storage_wipe_free(secret);
-	free(url);
+	if (rc != 0 && !r.sent)
+		return cli_error(c, "%s", e.msg);
 	if (rc != 0) {
-		cli_cmp_count(c, st, kind, 1);
-		snprintf(st->last, sizeof(st->last), "%s failed: %s", kind_short[kind],
-		    e.msg);
-		cli_error(c, "The %s of the CMP session %s failed: %s", kind_name[kind],
-		    s.name, e.msg);
-		if (o.status >= 0)
-			cli_out(c, "Info: PKIStatus: %s%s%s%s%s%s\n", o.status_name,
-			    o.failinfo[0] ? ", failInfo: " : "", o.failinfo,
-			    o.status_text[0] ? ", text: \"" : "", o.status_text,
-			    o.status_text[0] ? "\"" : "");
-		if (o.unauthenticated)
+		cli_error(c, "The %s of the CMP session %s failed: %s",
+		    device_req_action(kind), device_session_cfg(device_session_find(c->dev,
+		    name))->name, e.msg);
+		if (r.status >= 0)
+			cli_out(c, "Info: PKIStatus: %s%s%s%s%s%s\n", r.status_name,
+			    r.failinfo[0] ? ", failInfo: " : "", r.failinfo,
+			    r.status_text[0] ? ", text: \"" : "", r.status_text,
+			    r.status_text[0] ? "\"" : "");
+		if (r.unauthenticated)
 			cli_out(c, "Warning: The error message was not authenticated "
 			    "(unprotected or with a protection that did not verify).\n");
 		return -1;
 	}
-	snprintf(st->last, sizeof(st->last), "%s accepted, %s, serial %s", kind_short[kind],
-	    o.cert_file, o.serial);
-	if (o.key_replaced)
-		cli_out(c, "Info: The key pair %s was replaced by the new key pair.\n",
-		    s.key_name);
-	cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
-	    o.cert_file);
-	if (kind == PKI_CMP_KUR) {
-		/* The updated certificate is the session's current one from now on
-		 * (with regenerate the old one no longer matches any key pair). */
-		struct device_session_cfg cfg;
+	{
+		const struct device_session_cfg *cfg =
+		    device_session_cfg(device_session_find(c->dev, name));
 
-		if (cli_config_get(c, &cli_cmp_session_view, s.name, &cfg) == 0 &&
-		    cfg.auth_cert != NULL && strcmp(cfg.auth_cert, o.cert_file) != 0 &&
-		    cli_config_update(c, &cli_cmp_session_view, s.name,
-		    offsetof(struct device_session_cfg, auth_cert), o.cert_file) == 0)
+		if (r.key_replaced)
+			cli_out(c, "Info: The key pair %s was replaced by the new key "
+			    "pair.\n", cfg->key);
+		cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
+		    r.cert_file);
+		/* the running configuration follows the device */
+		if (r.auth_cert_changed && cli_config_update(c, &session_view, cfg->name,
+		    offsetof(struct device_session_cfg, auth_cert), r.cert_file) == 0)
 			cli_out(c, "Info: The CMP session %s now uses %s as its "
-			    "authentication certificate.\n", s.name, o.cert_file);
+			    "authentication certificate.\n", cfg->name, r.cert_file);
+		cli_out(c, "Info: Serial number: %s\n", r.serial);
+		cli_out(c, "Info: Valid from %s to %s\n", r.not_before, r.not_after);
+		for (int i = 0; i < r.ncapubs; i++)
+			cli_out(c, "Info: CA certificate saved as "
+			    "flash:/pki/public/%s_ca%d.cer.\n", cfg->name, i);
 	}
-	cli_autoupdate_reschedule(c, s.name);
-	cli_out(c, "Info: Serial number: %s\n", o.serial);
-	cli_out(c, "Info: Valid from %s to %s\n", o.not_before, o.not_after);
-	for (int i = 0; i < o.ncapubs; i++)
-		cli_out(c, "Info: CA certificate saved as flash:/pki/public/%s_ca%d.cer.\n",
-		    s.name, i);
 	return 0;
 }
 
 static int
 h_cmp_ir(struct cli *c, const struct cli_args *a)
 {
-	return run_action(c, cli_arg(a, "session"), PKI_CMP_IR);
+	return run_action(c, cli_arg(a, "session"), DEVICE_IR);
 }
 
 static int
 h_cmp_cr(struct cli *c, const struct cli_args *a)
 {
-	return run_action(c, cli_arg(a, "session"), PKI_CMP_CR);
+	return run_action(c, cli_arg(a, "session"), DEVICE_CR);
 }
 
 static int
 h_cmp_kur(struct cli *c, const struct cli_args *a)
 {
-	return run_action(c, cli_arg(a, "session"), PKI_CMP_KUR);
+	return run_action(c, cli_arg(a, "session"), DEVICE_KUR);
 }
 
 static int
 h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 {
-	struct device_session_cfg cfg;
-	struct sess_state *s;
+	const char *name = cli_arg(a, "session");
+	int rc = device_session_stop(c->dev, name);
 
-	if (cli_config_get(c, &cli_cmp_session_view, cli_arg(a, "session"), &cfg) != 0)
-		return cli_error(c, "The CMP session %s does not exist.",
-		    cli_arg(a, "session"));
-	s = sess_get(c, cfg.name, 1);
-	if (strcmp(s->state, "polling") != 0 && strcmp(s->state, "waiting") != 0) {
-		cli_out(c, "Info: The CMP session %s is not polling.\n", cfg.name);
-		return 0;
-	}
-	s->stop = 1;
-	cli_out(c, "Info: Polling of the CMP session %s will stop.\n", cfg.name);
+	if (rc < 0)
+		return cli_error(c, "The CMP session %s does not exist.", name);
+	name = device_session_cfg(device_session_find(c->dev, name))->name;
+	if (rc == 0)
+		cli_out(c, "Info: The CMP session %s is not polling.\n", name);
+	else
+		cli_out(c, "Info: Polling of the CMP session %s will stop.\n", name);
 	return 0;
 }
 
@@ -483,11 +241,13 @@ or_dash(const char *s)
 }
 
 static void
-show_session(struct cli *c, const struct device_session_cfg *cfg, struct sbuf *b)
+show_session(struct cli *c, struct device_session *s, struct sbuf *b)
 {
-	struct sess_state *s = sess_get(c, cfg->name, 1);
+	const struct device_session_cfg *cfg = device_session_cfg(s);
+	struct device_session_status st;
 	char t1[40], t2[40];
 
+	device_session_status(s, &st);
 	sbuf_printf(b, " Session Name            : %s\n", cfg->name);
 	sbuf_printf(b, " Entity                  : %s\n", or_dash(cfg->entity));
 	sbuf_printf(b, " CA Name                 : %s\n", or_dash(cfg->ca_name));
@@ -510,26 +270,26 @@ show_session(struct cli *c, const struct device_session_cfg *cfg, struct sbuf *b
 	sbuf_printf(b, " Timeout                 : %d s\n", cfg->timeout);
 	sbuf_printf(b, " Auto Update             : %s, at %d%% of the validity\n",
 	    cfg->auto_update ? "Enabled" : "Disabled", cfg->expire_pct);
-	sbuf_printf(b, " State                   : %s\n", s->state);
-	sbuf_printf(b, " Last Result             : %s\n", s->last[0] ? s->last : "-");
+	sbuf_printf(b, " State                   : %s\n", st.state);
+	sbuf_printf(b, " Last Result             : %s\n", st.last[0] ? st.last : "-");
 	if (cfg->auth_cert != NULL) {
 		time_t nb, na;
 		struct pk_err e;
 
-		if (pki_cert_file_validity(c->pki, cfg->auth_cert, &nb, &na, &e) == 0)
+		if (device_cert_validity(c->dev, cfg->auth_cert, &nb, &na, &e) == 0)
 			sbuf_printf(b, " Certificate Validity    : %s to %s%s\n",
 			    pk_time_text(nb, t1, sizeof(t1)),
 			    pk_time_text(na, t2, sizeof(t2)),
-			    na < time(NULL) ? " (expired)" : "");
+			    (int64_t)na * 1000 < device_now(c->dev) ? " (expired)" : "");
 		else
 			sbuf_printf(b, " Certificate Validity    : - (%s)\n", e.msg);
 	} else {
 		sbuf_puts(b, " Certificate Validity    : -\n");
 	}
-	if (s->next_update != 0)
+	if (st.next_update != 0)
 		sbuf_printf(b, " Next Update             : %s%s%s\n",
-		    pk_time_text(s->next_update, t1, sizeof(t1)),
-		    s->next_note[0] ? ", " : "", s->next_note);
+		    pk_time_text(st.next_update, t1, sizeof(t1)),
+		    st.next_note[0] ? ", " : "", st.next_note);
 	else
 		sbuf_puts(b, " Next Update             : -\n");
 }
@@ -538,24 +298,21 @@ static int
 h_cmp_display_session(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "session");
-	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 	struct sbuf b = SBUF_INIT;
 	size_t n = 0;
 
-	for (size_t i = 0; nodes[i] != NULL; i++) {
-		struct device_session_cfg cfg;
+	for (size_t i = 0; i < device_session_count(c->dev); i++) {
+		struct device_session *s = device_session_at(c->dev, i);
 
-		if (name != NULL && !pk_strcaseeq(nodes[i]->key, name))
+		if (name != NULL && !pk_strcaseeq(device_session_cfg(s)->name, name))
 			continue;
 		if (n++)
 			sbuf_putc(&b, '\n');
-		cfg_bind(nodes[i], &cli_cmp_session_view, &cfg);
-		show_session(c, &cfg, &b);
+		show_session(c, s, &b);
 	}
 	sbuf_printf(&b, "%s Total Number: %zu\n", n ? "\n" : "", n);
 	cli_write(c, sbuf_str(&b));
 	sbuf_free(&b);
-	free(nodes);
 	return 0;
 }
 
@@ -563,65 +320,97 @@ static int
 h_cmp_display_stats(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "session");
-	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
 	size_t shown = 0;
 
-	for (size_t i = 0; nodes[i] != NULL; i++) {
-		struct sess_state *s;
+	for (size_t i = 0; i < device_session_count(c->dev); i++) {
+		struct device_session *s = device_session_at(c->dev, i);
+		struct device_session_status st;
 
-		if (name != NULL && !pk_strcaseeq(nodes[i]->key, name))
+		if (name != NULL && !pk_strcaseeq(device_session_cfg(s)->name, name))
 			continue;
-		s = sess_get(c, nodes[i]->key, 1);
+		device_session_status(s, &st);
 		if (shown++)
 			cli_out(c, "\n");
-		cli_out(c, " CMP Context Name: %s\n", nodes[i]->key);
-		cli_out(c, " Ir Send Counts : %lu\n", s->sent[ST_IR]);
-		cli_out(c, " Ir Fail Counts : %lu\n", s->failed[ST_IR]);
-		cli_out(c, " Cr Send Counts : %lu\n", s->sent[ST_CR]);
-		cli_out(c, " Cr Fail Counts : %lu\n", s->failed[ST_CR]);
-		cli_out(c, " Kur Send Counts : %lu\n", s->sent[ST_KUR]);
-		cli_out(c, " Kur Fail Counts : %lu\n", s->failed[ST_KUR]);
+		cli_out(c, " CMP Context Name: %s\n", device_session_cfg(s)->name);
+		cli_out(c, " Ir Send Counts : %lu\n", st.sent[DEVICE_IR]);
+		cli_out(c, " Ir Fail Counts : %lu\n", st.failed[DEVICE_IR]);
+		cli_out(c, " Cr Send Counts : %lu\n", st.sent[DEVICE_CR]);
+		cli_out(c, " Cr Fail Counts : %lu\n", st.failed[DEVICE_CR]);
+		cli_out(c, " Kur Send Counts : %lu\n", st.sent[DEVICE_KUR]);
+		cli_out(c, " Kur Fail Counts : %lu\n", st.failed[DEVICE_KUR]);
 	}
 	if (shown == 0)
 		cli_out(c, "Info: No CMP session exists.\n");
-	free(nodes);
 	return 0;
 }
 
 static int
 h_cmp_reset_stats(struct cli *c, const struct cli_args *a)
 {
-	const char *name = cli_arg(a, "session");
-	struct cmp_console *cc = console(c);
+	struct pk_err e;
 
-	stats_load(c);
-	for (size_t i = 0; i < cc->n; i++) {
-		if (name != NULL && !pk_strcaseeq(cc->v[i]->name, name))
-			continue;
-		memset(cc->v[i]->sent, 0, sizeof(cc->v[i]->sent));
-		memset(cc->v[i]->failed, 0, sizeof(cc->v[i]->failed));
-	}
-	stats_save(c);
+	if (device_stats_reset(c->dev, cli_arg(a, "session"), &e) != 0)
+		cli_out(c, "Warning: The CMP statistics were not saved: %s.\n", e.msg);
 	cli_out(c, "Info: The CMP statistics were reset.\n");
 	return 0;
 }
 
-static void
-at_start(void *arg)
-{
-	cli_autoupdate_all(arg);
-}
+/* ---- the device's events ---- */
 
 static void
-at_exit(void *arg)
+on_event(void *arg, const struct device_event *ev)
 {
-	cli_autoupdate_free(arg);
-	cli_cmp_free(arg);
+	struct cli *c = arg;
+	const struct device_result *r = ev->result;
+
+	switch (ev->kind) {
+	case DEVICE_EV_PROGRESS:
+		cli_notify(c, "Info: %s", ev->text);
+		break;
+	case DEVICE_EV_AU_START:
+		cli_notify(c, "Info: The CMP session %s is updating its certificate "
+		    "(KUR%s).", ev->session, ev->regenerate ? " with a new key pair" : "");
+		break;
+	case DEVICE_EV_AU_DONE:
+		cli_notify(c, "Info: The certificate of the CMP session %s was updated "
+		    "automatically: serial %s, valid from %s to %s%s.", ev->session,
+		    r->serial, r->not_before, r->not_after,
+		    r->key_replaced ? ", new key pair" : "");
+		break;
+	case DEVICE_EV_AU_FAILED:
+		cli_notify(c, "Warning: The automatic update of the CMP session %s failed "
+		    "(attempt %d): %s The old certificate stays in use; next attempt in "
+		    "%lld s.", ev->session, ev->attempt, ev->text,
+		    (long long)(ev->delay_ms + 999) / 1000);
+		break;
+	case DEVICE_EV_AU_NOT_STARTED:
+		cli_notify(c, "Warning: The automatic update of the CMP session %s cannot "
+		    "start (attempt %d): %s Next attempt in %lld s.", ev->session,
+		    ev->attempt, ev->text, (long long)(ev->delay_ms + 999) / 1000);
+		break;
+	case DEVICE_EV_CERT_EXPIRED:
+		cli_notify(c, "Warning: The certificate %s of the CMP session %s has "
+		    "expired; automatic update needs a valid certificate (request a new "
+		    "one with pki cmp initial-request).", ev->file, ev->session);
+		break;
+	case DEVICE_EV_STATS_NOT_SAVED:
+		cli_notify(c, "Warning: The CMP statistics were not saved: %s.", ev->text);
+		break;
+	case DEVICE_EV_DAEMON_START:
+		cli_notify(c, "Info: pkish daemon started: %zu CMP session(s) with "
+		    "automatic update.", ev->count);
+		break;
+	case DEVICE_EV_DAEMON_STOP:
+		cli_notify(c, "Info: pkish daemon stopping.");
+		break;
+	}
 }
 
 void
 cli_cmp_init(struct cli *c)
 {
+	device_set_event_fn(c->dev, on_event, c);
+	cli_install_view(c, &session_view, c);
 	cli_install_handler(c, "session_check", h_session_check);
 	cli_install_handler(c, "cmp_ir", h_cmp_ir);
 	cli_install_handler(c, "cmp_cr", h_cmp_cr);
@@ -630,8 +419,4 @@ cli_cmp_init(struct cli *c)
 	cli_install_handler(c, "cmp_display_session", h_cmp_display_session);
 	cli_install_handler(c, "cmp_display_stats", h_cmp_display_stats);
 	cli_install_handler(c, "cmp_reset_stats", h_cmp_reset_stats);
-	cli_install_view(c, &cli_cmp_session_view, c);
-	cli_autoupdate_init(c);
-	cli_at_start(c, at_start, c);
-	cli_at_exit(c, at_exit, c);
 }

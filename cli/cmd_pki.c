@@ -1,12 +1,14 @@
 /*
- * Console handlers of the PKI commands (schemas/pki.xml): entities, key pairs,
- * certificates. Domain logic is in pki/; this file reads arguments, asks the
- * operator where CLI.md says so, and prints.
+ * Console handlers of the PKI commands (schemas/pki.xml): entities (the view's
+ * binding to struct pki_entity; each change is handed to the device, whose CMP
+ * sessions name entities), key pairs, certificates. Domain logic is in pki/; this
+ * file reads arguments, asks the operator where CLI.md says so, and prints.
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../device/device.h"
 #include "../pki/pki.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
@@ -31,36 +33,22 @@ static const struct cli_binding entity_fields[] = {
 };
 #undef F
 
-const struct cli_view_binding cli_entity_view = {
+/* Every change of an entity goes to the device (its CMP sessions name them). */
+static void
+entity_apply(void *arg, const char *key, const void *obj)
+{
+	struct cli *c = arg;
+
+	if (obj != NULL)
+		device_entity_set(c->dev, obj);
+	else
+		device_entity_remove(c->dev, key);
+}
+
+static const struct cli_view_binding entity_view = {
 	"pki-entity", entity_fields, sizeof(entity_fields) / sizeof(entity_fields[0]),
-	sizeof(struct pki_entity), NULL, NULL,
+	sizeof(struct pki_entity), NULL, entity_apply,
 };
-
-/* The CMP session using entity NAME (or key pair NAME with KEY), or NULL. */
-static const char *
-session_using(struct cli *c, int key, const char *name)
-{
-	struct cfg_node **s = cli_cfg_list(c, cli_cmp_session_view.view);
-	const char *who = NULL;
-
-	for (size_t i = 0; s[i] != NULL && who == NULL; i++) {
-		struct device_session_cfg cfg;
-		const char *v;
-
-		cfg_bind(s[i], &cli_cmp_session_view, &cfg);
-		v = key ? cfg.key : cfg.entity;
-		if (v != NULL && pk_strcaseeq(v, name))
-			who = s[i]->key;
-	}
-	free(s);
-	return who;
-}
-
-static int
-key_in_use(void *arg, const char *key)
-{
-	return session_using(arg, 1, key) != NULL;
-}
 
 /* check= of `pki entity` (undo: not while a session uses it) and of the entity
  * fields whose rules the grammar cannot say (fqdn, email). */
@@ -72,7 +60,7 @@ h_entity_check(struct cli *c, const struct cli_args *a)
 
 	if (cli_kw(a, "entity") && a->undo) {
 		const char *name = cli_arg(a, "name");
-		const char *s = session_using(c, 0, name);
+		const char *s = device_entity_user(c->dev, name);
 
 		if (s != NULL)
 			return cli_error(c, "The PKI entity %s is used by the CMP session "
@@ -94,7 +82,7 @@ static int
 h_display_entity(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "name");
-	struct cfg_node **nodes = cli_cfg_list(c, cli_entity_view.view);
+	struct cfg_node **nodes = cli_cfg_list(c, entity_view.view);
 	struct pki_entity *ents;
 	struct sbuf out = SBUF_INIT;
 	size_t n = 0;
@@ -105,7 +93,7 @@ h_display_entity(struct cli *c, const struct cli_args *a)
 	n = 0;
 	for (size_t i = 0; nodes[i] != NULL; i++)
 		if (name == NULL || pk_strcaseeq(nodes[i]->key, name))
-			cfg_bind(nodes[i], &cli_entity_view, &ents[n++]);
+			cfg_bind(nodes[i], &entity_view, &ents[n++]);
 	pki_entity_display(ents, n, &out);
 	cli_write(c, sbuf_str(&out));
 	sbuf_free(&out);
@@ -413,8 +401,7 @@ list_cert_records(void *arg)
 void
 cli_pki_init(struct cli *c)
 {
-	pki_set_key_in_use_hook(c->pki, key_in_use, c);
-	cli_install_view(c, &cli_entity_view, c);
+	cli_install_view(c, &entity_view, c);
 	cli_install_handler(c, "entity_check", h_entity_check);
 	cli_install_handler(c, "display_entity", h_display_entity);
 	cli_install_handler(c, "rsa_create", h_rsa_create);

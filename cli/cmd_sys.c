@@ -1,7 +1,8 @@
 /*
  * General console commands (schemas/system.xml): views, display of the
- * configuration and version, save, dir. Also the "public-file" object kind (files
- * in flash:/pki/public, for Tab and existence checks).
+ * configuration and version, save, dir; the system view's binding (the sysname
+ * names the device in the prompts). Also the "public-file" object kind (files in
+ * flash:/pki/public, for Tab and existence checks).
  */
 #include <dirent.h>
 #include <histedit.h>

@@ -351,7 +351,6 @@ load_command(struct loader *l, xmlNode *x)
 	free(views);
 	cmd->handler = resolve(l, x, "handler");
 	cmd->check = resolve(l, x, "check");
-	cmd->notify = resolve(l, x, "notify");
 	cmd->leaf = attr(x, "leaf");
 	cmd->key = attr(x, "key");
 	enter = attr(x, "enter");

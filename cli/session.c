@@ -1,14 +1,19 @@
 /*
- * The console session: current view and its configuration node, the prompt,
- * dispatch of matched commands (handlers, config leaves, views), output, questions.
- * Front ends (batch.c, edit.c) feed it lines; handlers print through cli_out().
+ * The console session: the features' registrations, current view and its
+ * configuration node, the prompt, dispatch of matched commands (handlers, config
+ * leaves, views; after a change the feature binding the view is told), output
+ * (cli_out, and cli_notify for lines nobody typed a command for), questions.
+ * The session owns the device (device/: CMP sessions, the event loop) that the
+ * features talk to; it names no feature itself. Front ends (batch.c, edit.c) feed
+ * it lines; handlers print through cli_out().
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../device/device.h"
 #include "../pki/pki.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
@@ -129,6 +134,35 @@ void
 cli_write(struct cli *c, const char *text)
 {
 	fputs(text, c->out);
+}
+
+void
+cli_notify(struct cli *c, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (c->daemon) {
+		char ts[40];
+
+		pk_time_text(time(NULL), ts, sizeof(ts));
+		fprintf(stderr, "%s pkish: %s\n", ts, buf);
+		fflush(stderr);
+		syslog(strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING, "%s", buf);
+		return;
+	}
+	if (c->redraw != NULL && !c->in_exec) {
+		/* hide the prompt and typed text, print, redraw them */
+		fprintf(c->out, "\r\033[K%s\n", buf);
+		fflush(c->out);
+		c->redraw(c->redraw_arg);
+		return;
+	}
+	fprintf(c->out, "%s\n", buf);
+	fflush(c->out);
 }
 
 int
@@ -476,8 +510,6 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 				apply(c, cmd->enter, NULL, k);
 				free(k);
 			}
-			if (cmd->notify)
-				cmd->notify(c, a);
 			rc = 0;
 			goto out;
 		}
@@ -487,8 +519,6 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 			cfg_canonical(a, &text);
 			n = cfg_add_child(c->node, cmd->enter, cmd, key, sbuf_str(&text));
 			apply(c, cmd->enter, n, NULL);
-			if (cmd->notify)
-				cmd->notify(c, a);
 		}
 		c->view = cmd->enter;
 		c->node = n;
@@ -505,8 +535,6 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 			goto out;
 		cfg_unset_leaf(c->node, cmd->leaf);
 		apply(c, c->view, c->node, NULL);
-		if (cmd->notify)
-			cmd->notify(c, a);
 		rc = 0;
 		goto out;
 	}
@@ -517,8 +545,6 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 	cfg_canonical(a, &text);
 	cfg_set_leaf(c->node, cmd, sbuf_str(&text), a);
 	apply(c, c->view, c->node, NULL);
-	if (cmd->notify)
-		cmd->notify(c, a);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nowned; i++)
@@ -565,10 +591,12 @@ cli_exec(struct cli *c, const char *line)
 
 		cfg_canonical(&r.args, &canon);
 		r.args.line = sbuf_str(&canon);
+		c->in_exec++;
 		if (r.cmd->handler != NULL)
 			rc = r.cmd->handler(c, &r.args);
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
+		c->in_exec--;
 		sbuf_free(&canon);
 	}
 	match_result_free(&r);
@@ -700,7 +728,7 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	{
 		struct sbuf rep = SBUF_INIT;
 
-		pki_cmp_recover(c->pki, c->st, &rep);
+		device_journal_recover(c->pki, c->st, &rep);
 		for (char *l = rep.s, *nl; l != NULL && *l; l = nl ? nl + 1 : NULL) {
 			nl = strchr(l, '\n');
 			fprintf(stderr, "pkish: %.*s\n", nl ? (int)(nl - l) : (int)strlen(l),
@@ -708,7 +736,9 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 		}
 		sbuf_free(&rep);
 	}
-	c->loop = loop_new();
+	if (device_new(&c->dev, c->st, c->pki, NULL, e) != 0)
+		goto fail;
+	c->loop = device_loop(c->dev);
 	c->root = cfg_new_root();
 	/* The features register their handlers and object kinds; the grammar then
 	 * resolves its names among them. */
@@ -748,7 +778,7 @@ cli_free(struct cli *c)
 	}
 	free(c->at_exit);
 	free(c->at_start);
-	loop_free(c->loop);
+	device_free(c->dev);
 	cfg_free(c->root);
 	pki_close(c->pki);
 	storage_close(c->st);
@@ -766,59 +796,8 @@ cli_wait_input(struct cli *c, int fd)
 	return loop_wait(c->loop, fd, -1);
 }
 
-static volatile sig_atomic_t daemon_stop;
-static int daemon_pipe[2] = { -1, -1 };
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	daemon_stop = 1;
-	if (write(daemon_pipe[1], "x", 1) < 0)
-		daemon_stop = 1;
-}
-
-static void
-drain(void *arg)
-{
-	struct cli *c = arg;
-	char b[16];
-
-	if (read(daemon_pipe[0], b, sizeof(b)) < 0)
-		daemon_stop = 1;
-	loop_break(c->loop);
-}
-
 int
 cli_daemon_run(struct cli *c)
 {
-	struct sigaction sa;
-	struct cfg_node **nodes = cli_cfg_list(c, cli_cmp_session_view.view);
-	size_t n = 0;
-
-	for (size_t i = 0; nodes[i] != NULL; i++) {
-		struct device_session_cfg cfg;
-
-		cfg_bind(nodes[i], &cli_cmp_session_view, &cfg);
-		n += cfg.auto_update != 0;
-	}
-	free(nodes);
-	if (pipe(daemon_pipe) != 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	loop_watch(c->loop, daemon_pipe[0], drain, c);
-	cli_notify(c, "Info: pkish daemon started: %zu CMP session(s) with automatic "
-	    "update.", n);
-	while (!daemon_stop)
-		if (loop_wait(c->loop, -1, -1) < 0)
-			break;
-	cli_notify(c, "Info: pkish daemon stopping.");
-	loop_unwatch(c->loop, daemon_pipe[0]);
-	close(daemon_pipe[0]);
-	close(daemon_pipe[1]);
-	return 0;
+	return device_daemon_run(c->dev);
 }
