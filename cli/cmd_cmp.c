@@ -378,10 +378,15 @@ on_event(void *arg, const struct device_event *ev)
 		    r->key_replaced ? ", new key pair" : "");
 		break;
 	case DEVICE_EV_AU_FAILED:
-		cli_notify(c, "Warning: The automatic update of the CMP session %s failed "
-		    "(attempt %d): %s The old certificate stays in use; next attempt in "
-		    "%lld s.", ev->session, ev->attempt, ev->text,
-		    (long long)(ev->delay_ms + 999) / 1000);
+		if (ev->delay_ms < 0)
+			cli_notify(c, "Warning: The automatic update of the CMP session %s "
+			    "failed (attempt %d): %s The old certificate stays in use.",
+			    ev->session, ev->attempt, ev->text);
+		else
+			cli_notify(c, "Warning: The automatic update of the CMP session %s "
+			    "failed (attempt %d): %s The old certificate stays in use; next "
+			    "attempt in %lld s.", ev->session, ev->attempt, ev->text,
+			    (long long)(ev->delay_ms + 999) / 1000);
 		break;
 	case DEVICE_EV_AU_NOT_STARTED:
 		cli_notify(c, "Warning: The automatic update of the CMP session %s cannot "

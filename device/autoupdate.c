@@ -184,8 +184,15 @@ device_kur_done(struct device *d, struct device_session *s,
 	}
 	ev.kind = DEVICE_EV_AU_FAILED;
 	ev.text = e != NULL ? e->msg : "unknown error";
-	ev.delay_ms = schedule_retry(d, s, ev.text);
-	ev.attempt = s->attempt;
 	snprintf(s->last, sizeof(s->last), "KUR failed (automatic): %s", ev.text);
+	if (!s->configured || !s->cfg.auto_update) {
+		/* disabled while it ran: no retry */
+		ev.attempt = s->attempt + 1;
+		ev.delay_ms = -1;
+		au_reschedule(d, s);
+	} else {
+		ev.delay_ms = schedule_retry(d, s, ev.text);
+		ev.attempt = s->attempt;
+	}
 	device_emit(d, &ev);
 }

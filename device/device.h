@@ -125,7 +125,8 @@ struct device_event {
 	const struct device_result *result;	/* AU_DONE */
 	int regenerate;			/* AU_START: with a new key pair */
 	int attempt;			/* AU_FAILED, AU_NOT_STARTED: 1, 2, ... */
-	int64_t delay_ms;		/* AU_FAILED, AU_NOT_STARTED: next attempt */
+	int64_t delay_ms;		/* AU_FAILED, AU_NOT_STARTED: next attempt in;
+					 * -1: none (automatic update disabled) */
 	size_t count;			/* DAEMON_START */
 };
 
