@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../cli/cli_int.h"
+#include "../device/device.h"
 #include "../cmp/cmp.h"
 
 static const cli_feature_fn features[] = {

@@ -27,8 +27,6 @@
 #include "../util/util.h"
 
 struct cli;
-struct storage;
-struct pki;
 struct grammar;
 struct cfg_node;
 
@@ -219,7 +217,6 @@ void cli_view_set(struct cli *c, const char *view);
 int cli_load_config(struct cli *c, const char *path, const char *shown);
 /* 1 once `quit` was given in user view. */
 int cli_done(const struct cli *c);
-int cli_interactive(const struct cli *c);
 
 /* Output: everything the console shows goes through these. */
 void cli_out(struct cli *c, const char *fmt, ...)
@@ -249,11 +246,6 @@ struct cli_io {
 	void *arg;
 };
 void cli_set_io(struct cli *c, const struct cli_io *io);
-
-/* Device state, for handlers. */
-struct storage *cli_storage(struct cli *c);
-struct pki *cli_pki(struct cli *c);
-void cli_set_pki(struct cli *c, struct pki *p);
 
 /* ---- batch front end ---- */
 

@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "cli.h"
-#include "../device/device.h"
+
+struct device;
+struct loop;
 
 
 /* ---- grammar model ---- */
@@ -246,6 +248,7 @@ struct cli {
 	int interactive;
 	int done;
 	FILE *out;
+	struct sbuf *capture;		/* output goes here instead (startup load) */
 	struct cli_io io;
 	struct device *dev;		/* the device core: CMP sessions, scheduler */
 	struct loop *loop;		/* the device's: timers, background completions */

@@ -125,13 +125,14 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
 	if (bits_s == NULL && c->interactive && c->io.read_line != NULL) {
-		char *ans;
+		char *ans, q[64];
 
 		cli_out(c, "The range of public key size is (2048 ~ 4096).\n");
 		cli_out(c, "NOTE: Key pair generation will take a short while.\n");
 		fflush(c->out);
-		ans = c->io.read_line(c->io.arg,
-		    "Please input the modulus [default = 3072]:", 1);
+		snprintf(q, sizeof(q), "Please input the modulus [default = %d]:",
+		    PKI_RSA_DEFAULT_BITS);
+		ans = c->io.read_line(c->io.arg, q, 1);
 		if (ans != NULL && ans[0] != '\0') {
 			char *end;
 			long v = strtol(ans, &end, 10);

@@ -114,10 +114,15 @@ env(struct cli *c)
 
 /* ---- output ---- */
 
+/* Everything the console shows goes through cli_vout and cli_write: to the
+ * session's out, or into c->capture while a startup line runs. */
 void
 cli_vout(struct cli *c, const char *fmt, va_list ap)
 {
-	vfprintf(c->out, fmt, ap);
+	if (c->capture != NULL)
+		sbuf_vprintf(c->capture, fmt, ap);
+	else
+		vfprintf(c->out, fmt, ap);
 }
 
 void
@@ -133,7 +138,10 @@ cli_out(struct cli *c, const char *fmt, ...)
 void
 cli_write(struct cli *c, const char *text)
 {
-	fputs(text, c->out);
+	if (c->capture != NULL)
+		sbuf_puts(c->capture, text);
+	else
+		fputs(text, c->out);
 }
 
 void
@@ -156,12 +164,12 @@ cli_notify(struct cli *c, const char *fmt, ...)
 	}
 	if (c->redraw != NULL && !c->in_exec) {
 		/* hide the prompt and typed text, print, redraw them */
-		fprintf(c->out, "\r\033[K%s\n", buf);
+		cli_out(c, "\r\033[K%s\n", buf);
 		fflush(c->out);
 		c->redraw(c->redraw_arg);
 		return;
 	}
-	fprintf(c->out, "%s\n", buf);
+	cli_out(c, "%s\n", buf);
 	fflush(c->out);
 }
 
@@ -170,11 +178,11 @@ cli_error(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("Error: ", c->out);
+	cli_write(c, "Error: ");
 	va_start(ap, fmt);
 	cli_vout(c, fmt, ap);
 	va_end(ap);
-	fputc('\n', c->out);
+	cli_write(c, "\n");
 	return -1;
 }
 
@@ -662,25 +670,24 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 }
 
 /* Runs a saved configuration silently from the system view; failed lines are
- * reported on stderr with their line numbers. */
+ * reported on stderr with their line numbers and what they printed. */
 int
 cli_load_config(struct cli *c, const char *path, const char *shown)
 {
 	unsigned char *data;
 	size_t len, lineno = 0;
 	struct pk_err e;
+	struct sbuf out = SBUF_INIT;
 	char *save = NULL;
-	FILE *real = c->out;
 	int failed = 0;
 
 	if (storage_read(path, STORAGE_MAX_FILE, &data, &len, &e) != 0)
 		return -1;
 	cli_view_set(c, "system");
+	c->capture = &out;
+	c->no_prompt = 1;
 	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
-		char *buf = NULL;
-		size_t blen = 0;
-		FILE *mem;
 		const char *p = l;
 
 		lineno++;
@@ -688,20 +695,16 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 			p++;
 		if (*p == '#' || *p == '\0')
 			continue;
-		mem = open_memstream(&buf, &blen);
-		c->out = mem;
-		c->no_prompt = 1;
+		sbuf_reset(&out);
 		if (cli_exec(c, l) != 0) {
-			fflush(mem);
 			fprintf(stderr, "pkish: %s, line %zu:\n%s\n%s", shown, lineno, l,
-			    buf ? buf : "\n");
+			    sbuf_str(&out));
 			failed++;
 		}
-		c->no_prompt = 0;
-		c->out = real;
-		fclose(mem);
-		free(buf);
 	}
+	c->no_prompt = 0;
+	c->capture = NULL;
+	sbuf_free(&out);
 	free(data);
 	cli_view_set(c, "user");
 	return failed ? -1 : 0;

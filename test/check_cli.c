@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../cli/cli_int.h"
+#include "../device/device.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 
@@ -565,6 +566,31 @@ START_TEST(binding_checked_against_grammar)
 }
 END_TEST
 
+/* The grammar's help texts name the defaults the device defines (device.h). */
+START_TEST(defaults_in_help_are_the_devices)
+{
+	struct cli *c = new_cli();
+	char want[64];
+	int seen = 0;
+
+	for (size_t i = 0; i < c->g->nparams; i++) {
+		const struct gparam *p = c->g->params[i];
+
+		if (strcmp(p->name, "seconds") == 0) {
+			snprintf(want, sizeof(want), "(default %d)", DEVICE_TIMEOUT_DEFAULT);
+			ck_assert_msg(strstr(p->help, want) != NULL, "%s", p->help);
+			seen++;
+		} else if (strcmp(p->name, "percent") == 0) {
+			snprintf(want, sizeof(want), "(default %d)", DEVICE_EXPIRE_DEFAULT);
+			ck_assert_msg(strstr(p->help, want) != NULL, "%s", p->help);
+			seen++;
+		}
+	}
+	ck_assert_int_eq(seen, 2);
+	cli_free(c);
+}
+END_TEST
+
 /* ---- the matcher alone: a small grammar, a fake object lister, no session ---- */
 
 static int fake_calls;
@@ -975,6 +1001,7 @@ main(void)
 	tcase_add_test(tc, shell_refuses_invalid_grammar);
 	tcase_add_test(tc, matcher_without_session);
 	tcase_add_test(tc, binding_checked_against_grammar);
+	tcase_add_test(tc, defaults_in_help_are_the_devices);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
