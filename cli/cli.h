@@ -85,10 +85,11 @@ typedef char **(*cli_list_fn)(void *arg);
 
 /* ---- feature registration ----------------------------------------------
  * Each feature (cmd_sys.c, cmd_pki.c, cmd_cmp.c) has an init that registers its
- * handlers and object kinds on the session (FRR's install_element from each
- * daemon's init); the program lists the features (cli_options.features). Names
- * are borrowed: pass literals. Everything is registered before the grammar loads,
- * which resolves the names and fails on one that nobody registered. */
+ * handlers, object kinds and view bindings on the session (FRR's install_element
+ * from each daemon's init); the program lists the features
+ * (cli_options.features). An init runs once the device is open (c->dev) and
+ * before the grammar loads, which resolves the names and checks the bindings,
+ * failing on anything nobody registered. Names are borrowed: pass literals. */
 
 typedef void (*cli_feature_fn)(struct cli *c);
 
@@ -101,10 +102,6 @@ void cli_cmp_init(struct cli *c);
 void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
 /* Params with object="KIND" name one of LIST(ARG). */
 void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
-/* FN(ARG) runs once the startup configuration is loaded (in registration order),
- * and when the session ends (in reverse order). */
-void cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg);
-void cli_at_exit(struct cli *c, void (*fn)(void *arg), void *arg);
 
 /* ---- typed configuration: bindings ------------------------------------------
  * A feature reads the configuration of a view as a struct of its own, filled from

@@ -229,16 +229,9 @@ int cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
 
 /* ---- session ---- */
 
-struct cli_hook {
-	void (*fn)(void *arg);
-	void *arg;
-};
-
 struct cli {
 	struct grammar *g;
 	struct cli_registry reg;	/* what the features registered */
-	struct cli_hook *at_start, *at_exit;
-	size_t nat_start, nat_exit;
 	struct storage *st;
 	struct pki *pki;
 	struct cfg_node *root;

@@ -32,31 +32,10 @@ cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg)
 	registry_add_object(&c->reg, kind, list, arg);
 }
 
-static void
-hook_add(struct cli_hook **v, size_t *n, void (*fn)(void *arg), void *arg)
-{
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	(*v)[*n].fn = fn;
-	(*v)[*n].arg = arg;
-	(*n)++;
-}
-
 void
 cli_install_view(struct cli *c, const struct cli_view_binding *vb, void *arg)
 {
 	registry_add_view(&c->reg, vb, arg);
-}
-
-void
-cli_at_start(struct cli *c, void (*fn)(void *arg), void *arg)
-{
-	hook_add(&c->at_start, &c->nat_start, fn, arg);
-}
-
-void
-cli_at_exit(struct cli *c, void (*fn)(void *arg), void *arg)
-{
-	hook_add(&c->at_exit, &c->nat_exit, fn, arg);
 }
 
 const char *
@@ -761,8 +740,6 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
 		free(cfg);
 	}
-	for (size_t i = 0; i < c->nat_start; i++)
-		c->at_start[i].fn(c->at_start[i].arg);
 	*out = c;
 	return 0;
 fail:
@@ -775,12 +752,6 @@ cli_free(struct cli *c)
 {
 	if (c == NULL)
 		return;
-	while (c->nat_exit > 0) {
-		c->nat_exit--;
-		c->at_exit[c->nat_exit].fn(c->at_exit[c->nat_exit].arg);
-	}
-	free(c->at_exit);
-	free(c->at_start);
 	device_free(c->dev);
 	cfg_free(c->root);
 	pki_close(c->pki);
