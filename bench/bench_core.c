@@ -14,15 +14,17 @@
 #include <unistd.h>
 
 #include "../cli/cli_int.h"
+#include "../device/device.h"
 #include "../cmp/cmp.h"
+
+static const cli_feature_fn features[] = {
+	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
+};
 
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return pk_mono_s();
 }
 
 static double
@@ -45,9 +47,9 @@ static void
 bench_timers(void)
 {
 	enum { N = 100000 };
-	struct loop *l = loop_new();
+	struct loop *l = loop_new(NULL, NULL);
 	struct loop_timer *t = calloc(N, sizeof(*t));
-	int64_t base = loop_now() + 3600 * 1000;
+	int64_t base = loop_now(l) + 3600 * 1000;
 	double t0 = now_s(), c0;
 
 	for (int i = 0; i < N; i++) {
@@ -64,7 +66,7 @@ bench_timers(void)
 		loop_timer_set(l, &t[i], base + rand() % 1000000);
 	c0 = cpu_s();
 	t0 = now_s();
-	loop_wait(l, -1, loop_now() + 1000);
+	loop_wait(l, -1, loop_now(l) + 1000);
 	printf("idle loop: %zu armed timers, %.3f s waited, %.6f s CPU used\n",
 	    loop_timer_count(l), now_s() - t0, cpu_s() - c0);
 	for (int i = 0; i < 10000; i++)
@@ -97,6 +99,7 @@ bench_matcher(void)
 	o.flash = dir;
 	o.schemas = getenv("PKISH_SCHEMA_DIR") ? getenv("PKISH_SCHEMA_DIR") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;
+	o.features = features;
 	if (cli_new(&c, &o, &e) != 0) {
 		fprintf(stderr, "bench: %s\n", e.msg);
 		return;

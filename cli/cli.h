@@ -8,9 +8,12 @@
  * commands (cmd_sys.c), the batch and libedit front ends (batch.c, edit.c), the
  * program (main.c).
  *
- * Handlers are C functions named in the grammar ("handler", "check", "notify"),
- * resolved by name when the grammar loads. A handler prints through cli_out()/
- * cli_error() and returns 0 (the line succeeded) or -1 (it failed).
+ * Features (cmd_sys.c, cmd_pki.c, cmd_cmp.c) register their handlers and object
+ * kinds from their init (registry.c); the session core, the grammar loader and the
+ * matcher name no feature. Handlers are C functions named in the grammar
+ * ("handler", "check"), resolved among the registered ones when the
+ * grammar loads. A handler prints through cli_out()/cli_error() and returns 0 (the
+ * line succeeded) or -1 (it failed).
  *
  * This module never includes OpenSSL headers.
  */
@@ -24,8 +27,6 @@
 #include "../util/util.h"
 
 struct cli;
-struct storage;
-struct pki;
 struct grammar;
 struct cfg_node;
 
@@ -78,35 +79,86 @@ int cli_kw(const struct cli_args *a, const char *kw);
 
 typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
 
-struct cli_handler {
-	const char *name;
-	cli_handler_fn fn;
-};
-
 /* Lists the existing objects of a kind (for Tab and the existence check of params
  * with object="KIND"). Returns a NULL-terminated array of new strings. */
-typedef char **(*cli_object_fn)(struct cli *c);
+typedef char **(*cli_list_fn)(void *arg);
 
-struct cli_object {
-	const char *kind;
-	cli_object_fn list;
+/* ---- feature registration ----------------------------------------------
+ * Each feature (cmd_sys.c, cmd_pki.c, cmd_cmp.c) has an init that registers its
+ * handlers, object kinds and view bindings on the session (FRR's install_element
+ * from each daemon's init); the program lists the features
+ * (cli_options.features). An init runs once the device is open (c->dev) and
+ * before the grammar loads, which resolves the names and checks the bindings,
+ * failing on anything nobody registered. Names are borrowed: pass literals. */
+
+typedef void (*cli_feature_fn)(struct cli *c);
+
+/* The features of pkish (cmd_sys.c, cmd_pki.c, cmd_cmp.c). */
+void cli_sys_init(struct cli *c);
+void cli_pki_init(struct cli *c);
+void cli_cmp_init(struct cli *c);
+
+/* Handler NAME (the grammar's handler= or check=) is FN. */
+void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
+/* Params with object="KIND" name one of LIST(ARG). */
+void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
+
+/* ---- typed configuration: bindings ------------------------------------------
+ * A feature reads the configuration of a view as a struct of its own, filled from
+ * the view's configuration node through one binding table: a field per entry (leaf
+ * id + param name -> offset and type). The grammar loader checks every table
+ * against the grammar: a leaf or parameter that the grammar does not have fails
+ * the load with the file:line of the view (or of the leaf's command). Nothing
+ * looks a leaf up by its name at run time. */
+
+enum cli_bind_type {
+	CLI_BIND_KEY,	/* const char *: the instance's key (leaf and name NULL) */
+	CLI_BIND_STR,	/* const char *: param NAME of LEAF, unchanged when unset */
+	CLI_BIND_INT,	/* int: param NAME (an integer) of LEAF, unchanged when unset */
+	CLI_BIND_KW,	/* int: 1 when keyword NAME was part of LEAF, else 0 */
+	CLI_BIND_SET,	/* int: 1 when LEAF is set, else 0 (name NULL) */
 };
 
-/* Handler tables of each command module, NULL-terminated (cmd_*.c). */
-extern const struct cli_handler cli_sys_handlers[];
-extern const struct cli_object cli_sys_objects[];
-extern const struct cli_handler cli_pki_handlers[];
-extern const struct cli_object cli_pki_objects[];
-extern const struct cli_handler cli_cmp_handlers[];
-extern const struct cli_handler cli_au_handlers[];
-/* Connects the PKI state to the session (hooks), once at start. */
-void cli_pki_attach(struct cli *c);
+struct cli_binding {
+	const char *leaf;
+	const char *name;
+	enum cli_bind_type type;
+	size_t offset;		/* of the field in the bound struct */
+};
+
+struct cli_view_binding {
+	const char *view;	/* the grammar's view name */
+	const struct cli_binding *fields;
+	size_t nfields;
+	size_t size;		/* of the bound struct */
+	void (*init)(void *obj);	/* its defaults (NULL: all zero) */
+	/* A node of the view was created or changed (OBJ is bound from it; its
+	 * strings are borrowed for the call) or removed (OBJ NULL). NULL: nobody
+	 * needs to know. Runs after the change, also while the startup
+	 * configuration loads. */
+	void (*apply)(void *arg, const char *key, const void *obj);
+};
+
+/* VB describes view VB->view (one binding per view); ARG goes to its apply. */
+void cli_install_view(struct cli *c, const struct cli_view_binding *vb, void *arg);
+/* Typed context for handlers (FRR VTY_DECLVAR_CONTEXT): the configuration of the
+ * current view bound into OBJ. -1 when the current view is not VB's. */
+int cli_context(struct cli *c, const struct cli_view_binding *vb, void *obj);
+/* Instance KEY (case-insensitive) of VB's view bound into OBJ; -1 when there is
+ * none. */
+int cli_config_get(struct cli *c, const struct cli_view_binding *vb, const char *key,
+    void *obj);
+/* Sets the CLI_BIND_STR field at OFFSET of instance KEY of VB's view to VALUE in
+ * the configuration tree: state that changed under the configuration (a key update
+ * renames the session's certificate). Calls no apply. -1 when there is no such
+ * instance, leaf or field. */
+int cli_config_update(struct cli *c, const struct cli_view_binding *vb,
+    const char *key, size_t offset, const char *value);
+/* The name in prompts (%s in a view's prompt); NULL: "pkish". */
+void cli_set_hostname(struct cli *c, const char *name);
 
 /* ---- grammar ------------------------------------------------------------ */
 
-/* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd. On error
- * returns -1 with every problem in *errors, one "file:line: message" a line. */
-int grammar_load(const char *dir, struct grammar **out, struct sbuf *errors);
 void grammar_free(struct grammar *g);
 
 /* ---- matcher ------------------------------------------------------------ */
@@ -131,6 +183,7 @@ struct cli_options {
 	int interactive;	/* a person at a terminal: prompts, confirmations */
 	int no_startup;		/* do not load flash:/vrpcfg.cfg */
 	int daemon;		/* --daemon: events to stderr and syslog */
+	const cli_feature_fn *features;	/* NULL-terminated: the features to init */
 };
 
 int cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e);
@@ -161,13 +214,18 @@ void cli_view_set(struct cli *c, const char *view);
 int cli_load_config(struct cli *c, const char *path, const char *shown);
 /* 1 once `quit` was given in user view. */
 int cli_done(const struct cli *c);
-int cli_interactive(const struct cli *c);
 
 /* Output: everything the console shows goes through these. */
 void cli_out(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void cli_vout(struct cli *c, const char *fmt, va_list ap);
 void cli_write(struct cli *c, const char *text);
+/* Prints a line that was not asked for (an event of the device): at a terminal
+ * the prompt and typed text are hidden and redrawn around it; in daemon mode it
+ * goes to stderr (with the time) and syslog; while a command runs it is output
+ * like the command's. */
+void cli_notify(struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Prints "Error: <msg>" and returns -1. */
 int cli_error(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -185,11 +243,6 @@ struct cli_io {
 	void *arg;
 };
 void cli_set_io(struct cli *c, const struct cli_io *io);
-
-/* Device state, for handlers. */
-struct storage *cli_storage(struct cli *c);
-struct pki *cli_pki(struct cli *c);
-void cli_set_pki(struct cli *c, struct pki *p);
 
 /* ---- batch front end ---- */
 
@@ -226,26 +279,9 @@ int cli_edit_run(struct cli *c);
 
 /* ---- configuration tree --------------------------------------------------- */
 
-/* The node of view VIEW with key KEY (case-insensitive) under the root, or NULL. */
-struct cfg_node *cli_cfg_find(struct cli *c, const char *view, const char *key);
-/* The configuration node of the current view (root in user/system view). */
-struct cfg_node *cli_cfg_current(struct cli *c);
 /* Instances of VIEW under the root, in creation order: NULL-terminated, borrowed
  * nodes in a new array (free() the array). */
 struct cfg_node **cli_cfg_list(struct cli *c, const char *view);
-const char *cfg_node_key(const struct cfg_node *n);
-/* 1 if leaf ID is set on N. */
-int cfg_leaf_set(const struct cfg_node *n, const char *leaf);
-/* The value of param PARAM of leaf ID (NULL if unset); with PARAM NULL, 1 if the
- * leaf has keyword... use cfg_leaf_kw. Borrowed. */
-const char *cfg_leaf_arg(const struct cfg_node *n, const char *leaf,
-    const char *param);
-/* 1 if leaf ID is set and keyword KW was part of it. */
-int cfg_leaf_kw(const struct cfg_node *n, const char *leaf, const char *kw);
-/* Replaces the value of PARAM in leaf ID (and its text); used when state changes
- * under the configuration (automatic update renames a certificate). */
-int cfg_leaf_update(struct cli *c, struct cfg_node *n, const char *leaf,
-    const char *param, const char *value);
 
 /* Whole configuration as `display current-configuration` shows it. */
 void cli_config_render(struct cli *c, struct sbuf *out);

@@ -1,6 +1,6 @@
 /*
- * cli internals shared by the files of the cli module only (grammar model, config
- * tree, session). Other modules use cli.h.
+ * cli internals shared by the files of the cli module only (grammar model,
+ * registry, matcher, config tree, session). Other modules use cli.h.
  */
 #ifndef PKISH_CLI_INT_H
 #define PKISH_CLI_INT_H
@@ -10,10 +10,10 @@
 #include <time.h>
 
 #include "cli.h"
-#include "../device/device.h"
 
-struct pki_entity;
-struct pki_cmp_session;
+struct device;
+struct loop;
+
 
 /* ---- grammar model ---- */
 
@@ -54,6 +54,8 @@ struct gview {
 	char *noun;
 	int order;
 	struct gcmd *enter_cmd;	/* the command that enters this view */
+	char *file;		/* where it is declared */
+	int line;
 };
 
 struct gcmd {
@@ -63,7 +65,6 @@ struct gcmd {
 	int all_views;
 	cli_handler_fn handler;
 	cli_handler_fn check;
-	cli_handler_fn notify;
 	char *leaf;
 	struct gview *enter;
 	char *key;		/* enter: the param naming the instance */
@@ -89,10 +90,66 @@ struct grammar {
 
 struct gview *grammar_view(const struct grammar *g, const char *name);
 int gcmd_in_view(const struct gcmd *cmd, const struct gview *v);
-const struct cli_object *cli_object_lookup(const char *kind);
-cli_handler_fn cli_handler_lookup(const char *name);
+
+/* ---- registry (registry.c): what the features registered ---- */
+
+struct reg_handler {
+	const char *name;
+	cli_handler_fn fn;
+};
+
+struct reg_object {
+	const char *kind;
+	cli_list_fn list;
+	void *arg;
+};
+
+struct reg_view {
+	const struct cli_view_binding *vb;
+	void *arg;
+};
+
+struct cli_registry {
+	struct reg_handler *handlers;
+	size_t nhandlers;
+	struct reg_object *objects;
+	size_t nobjects;
+	struct reg_view *views;
+	size_t nviews;
+};
+
+void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
+void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
+    void *arg);
+void registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb,
+    void *arg);
+/* The handler / object kind / view binding registered under NAME, or NULL. */
+cli_handler_fn registry_handler(const struct cli_registry *r, const char *name);
+const struct reg_object *registry_object(const struct cli_registry *r,
+    const char *kind);
+const struct reg_view *registry_view(const struct cli_registry *r, const char *view);
+/* Names registered twice, one "registry: ..." line each into ERRORS; their count. */
+int registry_check(const struct cli_registry *r, struct sbuf *errors);
+void registry_free(struct cli_registry *r);
+
+/* Loads every *.xml of DIR (in name order) validated against DIR/cli.xsd, resolving
+ * handler names and object kinds in REG and checking its view bindings against the
+ * grammar. On error returns -1 with every problem in *errors, one
+ * "file:line: message" a line. */
+int grammar_load(const char *dir, const struct cli_registry *reg,
+    struct grammar **out, struct sbuf *errors);
 
 /* ---- matcher ---- */
+
+/* What the matcher works on: a grammar and a way to list existing objects. It
+ * needs no session, flash or PKI store (a unit test gives it a fake lister). */
+struct match_env {
+	const struct grammar *g;
+	/* The names of the existing objects of KIND (a param's object="KIND"): a
+	 * NULL-terminated array of new strings, or NULL when there are none. */
+	char **(*objects)(void *arg, const char *kind);
+	void *arg;
+};
 
 struct match_result {
 	enum cli_status status;
@@ -103,22 +160,24 @@ struct match_result {
 };
 
 /* Matches TOKS in view V (falls back to parent views). */
-void match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
-    const char *line, struct match_result *r);
+void match_line(const struct match_env *m, const struct gview *v,
+    const struct cli_tokens *toks, const char *line, struct match_result *r);
 void match_result_free(struct match_result *r);
 /* Sets MASK[i] for every token that a secret parameter could take (walking as far
  * as the line matches, in V and the views it falls back to), so a failing line
  * echoes no secret either. MASK has toks->n entries, zeroed by the caller. */
-void match_secret_mask(struct cli *c, const struct gview *v,
+void match_secret_mask(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, unsigned char *mask);
 /* '?' text for TOKS in view V into OUT; returns -1 (with a caret error rendered
  * into OUT) when the typed prefix does not match. */
-int match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
-    const char *line, size_t prompt_len, struct sbuf *out);
-char **match_complete(struct cli *c, const struct gview *v,
+int match_help(const struct match_env *m, const struct gview *v,
+    const struct cli_tokens *toks, const char *line, size_t prompt_len,
+    struct sbuf *out);
+char **match_complete(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, const char *line, size_t *word_start);
 /* Type check of one value; 1 valid. */
-int param_value_ok(struct cli *c, const struct gparam *p, const char *value);
+int param_value_ok(const struct match_env *m, const struct gparam *p,
+    const char *value);
 /* Display form of a param type ("STRING<1-64>"). */
 void param_type_text(const struct gparam *p, struct sbuf *out);
 
@@ -160,11 +219,19 @@ void cfg_render(const struct cfg_node *n, int whole, struct sbuf *out);
 int cfg_equal(const struct cfg_node *a, const struct cfg_node *b);
 /* Canonical text of a matched command. */
 void cfg_canonical(const struct cli_args *a, struct sbuf *out);
+/* 1 if leaf ID is set on N. */
+int cfg_leaf_set(const struct cfg_node *n, const char *id);
+/* Fills OBJ from node N through VB (defaults first; strings borrowed from N). */
+void cfg_bind(const struct cfg_node *n, const struct cli_view_binding *vb, void *obj);
+/* Sets param NAME of leaf ID of N to VALUE (and the leaf's text); -1 if absent. */
+int cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
+    const char *value);
 
 /* ---- session ---- */
 
 struct cli {
 	struct grammar *g;
+	struct cli_registry reg;	/* what the features registered */
 	struct storage *st;
 	struct pki *pki;
 	struct cfg_node *root;
@@ -174,65 +241,18 @@ struct cli {
 	int interactive;
 	int done;
 	FILE *out;
+	struct sbuf *capture;		/* output goes here instead (startup load) */
 	struct cli_io io;
-	void *cmp;			/* cmd_cmp.c: sessions' runtime state */
-	struct loop *loop;		/* timers, background completions */
-	void *au;			/* autoupdate.c */
+	struct device *dev;		/* the device core: CMP sessions, scheduler */
+	struct loop *loop;		/* the device's: timers, background completions */
 	int daemon;			/* no console: events go to stderr + syslog */
+	int in_exec;			/* a command line is running */
 	int no_prompt;			/* carets count from the line (startup load) */
+	char *hostname;			/* %s of the prompts, NULL: "pkish" */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };
 
-/* Runtime state of one CMP session (cmd_cmp.c, autoupdate.c). */
-enum { ST_IR, ST_CR, ST_KUR, ST_N };
-struct au_state;
-struct sess_state {
-	char *name;
-	unsigned long sent[ST_N], failed[ST_N];
-	const char *state;		/* idle, waiting, polling, updating */
-	volatile int stop;
-	char last[1200];		/* last result, one line */
-	time_t next_update;		/* automatic update, 0 none */
-	char next_note[1200];		/* why (retry, last error) */
-	struct au_state *au;		/* autoupdate.c */
-};
-/* The state of session NAME (case-insensitive); created when CREATE. */
-struct sess_state *sess_get(struct cli *c, const char *name, int create);
-/* Counts a sent / failed request of kind K (ST_IR...) and saves the counters. */
-void cli_cmp_count(struct cli *c, struct sess_state *s, int k, int failed);
-
-/* Gathers session NAME's configuration for KIND into *s (strings borrowed from
- * the tree, entity into *ent; *secret and *url are new: wipe/free them). Prints
- * what is missing and returns -1. */
-struct pki_cmp_session;
-int cli_cmp_gather(struct cli *c, const char *name, int kind,
-    struct pki_cmp_session *s, struct pki_entity *ent, char **secret, char **url);
-
-/* ---- automatic update (autoupdate.c) ---- */
-
-/* Computes session NAME's next automatic update from its configuration and
- * certificate and arms (or cancels) its timer. */
-void cli_autoupdate_reschedule(struct cli *c, const char *name);
-/* Every session (at start, after loading the configuration). */
-void cli_autoupdate_all(struct cli *c);
-void cli_autoupdate_free(struct cli *c);
-/* Cancels and frees the automatic-update state of session S (its timer). */
-void cli_autoupdate_forget(struct cli *c, struct sess_state *s);
-/* Prints a background event: at the console the prompt and typed text are
- * redrawn; in daemon mode it goes to stderr and syslog. */
-void cli_notify(struct cli *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Frees cmd_cmp.c's state. */
-void cli_cmp_free(struct cli *c);
-
-/* The pki_entity view of an entity's configuration node (strings borrowed). */
-struct pki_entity;
-void cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent);
-
-/* The sysname in use. */
-const char *cli_sysname(struct cli *c);
 /* Config access for tests: the tree root. */
 struct cfg_node *cli_cfg_root(struct cli *c);
 

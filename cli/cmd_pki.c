@@ -1,64 +1,54 @@
 /*
- * Console handlers of the PKI commands (schemas/pki.xml): entities, key pairs,
- * certificates. Domain logic is in pki/; this file reads arguments, asks the
- * operator where CLI.md says so, and prints.
+ * Console handlers of the PKI commands (schemas/pki.xml): entities (the view's
+ * binding to struct pki_entity; each change is handed to the device, whose CMP
+ * sessions name entities), key pairs, certificates. Domain logic is in pki/; this
+ * file reads arguments, asks the operator where CLI.md says so, and prints.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../device/device.h"
 #include "../pki/pki.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
 
 /* ---- entities ---- */
 
-void
-cli_entity_from_node(const struct cfg_node *n, struct pki_entity *ent)
+/* The entity view, typed as pki/'s struct pki_entity: one binding table
+ * (checked when the grammar loads). */
+#define F(field) offsetof(struct pki_entity, field)
+static const struct cli_binding entity_fields[] = {
+	{ NULL, NULL, CLI_BIND_KEY, F(name) },
+	{ "common-name", "cn", CLI_BIND_STR, F(common_name) },
+	{ "country", "cc", CLI_BIND_STR, F(country) },
+	{ "state", "st", CLI_BIND_STR, F(state) },
+	{ "locality", "l", CLI_BIND_STR, F(locality) },
+	{ "organization", "o", CLI_BIND_STR, F(organization) },
+	{ "organization-unit", "ou", CLI_BIND_STR, F(org_unit) },
+	{ "fqdn", "fqdn", CLI_BIND_STR, F(fqdn) },
+	{ "ip-address", "ipv4", CLI_BIND_STR, F(ip_address) },
+	{ "ip-address", "ipv6", CLI_BIND_STR, F(ip_address) },
+	{ "email", "email", CLI_BIND_STR, F(email) },
+};
+#undef F
+
+/* Every change of an entity goes to the device (its CMP sessions name them). */
+static void
+entity_apply(void *arg, const char *key, const void *obj)
 {
-	memset(ent, 0, sizeof(*ent));
-	ent->name = n->key;
-	ent->common_name = cfg_leaf_arg(n, "common-name", "cn");
-	ent->country = cfg_leaf_arg(n, "country", "cc");
-	ent->state = cfg_leaf_arg(n, "state", "st");
-	ent->locality = cfg_leaf_arg(n, "locality", "l");
-	ent->organization = cfg_leaf_arg(n, "organization", "o");
-	ent->org_unit = cfg_leaf_arg(n, "organization-unit", "ou");
-	ent->fqdn = cfg_leaf_arg(n, "fqdn", "fqdn");
-	ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv4");
-	if (ent->ip_address == NULL)
-		ent->ip_address = cfg_leaf_arg(n, "ip-address", "ipv6");
-	ent->email = cfg_leaf_arg(n, "email", "email");
+	struct cli *c = arg;
+
+	if (obj != NULL)
+		device_entity_set(c->dev, obj);
+	else
+		device_entity_remove(c->dev, key);
 }
 
-/* The CMP session using entity NAME (leaf "entity") or key pair NAME (leaf
- * "key-pair"), or NULL. */
-static const char *
-session_using(struct cli *c, const char *leaf, const char *param, const char *name)
-{
-	struct cfg_node **s = cli_cfg_list(c, "pki-cmp-session");
-	const char *who = NULL;
-
-	for (size_t i = 0; s[i] != NULL && who == NULL; i++) {
-		const char *v = cfg_leaf_arg(s[i], leaf, param);
-
-		if (v != NULL && pk_strcaseeq(v, name))
-			who = s[i]->key;
-	}
-	free(s);
-	return who;
-}
-
-static int
-key_in_use(void *arg, const char *key)
-{
-	return session_using(arg, "key-pair", "key", key) != NULL;
-}
-
-void
-cli_pki_attach(struct cli *c)
-{
-	pki_set_key_in_use_hook(c->pki, key_in_use, c);
-}
+static const struct cli_view_binding entity_view = {
+	"pki-entity", entity_fields, sizeof(entity_fields) / sizeof(entity_fields[0]),
+	sizeof(struct pki_entity), NULL, entity_apply,
+};
 
 /* check= of `pki entity` (undo: not while a session uses it) and of the entity
  * fields whose rules the grammar cannot say (fqdn, email). */
@@ -70,7 +60,7 @@ h_entity_check(struct cli *c, const struct cli_args *a)
 
 	if (cli_kw(a, "entity") && a->undo) {
 		const char *name = cli_arg(a, "name");
-		const char *s = session_using(c, "entity", "entity", name);
+		const char *s = device_entity_user(c->dev, name);
 
 		if (s != NULL)
 			return cli_error(c, "The PKI entity %s is used by the CMP session "
@@ -92,7 +82,7 @@ static int
 h_display_entity(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "name");
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-entity");
+	struct cfg_node **nodes = cli_cfg_list(c, entity_view.view);
 	struct pki_entity *ents;
 	struct sbuf out = SBUF_INIT;
 	size_t n = 0;
@@ -103,7 +93,7 @@ h_display_entity(struct cli *c, const struct cli_args *a)
 	n = 0;
 	for (size_t i = 0; nodes[i] != NULL; i++)
 		if (name == NULL || pk_strcaseeq(nodes[i]->key, name))
-			cli_entity_from_node(nodes[i], &ents[n++]);
+			cfg_bind(nodes[i], &entity_view, &ents[n++]);
 	pki_entity_display(ents, n, &out);
 	cli_write(c, sbuf_str(&out));
 	sbuf_free(&out);
@@ -135,13 +125,14 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
 	if (bits_s == NULL && c->interactive && c->io.read_line != NULL) {
-		char *ans;
+		char *ans, q[64];
 
 		cli_out(c, "The range of public key size is (2048 ~ 4096).\n");
 		cli_out(c, "NOTE: Key pair generation will take a short while.\n");
 		fflush(c->out);
-		ans = c->io.read_line(c->io.arg,
-		    "Please input the modulus [default = 3072]:", 1);
+		snprintf(q, sizeof(q), "Please input the modulus [default = %d]:",
+		    PKI_RSA_DEFAULT_BITS);
+		ans = c->io.read_line(c->io.arg, q, 1);
 		if (ans != NULL && ans[0] != '\0') {
 			char *end;
 			long v = strtol(ans, &end, 10);
@@ -363,26 +354,33 @@ h_cert_validate(struct cli *c, const struct cli_args *a)
 /* ---- object kinds ---- */
 
 static char **
-list_rsa(struct cli *c)
+list_rsa(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_RSA);
 }
 
 static char **
-list_ecc(struct cli *c)
+list_ecc(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_EC);
 }
 
 static char **
-list_keys(struct cli *c)
+list_keys(void *arg)
 {
+	struct cli *c = arg;
+
 	return pki_key_names(c->pki, PKI_KEY_ANY);
 }
 
 static char **
-list_cert_records(struct cli *c)
+list_cert_records(void *arg)
 {
+	struct cli *c = arg;
 	char **ca = pki_cert_names(c->pki, PKI_CERT_CA);
 	char **lo = pki_cert_names(c->pki, PKI_CERT_LOCAL);
 	size_t n = 0, m = 0;
@@ -402,27 +400,25 @@ list_cert_records(struct cli *c)
 	return all;
 }
 
-const struct cli_handler cli_pki_handlers[] = {
-	{ "entity_check", h_entity_check },
-	{ "display_entity", h_display_entity },
-	{ "rsa_create", h_rsa_create },
-	{ "rsa_destroy", h_rsa_destroy },
-	{ "rsa_display", h_rsa_display },
-	{ "ecc_create", h_ecc_create },
-	{ "ecc_destroy", h_ecc_destroy },
-	{ "ecc_display", h_ecc_display },
-	{ "key_export", h_key_export },
-	{ "cert_import", h_cert_import },
-	{ "cert_delete", h_cert_delete },
-	{ "cert_display", h_cert_display },
-	{ "cert_validate", h_cert_validate },
-	{ NULL, NULL },
-};
-
-const struct cli_object cli_pki_objects[] = {
-	{ "rsa-key", list_rsa },
-	{ "ecc-key", list_ecc },
-	{ "key", list_keys },
-	{ "cert-record", list_cert_records },
-	{ NULL, NULL },
-};
+void
+cli_pki_init(struct cli *c)
+{
+	cli_install_view(c, &entity_view, c);
+	cli_install_handler(c, "entity_check", h_entity_check);
+	cli_install_handler(c, "display_entity", h_display_entity);
+	cli_install_handler(c, "rsa_create", h_rsa_create);
+	cli_install_handler(c, "rsa_destroy", h_rsa_destroy);
+	cli_install_handler(c, "rsa_display", h_rsa_display);
+	cli_install_handler(c, "ecc_create", h_ecc_create);
+	cli_install_handler(c, "ecc_destroy", h_ecc_destroy);
+	cli_install_handler(c, "ecc_display", h_ecc_display);
+	cli_install_handler(c, "key_export", h_key_export);
+	cli_install_handler(c, "cert_import", h_cert_import);
+	cli_install_handler(c, "cert_delete", h_cert_delete);
+	cli_install_handler(c, "cert_display", h_cert_display);
+	cli_install_handler(c, "cert_validate", h_cert_validate);
+	cli_install_object(c, "rsa-key", list_rsa, c);
+	cli_install_object(c, "ecc-key", list_ecc, c);
+	cli_install_object(c, "key", list_keys, c);
+	cli_install_object(c, "cert-record", list_cert_records, c);
+}

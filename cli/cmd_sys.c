@@ -1,10 +1,12 @@
 /*
  * General console commands (schemas/system.xml): views, display of the
- * configuration and version, save, dir. Also the "public-file" object kind (files
- * in flash:/pki/public, for Tab and existence checks).
+ * configuration and version, save, dir; the system view's binding (the sysname
+ * names the device in the prompts). Also the "public-file" object kind (files in
+ * flash:/pki/public, for Tab and existence checks).
  */
 #include <dirent.h>
 #include <histedit.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +16,28 @@
 
 #include "../storage/storage.h"
 #include "cli_int.h"
+
+/* The system view, typed: the sysname names the device in every prompt. */
+struct sys_cfg {
+	const char *sysname;
+};
+
+static const struct cli_binding sys_fields[] = {
+	{ "sysname", "name", CLI_BIND_STR, offsetof(struct sys_cfg, sysname) },
+};
+
+static void
+sys_apply(void *arg, const char *key, const void *obj)
+{
+	const struct sys_cfg *cfg = obj;
+
+	(void)key;
+	cli_set_hostname(arg, cfg != NULL ? cfg->sysname : NULL);
+}
+
+static const struct cli_view_binding sys_view = {
+	"system", sys_fields, 1, sizeof(struct sys_cfg), NULL, sys_apply,
+};
 
 #ifndef PKISH_VERSION
 #error "PKISH_VERSION comes from the Makefile (the file VERSION)"
@@ -184,8 +208,9 @@ h_dir(struct cli *c, const struct cli_args *a)
 }
 
 static char **
-list_public(struct cli *c)
+list_public(void *arg)
 {
+	struct cli *c = arg;
 	char **names = NULL;
 
 	if (storage_list(storage_public_dir(c->st), &names, NULL) != 0)
@@ -193,19 +218,17 @@ list_public(struct cli *c)
 	return names;
 }
 
-const struct cli_handler cli_sys_handlers[] = {
-	{ "system_view", h_system_view },
-	{ "quit", h_quit },
-	{ "return", h_return },
-	{ "display_current", h_display_current },
-	{ "display_this", h_display_this },
-	{ "display_version", h_display_version },
-	{ "save", h_save },
-	{ "dir", h_dir },
-	{ NULL, NULL },
-};
-
-const struct cli_object cli_sys_objects[] = {
-	{ "public-file", list_public },
-	{ NULL, NULL },
-};
+void
+cli_sys_init(struct cli *c)
+{
+	cli_install_view(c, &sys_view, c);
+	cli_install_handler(c, "system_view", h_system_view);
+	cli_install_handler(c, "quit", h_quit);
+	cli_install_handler(c, "return", h_return);
+	cli_install_handler(c, "display_current", h_display_current);
+	cli_install_handler(c, "display_this", h_display_this);
+	cli_install_handler(c, "display_version", h_display_version);
+	cli_install_handler(c, "save", h_save);
+	cli_install_handler(c, "dir", h_dir);
+	cli_install_object(c, "public-file", list_public, c);
+}

@@ -8,6 +8,10 @@
  * instances in creation order), VRP style: sections separated by '#', children
  * indented one space, closing 'return'. Replaying the rendered text rebuilds an
  * equal tree (cfg_equal), which test/check_cli.c checks as a property.
+ *
+ * Features read a node only as a typed struct through their view's binding
+ * (cfg_bind); the leaf names of a binding were checked against the grammar when
+ * it loaded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -308,68 +312,78 @@ cfg_equal(const struct cfg_node *a, const struct cfg_node *b)
 	return 1;
 }
 
-/* ---- access for handlers ---- */
-
-const char *
-cfg_node_key(const struct cfg_node *n)
-{
-	return n->key;
-}
+/* ---- typed access (bindings) ---- */
 
 int
-cfg_leaf_set(const struct cfg_node *n, const char *leaf)
+cfg_leaf_set(const struct cfg_node *n, const char *id)
 {
-	return n != NULL && find_leaf(n, leaf) != NULL;
+	return n != NULL && find_leaf(n, id) != NULL;
 }
 
-const char *
-cfg_leaf_arg(const struct cfg_node *n, const char *leaf, const char *param)
+/* The argument of leaf L named NAME: a param (kw 0) or a keyword (kw 1). */
+static const struct cli_arg *
+leaf_arg(const struct cfg_leaf *l, int kw, const char *name)
 {
-	const struct cfg_leaf *l = n ? find_leaf(n, leaf) : NULL;
-
-	if (l == NULL)
-		return NULL;
-	for (size_t i = 0; i < l->nargs; i++)
-		if (!l->args[i].is_kw && strcmp(l->args[i].name, param) == 0)
-			return l->args[i].value;
+	for (size_t i = 0; l != NULL && i < l->nargs; i++)
+		if (l->args[i].is_kw == kw && strcmp(l->args[i].name, name) == 0)
+			return &l->args[i];
 	return NULL;
 }
 
-int
-cfg_leaf_kw(const struct cfg_node *n, const char *leaf, const char *kw)
+void
+cfg_bind(const struct cfg_node *n, const struct cli_view_binding *vb, void *obj)
 {
-	const struct cfg_leaf *l = n ? find_leaf(n, leaf) : NULL;
+	memset(obj, 0, vb->size);
+	if (vb->init != NULL)
+		vb->init(obj);
+	for (size_t i = 0; i < vb->nfields; i++) {
+		const struct cli_binding *f = &vb->fields[i];
+		char *field = (char *)obj + f->offset;
+		const struct cfg_leaf *l = f->leaf ? find_leaf(n, f->leaf) : NULL;
+		const struct cli_arg *a;
 
-	if (l == NULL)
-		return 0;
-	for (size_t i = 0; i < l->nargs; i++)
-		if (l->args[i].is_kw && strcmp(l->args[i].name, kw) == 0)
-			return 1;
-	return 0;
+		switch (f->type) {
+		case CLI_BIND_KEY:
+			*(const char **)(void *)field = n->key;
+			break;
+		case CLI_BIND_STR:
+			/* unset: the default stays (two params of a choice may fill one
+			 * field) */
+			if ((a = leaf_arg(l, 0, f->name)) != NULL)
+				*(const char **)(void *)field = a->value;
+			break;
+		case CLI_BIND_INT:
+			/* the grammar checked the range; unset: the default stays */
+			if ((a = leaf_arg(l, 0, f->name)) != NULL)
+				*(int *)(void *)field = atoi(a->value);
+			break;
+		case CLI_BIND_KW:
+			*(int *)(void *)field = leaf_arg(l, 1, f->name) != NULL;
+			break;
+		case CLI_BIND_SET:
+			*(int *)(void *)field = l != NULL;
+			break;
+		}
+	}
 }
 
 int
-cfg_leaf_update(struct cli *c, struct cfg_node *n, const char *leaf,
-    const char *param, const char *value)
+cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
+    const char *value)
 {
-	struct cfg_leaf *l = find_leaf(n, leaf);
+	struct cfg_leaf *l = find_leaf(n, id);
+	struct cli_arg *arg = (struct cli_arg *)leaf_arg(l, 0, name);
 	struct cli_args a;
 	struct sbuf t = SBUF_INIT;
 
-	(void)c;
-	if (l == NULL)
+	if (arg == NULL)
 		return -1;
-	for (size_t i = 0; i < l->nargs; i++) {
-		if (!l->args[i].is_kw && strcmp(l->args[i].name, param) == 0) {
-			free((char *)l->args[i].value);
-			l->args[i].value = xstrdup(value);
-			a.v = l->args;
-			a.n = l->nargs;
-			cfg_canonical(&a, &t);
-			free(l->text);
-			l->text = sbuf_take(&t);
-			return 0;
-		}
-	}
-	return -1;
+	free((char *)arg->value);
+	arg->value = xstrdup(value);
+	a.v = l->args;
+	a.n = l->nargs;
+	cfg_canonical(&a, &t);
+	free(l->text);
+	l->text = sbuf_take(&t);
+	return 0;
 }

@@ -10,6 +10,11 @@
  * Each command compiles to a small NFA (Thompson construction): keyword and param
  * nodes, split nodes for <optional> and <choice>, and an end node naming the
  * command. A command with undo="yes" also gets its "undo ..." form.
+ *
+ * Names come from the registry the features filled (handlers, object kinds); each
+ * view binding a feature registered is checked here: its view, leaves and
+ * parameters must exist, or the load fails naming the view's (or the leaf
+ * command's) file:line.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -24,6 +29,7 @@
 
 struct loader {
 	struct grammar *g;
+	const struct cli_registry *reg;
 	struct sbuf *errors;
 	int nerr;
 	const char *file;
@@ -170,8 +176,14 @@ load_param(struct loader *l, xmlNode *x)
 	    p->has_min && p->min < 0)
 		lerr(l, l->file, line, "param '%s': a length cannot be negative",
 		    p->name);
-	if (p->object != NULL && cli_object_lookup(p->object) == NULL &&
-	    strncmp(p->object, "view-", 5) != 0)
+	/* object="view-V": the instances of view V; else a kind some feature
+	 * registered */
+	/* Instances of a view are named case-insensitively (cfg_child). */
+	if (p->object != NULL && strncmp(p->object, "view-", 5) == 0)
+		p->nocase = 1;
+	if (p->object != NULL && (strncmp(p->object, "view-", 5) == 0 ?
+	    grammar_view(l->g, p->object + 5) == NULL :
+	    registry_object(l->reg, p->object) == NULL))
 		lerr(l, l->file, line, "param '%s': unknown object kind '%s'",
 		    p->name, p->object);
 	if (p->ask != NULL && p->type != GT_SECRET)
@@ -296,7 +308,7 @@ resolve(struct loader *l, xmlNode *x, const char *attrname)
 
 	if (name == NULL)
 		return NULL;
-	fn = cli_handler_lookup(name);
+	fn = registry_handler(l->reg, name);
 	if (fn == NULL)
 		lerr(l, l->file, xmlGetLineNo(x), "unknown handler '%s'", name);
 	free(name);
@@ -339,7 +351,6 @@ load_command(struct loader *l, xmlNode *x)
 	free(views);
 	cmd->handler = resolve(l, x, "handler");
 	cmd->check = resolve(l, x, "check");
-	cmd->notify = resolve(l, x, "notify");
 	cmd->leaf = attr(x, "leaf");
 	cmd->key = attr(x, "key");
 	enter = attr(x, "enter");
@@ -431,10 +442,98 @@ load_view(struct loader *l, xmlNode *x)
 	v->prompt = attr(x, "prompt");
 	v->noun = attr(x, "noun");
 	v->order = (int)g->nviews;
+	v->file = xstrdup(l->file);
+	v->line = xmlGetLineNo(x);
 	if (grammar_view(g, v->name) != NULL)
 		lerr(l, l->file, xmlGetLineNo(x), "view '%s' declared twice", v->name);
 	g->views = xrealloc(g->views, (g->nviews + 1) * sizeof(v));
 	g->views[g->nviews++] = v;
+}
+
+/* Node N of CMD's NFA (before its end) that is keyword NAME (kw) or param NAME. */
+static const struct gnode *
+cmd_node(const struct grammar *g, const struct gcmd *cmd, int kw, const char *name)
+{
+	unsigned char *seen = xcalloc(g->nnodes + 1, 1);
+	int *stack = xmalloc((g->nnodes + 1) * sizeof(int));
+	const struct gnode *found = NULL;
+	size_t sp = 0;
+
+	stack[sp++] = cmd->start;
+	while (sp > 0 && found == NULL) {
+		int id = stack[--sp];
+		const struct gnode *n = &g->nodes[id];
+
+		if (seen[id])
+			continue;
+		seen[id] = 1;
+		if (kw && n->kind == GN_KW && strcmp(n->kw, name) == 0)
+			found = n;
+		if (!kw && n->kind == GN_PARAM && strcmp(n->param->name, name) == 0)
+			found = n;
+		for (size_t i = 0; i < n->nout; i++)
+			if (!seen[n->out[i]])
+				stack[sp++] = n->out[i];
+	}
+	free(stack);
+	free(seen);
+	return found;
+}
+
+/* Every binding a feature registered names a view, leaf and parameter the grammar
+ * has (a renamed leaf would otherwise read as "unset" for ever). */
+static void
+check_bindings(struct loader *l, const char *dir)
+{
+	const struct grammar *g = l->g;
+
+	for (size_t i = 0; l->reg != NULL && i < l->reg->nviews; i++) {
+		const struct cli_view_binding *vb = l->reg->views[i].vb;
+		const struct gview *v = grammar_view(g, vb->view);
+
+		if (v == NULL) {
+			lerr(l, dir, 0, "a binding names the view '%s' that no grammar "
+			    "file declares", vb->view);
+			continue;
+		}
+		for (size_t k = 0; k < vb->nfields; k++) {
+			const struct cli_binding *f = &vb->fields[k];
+			const struct gcmd *cmd = NULL, *with = NULL;
+			int kw = f->type == CLI_BIND_KW;
+
+			if (f->type == CLI_BIND_KEY) {
+				if (v->enter_cmd == NULL)
+					lerr(l, v->file, v->line, "view '%s' has no "
+					    "instances, but a binding reads their key",
+					    v->name);
+				continue;
+			}
+			for (size_t c = 0; c < g->ncmds && with == NULL; c++) {
+				const struct gcmd *gc = g->cmds[c];
+
+				if (gc->undo || gc->leaf == NULL ||
+				    strcmp(gc->leaf, f->leaf) != 0 || !gcmd_in_view(gc, v))
+					continue;
+				cmd = gc;
+				if (f->type == CLI_BIND_SET ||
+				    cmd_node(g, gc, kw, f->name) != NULL)
+					with = gc;
+			}
+			if (cmd == NULL) {
+				lerr(l, v->file, v->line, "view '%s' has no leaf '%s' (a "
+				    "binding reads it)", v->name, f->leaf);
+			} else if (with == NULL) {
+				lerr(l, cmd->file, cmd->line, "leaf '%s' of view '%s' has "
+				    "no %s '%s' (a binding reads it)", f->leaf, v->name,
+				    kw ? "keyword" : "parameter", f->name);
+			} else if (f->type == CLI_BIND_INT &&
+			    cmd_node(g, with, 0, f->name)->param->type != GT_INTEGER) {
+				lerr(l, with->file, with->line, "parameter '%s' of leaf "
+				    "'%s' is not an integer (a binding reads a number)",
+				    f->name, f->leaf);
+			}
+		}
+	}
 }
 
 static int
@@ -491,7 +590,8 @@ read_valid(struct loader *l, xmlSchemaPtr schema, const char *path)
 }
 
 int
-grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
+grammar_load(const char *dir, const struct cli_registry *reg, struct grammar **out,
+    struct sbuf *errors)
 {
 	struct loader l = { 0 };
 	struct grammar *g = xcalloc(1, sizeof(*g));
@@ -506,7 +606,9 @@ grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
 
 	*out = NULL;
 	l.g = g;
+	l.reg = reg;
 	l.errors = errors;
+	l.nerr = registry_check(reg, errors);
 	xmlSetStructuredErrorFunc(&l, xml_error);
 	l.file = xsd;
 	sp = xmlSchemaNewParserCtxt(xsd);
@@ -584,6 +686,7 @@ grammar_load(const char *dir, struct grammar **out, struct sbuf *errors)
 			lerr(&l, "grammar", 0, "view '%s' has no command entering it",
 			    v->name);
 	}
+	check_bindings(&l, dir);
 out:
 	xmlSetStructuredErrorFunc(NULL, NULL);
 	for (size_t i = 0; i < nfiles; i++) {
@@ -632,6 +735,7 @@ grammar_free(struct grammar *g)
 		free(v->title);
 		free(v->prompt);
 		free(v->noun);
+		free(v->file);
 		free(v);
 	}
 	free(g->views);

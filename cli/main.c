@@ -70,6 +70,14 @@ usage(FILE *f)
 	    "Without -f/-c: the console at a terminal, batch mode from a pipe.\n", f);
 }
 
+/* The features of the console, in the order they register (cli.h). */
+static const cli_feature_fn features[] = {
+	cli_sys_init,
+	cli_pki_init,
+	cli_cmp_init,
+	NULL,
+};
+
 struct input {
 	int is_file;
 	const char *text;
@@ -97,6 +105,7 @@ main(int argc, char **argv)
 	int ch, rc = 0;
 
 	o.flash = "flash";
+	o.features = features;
 	o.schemas = getenv("PKISH_SCHEMA_DIR");
 	if (o.schemas == NULL || o.schemas[0] == '\0')
 		o.schemas = default_schemas();

@@ -9,6 +9,9 @@
  * fits), Wrong parameter (a value was expected but does not fit), Ambiguous,
  * Too many parameters (every command already ended), Incomplete (the line stops
  * before any command ends).
+ *
+ * The matcher works on a grammar and an object lister (struct match_env), not on
+ * a session: it can run without a flash or a PKI store (test/check_cli.c does).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -76,11 +79,11 @@ tset_add(const struct grammar *g, struct tset *s, int node, const int *path, siz
 }
 
 static void
-start_set(struct cli *c, const struct gview *v, struct tset *s)
+start_set(const struct match_env *m, const struct gview *v, struct tset *s)
 {
-	for (size_t i = 0; i < c->g->ncmds; i++)
-		if (gcmd_in_view(c->g->cmds[i], v))
-			tset_add(c->g, s, c->g->cmds[i]->start, NULL, 0, 0);
+	for (size_t i = 0; i < m->g->ncmds; i++)
+		if (gcmd_in_view(m->g->cmds[i], v))
+			tset_add(m->g, s, m->g->cmds[i]->start, NULL, 0, 0);
 }
 
 /* ---- parameter types ---- */
@@ -114,26 +117,11 @@ len_ok(const struct gparam *p, const char *v)
 }
 
 static int
-object_ok(struct cli *c, const struct gparam *p, const char *v)
+object_ok(const struct match_env *m, const struct gparam *p, const char *v)
 {
-	char **names = NULL;
+	char **names = m->objects(m->arg, p->object);
 	int found = 0;
 
-	if (strncmp(p->object, "view-", 5) == 0) {
-		struct cfg_node **nodes = cli_cfg_list(c, p->object + 5);
-
-		for (size_t i = 0; nodes[i] != NULL && !found; i++)
-			found = pk_strcaseeq(nodes[i]->key, v);
-		free(nodes);
-		return found;
-	}
-	{
-		const struct cli_object *o = cli_object_lookup(p->object);
-
-		if (o == NULL)
-			return 0;
-		names = o->list(c);
-	}
 	for (size_t i = 0; names != NULL && names[i] != NULL && !found; i++)
 		found = p->nocase ? pk_strcaseeq(names[i], v) : strcmp(names[i], v) == 0;
 	cli_strv_free(names);
@@ -141,7 +129,7 @@ object_ok(struct cli *c, const struct gparam *p, const char *v)
 }
 
 int
-param_value_ok(struct cli *c, const struct gparam *p, const char *v)
+param_value_ok(const struct match_env *m, const struct gparam *p, const char *v)
 {
 	if (has_ctrl(v))
 		return 0;
@@ -200,7 +188,7 @@ param_value_ok(struct cli *c, const struct gparam *p, const char *v)
 	}
 	if (p->charset == GC_FILENAME && !storage_name_ok(v, NULL))
 		return 0;
-	if (p->object != NULL && !object_ok(c, p, v))
+	if (p->object != NULL && !object_ok(m, p, v))
 		return 0;
 	return 1;
 }
@@ -234,12 +222,12 @@ struct walk {
 
 /* Advances S by token T; returns the new status (CLI_OK when some thread took it). */
 static enum cli_status
-step(struct cli *c, struct tset *s, const struct cli_token *tok)
+step(const struct match_env *m, struct tset *s, const struct cli_token *tok)
 {
 	const char *t = tok->text;
 	/* CLI.md: '?' is never part of a value, unless quoted (a literal then). */
 	int value_ok = tok->quoted || strchr(t, '?') == NULL;
-	const struct grammar *g = c->g;
+	const struct grammar *g = m->g;
 	struct tset next = { 0 };
 	int exact = 0, nparam_cand = 0, nparam_ok = 0, any_tok = 0;
 	const char *seen[64];
@@ -269,7 +257,7 @@ step(struct cli *c, struct tset *s, const struct cli_token *tok)
 		} else if (n->kind == GN_PARAM) {
 			any_tok = 1;
 			nparam_cand++;
-			if (value_ok && param_value_ok(c, n->param, t))
+			if (value_ok && param_value_ok(m, n->param, t))
 				nparam_ok++;
 		}
 	}
@@ -290,7 +278,7 @@ step(struct cli *c, struct tset *s, const struct cli_token *tok)
 			    strlen(n->kw) > tl;
 		else if (nparam_ok)
 			take = n->kind == GN_PARAM && value_ok &&
-			    param_value_ok(c, n->param, t);
+			    param_value_ok(m, n->param, t);
 		if (take) {
 			int *path = xmalloc((th->n + 1) * sizeof(int));
 
@@ -312,13 +300,13 @@ step(struct cli *c, struct tset *s, const struct cli_token *tok)
 
 /* Walks tokens [0, upto) of TOKS from view V. */
 static void
-walk(struct cli *c, const struct gview *v, const struct cli_tokens *toks, size_t upto,
+walk(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks, size_t upto,
     struct walk *w)
 {
 	memset(w, 0, sizeof(*w));
-	start_set(c, v, &w->s);
+	start_set(m, v, &w->s);
 	for (size_t i = 0; i < upto; i++) {
-		enum cli_status st = step(c, &w->s, &toks->v[i]);
+		enum cli_status st = step(m, &w->s, &toks->v[i]);
 
 		if (st != CLI_OK) {
 			w->status = st;
@@ -330,32 +318,32 @@ walk(struct cli *c, const struct gview *v, const struct cli_tokens *toks, size_t
 }
 
 static const struct thread *
-ended(const struct cli *c, const struct tset *s)
+ended(const struct match_env *m, const struct tset *s)
 {
 	const struct thread *best = NULL;
 
 	for (size_t i = 0; i < s->n; i++) {
-		const struct gnode *n = &c->g->nodes[s->v[i].node];
+		const struct gnode *n = &m->g->nodes[s->v[i].node];
 
 		if (n->kind == GN_END &&
-		    (best == NULL || n->cmd->order < c->g->nodes[best->node].cmd->order))
+		    (best == NULL || n->cmd->order < m->g->nodes[best->node].cmd->order))
 			best = &s->v[i];
 	}
 	return best;
 }
 
 static void
-fill_args(struct cli *c, const struct thread *th, const struct cli_tokens *toks,
+fill_args(const struct match_env *m, const struct thread *th, const struct cli_tokens *toks,
     struct match_result *r)
 {
-	struct gcmd *cmd = c->g->nodes[th->node].cmd;
+	struct gcmd *cmd = m->g->nodes[th->node].cmd;
 
 	r->cmd = cmd;
 	r->args.undo = cmd->undo;
 	r->args.n = th->n;
 	r->args.v = xcalloc(th->n + 1, sizeof(struct cli_arg));
 	for (size_t i = 0; i < th->n; i++) {
-		const struct gnode *n = &c->g->nodes[th->path[i]];
+		const struct gnode *n = &m->g->nodes[th->path[i]];
 
 		if (n->kind == GN_KW) {
 			r->args.v[i].name = n->kw;
@@ -370,7 +358,7 @@ fill_args(struct cli *c, const struct thread *th, const struct cli_tokens *toks,
 }
 
 static void
-match_in(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+match_in(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks,
     const char *line, struct match_result *r)
 {
 	struct walk w;
@@ -383,7 +371,7 @@ match_in(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 		r->bad_col = toks->n ? toks->v[toks->n - 1].col : 0;
 		return;
 	}
-	walk(c, v, toks, toks->n, &w);
+	walk(m, v, toks, toks->n, &w);
 	if (w.status != CLI_OK) {
 		r->status = w.status;
 		r->bad_col = toks->v[w.bad].col;
@@ -391,24 +379,24 @@ match_in(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 		r->status = CLI_TOO_MANY;
 		r->bad_col = strlen(line);
 	} else {
-		const struct thread *th = ended(c, &w.s);
+		const struct thread *th = ended(m, &w.s);
 
 		if (th == NULL) {
 			r->status = CLI_INCOMPLETE;
 			r->bad_col = toks->n ? toks->v[toks->n - 1].end : 0;
 		} else {
 			r->status = CLI_OK;
-			fill_args(c, th, toks, r);
+			fill_args(m, th, toks, r);
 		}
 	}
 	tset_free(&w.s);
 }
 
 void
-match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+match_line(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks,
     const char *line, struct match_result *r)
 {
-	match_in(c, v, toks, line, r);
+	match_in(m, v, toks, line, r);
 	if (r->status == CLI_OK || toks->n == 0)
 		return;
 	/* Like VRP, a command of an enclosing view (not the user view) is accepted in
@@ -417,7 +405,7 @@ match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 	    p = p->parent) {
 		struct match_result pr;
 
-		match_in(c, p, toks, line, &pr);
+		match_in(m, p, toks, line, &pr);
 		if (pr.status == CLI_OK) {
 			match_result_free(r);
 			*r = pr;
@@ -430,26 +418,26 @@ match_line(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 /* Advances S by T without type checks: any parameter slot takes it, keywords by
  * prefix. Used only to find where secrets sit in a line that does not match. */
 static void
-step_lenient(struct cli *c, struct tset *s, const char *t)
+step_lenient(const struct match_env *m, struct tset *s, const char *t)
 {
 	struct tset next = { 0 };
 	size_t tl = strlen(t);
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct thread *th = &s->v[i];
-		const struct gnode *n = &c->g->nodes[th->node];
+		const struct gnode *n = &m->g->nodes[th->node];
 
 		if (n->kind == GN_PARAM ||
 		    (n->kind == GN_KW && pk_strncaseeq(n->kw, t, tl)))
 			for (size_t k = 0; k < n->nout; k++)
-				tset_add(c->g, &next, n->out[k], th->path, th->n, 0);
+				tset_add(m->g, &next, n->out[k], th->path, th->n, 0);
 	}
 	tset_free(s);
 	*s = next;
 }
 
 void
-match_secret_mask(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+match_secret_mask(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks,
     unsigned char *mask)
 {
 	/* Views where the line could match: the current one and its parents (the
@@ -459,16 +447,16 @@ match_secret_mask(struct cli *c, const struct gview *v, const struct cli_tokens 
 
 		if (w != v && w->parent == NULL)
 			break;
-		start_set(c, w, &s);
+		start_set(m, w, &s);
 		for (size_t i = 0; i < toks->n; i++) {
 			for (size_t k = 0; k < s.n; k++) {
-				const struct gnode *n = &c->g->nodes[s.v[k].node];
+				const struct gnode *n = &m->g->nodes[s.v[k].node];
 
 				if (n->kind == GN_PARAM && n->param->type == GT_SECRET)
 					mask[i] = 1;
 			}
-			if (step(c, &s, &toks->v[i]) != CLI_OK)
-				step_lenient(c, &s, toks->v[i].text);
+			if (step(m, &s, &toks->v[i]) != CLI_OK)
+				step_lenient(m, &s, toks->v[i].text);
 			if (s.n == 0)
 				break;
 		}
@@ -506,7 +494,7 @@ cand_cmp(const void *a, const void *b)
 
 /* Distinct next tokens of S (keywords with PREFIX when prefix != NULL). */
 static size_t
-candidates(const struct cli *c, const struct tset *s, const char *prefix,
+candidates(const struct match_env *m, const struct tset *s, const char *prefix,
     struct cand **out, int *can_end)
 {
 	struct cand *v = NULL;
@@ -514,7 +502,7 @@ candidates(const struct cli *c, const struct tset *s, const char *prefix,
 
 	*can_end = 0;
 	for (size_t i = 0; i < s->n; i++) {
-		const struct gnode *gn = &c->g->nodes[s->v[i].node];
+		const struct gnode *gn = &m->g->nodes[s->v[i].node];
 		size_t k;
 
 		if (gn->kind == GN_END) {
@@ -594,7 +582,7 @@ render_caret(size_t col, enum cli_status st, struct sbuf *out)
 }
 
 int
-match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+match_help(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks,
     const char *line, size_t prompt_len, struct sbuf *out)
 {
 	struct walk w;
@@ -606,8 +594,8 @@ match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 	(void)line;
 	if (toks->n == 0) {
 		/* bare '?': the view's commands */
-		walk(c, v, toks, 0, &w);
-		n = candidates(c, &w.s, NULL, &cv, &can_end);
+		walk(m, v, toks, 0, &w);
+		n = candidates(m, &w.s, NULL, &cv, &can_end);
 		sbuf_printf(out, "%s:\n", v->title);
 		render_list(cv, n, 0, out);
 		free(cv);
@@ -617,13 +605,13 @@ match_help(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
 	upto = toks->trailing_space ? toks->n : toks->n - 1;
 	if (!toks->trailing_space)
 		partial = toks->v[toks->n - 1].text;
-	walk(c, v, toks, upto, &w);
+	walk(m, v, toks, upto, &w);
 	if (w.status != CLI_OK) {
 		render_caret(prompt_len + toks->v[w.bad].col, w.status, out);
 		tset_free(&w.s);
 		return -1;
 	}
-	n = candidates(c, &w.s, partial, &cv, &can_end);
+	n = candidates(m, &w.s, partial, &cv, &can_end);
 	if (partial != NULL) {
 		size_t nk = 0;
 
@@ -684,7 +672,7 @@ strv_add_unique(char ***v, size_t *n, const char *s)
 }
 
 char **
-match_complete(struct cli *c, const struct gview *v, const struct cli_tokens *toks,
+match_complete(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks,
     const char *line, size_t *word_start)
 {
 	struct walk w;
@@ -698,30 +686,18 @@ match_complete(struct cli *c, const struct gview *v, const struct cli_tokens *to
 	upto = toks->n - 1;
 	partial = toks->v[upto].text;
 	*word_start = toks->v[upto].col;
-	walk(c, v, toks, upto, &w);
+	walk(m, v, toks, upto, &w);
 	if (w.status == CLI_OK) {
 		size_t pl = strlen(partial);
 
 		for (size_t i = 0; i < w.s.n; i++) {
-			const struct gnode *gn = &c->g->nodes[w.s.v[i].node];
+			const struct gnode *gn = &m->g->nodes[w.s.v[i].node];
 
 			if (gn->kind == GN_KW && pk_strncaseeq(gn->kw, partial, pl)) {
 				strv_add_unique(&res, &n, gn->kw);
 			} else if (gn->kind == GN_PARAM && gn->param->object != NULL) {
-				char **names = NULL;
+				char **names = m->objects(m->arg, gn->param->object);
 
-				if (strncmp(gn->param->object, "view-", 5) == 0) {
-					struct cfg_node **nodes =
-					    cli_cfg_list(c, gn->param->object + 5);
-
-					for (size_t k = 0; nodes[k] != NULL; k++)
-						if (pk_strncaseeq(nodes[k]->key, partial, pl))
-							strv_add_unique(&res, &n,
-							    nodes[k]->key);
-					free(nodes);
-					continue;
-				}
-				names = cli_object_lookup(gn->param->object)->list(c);
 				for (size_t k = 0; names && names[k]; k++)
 					if (gn->param->nocase ?
 					    pk_strncaseeq(names[k], partial, pl) :

@@ -1,51 +1,41 @@
 /*
- * The console session: current view and its configuration node, the prompt,
- * dispatch of matched commands (handlers, config leaves, views), output, questions.
- * Front ends (batch.c, edit.c) feed it lines; handlers print through cli_out().
+ * The console session: the features' registrations, current view and its
+ * configuration node, the prompt, dispatch of matched commands (handlers, config
+ * leaves, views; after a change the feature binding the view is told), output
+ * (cli_out, and cli_notify for lines nobody typed a command for), questions.
+ * The session owns the device (device/: CMP sessions, the event loop) that the
+ * features talk to; it names no feature itself. Front ends (batch.c, edit.c) feed
+ * it lines; handlers print through cli_out().
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../device/device.h"
 #include "../pki/pki.h"
 #include "../storage/storage.h"
 #include "cli_int.h"
 
-/* Handler and object tables of every command module. */
-static const struct cli_handler *const handler_tables[] = {
-	cli_sys_handlers,
-	cli_pki_handlers,
-	cli_cmp_handlers,
-	cli_au_handlers,
-	NULL,
-};
+/* ---- registration (each feature's init) ---- */
 
-static const struct cli_object *const object_tables[] = {
-	cli_sys_objects,
-	cli_pki_objects,
-	NULL,
-};
-
-cli_handler_fn
-cli_handler_lookup(const char *name)
+void
+cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn)
 {
-	for (size_t t = 0; handler_tables[t] != NULL; t++)
-		for (const struct cli_handler *h = handler_tables[t]; h->name; h++)
-			if (strcmp(h->name, name) == 0)
-				return h->fn;
-	return NULL;
+	registry_add_handler(&c->reg, name, fn);
 }
 
-const struct cli_object *
-cli_object_lookup(const char *kind)
+void
+cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg)
 {
-	for (size_t t = 0; object_tables[t] != NULL; t++)
-		for (const struct cli_object *o = object_tables[t]; o->kind; o++)
-			if (strcmp(o->kind, kind) == 0)
-				return o;
-	return NULL;
+	registry_add_object(&c->reg, kind, list, arg);
+}
+
+void
+cli_install_view(struct cli *c, const struct cli_view_binding *vb, void *arg)
+{
+	registry_add_view(&c->reg, vb, arg);
 }
 
 const char *
@@ -66,12 +56,52 @@ cli_kw(const struct cli_args *a, const char *kw)
 	return 0;
 }
 
+/* ---- the matcher's view of the session ---- */
+
+/* Existing objects of KIND: instances of a view ("view-NAME") or a registered
+ * kind. */
+static char **
+session_objects(void *arg, const char *kind)
+{
+	struct cli *c = arg;
+	const struct reg_object *o;
+
+	if (strncmp(kind, "view-", 5) == 0) {
+		struct cfg_node **nodes = cli_cfg_list(c, kind + 5);
+		char **names;
+		size_t n = 0;
+
+		while (nodes[n] != NULL)
+			n++;
+		names = xcalloc(n + 1, sizeof(*names));
+		for (size_t i = 0; i < n; i++)
+			names[i] = xstrdup(nodes[i]->key);
+		free(nodes);
+		return names;
+	}
+	o = registry_object(&c->reg, kind);
+	return o != NULL ? o->list(o->arg) : NULL;
+}
+
+static struct match_env
+env(struct cli *c)
+{
+	struct match_env m = { c->g, session_objects, c };
+
+	return m;
+}
+
 /* ---- output ---- */
 
+/* Everything the console shows goes through cli_vout and cli_write: to the
+ * session's out, or into c->capture while a startup line runs. */
 void
 cli_vout(struct cli *c, const char *fmt, va_list ap)
 {
-	vfprintf(c->out, fmt, ap);
+	if (c->capture != NULL)
+		sbuf_vprintf(c->capture, fmt, ap);
+	else
+		vfprintf(c->out, fmt, ap);
 }
 
 void
@@ -87,7 +117,39 @@ cli_out(struct cli *c, const char *fmt, ...)
 void
 cli_write(struct cli *c, const char *text)
 {
-	fputs(text, c->out);
+	if (c->capture != NULL)
+		sbuf_puts(c->capture, text);
+	else
+		fputs(text, c->out);
+}
+
+void
+cli_notify(struct cli *c, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (c->daemon) {
+		char ts[40];
+
+		pk_time_text(time(NULL), ts, sizeof(ts));
+		fprintf(stderr, "%s pkish: %s\n", ts, buf);
+		fflush(stderr);
+		syslog(strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING, "%s", buf);
+		return;
+	}
+	if (c->redraw != NULL && !c->in_exec) {
+		/* hide the prompt and typed text, print, redraw them */
+		cli_out(c, "\r\033[K%s\n", buf);
+		fflush(c->out);
+		c->redraw(c->redraw_arg);
+		return;
+	}
+	cli_out(c, "%s\n", buf);
+	fflush(c->out);
 }
 
 int
@@ -95,11 +157,11 @@ cli_error(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("Error: ", c->out);
+	cli_write(c, "Error: ");
 	va_start(ap, fmt);
 	cli_vout(c, fmt, ap);
 	va_end(ap);
-	fputc('\n', c->out);
+	cli_write(c, "\n");
 	return -1;
 }
 
@@ -149,56 +211,23 @@ cli_set_io(struct cli *c, const struct cli_io *io)
 
 /* ---- state ---- */
 
-struct storage *
-cli_storage(struct cli *c)
-{
-	return c->st;
-}
-
-struct pki *
-cli_pki(struct cli *c)
-{
-	return c->pki;
-}
-
-int
-cli_interactive(const struct cli *c)
-{
-	return c->interactive;
-}
-
 int
 cli_done(const struct cli *c)
 {
 	return c->done;
 }
 
-const char *
-cli_sysname(struct cli *c)
+void
+cli_set_hostname(struct cli *c, const char *name)
 {
-	const char *s = cfg_leaf_arg(c->root, "sysname", "name");
-
-	return s != NULL ? s : "pkish";
+	free(c->hostname);
+	c->hostname = name != NULL ? xstrdup(name) : NULL;
 }
 
 struct cfg_node *
 cli_cfg_root(struct cli *c)
 {
 	return c->root;
-}
-
-struct cfg_node *
-cli_cfg_current(struct cli *c)
-{
-	return c->node;
-}
-
-struct cfg_node *
-cli_cfg_find(struct cli *c, const char *view, const char *key)
-{
-	const struct gview *v = grammar_view(c->g, view);
-
-	return v ? cfg_child(c->root, v, key) : NULL;
 }
 
 struct cfg_node **
@@ -221,6 +250,75 @@ cli_config_render(struct cli *c, struct sbuf *out)
 	cfg_render(c->root, 1, out);
 }
 
+/* ---- typed configuration ---- */
+
+/* The node of instance KEY of VB's view (the root for a view without instances). */
+static struct cfg_node *
+bound_node(struct cli *c, const struct cli_view_binding *vb, const char *key)
+{
+	const struct gview *v = grammar_view(c->g, vb->view);
+
+	if (v == NULL)
+		return NULL;
+	if (v->enter_cmd == NULL)
+		return c->root;
+	return key != NULL ? cfg_child(c->root, v, key) : NULL;
+}
+
+int
+cli_context(struct cli *c, const struct cli_view_binding *vb, void *obj)
+{
+	if (strcmp(c->view->name, vb->view) != 0 || c->node == NULL)
+		return -1;
+	cfg_bind(c->node, vb, obj);
+	return 0;
+}
+
+int
+cli_config_get(struct cli *c, const struct cli_view_binding *vb, const char *key,
+    void *obj)
+{
+	struct cfg_node *n = bound_node(c, vb, key);
+
+	if (n == NULL)
+		return -1;
+	cfg_bind(n, vb, obj);
+	return 0;
+}
+
+int
+cli_config_update(struct cli *c, const struct cli_view_binding *vb,
+    const char *key, size_t offset, const char *value)
+{
+	struct cfg_node *n = bound_node(c, vb, key);
+
+	for (size_t i = 0; n != NULL && i < vb->nfields; i++)
+		if (vb->fields[i].offset == offset && vb->fields[i].type == CLI_BIND_STR)
+			return cfg_leaf_update(n, vb->fields[i].leaf, vb->fields[i].name,
+			    value);
+	return -1;
+}
+
+/* Tells the feature bound to view V that node N changed (or, N NULL, that its
+ * instance KEY was removed). */
+static void
+apply(struct cli *c, const struct gview *v, const struct cfg_node *n, const char *key)
+{
+	const struct reg_view *rv = registry_view(&c->reg, v->name);
+	void *obj;
+
+	if (rv == NULL || rv->vb->apply == NULL)
+		return;
+	if (n == NULL) {
+		rv->vb->apply(rv->arg, key, NULL);
+		return;
+	}
+	obj = xcalloc(1, rv->vb->size);
+	cfg_bind(n, rv->vb, obj);
+	rv->vb->apply(rv->arg, n->key, obj);
+	free(obj);
+}
+
 const char *
 cli_prompt(struct cli *c)
 {
@@ -229,7 +327,7 @@ cli_prompt(struct cli *c)
 
 	for (; *f; f++) {
 		if (f[0] == '%' && f[1] == 's') {
-			sbuf_puts(&b, cli_sysname(c));
+			sbuf_puts(&b, c->hostname != NULL ? c->hostname : "pkish");
 			f++;
 		} else if (f[0] == '%' && f[1] == 'k') {
 			sbuf_puts(&b, c->node && c->node->key ? c->node->key : "");
@@ -392,9 +490,13 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 			}
 			if (cmd->check && cmd->check(c, a) != 0)
 				goto out;
-			cfg_remove_child(c->node, n);
-			if (cmd->notify)
-				cmd->notify(c, a);
+			{
+				char *k = xstrdup(n->key);
+
+				cfg_remove_child(c->node, n);
+				apply(c, cmd->enter, NULL, k);
+				free(k);
+			}
 			rc = 0;
 			goto out;
 		}
@@ -403,8 +505,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 				goto out;
 			cfg_canonical(a, &text);
 			n = cfg_add_child(c->node, cmd->enter, cmd, key, sbuf_str(&text));
-			if (cmd->notify)
-				cmd->notify(c, a);
+			apply(c, cmd->enter, n, NULL);
 		}
 		c->view = cmd->enter;
 		c->node = n;
@@ -420,8 +521,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		if (cmd->check && cmd->check(c, a) != 0)
 			goto out;
 		cfg_unset_leaf(c->node, cmd->leaf);
-		if (cmd->notify)
-			cmd->notify(c, a);
+		apply(c, c->view, c->node, NULL);
 		rc = 0;
 		goto out;
 	}
@@ -431,8 +531,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		goto out;
 	cfg_canonical(a, &text);
 	cfg_set_leaf(c->node, cmd, sbuf_str(&text), a);
-	if (cmd->notify)
-		cmd->notify(c, a);
+	apply(c, c->view, c->node, NULL);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nowned; i++)
@@ -460,7 +559,11 @@ cli_exec(struct cli *c, const char *line)
 		return 0;
 	}
 	plen = c->no_prompt ? 0 : strlen(cli_prompt(c));
-	match_line(c, c->view, &toks, line, &r);
+	{
+		struct match_env m = env(c);
+
+		match_line(&m, c->view, &toks, line, &r);
+	}
 	if (r.status != CLI_OK) {
 		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
 		    cli_status_msg(r.status));
@@ -475,10 +578,12 @@ cli_exec(struct cli *c, const char *line)
 
 		cfg_canonical(&r.args, &canon);
 		r.args.line = sbuf_str(&canon);
+		c->in_exec++;
 		if (r.cmd->handler != NULL)
 			rc = r.cmd->handler(c, &r.args);
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
+		c->in_exec--;
 		sbuf_free(&canon);
 	}
 	match_result_free(&r);
@@ -496,7 +601,11 @@ cli_echo_text(struct cli *c, const char *line, struct sbuf *out)
 
 	cli_tokenize(line, &toks);
 	mask = xcalloc(toks.n + 1, 1);
-	match_secret_mask(c, c->view, &toks, mask);
+	{
+		struct match_env m = env(c);
+
+		match_secret_mask(&m, c->view, &toks, mask);
+	}
 	for (size_t i = 0; i < toks.n; i++) {
 		if (!mask[i])
 			continue;
@@ -515,8 +624,10 @@ cli_help(struct cli *c, const char *line)
 	struct cli_tokens toks;
 	struct sbuf out = SBUF_INIT;
 
+	struct match_env m = env(c);
+
 	cli_tokenize(line, &toks);
-	match_help(c, c->view, &toks, line, strlen(cli_prompt(c)), &out);
+	match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
 	cli_write(c, sbuf_str(&out));
 	fflush(c->out);
 	sbuf_free(&out);
@@ -529,32 +640,33 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 	struct cli_tokens toks;
 	char **v;
 
+	struct match_env m = env(c);
+
 	cli_tokenize(line, &toks);
-	v = match_complete(c, c->view, &toks, line, word_start);
+	v = match_complete(&m, c->view, &toks, line, word_start);
 	cli_tokens_free(&toks);
 	return v;
 }
 
 /* Runs a saved configuration silently from the system view; failed lines are
- * reported on stderr with their line numbers. */
+ * reported on stderr with their line numbers and what they printed. */
 int
 cli_load_config(struct cli *c, const char *path, const char *shown)
 {
 	unsigned char *data;
 	size_t len, lineno = 0;
 	struct pk_err e;
+	struct sbuf out = SBUF_INIT;
 	char *save = NULL;
-	FILE *real = c->out;
 	int failed = 0;
 
 	if (storage_read(path, STORAGE_MAX_FILE, &data, &len, &e) != 0)
 		return -1;
 	cli_view_set(c, "system");
+	c->capture = &out;
+	c->no_prompt = 1;
 	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
-		char *buf = NULL;
-		size_t blen = 0;
-		FILE *mem;
 		const char *p = l;
 
 		lineno++;
@@ -562,20 +674,16 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 			p++;
 		if (*p == '#' || *p == '\0')
 			continue;
-		mem = open_memstream(&buf, &blen);
-		c->out = mem;
-		c->no_prompt = 1;
+		sbuf_reset(&out);
 		if (cli_exec(c, l) != 0) {
-			fflush(mem);
 			fprintf(stderr, "pkish: %s, line %zu:\n%s\n%s", shown, lineno, l,
-			    buf ? buf : "\n");
+			    sbuf_str(&out));
 			failed++;
 		}
-		c->no_prompt = 0;
-		c->out = real;
-		fclose(mem);
-		free(buf);
 	}
+	c->no_prompt = 0;
+	c->capture = NULL;
+	sbuf_free(&out);
 	free(data);
 	cli_view_set(c, "user");
 	return failed ? -1 : 0;
@@ -593,29 +701,16 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->daemon = o->daemon;
 	if (c->daemon)
 		openlog("pkish", LOG_PID, LOG_DAEMON);
-	if (grammar_load(o->schemas, &c->g, &errs) != 0) {
-		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
-		sbuf_free(&errs);
-		free(c);
-		return -1;
-	}
-	if (storage_open(&c->st, o->flash, e) != 0) {
-		grammar_free(c->g);
-		free(c);
-		return -1;
-	}
-	if (pki_open(&c->pki, c->st, e) != 0) {
-		storage_close(c->st);
-		grammar_free(c->g);
-		free(c);
-		return -1;
-	}
+	if (storage_open(&c->st, o->flash, e) != 0)
+		goto fail;
+	if (pki_open(&c->pki, c->st, e) != 0)
+		goto fail;
 	if (pki_load_warnings(c->pki)[0] != '\0')
 		fprintf(stderr, "pkish: device store: %s", pki_load_warnings(c->pki));
 	{
 		struct sbuf rep = SBUF_INIT;
 
-		pki_cmp_recover(c->pki, c->st, &rep);
+		device_journal_recover(c->pki, c->st, &rep);
 		for (char *l = rep.s, *nl; l != NULL && *l; l = nl ? nl + 1 : NULL) {
 			nl = strchr(l, '\n');
 			fprintf(stderr, "pkish: %.*s\n", nl ? (int)(nl - l) : (int)strlen(l),
@@ -623,11 +718,21 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 		}
 		sbuf_free(&rep);
 	}
-	c->loop = loop_new();
+	if (device_new(&c->dev, c->st, c->pki, NULL, e) != 0)
+		goto fail;
+	c->loop = device_loop(c->dev);
 	c->root = cfg_new_root();
+	/* The features register their handlers and object kinds; the grammar then
+	 * resolves its names among them. */
+	for (size_t i = 0; o->features != NULL && o->features[i] != NULL; i++)
+		o->features[i](c);
+	if (grammar_load(o->schemas, &c->reg, &c->g, &errs) != 0) {
+		pk_err_set(e, "invalid grammar in %s:\n%s", o->schemas, sbuf_str(&errs));
+		sbuf_free(&errs);
+		goto fail;
+	}
 	c->view = grammar_view(c->g, "user");
 	c->node = c->root;
-	cli_pki_attach(c);
 	if (!o->no_startup) {
 		char *cfg = storage_path(o->flash, "vrpcfg.cfg");
 
@@ -635,9 +740,11 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
 		free(cfg);
 	}
-	cli_autoupdate_all(c);
 	*out = c;
 	return 0;
+fail:
+	cli_free(c);
+	return -1;
 }
 
 void
@@ -645,13 +752,13 @@ cli_free(struct cli *c)
 {
 	if (c == NULL)
 		return;
-	cli_autoupdate_free(c);
-	cli_cmp_free(c);
-	loop_free(c->loop);
+	device_free(c->dev);
 	cfg_free(c->root);
 	pki_close(c->pki);
 	storage_close(c->st);
 	grammar_free(c->g);
+	registry_free(&c->reg);
+	free(c->hostname);
 	free(c);
 }
 
@@ -663,56 +770,8 @@ cli_wait_input(struct cli *c, int fd)
 	return loop_wait(c->loop, fd, -1);
 }
 
-static volatile sig_atomic_t daemon_stop;
-static int daemon_pipe[2] = { -1, -1 };
-
-static void
-on_term(int sig)
-{
-	(void)sig;
-	daemon_stop = 1;
-	if (write(daemon_pipe[1], "x", 1) < 0)
-		daemon_stop = 1;
-}
-
-static void
-drain(void *arg)
-{
-	struct cli *c = arg;
-	char b[16];
-
-	if (read(daemon_pipe[0], b, sizeof(b)) < 0)
-		daemon_stop = 1;
-	loop_break(c->loop);
-}
-
 int
 cli_daemon_run(struct cli *c)
 {
-	struct sigaction sa;
-	struct cfg_node **nodes = cli_cfg_list(c, "pki-cmp-session");
-	size_t n = 0;
-
-	for (size_t i = 0; nodes[i] != NULL; i++)
-		if (cfg_leaf_set(nodes[i], "auto-update"))
-			n++;
-	free(nodes);
-	if (pipe(daemon_pipe) != 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	loop_watch(c->loop, daemon_pipe[0], drain, c);
-	cli_notify(c, "Info: pkish daemon started: %zu CMP session(s) with automatic "
-	    "update.", n);
-	while (!daemon_stop)
-		if (loop_wait(c->loop, -1, -1) < 0)
-			break;
-	cli_notify(c, "Info: pkish daemon stopping.");
-	loop_unwatch(c->loop, daemon_pipe[0]);
-	close(daemon_pipe[0]);
-	close(daemon_pipe[1]);
-	return 0;
+	return device_daemon_run(c->dev);
 }

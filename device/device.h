@@ -1,58 +1,99 @@
 /*
- * device: the device core. CMP sessions and their enrolment actions (IR/CR/KUR
- * through cmp/, results installed into pki/ through a journal), the event loop
- * and its timers, the automatic-update scheduler, daemon mode.
+ * device: the device core. CMP sessions as typed objects (configuration, runtime
+ * state, statistics kept in the store), their enrolment actions (IR/CR/KUR through
+ * cmp/, results installed into pki/ through a journal), the event loop and its
+ * timers, the automatic-update scheduler, daemon mode.
  *
- * The device core never prints: it returns results and error objects.
+ * Contract:
+ * - The device core never prints. Calls return results and a struct pk_err whose
+ *   message is operator-ready (the console shows it as "Error: <msg>"); what happens
+ *   in the background (automatic updates, the daemon, the progress of a request)
+ *   is reported through the event function (device_set_event_fn), which the
+ *   console renders.
+ * - Threads: everything runs in the thread that owns the device, the event
+ *   function included. Only the network part of an automatic update runs in a
+ *   worker thread, which touches nothing but its own job and the session's atomic
+ *   stop flag.
+ * - Time comes from the device's clock (struct device_ops): the scheduler and the
+ *   event loop's timers read nothing else, so a test can run a year of automatic
+ *   updates with a fake clock and a fake KUR in milliseconds.
+ * - This header includes no OpenSSL header (cli/ includes it).
  */
 #ifndef PKISH_DEVICE_H
 #define PKISH_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "../pki/pki.h"
 
-/* ==== CMP sessions (pki_cmp.c) ========================================
- * The device side of a CMP session: turns a session's plain configuration (strings,
- * as the console holds them) into a CMP transaction over the cmp/ engine, runs it
- * and stores what came back: the certificate in flash:/pki/public (atomic), caPubs
- * beside it, and with regenerate the new key pair in the store.
- */
+struct storage;
+struct loop;
+struct device;
+struct device_session;
 
-enum pki_cmp_kind { PKI_CMP_IR, PKI_CMP_CR, PKI_CMP_KUR };
+/* ==== request kinds (the one definition) ==== */
 
-/* A session's configuration, as plain strings (NULL = unset). */
-struct pki_cmp_session {
+enum device_req { DEVICE_IR, DEVICE_CR, DEVICE_KUR, DEVICE_REQ_N };
+
+/* "IR", "CR", "KUR". */
+const char *device_req_name(enum device_req k);
+/* "initial-request", "certificate-request", "keyupdate-request": the console's
+ * action keywords. */
+const char *device_req_action(enum device_req k);
+
+/* ==== defaults (the one definition of each) ==== */
+
+#define DEVICE_TIMEOUT_DEFAULT	120	/* s, a whole transaction */
+#define DEVICE_EXPIRE_DEFAULT	50	/* %, update at this share of the validity */
+#define DEVICE_REGEN_BITS_SAME	0	/* regenerate: the RSA size of the old key */
+
+/* ==== a CMP session's configuration ==== */
+
+/* Typed; the console fills it from the session's view through its binding table.
+ * Strings are borrowed from the caller; the device keeps copies. */
+struct device_session_cfg {
 	const char *name;
-	const struct pki_entity *entity;
+	const char *entity;		/* PKI entity name */
 	const char *ca_name;		/* "C=..,O=..,CN=.." or "/C=../CN=.." */
-	const char *url;		/* with the esc form already decoded */
-	const char *key_name;
+	const char *url;		/* as configured */
+	int url_esc;			/* the URL writes '?' as \x3f */
+	const char *key;		/* key pair name */
+	int key_ecc;			/* the key pair is ECC (else RSA) */
 	int regenerate;			/* KUR: a new key pair */
-	int regen_bits;			/* RSA size for regenerate (0: same size) */
+	int regen_bits;			/* its RSA size, or DEVICE_REGEN_BITS_SAME */
 	int use_signature;		/* IR protection: signature (else MAC) */
-	const char *ref;		/* MAC reference */
-	const char *secret;		/* MAC secret, plain (unsealed by the caller) */
+	const char *mac_ref;		/* MAC reference (senderKID) */
+	const char *mac_secret;		/* MAC secret, sealed (storage_seal) */
 	const char *auth_cert;		/* file in flash:/pki/public */
 	const char *verify_cert;	/* file in flash:/pki/public */
-	int hmac_sha1;			/* integrity-algorithm hmac-sha1 */
+	int hmac_sha1;			/* PBM integrity HMAC-SHA1 (else SHA256) */
 	int implicit_confirm;
-	int timeout;			/* seconds */
-	const char *result_file;	/* NULL: NAME_ir.cer / _cr.cer / _kur.cer */
-	int (*should_stop)(void *arg);
-	void *stop_arg;
-	void (*progress)(void *arg, const char *text);
-	void *progress_arg;
+	int timeout;			/* s */
+	int auto_update;		/* certificate auto-update enable */
+	int expire_pct;			/* update at this % of the validity */
 };
 
-/* What happened, for Info lines, `display pki cmp session` and statistics. */
-struct pki_cmp_outcome {
+/* The defaults: every field unset, timeout and expire-time as above. */
+void device_session_cfg_init(struct device_session_cfg *cfg);
+
+/* 1 if TEXT is a CA name a request can carry, else 0 with *e. */
+int device_ca_name_ok(const char *text, struct pk_err *e);
+/* 1 if URL (with ESC, "\x3f" stands for '?') is a server URL we can use, else 0
+ * with *e. */
+int device_url_ok(const char *url, int esc, struct pk_err *e);
+
+/* ==== results and events ==== */
+
+/* What a request did, for the console's lines and `display pki cmp session`. */
+struct device_result {
+	int sent;			/* the request went out (it is counted) */
 	int ok;
 	char cert_file[300];		/* where the certificate was saved */
-	int ncapubs;			/* S_ca0.cer ... written */
+	int ncapubs;			/* SESSION_ca0.cer ... written */
 	char serial[100];
-	char not_before[40], not_after[40];
+	char not_before[40], not_after[40];	/* pk_time_text */
 	time_t nb, na;
 	long status;			/* PKIStatus of the answer, -1 none */
 	char status_name[32];		/* "accepted", "rejection", ... */
@@ -61,59 +102,173 @@ struct pki_cmp_outcome {
 	int unauthenticated;		/* the error answer was not authenticated */
 	int key_replaced;		/* regenerate: the key pair was replaced */
 	int polled;
+	int auth_cert_changed;		/* KUR: the session now signs with cert_file */
 };
 
-/* 1 if TEXT is a CA name we can send (comma or slash form), else 0 and *e. */
-int pki_cmp_dn_ok(const char *text, struct pk_err *e);
+enum device_event_kind {
+	DEVICE_EV_PROGRESS,		/* text: a step of a console request */
+	DEVICE_EV_AU_START,		/* an automatic update began (regenerate) */
+	DEVICE_EV_AU_DONE,		/* it succeeded (result) */
+	DEVICE_EV_AU_FAILED,		/* it failed (text, attempt, delay_ms) */
+	DEVICE_EV_AU_NOT_STARTED,	/* it could not start (text, attempt, delay_ms) */
+	DEVICE_EV_CERT_EXPIRED,		/* certificate file expired: no automatic update */
+	DEVICE_EV_STATS_NOT_SAVED,	/* text */
+	DEVICE_EV_DAEMON_START,		/* count: sessions with automatic update */
+	DEVICE_EV_DAEMON_STOP,
+};
 
-/* Runs one IR/CR/KUR for session S (prepare + run + finish below). 0 success
- * (outcome filled); -1 with *e naming the cause and *o filled as far as known. */
-int pki_cmp_request(struct pki *p, struct storage *st, enum pki_cmp_kind kind,
-    const struct pki_cmp_session *s, struct pki_cmp_outcome *o, struct pk_err *e);
+struct device_event {
+	enum device_event_kind kind;
+	const char *session;		/* its name, NULL for the daemon's events */
+	const char *text;		/* the reason (a pk_err message) or progress */
+	const char *file;		/* CERT_EXPIRED: the certificate file */
+	const struct device_result *result;	/* AU_DONE */
+	int regenerate;			/* AU_START: with a new key pair */
+	int attempt;			/* AU_FAILED, AU_NOT_STARTED: 1, 2, ... */
+	int64_t delay_ms;		/* AU_FAILED, AU_NOT_STARTED: next attempt in;
+					 * -1: none (automatic update disabled) */
+	size_t count;			/* DAEMON_START */
+};
 
-/* The same in three steps, for a transaction in a worker thread: prepare and
- * finish touch the device state and run in the thread that owns it; run touches
- * only the job (it owns copies of everything it needs) and may run in any thread.
- * A prepared job copies S (its callbacks run in the thread that calls run). */
-struct pki_cmp_job;
-int pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind,
-    const struct pki_cmp_session *s, struct pki_cmp_job **job, struct pk_err *e);
-/* The network transaction; 0 success. The error is kept in the job. */
-int pki_cmp_run(struct pki_cmp_job *job);
-/* Stores the result (files, key replacement) and fills *o; -1 with *e when the run
- * or the storing failed. */
-int pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *job,
-    struct pki_cmp_outcome *o, struct pk_err *e);
-void pki_cmp_job_free(struct pki_cmp_job *job);
+typedef void (*device_event_fn)(void *arg, const struct device_event *ev);
+
+/* ==== the device ==== */
+
+/* The injectable parts of the automatic update. A NULL member is the real one. */
+struct device_ops {
+	/* The clock: ms since the epoch (the real one: the wall clock). */
+	int64_t (*now)(void *arg);
+	/* Validity of the certificate FILE (the real one: flash:/pki/public/FILE). */
+	int (*validity)(void *arg, const char *file, time_t *not_before,
+	    time_t *not_after, struct pk_err *e);
+	/* Starts the KUR of session S. 0: started, its end comes back through
+	 * device_kur_done() from the event loop; -1 with *e: it could not start.
+	 * (The real one prepares the job here, runs the network part in a worker
+	 * thread and stores the result when it comes back.) */
+	int (*kur_start)(void *arg, struct device *d, struct device_session *s,
+	    struct pk_err *e);
+	void *arg;
+};
+
+/* A device over ST and P (both may be NULL in tests: no statistics file, no
+ * key-in-use check, no real requests). Loads the statistics from the store and
+ * makes the event loop. OPS may be NULL. */
+int device_new(struct device **out, struct storage *st, struct pki *p,
+    const struct device_ops *ops, struct pk_err *e);
+/* Asks running updates to stop, waits for them, frees everything. NULL is fine. */
+void device_free(struct device *d);
+void device_set_event_fn(struct device *d, device_event_fn fn, void *arg);
+/* The event loop (timers of the scheduler; front ends wait through it). */
+struct loop *device_loop(struct device *d);
+/* The device's clock, ms since the epoch. */
+int64_t device_now(const struct device *d);
+
+/* ==== entities (the console tells the device its configured entities) ==== */
+
+/* Creates or replaces entity ENT->name (copied). */
+void device_entity_set(struct device *d, const struct pki_entity *ent);
+void device_entity_remove(struct device *d, const char *name);
+/* Entity NAME (case-insensitive), borrowed until it changes; NULL if none. */
+const struct pki_entity *device_entity_find(const struct device *d,
+    const char *name);
+/* The name of a CMP session that uses entity NAME, or NULL. */
+const char *device_entity_user(const struct device *d, const char *name);
+
+/* ==== CMP sessions ==== */
+
+/* Creates session CFG->name or changes its configuration (copied). When the
+ * inputs of its automatic update change (enabled, certificate, expire-time), its
+ * next update is computed again. */
+void device_session_set(struct device *d, const struct device_session_cfg *cfg);
+/* The session is no longer configured: no automatic update; its statistics stay. */
+void device_session_remove(struct device *d, const char *name);
+/* Configured session NAME (case-insensitive), or NULL. */
+struct device_session *device_session_find(struct device *d, const char *name);
+/* The configured sessions, in the order they were configured. */
+size_t device_session_count(const struct device *d);
+struct device_session *device_session_at(struct device *d, size_t i);
+/* Its configuration (borrowed until it changes). */
+const struct device_session_cfg *device_session_cfg(const struct device_session *s);
+
+struct device_session_status {
+	const char *state;		/* idle, waiting, polling, updating */
+	const char *last;		/* the last result, one line, "" none */
+	time_t next_update;		/* automatic update, 0 none */
+	const char *next_note;		/* why (retry, last error), "" none */
+	unsigned long sent[DEVICE_REQ_N], failed[DEVICE_REQ_N];
+};
+/* Borrowed strings, valid until the session changes. */
+void device_session_status(const struct device_session *s,
+    struct device_session_status *out);
+/* 1 while session NAME has a transaction in progress. */
+int device_session_busy(struct device *d, const char *name);
+/* Asks the polling of session NAME to stop: 1 asked, 0 it is not polling, -1 no
+ * such session. */
+int device_session_stop(struct device *d, const char *name);
+
+/* Runs KIND for session NAME and stores what came back (certificate file, caPubs,
+ * with regenerate the new key pair; a KUR's certificate becomes the session's
+ * authentication certificate). CANCELLED(ARG) (may be NULL) is asked while it
+ * waits. 0 success (*r filled); -1 with *e, and *r as far as known (r->sent: the
+ * request went out and failed; else *e says what is missing). Progress is
+ * reported as DEVICE_EV_PROGRESS events. */
+int device_request(struct device *d, const char *name, enum device_req kind,
+    int (*cancelled)(void *arg), void *arg, struct device_result *r,
+    struct pk_err *e);
+/* Zeroes the statistics of session NAME (NULL: all) and saves them; -1 with *e
+ * when they could not be saved (they are zero in memory). */
+int device_stats_reset(struct device *d, const char *name, struct pk_err *e);
+/* Validity of the certificate FILE through the device (its ops). */
+int device_cert_validity(struct device *d, const char *file, time_t *not_before,
+    time_t *not_after, struct pk_err *e);
+
+/* ==== automatic update (autoupdate.c) ====
+ * A session with auto-update enabled gets a timer at
+ *   notBefore + expire-time% x (notAfter - notBefore)
+ * of its authentication certificate (at once when that is past). A failed update
+ * is retried after a tenth of the validity (1 s to 30 s), doubling up to one hour.
+ * An expired certificate is reported (DEVICE_EV_CERT_EXPIRED) and not retried. */
+
+/* The end of a KUR started through device_ops.kur_start: R (ok) success, else the
+ * failure *E. Reschedules the session. */
+void device_kur_done(struct device *d, struct device_session *s,
+    const struct device_result *r, const struct pk_err *e);
+
+/* ==== daemon mode (daemon.c) ==== */
+
+/* Runs the event loop (automatic updates) until SIGTERM or SIGINT; reports its
+ * start and stop as events. */
+int device_daemon_run(struct device *d);
+
+/* ==== update journal (enrol.c) ==== */
 
 /* Completes certificate updates that a crash interrupted (their journals in the
  * store), appending one line per journal to REPORT. -1 if one could not be
  * completed (it stays for the next start). */
-int pki_cmp_recover(struct pki *p, struct storage *st, struct sbuf *report);
+int device_journal_recover(struct pki *p, struct storage *st, struct sbuf *report);
 
-/* Validity of the certificate in flash:/pki/public/FILE. */
-int pki_cert_file_validity(struct pki *p, const char *file, time_t *not_before,
-    time_t *not_after, struct pk_err *e);
+/* ==== event loop (loop.c) ==== */
 
-
-/* ---- event loop (loop.c) ---- */
-
-struct loop;
 struct loop_timer {
-	int64_t when;		/* ms since the epoch */
+	int64_t when;		/* ms since the epoch, on the loop's clock */
 	size_t idx;		/* heap position */
 	int armed;
 	void (*fn)(void *arg);
 	void *arg;
 };
 
-int64_t loop_now(void);
-struct loop *loop_new(void);
+/* A loop reading time from NOW(ARG) (NULL: the wall clock). */
+struct loop *loop_new(int64_t (*now)(void *arg), void *arg);
 void loop_free(struct loop *l);
+int64_t loop_now(const struct loop *l);
 /* Arms (or re-arms) T at WHEN; its fn runs from loop_wait once due. */
 void loop_timer_set(struct loop *l, struct loop_timer *t, int64_t when);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 size_t loop_timer_count(const struct loop *l);
+/* When the earliest timer is due, -1 when none is armed. */
+int64_t loop_next(const struct loop *l);
+/* Runs the timers due by the loop's clock now (a fake clock's driver calls it). */
+void loop_run_due(struct loop *l);
 /* FN runs (from loop_wait) whenever FD is readable. At most 16 watches. */
 void loop_watch(struct loop *l, int fd, void (*fn)(void *arg), void *arg);
 void loop_unwatch(struct loop *l, int fd);

@@ -1,7 +1,11 @@
 /*
- * pki_cmp: runs a CMP session's IR/CR/KUR on the cmp/ engine and stores the
- * results (see pki_cmp.h). Everything OpenSSL-specific of a session lives here so
- * the console stays free of OpenSSL headers.
+ * Enrolment: one IR/CR/KUR of a CMP session on the cmp/ engine, and storing what
+ * came back (device_int.h: prepare, run, finish). The certificate, with
+ * regenerate the new key pair, and the store's copy change together through a
+ * journal in the store, which device_journal_recover() completes after a crash.
+ * Everything OpenSSL-specific of a session lives here so the console stays free
+ * of OpenSSL headers. The request kind becomes the protocol's in one place
+ * (cmp_kind).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@
 
 #include "../cmp/cmp.h"
 #include "../storage/storage.h"
-#include "device.h"
+#include "device_int.h"
 
 /* Parses "C=CN,O=Example,CN=CA" or "/C=CN/O=Example/CN=CA" (RFC 4514-like, no
  * escapes) into a new X509_NAME. */
@@ -79,7 +83,7 @@ out:
 }
 
 int
-pki_cmp_dn_ok(const char *text, struct pk_err *e)
+device_ca_name_ok(const char *text, struct pk_err *e)
 {
 	X509_NAME *n = NULL;
 	struct pk_err why;
@@ -90,19 +94,6 @@ pki_cmp_dn_ok(const char *text, struct pk_err *e)
 	}
 	X509_NAME_free(n);
 	return 1;
-}
-
-static void
-time_text(const ASN1_TIME *t, char *buf, size_t n, time_t *out)
-{
-	struct tm tm;
-
-	*out = 0;
-	buf[0] = '\0';
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return;
-	*out = timegm(&tm);
-	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
 static int
@@ -255,7 +246,7 @@ out:
 }
 
 int
-pki_cmp_recover(struct pki *p, struct storage *st, struct sbuf *report)
+device_journal_recover(struct pki *p, struct storage *st, struct sbuf *report)
 {
 	char **names = NULL;
 	int failed = 0;
@@ -297,18 +288,19 @@ pki_cmp_recover(struct pki *p, struct storage *st, struct sbuf *report)
 }
 
 int
-pki_cert_file_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
+enrol_cert_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
     struct pk_err *e)
 {
 	X509 *x = NULL;
-	char buf[64];
+	int rc = 0;
 
 	if (pki_cert_load_file(p, PKI_FMT_AUTO, file, &x, e) != 0)
 		return -1;
-	time_text(X509_get0_notBefore(x), buf, sizeof(buf), nb);
-	time_text(X509_get0_notAfter(x), buf, sizeof(buf), na);
+	if (pk_asn1_time(X509_get0_notBefore(x), nb) != 0 ||
+	    pk_asn1_time(X509_get0_notAfter(x), na) != 0)
+		rc = pk_err_set(e, "The certificate %s has an invalid validity.", file);
 	X509_free(x);
-	return 0;
+	return rc;
 }
 
 /* The chain of CERT up to a trust anchor among the imported CA certificates,
@@ -341,7 +333,7 @@ chain_of(struct pki *p, X509 *cert)
 }
 
 static void
-fill_status(struct pki_cmp_outcome *o, const struct cmp_client_result *r)
+fill_status(struct device_result *o, const struct cmp_client_result *r)
 {
 	o->status = r->status;
 	o->unauthenticated = r->unauthenticated;
@@ -358,8 +350,8 @@ fill_status(struct pki_cmp_outcome *o, const struct cmp_client_result *r)
 	    r->status_text ? r->status_text : "");
 }
 
-struct pki_cmp_job {
-	enum pki_cmp_kind kind;
+struct enrol_job {
+	enum device_req kind;
 	char *name, *url, *ref, *secret, *key_name, *result_file;
 	X509_NAME *subject, *recipient;
 	GENERAL_NAMES *san;
@@ -393,7 +385,7 @@ certs_dup(STACK_OF(X509) *in)
 }
 
 void
-pki_cmp_job_free(struct pki_cmp_job *j)
+enrol_job_free(struct enrol_job *j)
 {
 	if (j == NULL)
 		return;
@@ -418,11 +410,10 @@ pki_cmp_job_free(struct pki_cmp_job *j)
 }
 
 int
-pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_session *s,
-    struct pki_cmp_job **out, struct pk_err *e)
+enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
+    struct enrol_job **out, struct pk_err *e)
 {
-	static const char *const suffix[] = { "ir", "cr", "kur" };
-	struct pki_cmp_job *j = xcalloc(1, sizeof(*j));
+	struct enrol_job *j = xcalloc(1, sizeof(*j));
 	struct cmp_client_cfg *cfg = &j->cfg;
 	EVP_PKEY *key;
 	char file[300];
@@ -437,7 +428,8 @@ pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_sess
 	if (s->result_file != NULL)
 		snprintf(file, sizeof(file), "%s", s->result_file);
 	else
-		snprintf(file, sizeof(file), "%s_%s.cer", s->name, suffix[kind]);
+		snprintf(file, sizeof(file), "%s_%s.cer", s->name,
+		    device_req_suffix(kind));
 	if (!storage_name_ok(file, e))
 		goto fail;
 	j->result_file = xstrdup(file);
@@ -466,13 +458,13 @@ pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_sess
 	cfg->verify_cert = j->verify;
 	cfg->trusted = j->trusted;
 	cfg->implicit_confirm = s->implicit_confirm;
-	cfg->timeout = s->timeout > 0 ? s->timeout : 120;
+	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
 	cfg->should_stop = s->should_stop;
 	cfg->stop_arg = s->stop_arg;
 	cfg->progress = s->progress;
 	cfg->progress_arg = s->progress_arg;
 	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
-	if (kind == PKI_CMP_IR && !s->use_signature) {
+	if (kind == DEVICE_IR && !s->use_signature) {
 		cfg->use_mac = 1;
 		cfg->ref = j->ref;
 		cfg->secret = (const unsigned char *)j->secret;
@@ -499,39 +491,44 @@ pki_cmp_prepare(struct pki *p, enum pki_cmp_kind kind, const struct pki_cmp_sess
 		cfg->auth_key = j->auth_key;
 		j->chain = chain_of(p, j->auth);
 		cfg->auth_chain = j->chain;
-		if (kind == PKI_CMP_KUR && s->regenerate) {
+		if (kind == DEVICE_KUR && s->regenerate) {
 			if (pki_key_generate_detached(p, s->key_name, s->regen_bits,
 			    &j->newkey, e) != 0)
 				goto fail;
 			cfg->key = j->newkey;
 		}
-		if (kind == PKI_CMP_KUR && j->subject == NULL)
+		if (kind == DEVICE_KUR && j->subject == NULL)
 			cfg->subject = X509_get_subject_name(j->auth);
 	}
 	*out = j;
 	return 0;
 fail:
-	pki_cmp_job_free(j);
+	enrol_job_free(j);
 	return -1;
 }
 
+/* The one place where a request kind becomes the protocol's. */
+static int
+cmp_kind(enum device_req k)
+{
+	return k == DEVICE_IR ? CMP_BODY_IR : k == DEVICE_CR ? CMP_BODY_CR :
+	    CMP_BODY_KUR;
+}
+
 int
-pki_cmp_run(struct pki_cmp_job *j)
+enrol_run(struct enrol_job *j)
 {
 	j->ran = 1;
-	j->rc = cmp_client_run(j->kind == PKI_CMP_IR ? CMP_BODY_IR :
-	    j->kind == PKI_CMP_CR ? CMP_BODY_CR : CMP_BODY_KUR, &j->cfg, &j->r,
-	    &j->err);
+	j->rc = cmp_client_run(cmp_kind(j->kind), &j->cfg, &j->r, &j->err);
 	return j->rc;
 }
 
 int
-pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
-    struct pki_cmp_outcome *o, struct pk_err *e)
+enrol_finish(struct pki *p, struct storage *st, struct enrol_job *j,
+    struct device_result *o, struct pk_err *e)
 {
 	const char *file = j->result_file;
 
-	memset(o, 0, sizeof(*o));
 	o->status = -1;
 	fill_status(o, &j->r);
 	if (!j->ran || j->rc != 0) {
@@ -541,7 +538,7 @@ pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
 	}
 	/* The new key pair (regenerate), the certificate file and the store's copy
 	 * change together through a journal: a crash leaves the old state or one
-	 * that pki_cmp_recover() completes at the next start. */
+	 * that device_journal_recover() completes at the next start. */
 	if (journal_write(st, j->name, file, j->newkey ? j->key_name : NULL,
 	    j->newkey, j->r.cert, pki_local_cert_get0(p, file) != NULL, e) != 0 ||
 	    journal_apply(p, st, j->name, e) != 0)
@@ -564,27 +561,15 @@ pki_cmp_finish(struct pki *p, struct storage *st, struct pki_cmp_job *j,
 		OPENSSL_free(hex);
 		BN_free(bn);
 	}
-	time_text(X509_get0_notBefore(j->r.cert), o->not_before, sizeof(o->not_before),
-	    &o->nb);
-	time_text(X509_get0_notAfter(j->r.cert), o->not_after, sizeof(o->not_after),
-	    &o->na);
+	pk_asn1_time_text(X509_get0_notBefore(j->r.cert), o->not_before,
+	    sizeof(o->not_before));
+	pk_asn1_time_text(X509_get0_notAfter(j->r.cert), o->not_after,
+	    sizeof(o->not_after));
+	if (pk_asn1_time(X509_get0_notBefore(j->r.cert), &o->nb) != 0)
+		o->nb = 0;
+	if (pk_asn1_time(X509_get0_notAfter(j->r.cert), &o->na) != 0)
+		o->na = 0;
 	o->ok = 1;
 	return 0;
 }
 
-int
-pki_cmp_request(struct pki *p, struct storage *st, enum pki_cmp_kind kind,
-    const struct pki_cmp_session *s, struct pki_cmp_outcome *o, struct pk_err *e)
-{
-	struct pki_cmp_job *j;
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	o->status = -1;
-	if (pki_cmp_prepare(p, kind, s, &j, e) != 0)
-		return -1;
-	pki_cmp_run(j);
-	rc = pki_cmp_finish(p, st, j, o, e);
-	pki_cmp_job_free(j);
-	return rc;
-}

@@ -1,15 +1,17 @@
 /*
- * The shell's event loop: a binary heap of timers and a small set of watched file
+ * The device's event loop: a binary heap of timers and a small set of watched file
  * descriptors, driven by poll(). Front ends wait for input through loop_wait(),
  * so timers and background completions run while the console waits for a key and
  * in --daemon mode without a console. An idle loop sleeps in poll() until the
  * earliest timer: thousands of armed timers cost nothing while idle.
+ *
+ * Time is read from the clock given to loop_new() only: a test with a fake clock
+ * drives the heap with loop_next() and loop_run_due(), without sleeping.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "device.h"
 
@@ -25,21 +27,31 @@ struct loop {
 	struct watch *w;
 	size_t nw;
 	int brk;		/* loop_break() was called */
+	int64_t (*now)(void *arg);
+	void *now_arg;
 };
 
-int64_t
-loop_now(void)
+static int64_t
+wall_clock(void *arg)
 {
-	struct timespec ts;
+	(void)arg;
+	return pk_wall_ms();
+}
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+int64_t
+loop_now(const struct loop *l)
+{
+	return l->now(l->now_arg);
 }
 
 struct loop *
-loop_new(void)
+loop_new(int64_t (*now)(void *arg), void *arg)
 {
-	return xcalloc(1, sizeof(struct loop));
+	struct loop *l = xcalloc(1, sizeof(struct loop));
+
+	l->now = now != NULL ? now : wall_clock;
+	l->now_arg = arg;
+	return l;
 }
 
 void
@@ -128,6 +140,12 @@ loop_timer_count(const struct loop *l)
 	return l->n;
 }
 
+int64_t
+loop_next(const struct loop *l)
+{
+	return l->n > 0 ? l->heap[0]->when : -1;
+}
+
 void
 loop_watch(struct loop *l, int fd, void (*fn)(void *arg), void *arg)
 {
@@ -150,10 +168,10 @@ loop_unwatch(struct loop *l, int fd)
 
 /* Fires the timers that are due; each is disarmed before its callback, which may
  * re-arm it. */
-static void
-run_timers(struct loop *l)
+void
+loop_run_due(struct loop *l)
 {
-	int64_t now = loop_now();
+	int64_t now = loop_now(l);
 
 	while (l->n > 0 && l->heap[0]->when <= now) {
 		struct loop_timer *t = l->heap[0];
@@ -179,10 +197,10 @@ loop_wait(struct loop *l, int fd, int64_t deadline)
 		int64_t now, wait;
 		int r;
 
-		run_timers(l);
+		loop_run_due(l);
 		if (l->brk)
 			return 2;
-		now = loop_now();
+		now = loop_now(l);
 		if (deadline >= 0 && now >= deadline)
 			return 0;
 		wait = l->n > 0 ? l->heap[0]->when - now : -1;

@@ -1,9 +1,13 @@
 /*
  * Check suite for cli/: tokenizer, matcher (abbreviation, ambiguity, each caret
  * error and its column), grammar loading (valid, invalid with file:line, XXE and
- * billion-laughs refused, unknown handler), and the round-trip property: for many
- * configurations generated at random from the grammar itself, replaying
- * `display current-configuration` into a fresh shell rebuilds an equal tree.
+ * billion-laughs refused, unknown handler), the view bindings checked against the
+ * grammar (a renamed leaf, parameter or keyword fails the load with file:line),
+ * the matcher alone on a small grammar
+ * with a fake object lister (no session, flash or store), and the round-trip
+ * property: for many configurations generated at random from the grammar itself,
+ * replaying `display current-configuration` into a fresh shell rebuilds an equal
+ * tree.
  */
 #include <check.h>
 #include <ctype.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "../cli/cli_int.h"
+#include "../device/device.h"
 #include "../storage/storage.h"
 #include "testutil.h"
 
@@ -35,6 +40,10 @@ teardown(void)
 	free(schemas);
 }
 
+static const cli_feature_fn features[] = {
+	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
+};
+
 static struct cli *
 new_cli(void)
 {
@@ -45,6 +54,7 @@ new_cli(void)
 	o.flash = dir;
 	o.schemas = schemas;
 	o.no_startup = 1;
+	o.features = features;
 	if (cli_new(&c, &o, &e) != 0)
 		ck_abort_msg("cli_new: %s", e.msg);
 	return c;
@@ -318,6 +328,7 @@ START_TEST(save_and_startup)
 
 	o.flash = dir;
 	o.schemas = schemas;
+	o.features = features;
 	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
 	ck_assert_str_eq(cli_prompt(c), "<saved-name>");
 	cli_free(c);
@@ -351,8 +362,10 @@ expect_grammar_error(const char *name, const char *xml, const char *want)
 	char *g = grammar_dir_with(name, xml);
 	struct grammar *gr = NULL;
 	struct sbuf errs = SBUF_INIT;
+	struct cli *c = new_cli();	/* its registry: every feature's names */
 
-	ck_assert_int_eq(grammar_load(g, &gr, &errs), -1);
+	ck_assert_int_eq(grammar_load(g, &c->reg, &gr, &errs), -1);
+	cli_free(c);
 	ck_assert_ptr_null(gr);
 	ck_assert_msg(strstr(sbuf_str(&errs), want) != NULL, "errors lack '%s':\n%s",
 	    want, sbuf_str(&errs));
@@ -364,8 +377,11 @@ START_TEST(grammar_valid)
 {
 	struct grammar *g = NULL;
 	struct sbuf errs = SBUF_INIT;
+	struct cli *c = new_cli();
 
-	ck_assert_msg(grammar_load(schemas, &g, &errs) == 0, "%s", sbuf_str(&errs));
+	ck_assert_msg(grammar_load(schemas, &c->reg, &g, &errs) == 0, "%s",
+	    sbuf_str(&errs));
+	cli_free(c);
 	ck_assert_ptr_nonnull(grammar_view(g, "user"));
 	ck_assert_ptr_nonnull(grammar_view(g, "system"));
 	grammar_free(g);
@@ -468,6 +484,263 @@ START_TEST(shell_refuses_invalid_grammar)
 }
 END_TEST
 
+/* ---- bindings: checked against the grammar when it loads ---- */
+
+/* The line of PATH of the element whose start tag holds NEEDLE (0: nowhere). Like
+ * libxml2, the line where the start tag ends. */
+static int
+line_of(const char *path, const char *needle)
+{
+	char *text = tu_read(path, NULL), *hit;
+	int line = 1;
+
+	ck_assert_ptr_nonnull(text);
+	hit = strstr(text, needle);
+	if (hit == NULL) {
+		free(text);
+		return 0;
+	}
+	hit = strchr(hit, '>');
+	for (const char *p = text; p < hit; p++)
+		line += *p == '\n';
+	free(text);
+	return line;
+}
+
+/* A copy of the grammar with SED applied to cmp.xml must fail to load with WANT
+ * (where "%s:%d" is the copy's cmp.xml and the line of AT in it). */
+static void
+expect_binding_error(const char *sed, const char *at, const char *want)
+{
+	struct cli *c = new_cli();
+	struct grammar *g = NULL;
+	struct sbuf errs = SBUF_INIT, exp = SBUF_INIT;
+	char *gd, *xml;
+
+	if (asprintf(&gd, "%s/renamed", dir) < 0 || asprintf(&xml, "%s/cmp.xml", gd) < 0)
+		ck_abort();
+	tu_sh("rm -rf '%s' && cp -r '%s' '%s' && sed -i '%s' '%s'", gd, schemas, gd, sed,
+	    xml);
+	ck_assert_int_gt(line_of(xml, at), 0);
+	sbuf_printf(&exp, "%s:%d: ", xml, line_of(xml, at));
+	sbuf_puts(&exp, want);
+	ck_assert_int_eq(grammar_load(gd, &c->reg, &g, &errs), -1);
+	ck_assert_ptr_null(g);
+	ck_assert_msg(strstr(sbuf_str(&errs), sbuf_str(&exp)) != NULL,
+	    "errors lack '%s':\n%s", sbuf_str(&exp), sbuf_str(&errs));
+	sbuf_free(&exp);
+	sbuf_free(&errs);
+	free(xml);
+	free(gd);
+	cli_free(c);
+}
+
+START_TEST(binding_checked_against_grammar)
+{
+	char *out = NULL, *cmd;
+
+	/* a renamed leaf: the view's declaration is named */
+	expect_binding_error("s/leaf=\"auth-cert\"/leaf=\"auth-certificate\"/",
+	    "<view name=\"pki-cmp-session\"",
+	    "view 'pki-cmp-session' has no leaf 'auth-cert'");
+	/* a renamed parameter: the leaf's command is named */
+	expect_binding_error("s/name=\"percent\"/name=\"pct\"/",
+	    "leaf=\"expire-time\"",
+	    "leaf 'expire-time' of view 'pki-cmp-session' has no parameter 'percent'");
+	/* a renamed keyword */
+	expect_binding_error("s/kw name=\"hmac-sha1\"/kw name=\"hmac-sha-1\"/",
+	    "leaf=\"integrity\"",
+	    "leaf 'integrity' of view 'pki-cmp-session' has no keyword 'hmac-sha1'");
+	/* an integer turned into a string */
+	expect_binding_error("/name=\"seconds\"/s/type=\"integer\"/type=\"string\"/",
+	    "leaf=\"timeout\"",
+	    "parameter 'seconds' of leaf 'timeout' is not an integer");
+	/* and the shell refuses to start on it */
+	if (asprintf(&cmd, "%s/pkish --no-startup --flash '%s/f' --schemas '%s/renamed' "
+	    "-c 'display version'", tu_build(), dir, dir) < 0)
+		ck_abort();
+	ck_assert_int_eq(tu_run(cmd, &out), 2);
+	ck_assert_ptr_nonnull(strstr(out, "not an integer"));
+	free(out);
+	free(cmd);
+}
+END_TEST
+
+/* The grammar's help texts name the defaults the device defines (device.h). */
+START_TEST(defaults_in_help_are_the_devices)
+{
+	struct cli *c = new_cli();
+	char want[64];
+	int seen = 0;
+
+	for (size_t i = 0; i < c->g->nparams; i++) {
+		const struct gparam *p = c->g->params[i];
+
+		if (strcmp(p->name, "seconds") == 0) {
+			snprintf(want, sizeof(want), "(default %d)", DEVICE_TIMEOUT_DEFAULT);
+			ck_assert_msg(strstr(p->help, want) != NULL, "%s", p->help);
+			seen++;
+		} else if (strcmp(p->name, "percent") == 0) {
+			snprintf(want, sizeof(want), "(default %d)", DEVICE_EXPIRE_DEFAULT);
+			ck_assert_msg(strstr(p->help, want) != NULL, "%s", p->help);
+			seen++;
+		}
+	}
+	ck_assert_int_eq(seen, 2);
+	cli_free(c);
+}
+END_TEST
+
+/* ---- the matcher alone: a small grammar, a fake object lister, no session ---- */
+
+static int fake_calls;
+
+static char **
+fake_objects(void *arg, const char *kind)
+{
+	const char *const *names = arg;
+	char **v;
+	size_t n = 0;
+
+	fake_calls++;
+	if (strcmp(kind, "thing") != 0)
+		return NULL;
+	while (names[n] != NULL)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = xstrdup(names[i]);
+	return v;
+}
+
+static int
+fake_handler(struct cli *c, const struct cli_args *a)
+{
+	(void)c;
+	(void)a;
+	return 0;
+}
+
+static char **
+no_list(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+/* Matches LINE in view V of M; returns the status, the caret column in *col.
+ * With WANT_NAME, a match must have given param "name" that value. */
+static enum cli_status
+match(const struct match_env *m, const struct gview *v, const char *line,
+    size_t *col, const char *want_name)
+{
+	struct cli_tokens t;
+	struct match_result r;
+	enum cli_status st;
+
+	cli_tokenize(line, &t);
+	match_line(m, v, &t, line, &r);
+	st = r.status;
+	if (col != NULL)
+		*col = r.bad_col;
+	if (want_name != NULL && st == CLI_OK) {
+		/* the values borrow from the tokens: check them here */
+		ck_assert_ptr_nonnull(r.cmd);
+		ck_assert_str_eq(cli_arg(&r.args, "name"), want_name);
+	}
+	match_result_free(&r);
+	cli_tokens_free(&t);
+	return st;
+}
+
+START_TEST(matcher_without_session)
+{
+	static const char *const things[] = { "Alpha", "beta", NULL };
+	const char *xml = "<?xml version=\"1.0\"?>\n"
+	    "<grammar xmlns=\"urn:pkish:grammar:1\">\n"
+	    "  <view name=\"user\" title=\"User\" prompt=\"&lt;t&gt;\"/>\n"
+	    "  <view name=\"system\" parent=\"user\" title=\"System\" prompt=\"[t]\"/>\n"
+	    "  <command views=\"user\" handler=\"show\">\n"
+	    "    <kw name=\"show\" help=\"Show\"/>\n"
+	    "    <kw name=\"thing\" help=\"A thing\"/>\n"
+	    "    <param name=\"name\" type=\"string\" min=\"1\" max=\"16\" object=\"thing\"\n"
+	    "           help=\"Thing name\"/>\n"
+	    "  </command>\n"
+	    "  <command views=\"user\" handler=\"set\">\n"
+	    "    <kw name=\"set\" help=\"Set\"/>\n"
+	    "    <kw name=\"level\" help=\"Level\"/>\n"
+	    "    <param name=\"n\" type=\"integer\" min=\"1\" max=\"9\" help=\"Level number\"/>\n"
+	    "  </command>\n"
+	    "  <command views=\"user\" handler=\"show\">\n"
+	    "    <kw name=\"shutdown\" help=\"Stop\"/>\n"
+	    "  </command>\n"
+	    "</grammar>\n";
+	struct cli_registry reg = { 0 };
+	struct grammar *g = NULL;
+	struct sbuf errs = SBUF_INIT, help = SBUF_INIT;
+	struct match_env m;
+	struct cli_tokens t;
+	const struct gview *user;
+	char *gd, *p, **v;
+	size_t col, ws;
+
+	/* a grammar directory with only this file: no system.xml, no flash */
+	if (asprintf(&gd, "%s/small", dir) < 0 || asprintf(&p, "%s/t.xml", gd) < 0)
+		ck_abort();
+	tu_sh("mkdir -p '%s' && cp '%s/cli.xsd' '%s/'", gd, schemas, gd);
+	tu_write(p, xml, strlen(xml));
+	registry_add_handler(&reg, "show", fake_handler);
+	registry_add_handler(&reg, "set", fake_handler);
+	registry_add_object(&reg, "thing", no_list, NULL);
+	ck_assert_msg(grammar_load(gd, &reg, &g, &errs) == 0, "%s", sbuf_str(&errs));
+	m.g = g;
+	m.objects = fake_objects;
+	m.arg = (void *)things;
+	user = grammar_view(g, "user");
+
+	fake_calls = 0;
+	ck_assert_int_eq(match(&m, user, "sho th Alpha", NULL, "Alpha"), CLI_OK);
+	ck_assert_int_gt(fake_calls, 0);	/* the existence check asked the lister */
+	/* case-sensitive kind: "alpha" is not "Alpha" */
+	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_uint_eq(col, 11);
+	ck_assert_int_eq(match(&m, user, "show thing gamma", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_int_eq(match(&m, user, "sh", &col, NULL), CLI_AMBIGUOUS);
+	ck_assert_uint_eq(col, 0);
+	ck_assert_int_eq(match(&m, user, "shutdown", NULL, NULL), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "set level 10", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_uint_eq(col, 10);
+	ck_assert_int_eq(match(&m, user, "set level 3 x", &col, NULL), CLI_TOO_MANY);
+	ck_assert_uint_eq(col, 12);
+	ck_assert_int_eq(match(&m, user, "set", &col, NULL), CLI_INCOMPLETE);
+	ck_assert_uint_eq(col, 3);
+	ck_assert_int_eq(match(&m, user, "bogus", NULL, NULL), CLI_UNRECOGNIZED);
+
+	/* Tab completes existing objects from the lister */
+	cli_tokenize("show thing b", &t);
+	v = match_complete(&m, user, &t, "show thing b", &ws);
+	cli_tokens_free(&t);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "beta");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_uint_eq(ws, 11);
+	cli_strv_free(v);
+
+	/* '?' describes the value expected next */
+	cli_tokenize("show thing ", &t);
+	ck_assert_int_eq(match_help(&m, user, &t, "show thing ", 3, &help), 0);
+	cli_tokens_free(&t);
+	ck_assert_str_eq(sbuf_str(&help), "  STRING<1-16>  Thing name\n");
+
+	sbuf_free(&help);
+	sbuf_free(&errs);
+	grammar_free(g);
+	registry_free(&reg);
+	free(p);
+	free(gd);
+}
+END_TEST
+
 /* ---- round-trip property ---- */
 
 static unsigned long long rng_state;
@@ -495,7 +768,8 @@ gen_value(struct cli *c, const struct gparam *p, struct sbuf *out)
 			sbuf_puts(&v, n ? nodes[rnd((unsigned)n)]->key : "none");
 			free(nodes);
 		} else {
-			char **names = cli_object_lookup(p->object)->list(c);
+			const struct reg_object *o = registry_object(&c->reg, p->object);
+			char **names = o->list(o->arg);
 
 			sbuf_puts(&v, names && names[0] ? names[0] : "none");
 			cli_strv_free(names);
@@ -725,6 +999,9 @@ main(void)
 	tcase_add_test(tc, grammar_xxe_refused);
 	tcase_add_test(tc, grammar_billion_laughs_refused);
 	tcase_add_test(tc, shell_refuses_invalid_grammar);
+	tcase_add_test(tc, matcher_without_session);
+	tcase_add_test(tc, binding_checked_against_grammar);
+	tcase_add_test(tc, defaults_in_help_are_the_devices);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);

@@ -11,6 +11,9 @@
 
 #include "../../cli/cli_int.h"
 
+static const cli_feature_fn features[] = {
+	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
+};
 static struct cli *c;
 static char dir[] = "/tmp/pkish-fuzz.XXXXXX";
 
@@ -24,6 +27,7 @@ setup(void)
 	o.flash = dir;
 	o.schemas = getenv("PKISH_SCHEMA_DIR") ? getenv("PKISH_SCHEMA_DIR") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;
+	o.features = features;
 	if (cli_new(&c, &o, &e) != 0) {
 		fprintf(stderr, "fuzz_cli: %s\n", e.msg);
 		abort();

@@ -1,5 +1,5 @@
 /*
- * Check suite for pki/pki_cmp.c's update journal: a certificate update interrupted
+ * Check suite for device/enrol.c's update journal: a certificate update interrupted
  * by a crash (journal written, not yet applied) is completed at the next start;
  * a corrupt journal is reported and kept, and changes nothing.
  */
@@ -57,7 +57,7 @@ self_signed(EVP_PKEY *key)
 	return x;
 }
 
-/* The journal exactly as pki_cmp_finish() writes it before applying it. */
+/* The journal exactly as enrol_finish() writes it before applying it. */
 static char *
 write_journal(const char *session, const char *body, size_t len)
 {
@@ -89,7 +89,7 @@ START_TEST(interrupted_update_completed)
 	path = write_journal("S", data, (size_t)len);
 	ck_assert(!EVP_PKEY_eq(pki_key_get0_pkey(p, "k"), newkey));
 
-	ck_assert_int_eq(pki_cmp_recover(p, st, &rep), 0);
+	ck_assert_int_eq(device_journal_recover(p, st, &rep), 0);
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&rep), "completed the interrupted "
 	    "certificate update of the CMP session S"));
 	ck_assert(EVP_PKEY_eq(pki_key_get0_pkey(p, "k"), newkey) == 1);
@@ -118,7 +118,7 @@ START_TEST(corrupt_journal_kept_and_reported)
 	char *cert = storage_path(storage_public_dir(st), "S_ir.cer");
 
 	EVP_PKEY_up_ref(before);
-	ck_assert_int_eq(pki_cmp_recover(p, st, &rep), -1);
+	ck_assert_int_eq(device_journal_recover(p, st, &rep), -1);
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&rep), "cannot complete"));
 	ck_assert_int_eq(access(path, F_OK), 0);	/* kept for the next start */
 	ck_assert_int_ne(access(cert, F_OK), 0);	/* nothing written */
@@ -136,7 +136,7 @@ START_TEST(journal_cannot_escape_public)
 	const char *junk = "file: ../../etc/x\nlocal: 0\n";
 	char *path = write_journal("S", junk, strlen(junk));
 
-	ck_assert_int_eq(pki_cmp_recover(p, st, &rep), -1);
+	ck_assert_int_eq(device_journal_recover(p, st, &rep), -1);
 	ck_assert_ptr_nonnull(strstr(sbuf_str(&rep), "corrupt"));
 	free(path);
 	sbuf_free(&rep);
@@ -146,7 +146,7 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("pki_cmp");
+	Suite *s = suite_create("device_journal");
 	TCase *tc = tcase_create("journal");
 
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,0 +1,132 @@
+/*
+ * device internals shared by the files of device/ only: the device and session
+ * structures, the enrolment job (enrol.c), the scheduler's entry points
+ * (autoupdate.c) and the real KUR in a worker thread (worker.c). Other modules use
+ * device.h.
+ */
+#ifndef PKISH_DEVICE_INT_H
+#define PKISH_DEVICE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "device.h"
+
+/* ---- enrolment (enrol.c) ---- */
+
+/* Everything one IR/CR/KUR needs, resolved from a session's configuration
+ * (strings borrowed; the job copies what it keeps). */
+struct enrol_params {
+	const char *name;
+	const struct pki_entity *entity;
+	const char *ca_name;
+	const char *url;		/* with the esc form decoded */
+	const char *key_name;
+	int regenerate;
+	int regen_bits;
+	int use_signature;
+	const char *ref;		/* MAC reference */
+	const char *secret;		/* MAC secret, plain */
+	const char *auth_cert;
+	const char *verify_cert;
+	int hmac_sha1;
+	int implicit_confirm;
+	int timeout;
+	const char *result_file;	/* NULL: NAME_ir.cer / _cr.cer / _kur.cer */
+	int (*should_stop)(void *arg);
+	void *stop_arg;
+	void (*progress)(void *arg, const char *text);
+	void *progress_arg;
+};
+
+/* A prepared transaction: prepare and finish touch the device state and run in
+ * the device's thread; run touches only the job (it owns copies of everything it
+ * needs, its callbacks run in the thread that calls run). */
+struct enrol_job;
+int enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
+    struct enrol_job **job, struct pk_err *e);
+/* The network transaction; 0 success. The error is kept in the job. */
+int enrol_run(struct enrol_job *job);
+/* Stores the result (files, key replacement, through the journal) and fills *o;
+ * -1 with *e when the run or the storing failed. */
+int enrol_finish(struct pki *p, struct storage *st, struct enrol_job *job,
+    struct device_result *o, struct pk_err *e);
+void enrol_job_free(struct enrol_job *job);
+/* Validity of flash:/pki/public/FILE. */
+int enrol_cert_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
+    struct pk_err *e);
+
+/* ---- sessions (session.c) ---- */
+
+#define DEVICE_LINE 1200
+
+struct device_session {
+	struct device *d;
+	char *name;			/* as first seen (statistics file or config) */
+	int configured;
+	struct device_session_cfg cfg;	/* owned copies (when configured) */
+	unsigned long sent[DEVICE_REQ_N], failed[DEVICE_REQ_N];
+	const char *state;		/* idle, waiting, polling, updating */
+	atomic_int stop;		/* set by the console, read by a worker */
+	char last[DEVICE_LINE];		/* last result, one line */
+	/* automatic update (autoupdate.c) */
+	struct loop_timer timer;
+	int attempt;			/* failures since the last success */
+	int64_t base_ms;		/* first retry delay */
+	int running;			/* a KUR is under way */
+	int notified_expired;
+	time_t next_update;		/* 0 none */
+	char next_note[DEVICE_LINE];
+	/* the real KUR (worker.c) */
+	pthread_t thread;
+	struct enrol_job *job;
+};
+
+struct device {
+	struct storage *st;
+	struct pki *pki;
+	struct loop *loop;
+	struct device_ops ops;
+	device_event_fn event;
+	void *event_arg;
+	struct device_session **all;	/* every record, statistics-only ones too */
+	size_t nall;
+	struct device_session **order;	/* the configured ones, in order */
+	size_t norder;
+	struct pki_entity *entities;	/* owned copies */
+	size_t nentities;
+	int pipe[2];			/* worker.c: completions, -1 unused */
+	size_t running;			/* worker.c: threads under way */
+};
+
+/* The device's clock (the injected one, else the wall clock); ARG is the device. */
+int64_t device_clock(void *arg);
+/* Reports EV through the event function (if any). */
+void device_emit(struct device *d, const struct device_event *ev);
+/* Resolves session S's configuration for KIND into *p (messages for what is
+ * missing); *secret and *url are new (wipe / free them, also on failure). */
+int session_params(struct device *d, struct device_session *s, enum device_req kind,
+    struct enrol_params *p, char **secret, char **url, struct pk_err *e);
+/* Counts a sent (FAILED 0) or failed request of KIND and saves the statistics. */
+void session_count(struct device *d, struct device_session *s, enum device_req kind,
+    int failed);
+/* "ir", "cr", "kur": the suffix of the result file. */
+const char *device_req_suffix(enum device_req k);
+
+/* ---- automatic update (autoupdate.c) ---- */
+
+/* Computes session S's next automatic update and arms (or cancels) its timer. */
+void au_reschedule(struct device *d, struct device_session *s);
+/* Cancels S's timer. */
+void au_forget(struct device *d, struct device_session *s);
+
+/* ---- the real KUR (worker.c) ---- */
+
+/* The real KUR of S: the job is prepared here, its network part runs in a
+ * worker thread, its end is stored when the completion comes back through the
+ * loop. */
+int worker_kur_start(struct device *d, struct device_session *s, struct pk_err *e);
+/* Asks every running KUR to stop and stores their ends (at device_free). */
+void worker_drain(struct device *d);
+
+#endif

@@ -1,0 +1,663 @@
+/*
+ * The device and its CMP sessions: configuration (typed, copied from what the
+ * console binds), runtime state, statistics (in the store, file cmp-stats: one line
+ * "NAME sentIR failedIR sentCR failedCR sentKUR failedKUR" per session), the
+ * entities the sessions name, and the console's requests (device_request: resolve
+ * the configuration, run the transaction, store the result, count it).
+ *
+ * A session's record outlives its configuration: its statistics stay when it is
+ * removed and are found again when a session of that name is configured.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../storage/storage.h"
+#include "device_int.h"
+
+#define STATS_FILE "cmp-stats"
+
+/* The one table of the request kinds. */
+static const struct {
+	const char *name, *action, *suffix, *what;
+} kinds[DEVICE_REQ_N] = {
+	[DEVICE_IR] = { "IR", "initial-request", "ir", "initial request" },
+	[DEVICE_CR] = { "CR", "certificate-request", "cr", "certificate request" },
+	[DEVICE_KUR] = { "KUR", "keyupdate-request", "kur", "key update request" },
+};
+
+const char *
+device_req_name(enum device_req k)
+{
+	return kinds[k].name;
+}
+
+const char *
+device_req_action(enum device_req k)
+{
+	return kinds[k].action;
+}
+
+const char *
+device_req_suffix(enum device_req k)
+{
+	return kinds[k].suffix;
+}
+
+void
+device_session_cfg_init(struct device_session_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->timeout = DEVICE_TIMEOUT_DEFAULT;
+	cfg->expire_pct = DEVICE_EXPIRE_DEFAULT;
+	cfg->regen_bits = DEVICE_REGEN_BITS_SAME;
+}
+
+/* The esc form: "\x3f" stands for '?' (which the console cannot take). */
+static char *
+url_unescape(const char *url, int esc)
+{
+	struct sbuf b = SBUF_INIT;
+
+	for (const char *p = url; *p; p++) {
+		if (esc && strncmp(p, "\\x3f", 4) == 0) {
+			sbuf_putc(&b, '?');
+			p += 3;
+		} else {
+			sbuf_putc(&b, *p);
+		}
+	}
+	return sbuf_take(&b);
+}
+
+int
+device_url_ok(const char *url, int esc, struct pk_err *e)
+{
+	char *u = url_unescape(url, esc);
+	int ok = strchr(u, ' ') == NULL;
+
+	free(u);
+	if (!ok)
+		pk_err_set(e, "The URL is not valid.");
+	return ok;
+}
+
+void
+device_emit(struct device *d, const struct device_event *ev)
+{
+	if (d->event != NULL)
+		d->event(d->event_arg, ev);
+}
+
+/* ---- statistics ---- */
+
+static struct device_session *record(struct device *d, const char *name, int create);
+
+static int
+stats_save(struct device *d, struct pk_err *e)
+{
+	struct sbuf b = SBUF_INIT;
+	char *path;
+	int rc;
+
+	if (d->st == NULL)
+		return 0;
+	for (size_t i = 0; i < d->nall; i++) {
+		struct device_session *s = d->all[i];
+
+		sbuf_printf(&b, "%s %lu %lu %lu %lu %lu %lu\n", s->name, s->sent[DEVICE_IR],
+		    s->failed[DEVICE_IR], s->sent[DEVICE_CR], s->failed[DEVICE_CR],
+		    s->sent[DEVICE_KUR], s->failed[DEVICE_KUR]);
+	}
+	path = storage_path(storage_store_dir(d->st), STATS_FILE);
+	rc = storage_write_atomic(path, b.s ? b.s : "", b.len, 0600, e);
+	free(path);
+	sbuf_free(&b);
+	return rc;
+}
+
+static void
+stats_load(struct device *d)
+{
+	char *path, *save = NULL;
+	unsigned char *data;
+	size_t len;
+
+	if (d->st == NULL)
+		return;
+	path = storage_path(storage_store_dir(d->st), STATS_FILE);
+	if (storage_read(path, 1 << 20, &data, &len, NULL) == 0) {
+		for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
+		    l = strtok_r(NULL, "\n", &save)) {
+			char name[64];
+			unsigned long v[6];
+
+			if (sscanf(l, "%50s %lu %lu %lu %lu %lu %lu", name, &v[0], &v[1],
+			    &v[2], &v[3], &v[4], &v[5]) == 7) {
+				struct device_session *s = record(d, name, 1);
+
+				for (int k = 0; k < DEVICE_REQ_N; k++) {
+					s->sent[k] = v[2 * k];
+					s->failed[k] = v[2 * k + 1];
+				}
+			}
+		}
+		free(data);
+	}
+	free(path);
+}
+
+void
+session_count(struct device *d, struct device_session *s, enum device_req kind,
+    int failed)
+{
+	struct pk_err e;
+
+	if (failed)
+		s->failed[kind]++;
+	else
+		s->sent[kind]++;
+	if (stats_save(d, &e) != 0) {
+		struct device_event ev = { .kind = DEVICE_EV_STATS_NOT_SAVED,
+			.session = s->name, .text = e.msg };
+
+		device_emit(d, &ev);
+	}
+}
+
+int
+device_stats_reset(struct device *d, const char *name, struct pk_err *e)
+{
+	for (size_t i = 0; i < d->nall; i++) {
+		if (name != NULL && !pk_strcaseeq(d->all[i]->name, name))
+			continue;
+		memset(d->all[i]->sent, 0, sizeof(d->all[i]->sent));
+		memset(d->all[i]->failed, 0, sizeof(d->all[i]->failed));
+	}
+	return stats_save(d, e);
+}
+
+/* ---- the device ---- */
+
+/* pki's hook: a key pair a configured session names cannot be destroyed. */
+static int
+key_in_use(void *arg, const char *key)
+{
+	struct device *d = arg;
+
+	for (size_t i = 0; i < d->norder; i++)
+		if (d->order[i]->cfg.key != NULL && pk_strcaseeq(d->order[i]->cfg.key, key))
+			return 1;
+	return 0;
+}
+
+int
+device_new(struct device **out, struct storage *st, struct pki *p,
+    const struct device_ops *ops, struct pk_err *e)
+{
+	struct device *d = xcalloc(1, sizeof(*d));
+
+	(void)e;
+	d->st = st;
+	d->pki = p;
+	d->pipe[0] = d->pipe[1] = -1;
+	if (ops != NULL)
+		d->ops = *ops;
+	d->loop = loop_new(device_clock, d);
+	if (p != NULL)
+		pki_set_key_in_use_hook(p, key_in_use, d);
+	stats_load(d);
+	*out = d;
+	return 0;
+}
+
+static void
+cfg_free_strings(struct device_session_cfg *c)
+{
+	free((char *)c->name);
+	free((char *)c->entity);
+	free((char *)c->ca_name);
+	free((char *)c->url);
+	free((char *)c->key);
+	storage_wipe_free((char *)c->mac_secret);
+	free((char *)c->mac_ref);
+	free((char *)c->auth_cert);
+	free((char *)c->verify_cert);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+entity_free_strings(struct pki_entity *ent)
+{
+	free((char *)ent->name);
+	free((char *)ent->common_name);
+	free((char *)ent->country);
+	free((char *)ent->state);
+	free((char *)ent->locality);
+	free((char *)ent->organization);
+	free((char *)ent->org_unit);
+	free((char *)ent->fqdn);
+	free((char *)ent->ip_address);
+	free((char *)ent->email);
+}
+
+void
+device_free(struct device *d)
+{
+	if (d == NULL)
+		return;
+	worker_drain(d);
+	if (d->pki != NULL)
+		pki_set_key_in_use_hook(d->pki, NULL, NULL);
+	for (size_t i = 0; i < d->nall; i++) {
+		au_forget(d, d->all[i]);
+		cfg_free_strings(&d->all[i]->cfg);
+		free(d->all[i]->name);
+		free(d->all[i]);
+	}
+	free(d->all);
+	free(d->order);
+	for (size_t i = 0; i < d->nentities; i++)
+		entity_free_strings(&d->entities[i]);
+	free(d->entities);
+	loop_free(d->loop);
+	free(d);
+}
+
+void
+device_set_event_fn(struct device *d, device_event_fn fn, void *arg)
+{
+	d->event = fn;
+	d->event_arg = arg;
+}
+
+struct loop *
+device_loop(struct device *d)
+{
+	return d->loop;
+}
+
+/* The clock: the injected one, else the wall clock. */
+int64_t
+device_clock(void *arg)
+{
+	const struct device *d = arg;
+
+	return d->ops.now != NULL ? d->ops.now(d->ops.arg) : pk_wall_ms();
+}
+
+int64_t
+device_now(const struct device *d)
+{
+	return device_clock((void *)d);
+}
+
+int
+device_cert_validity(struct device *d, const char *file, time_t *nb, time_t *na,
+    struct pk_err *e)
+{
+	if (d->ops.validity != NULL)
+		return d->ops.validity(d->ops.arg, file, nb, na, e);
+	if (d->pki == NULL)
+		return pk_err_set(e, "The device has no PKI store.");
+	return enrol_cert_validity(d->pki, file, nb, na, e);
+}
+
+/* ---- entities ---- */
+
+static char *
+dup0(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static struct pki_entity *
+entity_slot(const struct device *d, const char *name)
+{
+	for (size_t i = 0; i < d->nentities; i++)
+		if (pk_strcaseeq(d->entities[i].name, name))
+			return &d->entities[i];
+	return NULL;
+}
+
+void
+device_entity_set(struct device *d, const struct pki_entity *ent)
+{
+	struct pki_entity *slot = entity_slot(d, ent->name);
+
+	if (slot != NULL) {
+		entity_free_strings(slot);
+	} else {
+		d->entities = xrealloc(d->entities,
+		    (d->nentities + 1) * sizeof(*d->entities));
+		slot = &d->entities[d->nentities++];
+	}
+	slot->name = dup0(ent->name);
+	slot->common_name = dup0(ent->common_name);
+	slot->country = dup0(ent->country);
+	slot->state = dup0(ent->state);
+	slot->locality = dup0(ent->locality);
+	slot->organization = dup0(ent->organization);
+	slot->org_unit = dup0(ent->org_unit);
+	slot->fqdn = dup0(ent->fqdn);
+	slot->ip_address = dup0(ent->ip_address);
+	slot->email = dup0(ent->email);
+}
+
+void
+device_entity_remove(struct device *d, const char *name)
+{
+	struct pki_entity *slot = entity_slot(d, name);
+
+	if (slot == NULL)
+		return;
+	entity_free_strings(slot);
+	memmove(slot, slot + 1,
+	    (size_t)(d->entities + d->nentities - (slot + 1)) * sizeof(*slot));
+	d->nentities--;
+}
+
+const struct pki_entity *
+device_entity_find(const struct device *d, const char *name)
+{
+	return entity_slot(d, name);
+}
+
+const char *
+device_entity_user(const struct device *d, const char *name)
+{
+	for (size_t i = 0; i < d->norder; i++)
+		if (d->order[i]->cfg.entity != NULL &&
+		    pk_strcaseeq(d->order[i]->cfg.entity, name))
+			return d->order[i]->cfg.name;
+	return NULL;
+}
+
+/* ---- sessions ---- */
+
+/* The record of NAME (case-insensitive), created when CREATE. */
+static struct device_session *
+record(struct device *d, const char *name, int create)
+{
+	struct device_session *s;
+
+	for (size_t i = 0; i < d->nall; i++)
+		if (pk_strcaseeq(d->all[i]->name, name))
+			return d->all[i];
+	if (!create)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->name = xstrdup(name);
+	s->state = "idle";
+	atomic_init(&s->stop, 0);
+	d->all = xrealloc(d->all, (d->nall + 1) * sizeof(*d->all));
+	d->all[d->nall++] = s;
+	return s;
+}
+
+static int
+str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+void
+device_session_set(struct device *d, const struct device_session_cfg *cfg)
+{
+	struct device_session *s = record(d, cfg->name, 1);
+	struct device_session_cfg old = s->cfg;
+	int was = s->configured;
+
+	s->cfg = *cfg;
+	s->cfg.name = dup0(cfg->name);
+	s->cfg.entity = dup0(cfg->entity);
+	s->cfg.ca_name = dup0(cfg->ca_name);
+	s->cfg.url = dup0(cfg->url);
+	s->cfg.key = dup0(cfg->key);
+	s->cfg.mac_ref = dup0(cfg->mac_ref);
+	s->cfg.mac_secret = dup0(cfg->mac_secret);
+	s->cfg.auth_cert = dup0(cfg->auth_cert);
+	s->cfg.verify_cert = dup0(cfg->verify_cert);
+	if (!was) {
+		s->configured = 1;
+		d->order = xrealloc(d->order, (d->norder + 1) * sizeof(*d->order));
+		d->order[d->norder++] = s;
+	}
+	/* The next update depends on these only. */
+	if (!was || old.auto_update != cfg->auto_update ||
+	    old.expire_pct != cfg->expire_pct || str_differ(old.auth_cert, cfg->auth_cert))
+		au_reschedule(d, s);
+	cfg_free_strings(&old);
+}
+
+void
+device_session_remove(struct device *d, const char *name)
+{
+	struct device_session *s = device_session_find(d, name);
+
+	if (s == NULL)
+		return;
+	s->configured = 0;
+	cfg_free_strings(&s->cfg);
+	for (size_t i = 0; i < d->norder; i++)
+		if (d->order[i] == s) {
+			memmove(d->order + i, d->order + i + 1,
+			    (d->norder - i - 1) * sizeof(*d->order));
+			d->norder--;
+			break;
+		}
+	au_reschedule(d, s);	/* not configured: cancels its timer */
+}
+
+struct device_session *
+device_session_find(struct device *d, const char *name)
+{
+	struct device_session *s = record(d, name, 0);
+
+	return s != NULL && s->configured ? s : NULL;
+}
+
+size_t
+device_session_count(const struct device *d)
+{
+	return d->norder;
+}
+
+struct device_session *
+device_session_at(struct device *d, size_t i)
+{
+	return i < d->norder ? d->order[i] : NULL;
+}
+
+const struct device_session_cfg *
+device_session_cfg(const struct device_session *s)
+{
+	return &s->cfg;
+}
+
+void
+device_session_status(const struct device_session *s,
+    struct device_session_status *out)
+{
+	out->state = s->state;
+	out->last = s->last;
+	out->next_update = s->next_update;
+	out->next_note = s->next_note;
+	memcpy(out->sent, s->sent, sizeof(out->sent));
+	memcpy(out->failed, s->failed, sizeof(out->failed));
+}
+
+int
+device_session_busy(struct device *d, const char *name)
+{
+	struct device_session *s = record(d, name, 0);
+
+	return s != NULL && strcmp(s->state, "idle") != 0;
+}
+
+int
+device_session_stop(struct device *d, const char *name)
+{
+	struct device_session *s = device_session_find(d, name);
+
+	if (s == NULL)
+		return -1;
+	if (strcmp(s->state, "polling") != 0 && strcmp(s->state, "waiting") != 0)
+		return 0;
+	atomic_store(&s->stop, 1);
+	return 1;
+}
+
+/* ---- requests ---- */
+
+int
+session_params(struct device *d, struct device_session *s, enum device_req kind,
+    struct enrol_params *p, char **secret, char **url, struct pk_err *e)
+{
+	const struct device_session_cfg *cfg = &s->cfg;
+
+	memset(p, 0, sizeof(*p));
+	*secret = *url = NULL;
+	p->name = cfg->name;
+	if (cfg->url == NULL)
+		return pk_err_set(e, "The CMP session %s has no server URL configured.",
+		    cfg->name);
+	*url = url_unescape(cfg->url, cfg->url_esc);
+	p->url = *url;
+	if (cfg->entity == NULL) {
+		if (kind != DEVICE_KUR)
+			return pk_err_set(e, "The CMP session %s has no entity "
+			    "configured.", cfg->name);
+	} else {
+		p->entity = device_entity_find(d, cfg->entity);
+		if (p->entity == NULL || p->entity->common_name == NULL)
+			return pk_err_set(e, "The PKI entity %s of the CMP session %s has "
+			    "no common-name configured.", cfg->entity, cfg->name);
+	}
+	if ((p->key_name = cfg->key) == NULL)
+		return pk_err_set(e, "The CMP session %s has no key pair configured.",
+		    cfg->name);
+	p->regenerate = cfg->regenerate;
+	p->regen_bits = cfg->regen_bits;
+	p->ca_name = cfg->ca_name;
+	p->use_signature = cfg->use_signature;
+	p->auth_cert = cfg->auth_cert;
+	p->verify_cert = cfg->verify_cert;
+	p->hmac_sha1 = cfg->hmac_sha1;
+	p->implicit_confirm = cfg->implicit_confirm;
+	p->timeout = cfg->timeout;
+	if (kind != DEVICE_IR && !p->use_signature)
+		return pk_err_set(e, "The CMP session %s uses message authentication "
+		    "code protection; a %s must be signed (set cmp-request "
+		    "origin-authentication-method signature).", cfg->name,
+		    kinds[kind].what);
+	if (kind == DEVICE_IR && !p->use_signature) {
+		struct pk_err why;
+
+		p->ref = cfg->mac_ref;
+		if (p->ref == NULL || cfg->mac_secret == NULL)
+			return pk_err_set(e, "The CMP session %s has no "
+			    "message-authentication-code configured.", cfg->name);
+		if (d->st == NULL ||
+		    storage_unseal(d->st, cfg->mac_secret, secret, &why) != 0)
+			return pk_err_set(e, "The secret of the CMP session %s cannot be "
+			    "used: %s.", cfg->name, d->st ? why.msg : "no store");
+		p->secret = *secret;
+	} else if (p->auth_cert == NULL) {
+		return pk_err_set(e, "The CMP session %s has no authentication "
+		    "certificate configured.", cfg->name);
+	}
+	return 0;
+}
+
+/* What a console request's transaction asks while it waits. */
+struct call {
+	struct device *d;
+	struct device_session *s;
+	int (*cancelled)(void *arg);
+	void *arg;
+};
+
+static int
+call_should_stop(void *arg)
+{
+	struct call *k = arg;
+
+	return atomic_load(&k->s->stop) ||
+	    (k->cancelled != NULL && k->cancelled(k->arg));
+}
+
+static void
+call_progress(void *arg, const char *text)
+{
+	struct call *k = arg;
+	struct device_event ev = { .kind = DEVICE_EV_PROGRESS, .session = k->s->name,
+		.text = text };
+
+	device_emit(k->d, &ev);
+}
+
+int
+device_request(struct device *d, const char *name, enum device_req kind,
+    int (*cancelled)(void *arg), void *arg, struct device_result *r,
+    struct pk_err *e)
+{
+	struct device_session *s = device_session_find(d, name);
+	struct call k = { d, s, cancelled, arg };
+	struct enrol_params p;
+	struct enrol_job *job = NULL;
+	char *secret = NULL, *url = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (s == NULL)
+		return pk_err_set(e, "The CMP session %s does not exist.", name);
+	if (d->pki == NULL || d->st == NULL) {
+		pk_err_set(e, "The device has no PKI store.");
+		goto out;
+	}
+	if (session_params(d, s, kind, &p, &secret, &url, e) != 0)
+		goto out;
+	if (strcmp(s->state, "idle") != 0) {
+		pk_err_set(e, "The CMP session %s has a transaction in progress.",
+		    s->cfg.name);
+		goto out;
+	}
+	atomic_store(&s->stop, 0);
+	s->state = "waiting";
+	p.should_stop = call_should_stop;
+	p.stop_arg = &k;
+	p.progress = call_progress;
+	p.progress_arg = &k;
+	r->sent = 1;
+	session_count(d, s, kind, 0);
+	if (enrol_prepare(d->pki, kind, &p, &job, e) == 0) {
+		enrol_run(job);
+		rc = enrol_finish(d->pki, d->st, job, r, e);
+	}
+	s->state = "idle";
+	if (rc != 0) {
+		session_count(d, s, kind, 1);
+		snprintf(s->last, sizeof(s->last), "%s failed: %s", kinds[kind].name,
+		    e->msg);
+		goto out;
+	}
+	snprintf(s->last, sizeof(s->last), "%s accepted, %s, serial %s",
+	    kinds[kind].name, r->cert_file, r->serial);
+	/* After a KUR the session signs with the new certificate (with regenerate
+	 * the old one no longer matches any key pair). */
+	if (kind == DEVICE_KUR && s->cfg.auth_cert != NULL &&
+	    strcmp(s->cfg.auth_cert, r->cert_file) != 0) {
+		free((char *)s->cfg.auth_cert);
+		s->cfg.auth_cert = xstrdup(r->cert_file);
+		r->auth_cert_changed = 1;
+	}
+	au_reschedule(d, s);
+out:
+	enrol_job_free(job);
+	storage_wipe_free(secret);
+	free(url);
+	return rc;
+}
