@@ -101,14 +101,24 @@ h_session_check(struct cli *c, const struct cli_args *a)
 	} else if (cli_kw(a, "url")) {
 		if (!device_url_ok(cli_arg(a, "url"), cli_kw(a, "esc"), &e))
 			return cli_error(c, "%s", e.msg);
-	} else if ((v = cli_arg(a, "file")) != NULL) {
+	} else if ((v = cli_arg(a, "file")) != NULL &&
+	    cli_kw(a, "authentication-cert")) {
+		/* an imported local certificate by its name first, else the file
+		 * (device.h: the file is only the way in) */
 		struct pki_cert_info info;
 
-		if (pki_cert_file_info(c->pki, PKI_FMT_AUTO, v, &info, &e) != 0)
+		if (device_auth_cert_info(c->dev, v, &info, &e) != 0)
 			return cli_error(c, "%s", e.msg);
-		if (cli_kw(a, "authentication-cert") && info.key_name[0] == '\0')
+		if (info.key_name[0] == '\0')
 			return cli_error(c, "The certificate %s does not match any key "
 			    "pair in the device.", v);
+	} else if (v != NULL) {
+		/* verification-cert: an imported CA certificate, else the file */
+		struct pki_cert_info info;
+
+		if (pki_cert_get0(c->pki, PKI_CERT_CA, v) == NULL &&
+		    pki_cert_file_info(c->pki, PKI_FMT_AUTO, v, &info, &e) != 0)
+			return cli_error(c, "%s", e.msg);
 	} else if (cli_kw(a, "auto-update")) {
 		const char *what = cfg.entity == NULL ? "entity" :
 		    cfg.ca_name == NULL ? "CA name" : cfg.url == NULL ? "server URL" :
@@ -184,6 +194,12 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 			    "pair.\n", cfg->key);
 		cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
 		    r.cert_file);
+		if (r.local_record == 1)
+			cli_out(c, "Info: The certificate was imported as the local "
+			    "certificate %s.\n", r.cert_file);
+		else if (r.local_record == 2)
+			cli_out(c, "Info: The imported local certificate %s was "
+			    "replaced.\n", r.cert_file);
 		/* the running configuration follows the device */
 		if (r.auth_cert_changed && cli_config_update(c, &session_view, cfg->name,
 		    offsetof(struct device_session_cfg, auth_cert), r.cert_file) == 0)
