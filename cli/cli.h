@@ -82,6 +82,9 @@ typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
 /* Lists the existing objects of a kind (for Tab and the existence check of params
  * with object="KIND"). Returns a NULL-terminated array of new strings. */
 typedef char **(*cli_list_fn)(void *arg);
+/* Words the error for NAME, which names no existing object of the kind, into MSG
+ * without "Error: " ("The key pair k9 does not exist."). */
+typedef void (*cli_missing_fn)(void *arg, const char *name, struct sbuf *msg);
 
 /* ---- feature registration ----------------------------------------------
  * Each feature (cmd_sys.c, cmd_pki.c, cmd_cmp.c) has an init that registers its
@@ -100,8 +103,10 @@ void cli_cmp_init(struct cli *c);
 
 /* Handler NAME (the grammar's handler= or check=) is FN. */
 void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
-/* Params with object="KIND" name one of LIST(ARG). */
-void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
+/* Params with object="KIND" name one of LIST(ARG); a name that is none of them is
+ * answered with MISSING's words (NULL: "The KIND NAME does not exist."). */
+void cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
+    cli_missing_fn missing, void *arg);
 
 /* ---- typed configuration: bindings ------------------------------------------
  * A feature reads the configuration of a view as a struct of its own, filled from
@@ -170,6 +175,7 @@ enum cli_status {
 	CLI_AMBIGUOUS,
 	CLI_WRONG_PARAM,
 	CLI_TOO_MANY,
+	CLI_MISSING,		/* the syntax is right, a named object does not exist */
 };
 
 /* The message of a caret error ("Error: Unrecognized command found at '^' position."). */

@@ -101,6 +101,7 @@ struct reg_handler {
 struct reg_object {
 	const char *kind;
 	cli_list_fn list;
+	cli_missing_fn missing;
 	void *arg;
 };
 
@@ -120,7 +121,7 @@ struct cli_registry {
 
 void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
 void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
-    void *arg);
+    cli_missing_fn missing, void *arg);
 void registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb,
     void *arg);
 /* The handler / object kind / view binding registered under NAME, or NULL. */
@@ -157,6 +158,8 @@ struct match_result {
 	struct gcmd *cmd;	/* CLI_OK */
 	struct cli_args args;	/* CLI_OK: owned arrays, values borrowed from tokens */
 	struct gview *view;	/* the view where the command matched */
+	const char *missing_kind;	/* CLI_MISSING: the object kind (borrowed) */
+	const char *missing_value;	/* CLI_MISSING: the name typed (borrowed) */
 };
 
 /* Matches TOKS in view V (falls back to parent views). */
@@ -175,9 +178,12 @@ int match_help(const struct match_env *m, const struct gview *v,
     struct sbuf *out);
 char **match_complete(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, const char *line, size_t *word_start);
-/* Type check of one value; 1 valid. */
+/* Type check of one value, the existence of the object it names included; 1
+ * valid. */
 int param_value_ok(const struct match_env *m, const struct gparam *p,
     const char *value);
+/* The same without the existence check. */
+int param_type_ok(const struct gparam *p, const char *value);
 /* Display form of a param type ("STRING<1-64>"). */
 void param_type_text(const struct gparam *p, struct sbuf *out);
 

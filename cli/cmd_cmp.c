@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../device/device.h"
+#include "../pki/pki.h"
 #include "cli_int.h"
 
 /* ---- the session view, typed: one binding table, checked when the grammar
@@ -150,15 +151,33 @@ was_interrupted(void *arg)
 	return interrupted;
 }
 
-/* Runs KIND for session NAME; prints the outcome. */
+/* Runs KIND for session NAME; prints the outcome. A failure is one Error line
+ * with its cause (the device's message carries the CA's status, failInfo and
+ * text, and whether the answer was authenticated): nothing before it claims a
+ * success, nothing after it repeats it. An existing result file is replaced only
+ * after a question at a terminal; in batch mode it is replaced and said so. */
 static int
 run_action(struct cli *c, const char *name, enum device_req kind)
 {
+	const struct device_session *s = device_session_find(c->dev, name);
 	struct device_result r;
 	struct pk_err e;
 	struct sigaction sa, old;
-	int rc;
+	char file[300], q[512];
+	int rc, existed;
 
+	if (s != NULL)
+		name = device_session_cfg(s)->name;
+	device_result_file(name, kind, file, sizeof(file));
+	existed = pki_public_exists(c->pki, file);
+	if (existed && c->interactive) {
+		snprintf(q, sizeof(q), "Warning: The file flash:/pki/public/%s exists and "
+		    "will be replaced by the new certificate. Continue? [Y/N]:", file);
+		if (!cli_confirm(c, q, 1)) {
+			cli_out(c, "Info: The %s was not sent.\n", device_req_action(kind));
+			return 0;
+		}
+	}
 	interrupted = 0;
 	if (c->interactive) {
 		/* Ctrl+C stops a transaction that waits (the console keeps running) */
@@ -171,20 +190,9 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 		sigaction(SIGINT, &old, NULL);
 	if (rc != 0 && !r.sent)
 		return cli_error(c, "%s", e.msg);
-	if (rc != 0) {
-		cli_error(c, "The %s of the CMP session %s failed: %s",
-		    device_req_action(kind), device_session_cfg(device_session_find(c->dev,
-		    name))->name, e.msg);
-		if (r.status >= 0)
-			cli_out(c, "Info: PKIStatus: %s%s%s%s%s%s\n", r.status_name,
-			    r.failinfo[0] ? ", failInfo: " : "", r.failinfo,
-			    r.status_text[0] ? ", text: \"" : "", r.status_text,
-			    r.status_text[0] ? "\"" : "");
-		if (r.unauthenticated)
-			cli_out(c, "Warning: The error message was not authenticated "
-			    "(unprotected or with a protection that did not verify).\n");
-		return -1;
-	}
+	if (rc != 0)
+		return cli_error(c, "The %s of the CMP session %s failed: %s",
+		    device_req_action(kind), name, e.msg);
 	{
 		const struct device_session_cfg *cfg =
 		    device_session_cfg(device_session_find(c->dev, name));
@@ -192,6 +200,9 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 		if (r.key_replaced)
 			cli_out(c, "Info: The key pair %s was replaced by the new key "
 			    "pair.\n", cfg->key);
+		if (existed && strcmp(file, r.cert_file) == 0)
+			cli_out(c, "Info: The existing file flash:/pki/public/%s was "
+			    "overwritten.\n", r.cert_file);
 		cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
 		    r.cert_file);
 		if (r.local_record == 1)
@@ -347,13 +358,15 @@ h_cmp_display_stats(struct cli *c, const struct cli_args *a)
 		device_session_status(s, &st);
 		if (shown++)
 			cli_out(c, "\n");
+		/* the vendor's layout, spelling and columns: the three Send lines,
+		 * then the three fail lines */
 		cli_out(c, " CMP Context Name: %s\n", device_session_cfg(s)->name);
-		cli_out(c, " Ir Send Counts : %lu\n", st.sent[DEVICE_IR]);
-		cli_out(c, " Ir Fail Counts : %lu\n", st.failed[DEVICE_IR]);
-		cli_out(c, " Cr Send Counts : %lu\n", st.sent[DEVICE_CR]);
-		cli_out(c, " Cr Fail Counts : %lu\n", st.failed[DEVICE_CR]);
-		cli_out(c, " Kur Send Counts : %lu\n", st.sent[DEVICE_KUR]);
-		cli_out(c, " Kur Fail Counts : %lu\n", st.failed[DEVICE_KUR]);
+		cli_out(c, " %-22s: %lu\n", "Ir Send Counts", st.sent[DEVICE_IR]);
+		cli_out(c, " %-22s: %lu\n", "Cr Send Counts", st.sent[DEVICE_CR]);
+		cli_out(c, " %-22s: %lu\n", "Kur Send Counts", st.sent[DEVICE_KUR]);
+		cli_out(c, " %-20s: %lu\n", "Ir Faild Counts", st.failed[DEVICE_IR]);
+		cli_out(c, " %-20s: %lu\n", "Cr Faild Counts", st.failed[DEVICE_CR]);
+		cli_out(c, " %-20s: %lu\n", "Kur Faild Counts", st.failed[DEVICE_KUR]);
 	}
 	if (shown == 0)
 		cli_out(c, "Info: No CMP session exists.\n");

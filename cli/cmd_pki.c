@@ -104,13 +104,36 @@ h_display_entity(struct cli *c, const struct cli_args *a)
 
 /* ---- key pairs ---- */
 
+/* A key pair a CMP session uses is neither destroyed nor replaced: said before
+ * any question, naming the session. */
 static int
-confirm_replace(struct cli *c, const char *name)
+key_in_use(struct cli *c, const char *name, const char *what)
+{
+	const char *user = device_key_user(c->dev, name);
+
+	if (user == NULL)
+		return 0;
+	cli_error(c, "The key pair %s is used by the CMP session %s and cannot be %s.",
+	    name, user, what);
+	return 1;
+}
+
+/* 1: go on (no key pair NAME, or the operator agreed to replace it of type T);
+ * 0: the operator said no; -1: refused (printed). */
+static int
+confirm_replace(struct cli *c, const char *name, enum pki_key_type type)
 {
 	enum pki_key_type t = pki_key_exists(c->pki, name);
 
 	if (t == PKI_KEY_ANY)
 		return 1;
+	if (t != type) {
+		cli_error(c, "The key pair %s exists and is an %s key pair; destroy it "
+		    "first.", name, t == PKI_KEY_RSA ? "RSA" : "ECC");
+		return -1;
+	}
+	if (key_in_use(c, name, "replaced"))
+		return -1;
 	cli_out(c, "Info: The key pair %s already exists.\n", name);
 	return cli_confirm(c, "Are you sure you want to replace it? [y/n]:", 1);
 }
@@ -120,7 +143,7 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "key"), *bits_s = cli_arg(a, "bits");
 	struct pk_err e;
-	int bits = bits_s ? atoi(bits_s) : 0, used;
+	int bits = bits_s ? atoi(bits_s) : 0, used, rc;
 
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
@@ -146,8 +169,8 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 		}
 		free(ans);
 	}
-	if (!confirm_replace(c, name))
-		return 0;
+	if ((rc = confirm_replace(c, name, PKI_KEY_RSA)) <= 0)
+		return rc;
 	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
 	cli_out(c, "Generating key-pairs...\n");
 	fflush(c->out);
@@ -166,6 +189,7 @@ h_ecc_create(struct cli *c, const struct cli_args *a)
 	const char *name = cli_arg(a, "key"), *curve = NULL;
 	const char *const *curves = pki_ec_curves();
 	struct pk_err e;
+	int rc;
 
 	for (size_t i = 0; curves[i] != NULL; i++)
 		if (cli_kw(a, curves[i]))
@@ -174,8 +198,8 @@ h_ecc_create(struct cli *c, const struct cli_args *a)
 		return cli_error(c, "Unsupported curve.");
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
-	if (!confirm_replace(c, name))
-		return 0;
+	if ((rc = confirm_replace(c, name, PKI_KEY_EC)) <= 0)
+		return rc;
 	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
 	cli_out(c, "Generating key-pairs...\n");
 	fflush(c->out);
@@ -191,6 +215,8 @@ key_destroy(struct cli *c, const struct cli_args *a, enum pki_key_type t)
 	const char *name = cli_arg(a, "key");
 	struct pk_err e;
 
+	if (key_in_use(c, name, "deleted"))
+		return -1;
 	if (c->interactive &&
 	    !cli_confirm(c, "Are you sure you want to delete the key pair? [y/n]:", 1))
 		return 0;
@@ -400,6 +426,47 @@ list_cert_records(void *arg)
 	return all;
 }
 
+/* A key pair name that is not of the kind asked for: either no such key pair, or
+ * one of the other type. */
+static void
+missing_key_of(struct cli *c, const char *name, enum pki_key_type want,
+    struct sbuf *msg)
+{
+	enum pki_key_type t = pki_key_exists(c->pki, name);
+
+	if (t != PKI_KEY_ANY && want != PKI_KEY_ANY && t != want)
+		sbuf_printf(msg, "The key pair %s is an %s key pair, not an %s one.",
+		    name, t == PKI_KEY_RSA ? "RSA" : "ECC",
+		    want == PKI_KEY_RSA ? "RSA" : "ECC");
+	else
+		sbuf_printf(msg, "The key pair %s does not exist.", name);
+}
+
+static void
+missing_rsa(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_RSA, msg);
+}
+
+static void
+missing_ecc(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_EC, msg);
+}
+
+static void
+missing_key(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_ANY, msg);
+}
+
+static void
+missing_cert(void *arg, const char *name, struct sbuf *msg)
+{
+	(void)arg;
+	sbuf_printf(msg, "The certificate %s does not exist in the device.", name);
+}
+
 void
 cli_pki_init(struct cli *c)
 {
@@ -417,8 +484,8 @@ cli_pki_init(struct cli *c)
 	cli_install_handler(c, "cert_delete", h_cert_delete);
 	cli_install_handler(c, "cert_display", h_cert_display);
 	cli_install_handler(c, "cert_validate", h_cert_validate);
-	cli_install_object(c, "rsa-key", list_rsa, c);
-	cli_install_object(c, "ecc-key", list_ecc, c);
-	cli_install_object(c, "key", list_keys, c);
-	cli_install_object(c, "cert-record", list_cert_records, c);
+	cli_install_object(c, "rsa-key", list_rsa, missing_rsa, c);
+	cli_install_object(c, "ecc-key", list_ecc, missing_ecc, c);
+	cli_install_object(c, "key", list_keys, missing_key, c);
+	cli_install_object(c, "cert-record", list_cert_records, missing_cert, c);
 }

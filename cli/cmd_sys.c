@@ -218,6 +218,13 @@ list_public(void *arg)
 	return names;
 }
 
+static void
+missing_public(void *arg, const char *name, struct sbuf *msg)
+{
+	(void)arg;
+	sbuf_printf(msg, "The file %s does not exist in flash:/pki/public.", name);
+}
+
 void
 cli_sys_init(struct cli *c)
 {
@@ -230,5 +237,5 @@ cli_sys_init(struct cli *c)
 	cli_install_handler(c, "display_version", h_display_version);
 	cli_install_handler(c, "save", h_save);
 	cli_install_handler(c, "dir", h_dir);
-	cli_install_object(c, "public-file", list_public, c);
+	cli_install_object(c, "public-file", list_public, missing_public, c);
 }

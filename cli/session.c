@@ -27,9 +27,10 @@ cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn)
 }
 
 void
-cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg)
+cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
+    cli_missing_fn missing, void *arg)
 {
-	registry_add_object(&c->reg, kind, list, arg);
+	registry_add_object(&c->reg, kind, list, missing, arg);
 }
 
 void
@@ -540,6 +541,29 @@ out:
 	return rc;
 }
 
+/* "Error: The CMP session S9 does not exist.": NAME names no object of KIND
+ * (the instances of a view, or a kind a feature registered with its words). */
+static void
+missing_error(struct cli *c, const char *kind, const char *name)
+{
+	struct sbuf msg = SBUF_INIT;
+	const struct reg_object *o;
+
+	if (strncmp(kind, "view-", 5) == 0) {
+		const struct gview *v = grammar_view(c->g, kind + 5);
+
+		sbuf_printf(&msg, "The %s %s does not exist.",
+		    v != NULL && v->noun != NULL ? v->noun : kind + 5, name);
+	} else if ((o = registry_object(&c->reg, kind)) != NULL &&
+	    o->missing != NULL) {
+		o->missing(o->arg, name, &msg);
+	} else {
+		sbuf_printf(&msg, "The %s %s does not exist.", kind, name);
+	}
+	cli_error(c, "%s", sbuf_str(&msg));
+	sbuf_free(&msg);
+}
+
 int
 cli_exec(struct cli *c, const char *line)
 {
@@ -563,6 +587,13 @@ cli_exec(struct cli *c, const char *line)
 		struct match_env m = env(c);
 
 		match_line(&m, c->view, &toks, line, &r);
+	}
+	if (r.status == CLI_MISSING) {
+		/* the syntax is right: name the object, no caret */
+		missing_error(c, r.missing_kind, r.missing_value);
+		match_result_free(&r);
+		cli_tokens_free(&toks);
+		return -1;
 	}
 	if (r.status != CLI_OK) {
 		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
