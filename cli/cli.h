@@ -235,6 +235,13 @@ void cli_notify(struct cli *c, const char *fmt, ...)
 /* Prints "Error: <msg>" and returns -1. */
 int cli_error(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For a handler whose line lacks a value that batch mode cannot ask for (a
+ * secret): the caret after the line and "Error: Incomplete command found at '^'
+ * position."; returns -1. */
+int cli_incomplete(struct cli *c);
+/* Asks for a secret once at a terminal, without echo: a new string (wipe it with
+ * storage_wipe_free), NULL in batch mode or at the end of input. */
+char *cli_ask_secret_once(struct cli *c, const char *prompt);
 /* Asks QUESTION at a terminal (answer y/n); in batch mode prints the question with
  * the automatic answer BATCH_ANSWER and returns it. 1 yes, 0 no. */
 int cli_confirm(struct cli *c, const char *question, int batch_answer);

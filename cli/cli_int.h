@@ -254,6 +254,8 @@ struct cli {
 	int daemon;			/* no console: events go to stderr + syslog */
 	int in_exec;			/* a command line is running */
 	int no_prompt;			/* carets count from the line (startup load) */
+	size_t end_col;			/* the running line's end, as the console
+					 * shows it (cli_incomplete's caret) */
 	char *hostname;			/* %s of the prompts, NULL: "pkish" */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;

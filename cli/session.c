@@ -182,6 +182,22 @@ cli_confirm(struct cli *c, const char *question, int batch_answer)
 	return yes;
 }
 
+int
+cli_incomplete(struct cli *c)
+{
+	cli_out(c, "%*s^\n%s\n", (int)c->end_col, "", cli_status_msg(CLI_INCOMPLETE));
+	return -1;
+}
+
+char *
+cli_ask_secret_once(struct cli *c, const char *prompt)
+{
+	if (!c->interactive || c->io.read_line == NULL)
+		return NULL;
+	fflush(c->out);
+	return c->io.read_line(c->io.arg, prompt, 0);
+}
+
 char *
 cli_ask_secret(struct cli *c, const char *prompt, const char *again)
 {
@@ -609,6 +625,7 @@ cli_exec(struct cli *c, const char *line)
 
 		cfg_canonical(&r.args, &canon);
 		r.args.line = sbuf_str(&canon);
+		c->end_col = plen + toks.v[toks.n - 1].end;
 		c->in_exec++;
 		if (r.cmd->handler != NULL)
 			rc = r.cmd->handler(c, &r.args);
