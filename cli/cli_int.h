@@ -155,7 +155,7 @@ struct match_env {
 struct match_result {
 	enum cli_status status;
 	size_t bad_col;		/* column of the caret in the line */
-	struct gcmd *cmd;	/* CLI_OK */
+	struct gcmd *cmd;	/* CLI_OK, CLI_MISSING */
 	struct cli_args args;	/* CLI_OK: owned arrays, values borrowed from tokens */
 	struct gview *view;	/* the view where the command matched */
 	const char *missing_kind;	/* CLI_MISSING: the object kind (borrowed) */
@@ -186,6 +186,37 @@ int param_value_ok(const struct match_env *m, const struct gparam *p,
 int param_type_ok(const struct gparam *p, const char *value);
 /* Display form of a param type ("STRING<1-64>"). */
 void param_type_text(const struct gparam *p, struct sbuf *out);
+
+/* ---- output filters of display commands (filter.c) ---- */
+
+#include <regex.h>
+
+enum filter_kind { FILTER_NONE, FILTER_INCLUDE, FILTER_EXCLUDE, FILTER_BEGIN,
+	FILTER_COUNT };
+
+struct cli_filter {
+	enum filter_kind kind;
+	regex_t re;
+	int compiled;
+};
+
+/* The index of the first unquoted "|" word of T, or T->n. */
+size_t filter_pipe(const struct cli_tokens *t);
+/* 1 when CMD is a display command (its first keyword is "display"). */
+int gcmd_is_display(const struct grammar *g, const struct gcmd *cmd);
+/* Parses the words after T->v[PIPE] (LINE is the typed line) into *F. A syntax
+ * error returns its status with *bad_col; a regular expression that does not
+ * compile returns CLI_OK with F->kind FILTER_NONE and the message in ERR. */
+enum cli_status filter_parse(const struct cli_tokens *t, size_t pipe,
+    const char *line, struct cli_filter *f, size_t *bad_col, struct sbuf *err);
+void filter_free(struct cli_filter *f);
+/* The lines of TEXT that F lets through (or, count, their number) into OUT. */
+void filter_apply(const struct cli_filter *f, const char *text, struct sbuf *out);
+/* '?' after the "|" word at PIPE. */
+void filter_help(const struct cli_tokens *t, size_t pipe, size_t prompt_len,
+    struct sbuf *out);
+/* Tab after the "|": the filter keywords completing the last word. */
+char **filter_complete(const struct cli_tokens *t, size_t pipe, size_t *word_start);
 
 /* ---- config tree ---- */
 

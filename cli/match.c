@@ -418,6 +418,7 @@ match_in(const struct match_env *m, const struct gview *v, const struct cli_toke
 			r->bad_col = toks->n ? toks->v[toks->n - 1].end : 0;
 		} else if (w.missing) {
 			r->status = CLI_MISSING;
+			r->cmd = m->g->nodes[th->node].cmd;
 			r->bad_col = toks->v[w.missing_tok].col;
 			r->missing_kind = w.missing_param->object;
 			r->missing_value = toks->v[w.missing_tok].text;
@@ -578,6 +579,19 @@ candidates(const struct match_env *m, const struct tset *s, const char *prefix,
 	return n;
 }
 
+/* 1 when a display command ends in S: its output may be filtered ("|"). */
+static int
+display_may_end(const struct match_env *m, const struct tset *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct gnode *n = &m->g->nodes[s->v[i].node];
+
+		if (n->kind == GN_END && gcmd_is_display(m->g, n->cmd))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 render_list(const struct cand *v, size_t n, int can_end, struct sbuf *out)
 {
@@ -682,7 +696,11 @@ match_help(const struct match_env *m, const struct gview *v, const struct cli_to
 			tset_free(&w.s);
 			return 0;
 		}
-		render_list(cv, n, can_end, out);
+		render_list(cv, n, 0, out);
+		if (can_end && display_may_end(m, &w.s))
+			sbuf_puts(out, "  |  Matching output\n");
+		if (can_end)
+			sbuf_puts(out, "  <cr>\n");
 	}
 	free(cv);
 	tset_free(&w.s);

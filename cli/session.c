@@ -580,14 +580,75 @@ missing_error(struct cli *c, const char *kind, const char *name)
 	sbuf_free(&msg);
 }
 
+/* Frees B after wiping it: a command's canonical text holds its secrets in
+ * clear (a handler's password). */
+static void
+sbuf_wipe_free(struct sbuf *b)
+{
+	if (b->s != NULL)
+		explicit_bzero(b->s, b->len);
+	sbuf_free(b);
+}
+
+/* Matches TOKS in the current view into *R. With an unquoted "|" after a display
+ * command, only the words before it are the command (*pipe: the index of "|"),
+ * the rest is its output filter; otherwise *pipe is TOKS->n and the whole line is
+ * matched. */
+static void
+match_cmd(struct cli *c, const struct cli_tokens *toks, const char *line,
+    struct match_result *r, size_t *pipe)
+{
+	struct match_env m = env(c);
+
+	*pipe = filter_pipe(toks);
+	if (*pipe < toks->n) {
+		struct cli_tokens head = *toks;
+
+		head.n = *pipe;
+		head.too_many = 0;
+		match_line(&m, c->view, &head, line, r);
+		if ((r->status == CLI_OK || r->status == CLI_MISSING) &&
+		    gcmd_is_display(c->g, r->cmd) && r->cmd->handler != NULL)
+			return;
+		match_result_free(r);
+		*pipe = toks->n;
+	}
+	match_line(&m, c->view, toks, line, r);
+}
+
+/* Runs the handler of R with its output through filter F (NULL: none). */
+static int
+run_handler(struct cli *c, struct match_result *r, const struct cli_filter *f)
+{
+	struct sbuf cap = SBUF_INIT, out = SBUF_INIT;
+	struct sbuf *prev = c->capture;
+	int rc;
+
+	if (f == NULL)
+		return r->cmd->handler(c, &r->args);
+	c->capture = &cap;
+	rc = r->cmd->handler(c, &r->args);
+	c->capture = prev;
+	if (rc == 0)
+		filter_apply(f, sbuf_str(&cap), &out);
+	else
+		sbuf_puts(&out, sbuf_str(&cap));	/* a failure is never filtered */
+	cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	sbuf_free(&cap);
+	return rc;
+}
+
 int
 cli_exec(struct cli *c, const char *line)
 {
 	struct cli_tokens toks;
 	struct match_result r;
-	size_t plen;
+	struct cli_filter f;
+	size_t plen, pipe;
 	int rc;
 
+	memset(&f, 0, sizeof(f));
 	cli_tokenize(line, &toks);
 	if (toks.help) {
 		cli_help(c, line);
@@ -599,11 +660,7 @@ cli_exec(struct cli *c, const char *line)
 		return 0;
 	}
 	plen = c->no_prompt ? 0 : strlen(cli_prompt(c));
-	{
-		struct match_env m = env(c);
-
-		match_line(&m, c->view, &toks, line, &r);
-	}
+	match_cmd(c, &toks, line, &r, &pipe);
 	if (r.status == CLI_MISSING) {
 		/* the syntax is right: name the object, no caret */
 		missing_error(c, r.missing_kind, r.missing_value);
@@ -618,6 +675,25 @@ cli_exec(struct cli *c, const char *line)
 		cli_tokens_free(&toks);
 		return -1;
 	}
+	if (pipe < toks.n) {
+		struct sbuf err = SBUF_INIT;
+		size_t bad = 0;
+		enum cli_status st = filter_parse(&toks, pipe, line, &f, &bad, &err);
+
+		if (st != CLI_OK || f.kind == FILTER_NONE) {
+			if (st != CLI_OK)
+				cli_out(c, "%*s^\n%s\n", (int)(plen + bad), "",
+				    cli_status_msg(st));
+			else
+				cli_error(c, "%s", sbuf_str(&err));
+			sbuf_free(&err);
+			filter_free(&f);
+			match_result_free(&r);
+			cli_tokens_free(&toks);
+			return -1;
+		}
+		sbuf_free(&err);
+	}
 	if (r.view != c->view)
 		leave_to(c, r.view);
 	{
@@ -628,12 +704,13 @@ cli_exec(struct cli *c, const char *line)
 		c->end_col = plen + toks.v[toks.n - 1].end;
 		c->in_exec++;
 		if (r.cmd->handler != NULL)
-			rc = r.cmd->handler(c, &r.args);
+			rc = run_handler(c, &r, pipe < toks.n ? &f : NULL);
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
 		c->in_exec--;
-		sbuf_free(&canon);
+		sbuf_wipe_free(&canon);
 	}
+	filter_free(&f);
 	match_result_free(&r);
 	cli_tokens_free(&toks);
 	fflush(c->out);
@@ -671,11 +748,18 @@ cli_help(struct cli *c, const char *line)
 {
 	struct cli_tokens toks;
 	struct sbuf out = SBUF_INIT;
+	struct match_result r;
+	size_t pipe;
 
 	struct match_env m = env(c);
 
 	cli_tokenize(line, &toks);
-	match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
+	match_cmd(c, &toks, line, &r, &pipe);
+	match_result_free(&r);
+	if (pipe < toks.n)
+		filter_help(&toks, pipe, strlen(cli_prompt(c)), &out);
+	else
+		match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
 	cli_write(c, sbuf_str(&out));
 	fflush(c->out);
 	sbuf_free(&out);
@@ -689,9 +773,16 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 	char **v;
 
 	struct match_env m = env(c);
+	struct match_result r;
+	size_t pipe;
 
 	cli_tokenize(line, &toks);
-	v = match_complete(&m, c->view, &toks, line, word_start);
+	match_cmd(c, &toks, line, &r, &pipe);
+	match_result_free(&r);
+	if (pipe < toks.n)
+		v = filter_complete(&toks, pipe, word_start);
+	else
+		v = match_complete(&m, c->view, &toks, line, word_start);
 	cli_tokens_free(&toks);
 	return v;
 }

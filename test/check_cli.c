@@ -313,6 +313,18 @@ START_TEST(tab_completion)
 	ck_assert_ptr_null(v[1]);
 	ck_assert_uint_eq(ws, 0);
 	cli_strv_free(v);
+	/* the output filters after "|" of a display command */
+	v = cli_complete(c, "display current-configuration | inc", &ws);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "include");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_uint_eq(ws, 32);
+	cli_strv_free(v);
+	v = cli_complete(c, "dis cu | c", &ws);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "count");
+	cli_strv_free(v);
+	ck_assert_ptr_null(cli_complete(c, "dis cu | x", &ws));
 	v = cli_complete(c, "display c", &ws);
 	ck_assert_str_eq(v[0], "current-configuration");
 	ck_assert_uint_eq(ws, 8);
