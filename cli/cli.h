@@ -198,6 +198,9 @@ void cli_free(struct cli *c);
 /* Runs one input line: returns 0 when it succeeded or was skipped, -1 when it
  * failed (caret error or a handler failure). Output goes to the session's out. */
 int cli_exec(struct cli *c, const char *line);
+/* 1 when LINE, in the user view, is a command of the system view only (a line
+ * of a saved configuration): batch mode enters the system view for it. */
+int cli_system_line(struct cli *c, const char *line);
 /* LINE as the console echoes it: values of secret parameters replaced by
  * asterisks (matched in the current view). Appends to OUT. */
 void cli_echo_text(struct cli *c, const char *line, struct sbuf *out);

@@ -717,6 +717,33 @@ cli_exec(struct cli *c, const char *line)
 	return rc;
 }
 
+int
+cli_system_line(struct cli *c, const char *line)
+{
+	const struct gview *user = grammar_view(c->g, "user");
+	const struct gview *sys = grammar_view(c->g, "system");
+	struct match_env m = env(c);
+	struct cli_tokens toks;
+	struct match_result r;
+	int yes = 0;
+
+	if (c->view != user || sys == NULL)
+		return 0;
+	cli_tokenize(line, &toks);
+	if (toks.n > 0 && !toks.help) {
+		match_line(&m, user, &toks, line, &r);
+		yes = r.status != CLI_OK && r.status != CLI_MISSING;
+		match_result_free(&r);
+		if (yes) {
+			match_line(&m, sys, &toks, line, &r);
+			yes = r.status == CLI_OK || r.status == CLI_MISSING;
+			match_result_free(&r);
+		}
+	}
+	cli_tokens_free(&toks);
+	return yes;
+}
+
 void
 cli_echo_text(struct cli *c, const char *line, struct sbuf *out)
 {
