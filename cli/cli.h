@@ -223,6 +223,17 @@ void cli_view_set(struct cli *c, const char *view);
 int cli_load_config(struct cli *c, const char *path, const char *shown);
 /* 1 once `quit` was given in user view. */
 int cli_done(const struct cli *c);
+/* Writes the configuration to flash:/FILE (a checked bare name) atomically and
+ * prints "Save the configuration successfully."; saving flash:/vrpcfg.cfg makes
+ * the configuration the saved one. -1 (printed) on failure. */
+int cli_save(struct cli *c, const char *file);
+/* 1 when the configuration differs from the one loaded at start or last saved
+ * to flash:/vrpcfg.cfg. */
+int cli_unsaved(struct cli *c);
+/* The shell is about to end (quit in the user view, Ctrl+D): at a terminal,
+ * unsaved changes are announced and the operator is asked whether to save them
+ * first; batch mode says nothing. */
+void cli_leave(struct cli *c);
 
 /* Output: everything the console shows goes through these. */
 void cli_out(struct cli *c, const char *fmt, ...)

@@ -288,6 +288,9 @@ struct cli {
 	size_t end_col;			/* the running line's end, as the console
 					 * shows it (cli_incomplete's caret) */
 	char *hostname;			/* %s of the prompts, NULL: "pkish" */
+	char *saved;			/* the configuration's text when it was
+					 * loaded at start or last saved to
+					 * vrpcfg.cfg (cli_unsaved) */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };

@@ -226,6 +226,65 @@ cli_set_io(struct cli *c, const struct cli_io *io)
 	c->io = *io;
 }
 
+/* ---- saving ---- */
+
+#define STARTUP_FILE "vrpcfg.cfg"
+
+static void
+remember_saved(struct cli *c)
+{
+	struct sbuf b = SBUF_INIT;
+
+	cfg_render(c->root, 1, &b);
+	free(c->saved);
+	c->saved = sbuf_take(&b);
+}
+
+int
+cli_save(struct cli *c, const char *file)
+{
+	struct sbuf b = SBUF_INIT;
+	struct pk_err e;
+	char *path;
+	int rc;
+
+	cfg_render(c->root, 1, &b);
+	path = storage_path(storage_root(c->st), file);
+	rc = storage_write_atomic(path, b.s, b.len, 0644, &e);
+	free(path);
+	sbuf_free(&b);
+	if (rc != 0)
+		return cli_error(c, "Failed to save the configuration: %s.", e.msg);
+	if (strcmp(file, STARTUP_FILE) == 0)
+		remember_saved(c);
+	cli_out(c, "Save the configuration successfully.\n");
+	return 0;
+}
+
+int
+cli_unsaved(struct cli *c)
+{
+	struct sbuf b = SBUF_INIT;
+	int differs;
+
+	cfg_render(c->root, 1, &b);
+	differs = c->saved == NULL || strcmp(c->saved, sbuf_str(&b)) != 0;
+	sbuf_free(&b);
+	return differs;
+}
+
+void
+cli_leave(struct cli *c)
+{
+	if (!c->interactive || c->io.read_line == NULL || !cli_unsaved(c))
+		return;
+	cli_out(c, "Warning: The current configuration has not been saved; it will "
+	    "be lost when pkish ends.\n");
+	if (cli_confirm(c, "Save it to flash:/" STARTUP_FILE " now? [Y/N]:", 0))
+		cli_save(c, STARTUP_FILE);
+	fflush(c->out);
+}
+
 /* ---- state ---- */
 
 int
@@ -675,6 +734,16 @@ cli_exec(struct cli *c, const char *line)
 		cli_tokens_free(&toks);
 		return -1;
 	}
+	for (size_t i = 0; i < r.args.n; i++) {
+		/* the masked form recalled from the history is not a secret */
+		if (r.args.v[i].secret && strcmp(r.args.v[i].value, "******") == 0) {
+			cli_error(c, "The secret ****** is the masked form the history "
+			    "keeps; type the secret itself.");
+			match_result_free(&r);
+			cli_tokens_free(&toks);
+			return -1;
+		}
+	}
 	if (pipe < toks.n) {
 		struct sbuf err = SBUF_INIT;
 		size_t bad = 0;
@@ -900,12 +969,14 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->view = grammar_view(c->g, "user");
 	c->node = c->root;
 	if (!o->no_startup) {
-		char *cfg = storage_path(o->flash, "vrpcfg.cfg");
+		char *cfg = storage_path(o->flash, STARTUP_FILE);
 
 		if (access(cfg, F_OK) == 0)
-			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
+			cli_load_config(c, cfg, "flash:/" STARTUP_FILE);
 		free(cfg);
 	}
+	/* what leaving without save would lose is measured from here */
+	remember_saved(c);
 	*out = c;
 	return 0;
 fail:
@@ -925,6 +996,7 @@ cli_free(struct cli *c)
 	grammar_free(c->g);
 	registry_free(&c->reg);
 	free(c->hostname);
+	free(c->saved);
 	free(c);
 }
 
