@@ -243,7 +243,8 @@ void cli_write(struct cli *c, const char *text);
 /* Prints a line that was not asked for (an event of the device): at a terminal
  * the prompt and typed text are hidden and redrawn around it; in daemon mode it
  * goes to stderr (with the time) and syslog; while a command runs it is output
- * like the command's. */
+ * like the command's. When stderr is the systemd journal (JOURNAL_STREAM), the
+ * daemon writes each line once, to stderr with its sd-daemon priority prefix. */
 void cli_notify(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints "Error: <msg>" and returns -1. */

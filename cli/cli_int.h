@@ -283,6 +283,8 @@ struct cli {
 	struct device *dev;		/* the device core: CMP sessions, scheduler */
 	struct loop *loop;		/* the device's: timers, background completions */
 	int daemon;			/* no console: events go to stderr + syslog */
+	int stderr_journal;		/* daemon: stderr is the journal, so events
+					 * go there only (once) */
 	int in_exec;			/* a command line is running */
 	int no_prompt;			/* carets count from the line (startup load) */
 	size_t end_col;			/* the running line's end, as the console

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,12 +135,20 @@ cli_notify(struct cli *c, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (c->daemon) {
+		int prio = strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING;
 		char ts[40];
 
+		if (c->stderr_journal) {
+			/* once: the journal stamps it; the sd-daemon(3) prefix
+			 * gives the priority */
+			fprintf(stderr, "<%d>%s\n", prio, buf);
+			fflush(stderr);
+			return;
+		}
 		pk_time_text(time(NULL), ts, sizeof(ts));
 		fprintf(stderr, "%s pkish: %s\n", ts, buf);
 		fflush(stderr);
-		syslog(strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING, "%s", buf);
+		syslog(prio, "%s", buf);
 		return;
 	}
 	if (c->redraw != NULL && !c->in_exec) {
@@ -924,6 +933,25 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 	return failed ? -1 : 0;
 }
 
+/* 1 when standard error is the systemd journal: JOURNAL_STREAM ("DEV:INODE",
+ * set by systemd for a service whose output goes to the journal) names the
+ * file standard error is (systemd.exec(5)). Under systemd the daemon's stderr and
+ * syslog both reach the journal, so it then logs each message once. */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &sb) != 0)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
 int
 cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 {
@@ -934,7 +962,7 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->out = stdout;
 	c->interactive = o->interactive;
 	c->daemon = o->daemon;
-	if (c->daemon)
+	if (c->daemon && !(c->stderr_journal = stderr_is_journal()))
 		openlog("pkish", LOG_PID, LOG_DAEMON);
 	if (storage_open(&c->st, o->flash, e) != 0)
 		goto fail;
