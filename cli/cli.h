@@ -3,7 +3,8 @@
  *
  * Pieces (one file each): tokenizer (token.c), grammar model loaded from
  * the grammar files schemas/NAME.xml, validated against cli.xsd (grammar.c), the matcher serving
- * execution, '?' and Tab (match.c), the configuration tree and its rendering
+ * execution, '?' and Tab (match.c), the output filters of display commands
+ * (filter.c), the configuration tree and its rendering
  * (config.c), the session: views, prompt, dispatch, output (session.c), the general
  * commands (cmd_sys.c), the batch and libedit front ends (batch.c, edit.c), the
  * program (main.c).

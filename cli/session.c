@@ -859,8 +859,10 @@ cli_help(struct cli *c, const char *line)
 	struct match_env m = env(c);
 
 	cli_tokenize(line, &toks);
-	match_cmd(c, &toks, line, &r, &pipe);
-	match_result_free(&r);
+	if ((pipe = filter_pipe(&toks)) < toks.n) {
+		match_cmd(c, &toks, line, &r, &pipe);
+		match_result_free(&r);
+	}
 	if (pipe < toks.n)
 		filter_help(&toks, pipe, strlen(cli_prompt(c)), &out);
 	else
@@ -882,8 +884,10 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 	size_t pipe;
 
 	cli_tokenize(line, &toks);
-	match_cmd(c, &toks, line, &r, &pipe);
-	match_result_free(&r);
+	if ((pipe = filter_pipe(&toks)) < toks.n) {
+		match_cmd(c, &toks, line, &r, &pipe);
+		match_result_free(&r);
+	}
 	if (pipe < toks.n)
 		v = filter_complete(&toks, pipe, word_start);
 	else
