@@ -4,8 +4,8 @@
 # the view, Ctrl+Z as return, history; a key file's password asked without echo;
 # a MAC secret typed inline never on the screen nor in the history (Up shows
 # ******, which is not taken as a secret); destroying a key a session uses
-# refused before any question; leaving with unsaved changes (quit, Ctrl+D) asks
-# whether to save. Reads the screen with capture-pane.
+# refused before any question; a request whose result file exists asks first;
+# leaving with unsaved changes (quit, Ctrl+D) asks whether to save. Reads the screen with capture-pane.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin="$top/${BUILD:-build}/pkish"
@@ -20,6 +20,7 @@ mkdir -p "$tmp/flash/pki/public"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
 	openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:TmuxPass12 \
 	-out "$tmp/flash/pki/public/enc.pem"
+echo "an earlier result" >"$tmp/flash/pki/public/s1_ir.cer"
 tmux -S "$sock" new-session -d -s "$S" -x 120 -y 40 \
 	"$bin --no-startup --flash $tmp/flash; echo EXITED; sleep 30"
 screen() { tmux -S "$sock" capture-pane -p -t "$S"; }
@@ -103,6 +104,14 @@ keys "pki rsa local-key-pair destroy kt" Enter
 check tmux-destroy-in-use-refused-first "Error: The key pair kt is used by the CMP session s1 and cannot be deleted."
 if screen | grep -q "Are you sure you want to delete"; then
 	echo "FAIL tmux-destroy-in-use-asks-nothing"; else echo "ok tmux-destroy-in-use-asks-nothing"; fi
+
+# a request whose result file exists asks first; N sends nothing
+keys "pki cmp initial-request session s1" Enter
+check tmux-result-file-asks "Warning: The file flash:/pki/public/s1_ir.cer exists and will be replaced by the new certificate. Continue? [Y/N]:"
+keys "n" Enter
+check tmux-result-file-n-not-sent "Info: The initial-request was not sent."
+if [ "$(cat "$tmp/flash/pki/public/s1_ir.cer")" = "an earlier result" ]; then
+	echo "ok tmux-result-file-kept"; else echo "FAIL tmux-result-file-kept"; fi
 
 # leaving with unsaved changes asks; N leaves without saving
 keys C-z
