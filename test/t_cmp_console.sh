@@ -42,16 +42,27 @@ openssl x509 -req -in dev.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 10 
 
 start_mock() {	# extra mock options
 	[ -n "$mock" ] && kill "$mock" 2>/dev/null && wait "$mock" 2>/dev/null
-	port=$(free_port)
-	openssl cmp -port "$port" -srv_ref 1234 -srv_secret pass:mock-secret \
-		-srv_cert ca.pem -srv_key ca.key -rsp_cert rsp.pem -rsp_capubs ca.pem \
-		-srv_trusted ca.pem "$@" >mock.log 2>&1 &
-	mock=$!
-	i=0
-	while [ $i -lt 50 ] && ! (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null; do
-		sleep 0.1
-		i=$((i + 1))
+	mock=
+	# a loaded machine: wait up to 20 s for the listener, and take another
+	# port when the mock could not have this one (it exits)
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		openssl cmp -port "$port" -srv_ref 1234 -srv_secret pass:mock-secret \
+			-srv_cert ca.pem -srv_key ca.key -rsp_cert rsp.pem -rsp_capubs ca.pem \
+			-srv_trusted ca.pem "$@" >mock.log 2>&1 &
+		mock=$!
+		i=0
+		while [ $i -lt 200 ]; do
+			(echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return 0
+			kill -0 "$mock" 2>/dev/null || break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$mock" 2>/dev/null && wait "$mock" 2>/dev/null
+		mock=
 	done
+	echo "FAIL console-mock-start"
+	cat mock.log
 }
 cat >session.cfg <<EOC
 system-view
