@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../cli/cli_int.h"
 #include "../device/device.h"
@@ -643,6 +644,25 @@ fake_objects(void *arg, const char *kind)
 	return v;
 }
 
+static int fake_exists_calls, fake_cannot_tell;
+
+/* The check of one name: exact names of kind "thing" (or "cannot tell"). */
+static int
+fake_exists(void *arg, const char *kind, const char *name, int nocase)
+{
+	const char *const *names = arg;
+
+	fake_exists_calls++;
+	if (fake_cannot_tell)
+		return -1;
+	if (strcmp(kind, "thing") != 0)
+		return 0;
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (nocase ? strcasecmp(names[i], name) == 0 : strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 fake_handler(struct cli *c, const struct cli_args *a)
 {
@@ -721,10 +741,11 @@ START_TEST(matcher_without_session)
 	tu_write(p, xml, strlen(xml));
 	registry_add_handler(&reg, "show", fake_handler);
 	registry_add_handler(&reg, "set", fake_handler);
-	registry_add_object(&reg, "thing", no_list, NULL, NULL);
+	registry_add_object(&reg, "thing", no_list, NULL, NULL, NULL);
 	ck_assert_msg(grammar_load(gd, &reg, &g, &errs) == 0, "%s", sbuf_str(&errs));
 	m.g = g;
 	m.objects = fake_objects;
+	m.exists = NULL;	/* no check of one name: the list is searched */
 	m.arg = (void *)things;
 	user = grammar_view(g, "user");
 
@@ -752,6 +773,22 @@ START_TEST(matcher_without_session)
 	ck_assert_int_eq(match(&m, user, "set", &col, NULL), CLI_INCOMPLETE);
 	ck_assert_uint_eq(col, 3);
 	ck_assert_int_eq(match(&m, user, "bogus", NULL, NULL), CLI_UNRECOGNIZED);
+
+	/* With a check of one name the existence check lists nothing (a line must
+	 * not cost a listing of every object); the answers are the same. */
+	m.exists = fake_exists;
+	fake_calls = fake_exists_calls = 0;
+	ck_assert_int_eq(match(&m, user, "sho th Alpha", NULL, "Alpha"), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_MISSING);
+	ck_assert_uint_eq(col, 11);
+	ck_assert_int_eq(fake_calls, 0);
+	ck_assert_int_gt(fake_exists_calls, 0);
+	/* a check that cannot tell hands over to the list */
+	fake_cannot_tell = 1;
+	ck_assert_int_eq(match(&m, user, "show thing beta", NULL, "beta"), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "show thing gamma", NULL, NULL), CLI_MISSING);
+	ck_assert_int_gt(fake_calls, 0);
+	fake_cannot_tell = 0;
 
 	/* Tab completes existing objects from the lister */
 	cli_tokenize("show thing b", &t);
