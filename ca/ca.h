@@ -48,7 +48,9 @@ struct ca_config {
 	const char *secret;		/* PBM secret; NULL: DIR/secret */
 	const char *ca_cert, *ca_key;	/* both or neither; NULL: DIR/ca.{crt,key} */
 	const char *signer_cert, *signer_key; /* response signer; NULL: the CA */
-	const char *extra_certs;	/* NULL or PEM file: extraCerts of responses */
+	const char *extra_certs;	/* NULL or PEM file: the CA's chain and other
+					 * certificates for extraCerts */
+	const char *capubs;		/* NULL or PEM file: caPubs of an ip */
 	const char **trust;		/* ntrust PEM files: roots for signed requests */
 	size_t ntrust;
 	long validity;			/* of issued certificates, seconds */
@@ -91,6 +93,11 @@ const char *ca_secret_path(const struct ca *ca);
 const char *ca_get0_ref(const struct ca *ca);
 const char *ca_get0_secret(const struct ca *ca);
 X509 *ca_get0_cert(const struct ca *ca);
+/* The CA certificate's chain: the CA certificate first, then its issuers found
+ * in --extra-certs and --trust, up to the self-signed root when known (then
+ * ca_get0_root() is that root, else NULL). */
+STACK_OF(X509) *ca_get0_chain(const struct ca *ca);
+X509 *ca_get0_root(const struct ca *ca);
 
 /* --- HTTP front (ca_http.c), RFC 6712 ---
  * The handler gets one request body (DER) and returns 0 with a malloc()ed DER

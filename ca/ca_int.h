@@ -125,6 +125,13 @@ EVP_PKEY *ca_get0_signer_key(const struct ca *ca);
 /* --extra-certs (empty stack when none); trust store of --trust (NULL when none). */
 STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca);
 X509_STORE *ca_get0_trust(const struct ca *ca);
+/* extraCerts of a signed response after the signer's certificate (RFC 9483
+ * 3.3): the CA certificate when another signs, the chain's intermediates, the
+ * other --extra-certs; never the self-signed root. */
+STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca);
+/* caPubs of an ip (RFC 4210 5.3.2): --capubs, else the chain's root, else the
+ * CA certificate. */
+STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
 
 /* Issues a v3 end-entity certificate for PUB (public part used) with SUBJECT and
  * optional SAN (critical when SUBJECT is empty, RFC 5280 4.2.1.6), valid now for

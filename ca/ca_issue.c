@@ -48,8 +48,13 @@ struct ca {
 	EVP_PKEY *key;
 	X509 *signer_cert;
 	EVP_PKEY *signer_key;
-	STACK_OF(X509) *extra;
+	STACK_OF(X509) *extra;		/* --extra-certs as given */
+	STACK_OF(X509) *trust_certs;	/* every --trust certificate */
 	X509_STORE *trust;
+	STACK_OF(X509) *chain;		/* the CA certificate, then its issuers */
+	X509 *root;			/* the chain's self-signed top, or NULL */
+	STACK_OF(X509) *resp_chain;	/* extraCerts after the signer's */
+	STACK_OF(X509) *capubs;		/* caPubs of an ip */
 	struct ca_db *db;
 };
 
@@ -429,6 +434,162 @@ check_pair(X509 *x, EVP_PKEY *k, const char *what, struct pk_err *e)
 	return 0;
 }
 
+/* ---- the CA's chain ---- */
+
+/* 1 when X is self-signed: its own issuer, and its signature verifies with its
+ * own key (a self-issued link certificate of a key rollover is not). */
+static int
+is_self_signed(X509 *x)
+{
+	int r = X509_self_signed(x, 1);
+
+	ERR_clear_error();
+	return r == 1;
+}
+
+/* The issuer of X in POOL: names and key identifiers match (RFC 5280 4.2.1.1,
+ * X509_check_issued) and X's signature verifies with its key. NULL if none. */
+static X509 *
+find_issuer(X509 *x, STACK_OF(X509) *pool)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(pool); i++) {
+		X509 *c = sk_X509_value(pool, i);
+
+		if (X509_cmp(c, x) != 0 && X509_check_issued(c, x) == X509_V_OK &&
+		    X509_verify(x, X509_get0_pubkey(c)) == 1)
+			return c;
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+static int
+push_ref(STACK_OF(X509) *sk, X509 *x)
+{
+	if (!sk_X509_push(sk, x))
+		return -1;
+	X509_up_ref(x);
+	return 0;
+}
+
+static int
+in_stack(STACK_OF(X509) *sk, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/* The chain of the CA certificate: its issuers looked up in --extra-certs and
+ * the --trust certificates, up to a self-signed root when they hold one. A
+ * chain that reaches a root must verify (RFC 5280 6.1: names, signatures,
+ * validity, basicConstraints), so that what this CA issues verifies too. */
+static int
+build_chain(struct ca *ca, struct pk_err *e)
+{
+	STACK_OF(X509) *pool = sk_X509_new_null();
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *cur = ca->cert, *up;
+	int i, rc = -1;
+
+	ca->chain = sk_X509_new_null();
+	if (pool == NULL || ca->chain == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(ca->extra); i++)
+		sk_X509_push(pool, sk_X509_value(ca->extra, i));
+	for (i = 0; i < sk_X509_num(ca->trust_certs); i++)
+		sk_X509_push(pool, sk_X509_value(ca->trust_certs, i));
+	if (push_ref(ca->chain, cur) != 0) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	/* at most as many steps as certificates: a loop of cross-certificates
+	 * ends there */
+	while (!is_self_signed(cur) && sk_X509_num(ca->chain) <= sk_X509_num(pool) &&
+	    (up = find_issuer(cur, pool)) != NULL && !in_stack(ca->chain, up)) {
+		if (push_ref(ca->chain, up) != 0) {
+			pk_err_ossl(e, "out of memory");
+			goto out;
+		}
+		cur = up;
+	}
+	if (!is_self_signed(cur)) {
+		rc = 0;		/* no root known: the chain as far as it goes */
+		goto out;
+	}
+	ca->root = cur;
+	if ((st = X509_STORE_new()) == NULL || !X509_STORE_add_cert(st, cur) ||
+	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, st, ca->cert, ca->chain)) {
+		pk_err_ossl(e, "cannot check the CA certificate's chain");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		struct sbuf n = SBUF_INIT;
+
+		pk_name_sbuf(X509_get_subject_name(
+		    X509_STORE_CTX_get_current_cert(ctx) != NULL ?
+		    X509_STORE_CTX_get_current_cert(ctx) : ca->cert), &n);
+		pk_err_set(e, "%s does not verify up to its root: %s: %s",
+		    ca->cert_path, sbuf_str(&n), X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		sbuf_free(&n);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	sk_X509_free(pool);
+	return rc;
+}
+
+/* What signed responses carry in extraCerts after the signer (RFC 4210 5.1.1,
+ * RFC 9483 3.3: the protection certificate first, then its chain; the
+ * self-signed root is left out, a client anchors it from elsewhere, e.g. caPubs):
+ * the CA certificate when another certificate signs, the chain's intermediates,
+ * then the other --extra-certs. caPubs (RFC 4210 5.3.2): --capubs, else the
+ * chain's root, else the CA certificate. */
+static int
+response_certs(struct ca *ca, struct pk_err *e)
+{
+	int i, ok = 1;
+
+	ca->resp_chain = sk_X509_new_null();
+	if (ca->resp_chain == NULL)
+		return pk_err_ossl(e, "out of memory");
+	for (i = 0; ok && i < sk_X509_num(ca->chain); i++) {
+		X509 *x = sk_X509_value(ca->chain, i);
+
+		if (x != ca->root && X509_cmp(x, ca->signer_cert) != 0)
+			ok = push_ref(ca->resp_chain, x) == 0;
+	}
+	for (i = 0; ok && i < sk_X509_num(ca->extra); i++) {
+		X509 *x = sk_X509_value(ca->extra, i);
+
+		if ((ca->root == NULL || X509_cmp(x, ca->root) != 0) &&
+		    X509_cmp(x, ca->signer_cert) != 0 && !in_stack(ca->resp_chain, x))
+			ok = push_ref(ca->resp_chain, x) == 0;
+	}
+	if (!ok)
+		return pk_err_ossl(e, "out of memory");
+	if (ca->cfg->capubs != NULL)
+		return ca_load_certs(ca->cfg->capubs, &ca->capubs, e);
+	if ((ca->capubs = sk_X509_new_null()) == NULL ||
+	    push_ref(ca->capubs, ca->root != NULL ? ca->root : ca->cert) != 0)
+		return pk_err_ossl(e, "out of memory");
+	return 0;
+}
+
 int
 ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 {
@@ -499,6 +660,7 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 			goto out;
 	} else
 		ca->extra = sk_X509_new_null();
+	ca->trust_certs = sk_X509_new_null();
 	if (cfg->ntrust > 0) {
 		ca->trust = X509_STORE_new();
 		for (i = 0; i < cfg->ntrust; i++) {
@@ -506,10 +668,11 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 				goto out;
 			while (sk_X509_num(sk) > 0) {
 				X509 *x = sk_X509_shift(sk);
-				int ok = X509_STORE_add_cert(ca->trust, x);
+				int ok = X509_STORE_add_cert(ca->trust, x) &&
+				    sk_X509_push(ca->trust_certs, x);
 
-				X509_free(x);
 				if (!ok) {
+					X509_free(x);
 					pk_err_ossl(e, "%s: cannot add to the trust store",
 					    cfg->trust[i]);
 					goto out;
@@ -519,6 +682,8 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 			sk = NULL;
 		}
 	}
+	if (build_chain(ca, e) != 0 || response_certs(ca, e) != 0)
+		goto out;
 	rc = 0;
 out:
 	sk_X509_pop_free(sk, X509_free);
@@ -544,7 +709,11 @@ ca_close(struct ca *ca)
 	X509_free(ca->signer_cert);
 	EVP_PKEY_free(ca->signer_key);
 	sk_X509_pop_free(ca->extra, X509_free);
+	sk_X509_pop_free(ca->trust_certs, X509_free);
 	X509_STORE_free(ca->trust);
+	sk_X509_pop_free(ca->chain, X509_free);
+	sk_X509_pop_free(ca->resp_chain, X509_free);
+	sk_X509_pop_free(ca->capubs, X509_free);
 	storage_wipe_free(ca->secret);
 	free(ca->dir);
 	free(ca->cert_path);
@@ -568,6 +737,10 @@ X509 *ca_get0_signer_cert(const struct ca *ca) { return ca->signer_cert; }
 EVP_PKEY *ca_get0_signer_key(const struct ca *ca) { return ca->signer_key; }
 STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca) { return ca->extra; }
 X509_STORE *ca_get0_trust(const struct ca *ca) { return ca->trust; }
+STACK_OF(X509) *ca_get0_chain(const struct ca *ca) { return ca->chain; }
+X509 *ca_get0_root(const struct ca *ca) { return ca->root; }
+STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca) { return ca->resp_chain; }
+STACK_OF(X509) *ca_get0_capubs(const struct ca *ca) { return ca->capubs; }
 
 const char *
 ca_get0_ref(const struct ca *ca)

@@ -69,7 +69,10 @@
 
 struct ca_server {
 	struct ca *ca;
-	X509_STORE *ca_store;		/* the CA certificate alone */
+	X509_STORE *ca_store;		/* the CA certificate alone, as an anchor
+					 * (X509_V_FLAG_PARTIAL_CHAIN) */
+	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
+					 * untrusted path material */
 	X509_STORE *trust_store;	/* --trust anchors (the ca's), or NULL */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
 };
@@ -121,19 +124,21 @@ octets_hex(const ASN1_OCTET_STRING *o)
 	return pk_hex(ASN1_STRING_get0_data(o), (size_t)ASN1_STRING_length(o), 0);
 }
 
-/* The verify error of a failed chain build, as text. */
+/* Verifies X against STORE with UNTRUSTED as chain material: NULL when it
+ * verifies (*depth = the number of certificates in the chain built, anchor
+ * included), else the verify error as text. */
 static const char *
-chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *ok)
+chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *depth)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	const char *why = "out of memory";
 
-	*ok = 0;
+	*depth = 0;
 	if (ctx == NULL)
 		return why;
 	if (X509_STORE_CTX_init(ctx, store, x, untrusted) == 1) {
 		if (X509_verify_cert(ctx) == 1) {
-			*ok = 1;
+			*depth = sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
 			why = NULL;
 		} else {
 			why = X509_verify_cert_error_string(
@@ -143,6 +148,58 @@ chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *ok)
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	return why;
+}
+
+/* The request's extraCerts followed by the CA's own chain material: what a
+ * signer's path may be built from (never an anchor). New stack, borrowed
+ * certificates (sk_X509_free). */
+static STACK_OF(X509) *
+chain_material(struct ca_server *s, const CMP_PKIMESSAGE *m)
+{
+	STACK_OF(X509) *ec = cmp_msg_get0_extra_certs(m);
+	STACK_OF(X509) *sk = ec != NULL ? sk_X509_dup(ec) : sk_X509_new_null();
+	int i;
+
+	for (i = 0; sk != NULL && i < sk_X509_num(s->material); i++)
+		if (!sk_X509_push(sk, sk_X509_value(s->material, i))) {
+			sk_X509_free(sk);
+			return NULL;
+		}
+	return sk;
+}
+
+/* 0 when X is a certificate this CA issued, on record byte for byte and not
+ * revoked; otherwise refused with the reason. */
+static int
+issued_here(struct ca_server *s, struct rq *c, X509 *x)
+{
+	struct ca_cert_rec r;
+	struct pk_err e;
+	char *serial = ca_serial_hex(X509_get0_serialNumber(x));
+	X509 *rec = NULL;
+	int f, same;
+
+	pk_err_clear(&e);
+	f = serial != NULL ? ca_db_find_cert(ca_get0_db(s->ca), serial, &r, &e) : 1;
+	free(serial);
+	if (f < 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	if (f == 1)
+		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: the "
+		    "certificate protecting the request is not on record at this CA");
+	rec = ca_cert_rec_get1_x509(&r);
+	same = rec != NULL && X509_cmp(rec, x) == 0;
+	f = r.revoked;
+	X509_free(rec);
+	ca_cert_rec_clear(&r);
+	if (!same)
+		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: the "
+		    "certificate protecting the request is not the one on record "
+		    "with its serial number");
+	if (f)
+		return refuse(c, CMP_FAIL_CERT_REVOKED, "the certificate protecting "
+		    "the request is revoked");
+	return 0;
 }
 
 /* The protecting certificate: RFC 4210 5.1.1 senderKID names its key identifier,
@@ -233,10 +290,10 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	const ASN1_OCTET_STRING *kid;
 	const char *ref = ca_get0_ref(s->ca), *secret = ca_get0_secret(s->ca);
 	const char *why = NULL, *why_trust = NULL;
+	STACK_OF(X509) *material;
 	struct pk_err e;
 	X509 *x;
-	char *serial;
-	int ok = 0, r;
+	int depth = 0, trusted = 0;
 
 	switch (cmp_msg_protection_kind(m)) {
 	case CMP_PROT_NONE:
@@ -280,31 +337,32 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	if (cmp_msg_verify_sig(m, x, &e) != 0)
 		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3.3: %s",
 		    e.msg);
+	if ((material = chain_material(s, m)) == NULL)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "out of memory");
 	if (allowed & AUTH_CA) {
-		why = chain_error(s->ca_store, x, cmp_msg_get0_extra_certs(m), &ok);
-		if (ok) {
-			/* issued by us: it must be on record and not revoked */
-			serial = ca_serial_hex(X509_get0_serialNumber(x));
-			pk_err_clear(&e);
-			r = serial != NULL ? ca_db_is_revoked(ca_get0_db(s->ca),
-			    serial, &e) : -1;
-			free(serial);
-			if (r == 1)
-				return refuse(c, CMP_FAIL_CERT_REVOKED, "the "
-				    "certificate protecting the request is "
-				    "revoked");
-			if (r != 0)
-				return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "the "
-				    "certificate protecting the request was not "
-				    "issued by this CA: %s", e.msg);
+		/* the CA certificate is the anchor, whether it is a root or not
+		 * (X509_V_FLAG_PARTIAL_CHAIN on a store that holds only it): the
+		 * signer must be its direct subject */
+		why = chain_error(s->ca_store, x, material, &depth);
+		if (why == NULL && depth == 2) {
+			sk_X509_free(material);
+			if (issued_here(s, c, x) != 0)
+				return -1;
 			c->signer_is_ours = 1;
+			X509_up_ref(x);
+			c->signer = x;
+			return 0;
 		}
+		if (why == NULL)
+			why = "it is not issued by this CA directly";
 	}
-	if (!ok && (allowed & AUTH_TRUST) && s->trust_store != NULL) {
-		why_trust = chain_error(s->trust_store, x,
-		    cmp_msg_get0_extra_certs(m), &ok);
+	/* RFC 4210 5.1.3.3 / 3GPP TS 33.310: a full chain to a --trust anchor */
+	if ((allowed & AUTH_TRUST) && s->trust_store != NULL) {
+		why_trust = chain_error(s->trust_store, x, material, &depth);
+		trusted = why_trust == NULL;
 	}
-	if (!ok)
+	sk_X509_free(material);
+	if (!trusted)
 		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: "
 		    "the certificate protecting the request is not trusted: %s",
 		    why_trust != NULL ? why_trust : why != NULL ? why :
@@ -344,7 +402,7 @@ protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
 	if (c->mac_ok)
 		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
 	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),
-	    ca_get0_signer_cert(s->ca), ca_get0_extra_certs(s->ca), 0, 0, e);
+	    ca_get0_signer_cert(s->ca), ca_get0_resp_chain(s->ca), 0, 0, e);
 }
 
 /* ---- transactions ---- */
@@ -442,22 +500,16 @@ deliver(struct ca_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
     long req_id, X509 *cert, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	struct cmp_hdr h;
-	STACK_OF(X509) *capubs = NULL;
-	int type = rep_type(cmp_msg_body_type(orig)), rc;
+	int type = rep_type(cmp_msg_body_type(orig));
 
 	/* RFC 4210 5.1.1.1: implicitConfirm only when asked and allowed */
 	c->implicit = cmp_msg_implicit_confirm(orig) &&
 	    ca_get0_config(s->ca)->implicit_confirm;
 	hdr_init(s, c, &h);
-	if (type == CMP_BODY_IP) {
-		capubs = sk_X509_new_null();
-		if (capubs != NULL)
-			sk_X509_push(capubs, ca_get0_cert(s->ca));
-	}
-	rc = cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
-	    NULL, cert, capubs, rsp, e);
-	sk_X509_free(capubs);
-	return rc;
+	/* RFC 4210 5.3.2: caPubs in an ip only */
+	return cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
+	    NULL, cert, type == CMP_BODY_IP ? ca_get0_capubs(s->ca) : NULL, rsp,
+	    e);
 }
 
 /* The certReqId of a stored request: the CertReqMsg's, -1 for p10cr
@@ -1014,18 +1066,18 @@ out:
 	return t;
 }
 
-/* RFC 9480 2.5 caCerts: SEQUENCE OF CMPCertificate (the CA, then extras). */
+/* RFC 9480 2.14 caCerts: SEQUENCE OF CMPCertificate (the CA's chain). */
 static ASN1_TYPE *
 ca_certs_value(struct ca_server *s)
 {
 	struct sbuf b = SBUF_INIT;
-	STACK_OF(X509) *extra = ca_get0_extra_certs(s->ca);
+	STACK_OF(X509) *chain = ca_get0_chain(s->ca);
 	ASN1_TYPE *t = NULL;
 	unsigned char *der;
 	int i, n;
 
-	for (i = -1; i < sk_X509_num(extra); i++) {
-		X509 *x = i < 0 ? ca_get0_cert(s->ca) : sk_X509_value(extra, i);
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		X509 *x = sk_X509_value(chain, i);
 
 		der = NULL;
 		if ((n = i2d_X509(x, &der)) <= 0)
@@ -1288,16 +1340,26 @@ int
 ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 {
 	struct ca_server *s = xcalloc(1, sizeof(*s));
+	int i;
 
 	*out = NULL;
 	s->ca = ca;
 	pthread_mutex_init(&s->mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
-	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
+	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca)) ||
+	    !X509_STORE_set_flags(s->ca_store, X509_V_FLAG_PARTIAL_CHAIN) ||
+	    (s->material = sk_X509_dup(ca_get0_chain(ca))) == NULL) {
 		pk_err_ossl(e, "cannot make the CA trust store");
 		ca_server_free(s);
 		return -1;
 	}
+	for (i = 0; i < sk_X509_num(ca_get0_extra_certs(ca)); i++)
+		if (!sk_X509_push(s->material,
+		    sk_X509_value(ca_get0_extra_certs(ca), i))) {
+			pk_err_ossl(e, "out of memory");
+			ca_server_free(s);
+			return -1;
+		}
 	/* the --trust anchors ca_open loaded (borrowed: the ca outlives us) */
 	s->trust_store = ca_get0_trust(ca);
 	*out = s;
@@ -1310,6 +1372,7 @@ ca_server_free(struct ca_server *s)
 	if (s == NULL)
 		return;
 	X509_STORE_free(s->ca_store);
+	sk_X509_free(s->material);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

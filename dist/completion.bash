@@ -63,10 +63,11 @@ _cmpca()
 		return 0
 	fi
 	_pkish_complete "--dir --listen --ref --secret --ca-cert --ca-key
-	    --signer-cert --signer-key --extra-certs --trust --validity --poll
-	    --check-after --implicit-confirm --threads --timeout --help --version" \
+	    --signer-cert --signer-key --extra-certs --capubs --trust --validity
+	    --poll --check-after --implicit-confirm --threads --timeout --help
+	    --version" \
 	    "--dir" "--ca-cert --ca-key --signer-cert --signer-key --extra-certs
-	    --trust" "--listen --ref --secret --validity --poll --check-after
+	    --capubs --trust" "--listen --ref --secret --validity --poll --check-after
 	    --threads --timeout"
 }
 

@@ -986,6 +986,312 @@ START_TEST(parallel_requests)
 }
 END_TEST
 
+/* ------------------------------------------------------- hierarchy ---- */
+/*
+ * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
+ * (root -> intermediate -> issuing), --extra-certs the intermediate and the
+ * root, --trust an external vendor root.
+ */
+
+static char *pki;
+
+/* "DIR/pki/NAME" (free()). */
+static char *
+pki_file(const char *name)
+{
+	char *p;
+
+	ck_assert_int_ge(asprintf(&p, "%s/%s", pki, name), 0);
+	return p;
+}
+
+static X509 *
+pki_cert(const char *name)
+{
+	char *f = pki_file(name);
+	STACK_OF(X509) *sk;
+	struct pk_err e;
+	X509 *x;
+
+	ck_assert_msg(ca_load_certs(f, &sk, &e) == 0, "%s", e.msg);
+	x = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	free(f);
+	return x;
+}
+
+static EVP_PKEY *
+pki_key(const char *name)
+{
+	char *f = pki_file(name);
+	struct pk_err e;
+	EVP_PKEY *k;
+
+	ck_assert_msg(ca_load_key(f, &k, &e) == 0, "%s", e.msg);
+	free(f);
+	return k;
+}
+
+static char *hier_files[4];
+
+static void
+hier_setup(void)
+{
+	setup();
+	close_server();
+	ck_assert_int_ge(asprintf(&pki, "%s/pki", dir), 0);
+	ck_assert_int_eq(tu_sh("sh '%s/test/mkpki.sh' '%s'", tu_top(), pki), 0);
+	hier_files[0] = pki_file("issuing.crt");
+	hier_files[1] = pki_file("issuing.key");
+	hier_files[2] = pki_file("chain.pem");
+	hier_files[3] = pki_file("vroot.crt");
+	cfg.ca_cert = hier_files[0];
+	cfg.ca_key = hier_files[1];
+	cfg.extra_certs = hier_files[2];
+	ca_config_add_trust(&cfg, hier_files[3]);
+	open_server();
+}
+
+static void
+hier_teardown(void)
+{
+	int i;
+
+	teardown();
+	for (i = 0; i < 4; i++)
+		free(hier_files[i]);
+	free(pki);
+}
+
+/* A cr for KEY with subject CN=NAME signed by SIGNER/SKEY (its certificate
+ * and CHAIN in extraCerts). */
+static CMP_PKIMESSAGE *
+make_signed(int type, const char *name, X509 *signer, EVP_PKEY *skey,
+    STACK_OF(X509) *chain)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *subj = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)name, -1, -1, 0);
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(signer);
+	memset(&r, 0, sizeof(r));
+	r.subject = subj;
+	r.key = key;
+	ck_assert_msg(cmp_build_certreq(&h, type, &r, &m, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_msg_protect_sig(m, skey, signer, chain, 0, 0, &e) == 0,
+	    "%s", e.msg);
+	X509_NAME_free(subj);
+	return m;
+}
+
+/* The certificate of a cp/ip/kup RSP (borrowed). */
+static X509 *
+rep_cert(const CMP_PKIMESSAGE *rsp)
+{
+	CMP_CERTRESPONSE *r;
+	char *txt;
+
+	if (cmp_msg_body_type(rsp) == CMP_BODY_ERROR) {
+		txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+		ck_abort_msg("error: %s", txt != NULL ? txt : "(no text)");
+	}
+	r = cmp_rep_get0(rsp, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(cmp_certresp_get0_cert(r));
+	return cmp_certresp_get0_cert(r);
+}
+
+/* X verifies up to the root with the intermediate and the issuing CA as
+ * untrusted certificates (what `openssl verify -CAfile root -untrusted` does). */
+static void
+assert_verifies_to_root(X509 *x)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509 *root = pki_cert("root.crt");
+	STACK_OF(X509) *un = sk_X509_new_null();
+	X509 *a = pki_cert("issuing.crt"), *b = pki_cert("int.crt");
+
+	sk_X509_push(un, a);
+	sk_X509_push(un, b);
+	X509_STORE_add_cert(st, root);
+	X509_STORE_CTX_init(ctx, st, x, un);
+	ck_assert_msg(X509_verify_cert(ctx) == 1, "%s",
+	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	ck_assert_int_eq(sk_X509_num(X509_STORE_CTX_get0_chain(ctx)), 4);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	sk_X509_pop_free(un, X509_free);
+	X509_free(root);
+}
+
+/* Issue 12: requests signed by certificates this CA issued were refused with
+ * "unable to get issuer certificate" when the CA is not a root. */
+START_TEST(hier_signed_by_issued_certificate)
+{
+	X509 *a = enroll("dev-a"), *c, *k;
+	CMP_PKIMESSAGE *cr, *cp, *kur, *kup;
+
+	assert_verifies_to_root(a);
+	cr = make_signed(CMP_BODY_CR, "dev-a2", a, key, NULL);
+	cp = exchange(cr);
+	c = rep_cert(cp);
+	ck_assert_int_eq(cmp_msg_body_type(cp), CMP_BODY_CP);
+	assert_verifies_to_root(c);
+	kur = make_kur(a, key, a, key);
+	kup = exchange(kur);
+	k = rep_cert(kup);
+	ck_assert_int_eq(cmp_msg_body_type(kup), CMP_BODY_KUP);
+	assert_verifies_to_root(k);
+	CMP_PKIMESSAGE_free(kup);
+	CMP_PKIMESSAGE_free(kur);
+	CMP_PKIMESSAGE_free(cp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+}
+END_TEST
+
+/* Signed answers carry the signer and its chain without the root (RFC 9483
+ * 3.3); the ip's caPubs is the root (RFC 4210 5.3.2). */
+START_TEST(hier_response_chain_and_capubs)
+{
+	CMP_PKIMESSAGE *ir = make_ir("chain", 0, "wrong secret"), *rsp, *ip;
+	STACK_OF(X509) *ec, *capubs;
+	X509 *iss = pki_cert("issuing.crt"), *in = pki_cert("int.crt");
+	X509 *root = pki_cert("root.crt");
+
+	rsp = exchange(ir);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ec = cmp_msg_get0_extra_certs(rsp);
+	ck_assert_int_eq(sk_X509_num(ec), 2);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(ec, 0), iss), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(ec, 1), in), 0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir("capubs", 1, SECRET);
+	ip = exchange(ir);
+	(void)ip_cert(ip);
+	capubs = cmp_rep_get0_capubs(ip);
+	ck_assert_int_eq(sk_X509_num(capubs), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(capubs, 0), root), 0);
+	ck_assert_int_eq(X509_cmp(ca_get0_root(ca), root), 0);
+	ck_assert_int_eq(sk_X509_num(ca_get0_chain(ca)), 3);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(iss);
+	X509_free(in);
+	X509_free(root);
+}
+END_TEST
+
+/* The attacker's cases: the CA certificate is an anchor, nothing the request
+ * brings is. A certificate from a self-made CA with the issuing CA's name (sent
+ * along in extraCerts), and one from the intermediate (a sibling of this CA),
+ * are not credentials for a cr. */
+START_TEST(hier_partial_chain_only_for_the_ca)
+{
+	X509 *other = pki_cert("other.crt"), *sib = pki_cert("sibling.crt");
+	EVP_PKEY *okey = pki_key("other.key"), *skey = pki_key("sibling.key");
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *fake = X509_new(), *in = pki_cert("int.crt");
+	CMP_PKIMESSAGE *cr, *rsp;
+
+	/* a certificate "issued" by the impostor CA for our key */
+	X509_set_version(fake, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(fake), 4242);
+	X509_set_issuer_name(fake, X509_get_subject_name(other));
+	X509_set_subject_name(fake, X509_get_subject_name(other));
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(fake), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)"mallory", -1, -1, 0);
+	X509_gmtime_adj(X509_getm_notBefore(fake), -60);
+	X509_gmtime_adj(X509_getm_notAfter(fake), 3600);
+	X509_set_pubkey(fake, key);
+	ck_assert_int_gt(X509_sign(fake, okey, EVP_sha256()), 0);
+	sk_X509_push(chain, other);
+	cr = make_signed(CMP_BODY_CR, "mallory", fake, key, chain);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_SIGNER_NOT_TRUSTED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* the sibling chains to the root, but not to this CA */
+	sk_X509_pop(chain);
+	sk_X509_push(chain, in);
+	cr = make_signed(CMP_BODY_CR, "sibling", sib, skey, chain);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_SIGNER_NOT_TRUSTED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	sk_X509_free(chain);
+	X509_free(fake);
+	X509_free(other);
+	X509_free(sib);
+	X509_free(in);
+	EVP_PKEY_free(okey);
+	EVP_PKEY_free(skey);
+}
+END_TEST
+
+/* An ir signed by a vendor certificate under a --trust root: accepted. */
+START_TEST(hier_vendor_ir)
+{
+	X509 *v = pki_cert("vdev.crt");
+	EVP_PKEY *vk = pki_key("vdev.key");
+	CMP_PKIMESSAGE *ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL), *ip;
+
+	ip = exchange(ir);
+	assert_verifies_to_root(rep_cert(ip));
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(v);
+	EVP_PKEY_free(vk);
+}
+END_TEST
+
+/* --capubs sets caPubs; a chain that does not verify stops ca_open. */
+START_TEST(hier_capubs_file_and_bad_chain)
+{
+	char *vr = pki_file("vroot.crt"), *t1 = pki_file("tightissuing.crt");
+	char *t2 = pki_file("tightissuing.key"), *t3 = pki_file("tightchain.pem");
+	CMP_PKIMESSAGE *ir, *ip;
+	X509 *v = pki_cert("vroot.crt");
+	struct pk_err e;
+
+	close_server();
+	cfg.capubs = vr;
+	open_server();
+	ir = make_ir("capubs2", 1, SECRET);
+	ip = exchange(ir);
+	(void)ip_cert(ip);
+	ck_assert_int_eq(sk_X509_num(cmp_rep_get0_capubs(ip)), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(cmp_rep_get0_capubs(ip), 0), v), 0);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	close_server();
+	cfg.capubs = NULL;
+	cfg.ca_cert = t1;
+	cfg.ca_key = t2;
+	cfg.extra_certs = t3;
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "path length constraint exceeded") != NULL,
+	    "%s", e.msg);
+	ca = NULL;
+	cfg.ca_cert = hier_files[0];
+	cfg.ca_key = hier_files[1];
+	cfg.extra_certs = hier_files[2];
+	open_server();
+	X509_free(v);
+	free(vr);
+	free(t1);
+	free(t2);
+	free(t3);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1013,6 +1319,15 @@ main(void)
 	tcase_add_test(tc, unknown_protection_badalg);
 	tcase_add_test(tc, refusal_texts_cite_their_clause_once);
 	tcase_add_test(tc, parallel_requests);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hierarchy");
+	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, hier_signed_by_issued_certificate);
+	tcase_add_test(tc, hier_response_chain_and_capubs);
+	tcase_add_test(tc, hier_partial_chain_only_for_the_ca);
+	tcase_add_test(tc, hier_vendor_ir);
+	tcase_add_test(tc, hier_capubs_file_and_bad_chain);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

@@ -41,7 +41,10 @@ usage(FILE *f)
 "  --ca-cert F --ca-key F  use this CA certificate and key instead of DIR's\n"
 "  --signer-cert F --signer-key F\n"
 "                          sign responses with this certificate (default: CA)\n"
-"  --extra-certs F         certificates (PEM) sent in extraCerts\n"
+"  --extra-certs F         the CA certificate's chain and other certificates\n"
+"                          (PEM) sent in extraCerts\n"
+"  --capubs F              certificates (PEM) sent in the caPubs of an ip\n"
+"                          (default: the chain's root, else the CA certificate)\n"
 "  --trust F               trusted certificates (PEM) for signature-protected\n"
 "                          requests; may be repeated\n"
 "  --validity DURATION     validity of issued certificates: 20s, 10m, 2h, 30d,\n"
@@ -74,7 +77,7 @@ parse_num(const char *opt, const char *s, long min, long max, long *out)
 
 enum {
 	O_DIR = 256, O_LISTEN, O_REF, O_SECRET, O_CA_CERT, O_CA_KEY, O_SIGNER_CERT,
-	O_SIGNER_KEY, O_EXTRA, O_TRUST, O_VALIDITY, O_POLL, O_CHECK_AFTER, O_IMPLICIT,
+	O_SIGNER_KEY, O_EXTRA, O_CAPUBS, O_TRUST, O_VALIDITY, O_POLL, O_CHECK_AFTER, O_IMPLICIT,
 	O_THREADS, O_TIMEOUT, O_HELP, O_VERSION
 };
 
@@ -88,6 +91,7 @@ static const struct option longopts[] = {
 	{ "signer-cert", required_argument, NULL, O_SIGNER_CERT },
 	{ "signer-key", required_argument, NULL, O_SIGNER_KEY },
 	{ "extra-certs", required_argument, NULL, O_EXTRA },
+	{ "capubs", required_argument, NULL, O_CAPUBS },
 	{ "trust", required_argument, NULL, O_TRUST },
 	{ "validity", required_argument, NULL, O_VALIDITY },
 	{ "poll", required_argument, NULL, O_POLL },
@@ -120,6 +124,7 @@ parse_args(int argc, char **argv, struct ca_config *c)
 		case O_SIGNER_CERT: c->signer_cert = optarg; break;
 		case O_SIGNER_KEY: c->signer_key = optarg; break;
 		case O_EXTRA: c->extra_certs = optarg; break;
+		case O_CAPUBS: c->capubs = optarg; break;
 		case O_TRUST: ca_config_add_trust(c, optarg); break;
 		case O_VALIDITY:
 			if (ca_parse_duration(optarg, &c->validity, &e) != 0) {
@@ -203,7 +208,8 @@ main(int argc, char **argv)
 	struct pk_err e;
 	sigset_t set;
 	struct sbuf subj = SBUF_INIT;
-	int sig = 0, rc = 1, r;
+	STACK_OF(X509) *chain;
+	int sig = 0, rc = 1, r, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ca_config_init(&cfg);
@@ -235,6 +241,19 @@ main(int argc, char **argv)
 	/* the one name style of both programs (util: pk_name_sbuf) */
 	pk_name_sbuf(X509_get_subject_name(ca_get0_cert(ca)), &subj);
 	printf("cmpca: CA subject: %s\n", sbuf_str(&subj));
+	chain = ca_get0_chain(ca);
+	if (sk_X509_num(chain) > 1 || ca_get0_root(ca) == NULL) {
+		sbuf_reset(&subj);
+		for (i = 0; i < sk_X509_num(chain); i++) {
+			if (i > 0)
+				sbuf_puts(&subj, " <- ");
+			pk_name_sbuf(X509_get_subject_name(sk_X509_value(chain, i)),
+			    &subj);
+		}
+		printf("cmpca: CA chain: %s%s\n", sbuf_str(&subj),
+		    ca_get0_root(ca) != NULL ? " (root)" : " (its issuer is not "
+		    "known: give the chain with --extra-certs)");
+	}
 	sbuf_free(&subj);
 	printf("cmpca: database %s\n", ca_db_path(ca));
 	if (ca_secret_path(ca) != NULL)
