@@ -13,7 +13,8 @@
  *   certs(serial PK, subject, issuer, not_before, not_after, der, issued_at, tid,
  *         revoked_at, reason)                    issued certificates
  *   transactions(tid PK, state, body_type, sender_nonce, server_nonce,
- *         cert_serial, request, poll_count, created_at, updated_at)
+ *         cert_serial, request, poll_count, created_at, updated_at, profile)
+ *                                                (profile: schema 2)
  *   issued (view)                                certs with readable dates
  * Times are Unix seconds. Serials are upper-case hex (`openssl x509 -serial`).
  */
@@ -73,6 +74,13 @@ static const char *schema_v1[] = {
 	" datetime(not_after, 'unixepoch') AS not_after,"
 	" datetime(issued_at, 'unixepoch') AS issued_at, tid,"
 	" datetime(revoked_at, 'unixepoch') AS revoked_at, reason FROM certs",
+	NULL
+};
+
+/* Schema 2: the profile a transaction belongs to (NULL in rows of schema 1:
+ * the default profile, the only one there was). */
+static const char *schema_v2[] = {
+	"ALTER TABLE transactions ADD COLUMN profile TEXT",
 	NULL
 };
 
@@ -218,15 +226,20 @@ migrate(struct ca_db *db, struct pk_err *e)
 		    "program's %d", db->path, v, CA_DB_SCHEMA);
 		return db_end(db, 0, e);
 	}
-	if (v == 0) {
+	if (v == 0)
 		for (i = 0; schema_v1[i] != NULL; i++)
 			if (db_exec(db, schema_v1[i], e) != 0)
 				return db_end(db, 0, e);
+	if (v < 2)
+		for (i = 0; schema_v2[i] != NULL; i++)
+			if (db_exec(db, schema_v2[i], e) != 0)
+				return db_end(db, 0, e);
+	/* later versions: their steps from v to CA_DB_SCHEMA go here */
+	if (v < CA_DB_SCHEMA) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", CA_DB_SCHEMA);
 		if (db_exec(db, sql, e) != 0)
 			return db_end(db, 0, e);
 	}
-	/* Future versions: ALTER steps from v to CA_DB_SCHEMA go here. */
 	return db_end(db, 1, e) == 0 ? 0 : -1;
 }
 
@@ -720,6 +733,7 @@ ca_txn_clear(struct ca_txn *t)
 	free(t->server_nonce);
 	free(t->cert_serial);
 	free(t->request);
+	free(t->profile);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -734,8 +748,8 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 		return pk_err_set(e, "RFC 4210 5.1.1: a transaction needs a transactionID");
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "INSERT INTO transactions(tid, state, body_type, sender_nonce, "
-	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
+	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at, "
+	    "profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, t->tid);
 	bind_text(st, 2, ca_txn_state_name(t->state));
@@ -751,6 +765,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	sqlite3_bind_int(st, 8, t->poll_count);
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, now);
+	bind_text(st, 11, t->profile);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE)
 		rc = 0;
@@ -775,8 +790,8 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "SELECT tid, state, body_type, sender_nonce, server_nonce, "
-	    "cert_serial, request, poll_count, created_at, updated_at FROM transactions "
-	    "WHERE tid = ?", &st, e) != 0)
+	    "cert_serial, request, poll_count, created_at, updated_at, profile "
+	    "FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, tid);
 	s = sqlite3_step(st);
@@ -804,6 +819,9 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 		t->poll_count = sqlite3_column_int(st, 7);
 		t->created = sqlite3_column_int64(st, 8);
 		t->updated = sqlite3_column_int64(st, 9);
+		t->profile = col_text(st, 10);
+		if (t->profile == NULL)
+			t->profile = xstrdup(CA_DEFAULT_PROFILE);
 		rc = 0;
 	}
 	sqlite3_finalize(st);

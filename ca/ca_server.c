@@ -73,13 +73,14 @@ struct ca_server {
 					 * (X509_V_FLAG_PARTIAL_CHAIN) */
 	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
 					 * untrusted path material */
-	X509_STORE *trust_store;	/* --trust anchors (the ca's), or NULL */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
 };
 
 /* One request being answered. */
 struct rq {
 	const CMP_PKIMESSAGE *req;
+	const struct ca_prof *prof;	/* the profile of the request's path */
+	const struct ca_profile *pc;	/* its configuration */
 	const unsigned char *der;	/* the request as received */
 	size_t der_len;
 	int body;
@@ -288,7 +289,7 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 {
 	const CMP_PKIMESSAGE *m = c->req;
 	const ASN1_OCTET_STRING *kid;
-	const char *ref = ca_get0_ref(s->ca), *secret = ca_get0_secret(s->ca);
+	const char *ref = c->pc->ref, *secret = c->prof->secret;
 	const char *why = NULL, *why_trust = NULL;
 	STACK_OF(X509) *material;
 	struct pk_err e;
@@ -307,6 +308,10 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
 			    "a %s must be signed, not MAC-protected",
 			    cmp_body_name(c->body));
+		if (secret == NULL)
+			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
+			    "5.1.3.1: profile %s takes no MAC-protected requests "
+			    "(it has no secret)", c->pc->name);
 		kid = cmp_msg_get0_sender_kid(m);
 		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
 		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
@@ -357,8 +362,8 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 			why = "it is not issued by this CA directly";
 	}
 	/* RFC 4210 5.1.3.3 / 3GPP TS 33.310: a full chain to a --trust anchor */
-	if ((allowed & AUTH_TRUST) && s->trust_store != NULL) {
-		why_trust = chain_error(s->trust_store, x, material, &depth);
+	if ((allowed & AUTH_TRUST) && c->prof->trust != NULL) {
+		why_trust = chain_error(c->prof->trust, x, material, &depth);
 		trusted = why_trust == NULL;
 	}
 	sk_X509_free(material);
@@ -377,7 +382,7 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 static void
 hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 {
-	const char *ref = ca_get0_ref(s->ca);
+	const char *ref = c->pc->ref;
 
 	memset(h, 0, sizeof(*h));
 	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
@@ -397,8 +402,9 @@ static int
 protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
 {
-	const char *secret = ca_get0_secret(s->ca);
+	const char *secret = c->prof->secret;
 
+	(void)s;
 	if (c->mac_ok)
 		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
 	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),
@@ -422,6 +428,7 @@ txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
 	t.body_type = c->body;
 	t.sender_nonce = c->nonce;
 	t.server_nonce = c->srv_nonce_hex;
+	t.profile = (char *)c->pc->name;
 	if (keep_request) {
 		t.request = (unsigned char *)c->der;
 		t.request_len = c->der_len;
@@ -493,6 +500,24 @@ csr_san(X509_REQ *csr)
 	return san;
 }
 
+/* Refuses a key the profile does not certify, naming what it does. */
+static void
+refuse_key_type(struct rq *c, EVP_PKEY *pub)
+{
+	struct sbuf b = SBUF_INIT;
+	char grp[64];
+
+	sbuf_printf(&b, "%s %d bits", OBJ_nid2sn(EVP_PKEY_get_base_id(pub)),
+	    EVP_PKEY_get_bits(pub));
+	if (EVP_PKEY_get_utf8_string_param(pub, "group", grp, sizeof(grp), NULL))
+		sbuf_printf(&b, " (%s)", grp);
+	ERR_clear_error();
+	refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "profile %s does not certify a %s "
+	    "key (its key-types are in signKeyPairTypes)", c->pc->name,
+	    sbuf_str(&b));
+	sbuf_free(&b);
+}
+
 /* The certificate answer of a delivered request: ip/cp/kup with CERT, caPubs
  * in an ip (RFC 4210 5.3.2), implicitConfirm when asked and granted. */
 static int
@@ -504,7 +529,7 @@ deliver(struct ca_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
 
 	/* RFC 4210 5.1.1.1: implicitConfirm only when asked and allowed */
 	c->implicit = cmp_msg_implicit_confirm(orig) &&
-	    ca_get0_config(s->ca)->implicit_confirm;
+	    c->pc->implicit_confirm;
 	hdr_init(s, c, &h);
 	/* RFC 4210 5.3.2: caPubs in an ip only */
 	return cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
@@ -581,7 +606,7 @@ out:
 static int
 do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
-	const struct ca_config *cfg = ca_get0_config(s->ca);
+	const struct ca_profile *cfg = c->pc;
 	int allowed = AUTH_MAC | AUTH_CA;
 	const CMP_CERTREQMSG *crm = NULL;
 	const CMP_CERTTEMPLATE *tmpl;
@@ -660,8 +685,14 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 				    NULL, NULL);
 		}
 	}
+	/* the profile's issuing policy: the key types it certifies */
+	if (!ca_profile_accepts_key(cfg, pub)) {
+		refuse_key_type(c, pub);
+		goto out;
+	}
 	pk_err_clear(&e);
-	if (ca_issue(s->ca, pub, subject, san, 0, c->tid, &cert, &e) != 0) {
+	if (ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
+	    &e) != 0) {
 		refuse(c, strstr(e.msg, "RFC 5280") != NULL ?
 		    CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE, "%s",
 		    e.msg);
@@ -718,6 +749,14 @@ txn_lookup(struct ca_server *s, struct rq *c, struct ca_txn *t)
 			return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: no "
 			    "transaction with transactionID %s", c->tid);
 		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	}
+	/* a transaction lives in the profile whose path opened it: its
+	 * secret and trust anchors, not another profile's, admit what follows */
+	if (t->profile == NULL || strcmp(t->profile, c->pc->name) != 0) {
+		ca_txn_clear(t);
+		pthread_mutex_unlock(&s->mu);
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
+		    "transactionID %s belongs to another profile's path", c->tid);
 	}
 	/* RFC 4210 5.1.1: recipNonce answers our last senderNonce */
 	rn = octets_hex(cmp_msg_get0_recip_nonce(c->req));
@@ -860,7 +899,7 @@ out:
 static int
 do_pollreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
-	const struct ca_config *cfg = ca_get0_config(s->ca);
+	const struct ca_profile *cfg = c->pc;
 	struct ca_txn t;
 	CMP_PKIMESSAGE *orig = NULL;
 	struct cmp_hdr h;
@@ -935,7 +974,11 @@ do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	pthread_mutex_lock(&s->mu);
-	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0) {
+	/* only a transaction of this profile (see txn_lookup) */
+	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0 &&
+	    strcmp(t.profile, c->pc->name) != 0)
+		ca_txn_clear(&t);
+	else if (t.tid != NULL) {
 		if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
 			(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
 		if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
@@ -1245,8 +1288,9 @@ dispatch(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 }
 
 int
-ca_server_process(struct ca_server *s, const unsigned char *der, size_t len,
-    CMP_PKIMESSAGE **out, struct pk_err *e)
+ca_server_process(struct ca_server *s, const struct ca_prof *prof,
+    const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
+    struct pk_err *e)
 {
 	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
 	struct rq c;
@@ -1257,6 +1301,8 @@ ca_server_process(struct ca_server *s, const unsigned char *der, size_t len,
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	pk_err_clear(&c.err);
+	c.prof = prof != NULL ? prof : ca_get0_prof(s->ca, 0);
+	c.pc = c.prof->cfg;
 	if (RAND_bytes(c.srv_nonce, sizeof(c.srv_nonce)) != 1)
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
@@ -1305,9 +1351,17 @@ out:
 	return rc;
 }
 
+const void *
+ca_server_route(void *arg, const char *path)
+{
+	struct ca_server *s = arg;
+
+	return ca_route(s->ca, path);
+}
+
 int
-ca_server_handle(void *arg, const unsigned char *req, size_t len,
-    unsigned char **rsp, size_t *rsp_len)
+ca_server_handle(void *arg, const void *route, const unsigned char *req,
+    size_t len, unsigned char **rsp, size_t *rsp_len)
 {
 	struct ca_server *s = arg;
 	CMP_PKIMESSAGE *m = NULL;
@@ -1319,7 +1373,7 @@ ca_server_handle(void *arg, const unsigned char *req, size_t len,
 	*rsp = NULL;
 	*rsp_len = 0;
 	pk_err_clear(&e);
-	if (ca_server_process(s, req, len, &m, &e) != 0 ||
+	if (ca_server_process(s, route, req, len, &m, &e) != 0 ||
 	    cmp_msg_encode(m, &der, &n, &e) != 0)
 		goto out;
 	/* the HTTP front frees with free() */
@@ -1360,8 +1414,6 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 			ca_server_free(s);
 			return -1;
 		}
-	/* the --trust anchors ca_open loaded (borrowed: the ca outlives us) */
-	s->trust_store = ca_get0_trust(ca);
 	*out = s;
 	return 0;
 }

@@ -59,8 +59,8 @@ setup(void)
 	snprintf(cadir, n, "%s/ca", dir);
 	ca_config_init(&cfg);
 	cfg.dir = cadir;
-	cfg.secret = SECRET;
-	cfg.ref = REF;
+	cfg.def.secret = SECRET;
+	cfg.def.ref = REF;
 	open_server();
 	key = EVP_EC_gen("P-256");
 	ck_assert_ptr_nonnull(key);
@@ -86,7 +86,7 @@ exchange_der(const unsigned char *der, size_t len)
 	size_t n = 0;
 	struct pk_err e;
 
-	ck_assert_int_eq(ca_server_handle(srv, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, NULL, der, len, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	free(out);
 	return rsp;
@@ -588,8 +588,8 @@ START_TEST(polling_then_certificate)
 	char *reason = NULL;
 
 	close_server();
-	cfg.poll = 2;
-	cfg.check_after = 3;
+	cfg.def.poll = 2;
+	cfg.def.check_after = 3;
 	open_server();
 	ir = make_ir("poll", 1, SECRET);
 	ip = exchange(ir);
@@ -758,7 +758,7 @@ START_TEST(kur_with_expired_certificate)
 	char *txt;
 
 	close_server();
-	cfg.validity = 1;
+	cfg.def.validity = 1;
 	open_server();
 	a = enroll("short");
 	sleep(2);
@@ -933,7 +933,7 @@ worker_run(void *arg)
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
 		    cmp_msg_encode(ir, &der, &len, &e) != 0 ||
-		    ca_server_handle(srv, der, len, &out, &n) != 0 ||
+		    ca_server_handle(srv, NULL, der, len, &out, &n) != 0 ||
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
@@ -1048,7 +1048,8 @@ hier_setup(void)
 	cfg.ca_cert = hier_files[0];
 	cfg.ca_key = hier_files[1];
 	cfg.extra_certs = hier_files[2];
-	ca_config_add_trust(&cfg, hier_files[3]);
+	ck_assert_int_eq(ca_config_set(&cfg, NULL, "trust", hier_files[3],
+	    CA_SRC_ARGS, NULL), 0);
 	open_server();
 }
 
@@ -1292,6 +1293,198 @@ START_TEST(hier_capubs_file_and_bad_chain)
 }
 END_TEST
 
+/* -------------------------------------------------------- profiles ---- */
+/*
+ * Profiles from a cmpca.conf: "a" and "b" on their own paths with their own
+ * secrets; "twin" shares a's reference and secret on another path; "sigonly"
+ * has no secret; "p384" certifies EC P-384 keys only.
+ */
+
+static char *conf_file;
+
+static void
+prof_setup(void)
+{
+	static const char text[] =
+	    "[a]\npath = /a\nref = ref-a\nsecret = secret-a\n"
+	    "[b]\npath = /b\nref = ref-b\nsecret = secret-b\n"
+	    "[twin]\npath = /twin\nref = ref-a\nsecret = secret-a\n"
+	    "[sigonly]\npath = /sig\n"
+	    "[p384]\npath = /p384\nref = lab\nsecret = s3cr3t\n"
+	    "key-types = ec:P-384\n";
+	struct pk_err e;
+
+	setup();
+	close_server();
+	ck_assert_int_ge(asprintf(&conf_file, "%s/cmpca.conf", dir), 0);
+	ck_assert_int_eq(tu_write(conf_file, text, strlen(text)), 0);
+	ck_assert_msg(ca_config_load(&cfg, conf_file, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_config_check(&cfg, &e) == 0, "%s", e.msg);
+	open_server();
+}
+
+static void
+prof_teardown(void)
+{
+	teardown();
+	free(conf_file);
+}
+
+/* REQ sent to PATH (as the HTTP front routes it). */
+static CMP_PKIMESSAGE *
+exchange_at(const char *path, const CMP_PKIMESSAGE *req)
+{
+	const void *route = ca_server_route(srv, path);
+	CMP_PKIMESSAGE *rsp = NULL;
+	unsigned char *der = NULL, *out = NULL;
+	size_t len = 0, n = 0;
+	struct pk_err e;
+
+	ck_assert_msg(route != NULL, "%s is not served", path);
+	ck_assert_msg(cmp_msg_encode(req, &der, &len, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(ca_server_handle(srv, route, der, len, &out, &n), 0);
+	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
+	OPENSSL_free(der);
+	free(out);
+	return rsp;
+}
+
+/* An ir for K with reference REF, MAC with SECRET. */
+static CMP_PKIMESSAGE *
+make_ir_ref(const char *ref, const char *secret, EVP_PKEY *k)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *subj = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"profiled", -1, -1, 0);
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)ref;
+	h.sender_kid_len = strlen(ref);
+	memset(&r, 0, sizeof(r));
+	r.subject = subj;
+	r.key = k;
+	ck_assert_msg(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e) == 0, "%s",
+	    e.msg);
+	X509_NAME_free(subj);
+	mac(m, secret, NULL);
+	return m;
+}
+
+/* Each profile has its own secret: profile a's reference and secret on b's
+ * path are refused, the answer signed (it cannot be MAC'd with a secret the
+ * request did not prove). */
+START_TEST(prof_secret_of_another_profile_refused)
+{
+	CMP_PKIMESSAGE *ir, *rsp;
+	struct pk_err e;
+
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange_at("/b", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	CMP_PKIMESSAGE_free(rsp);
+	/* b's reference with a's secret: the MAC fails */
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("ref-b", "secret-a", key);
+	rsp = exchange_at("/b", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the right pairs on the right paths: MAC'd with that profile's secret */
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange_at("/a", ir);
+	(void)ip_cert(rsp);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, &e) == 0, "%s", e.msg);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("ref-b", "secret-b", key);
+	rsp = exchange_at("/b", ir);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the default profile still has its own (the command line's) */
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* A transaction belongs to the profile whose path opened it: its certConf on
+ * another path is refused even when that path takes the same credentials. */
+START_TEST(prof_transaction_bound_to_its_path)
+{
+	CMP_PKIMESSAGE *ir = make_ir_ref("ref-a", "secret-a", key), *ip, *cc, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	ip = exchange_at("/a", ir);
+	follow_hdr(&h, ip);
+	h.sender_kid = (const unsigned char *)"ref-a";
+	h.sender_kid_len = 5;
+	ck_assert(cmp_build_certconf(&h, ip_cert(ip), 0, CMP_STATUS_REJECTION, 0,
+	    "no", &cc, &e) == 0);
+	mac(cc, "secret-a", NULL);
+	rsp = exchange_at("/twin", cc);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	CMP_PKIMESSAGE_free(rsp);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "issued");		/* untouched */
+	free(st);
+	rsp = exchange_at("/a", cc);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "rejected");
+	free(st);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cc);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* A profile without a secret takes no MAC; a profile's key types are its
+ * policy. */
+START_TEST(prof_no_secret_and_key_types)
+{
+	CMP_PKIMESSAGE *ir, *rsp;
+	EVP_PKEY *k384 = EVP_EC_gen("P-384");
+	char *txt;
+
+	ir = make_ir_ref("sigonly", "anything", key);
+	rsp = exchange_at("/sig", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "profile sigonly takes no MAC") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* P-256 on the P-384 profile: badCertTemplate, nothing issued */
+	ir = make_ir_ref("lab", "s3cr3t", key);
+	rsp = exchange_at("/p384", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_CERT_TEMPLATE));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "profile p384 does not certify") != NULL &&
+	    strstr(txt, "prime256v1") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("lab", "s3cr3t", k384);
+	rsp = exchange_at("/p384", ir);
+	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(ip_cert(rsp)), k384), 1);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ck_assert_ptr_null(ca_server_route(srv, "/p384/"));
+	EVP_PKEY_free(k384);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1328,6 +1521,13 @@ main(void)
 	tcase_add_test(tc, hier_partial_chain_only_for_the_ca);
 	tcase_add_test(tc, hier_vendor_ir);
 	tcase_add_test(tc, hier_capubs_file_and_bad_chain);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("profiles");
+	tcase_add_checked_fixture(tc, prof_setup, prof_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, prof_secret_of_another_profile_refused);
+	tcase_add_test(tc, prof_transaction_bound_to_its_path);
+	tcase_add_test(tc, prof_no_secret_and_key_types);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
