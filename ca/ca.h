@@ -2,16 +2,18 @@
  * ca: the CA responder core of cmpca, the module's public interface: what the
  * cmpca program (tools/cmpca.c) uses.
  *
- *   configuration     struct ca_config, ca_config_init/_clear/_add_trust,
- *                     ca_parse_duration
- *   the CA            ca_open/ca_close and what cmpca prints (paths, reference,
- *                     secret, CA certificate)
+ *   configuration     struct ca_config and its profiles: ca_config_init/_clear,
+ *                     _set (one key), _load (cmpca.conf), _check, _describe,
+ *                     _route (a URL path to its profile), ca_parse_duration
+ *   the CA            ca_open/ca_check/ca_close and what cmpca prints (paths,
+ *                     reference, secret, CA certificate and chain)
  *   the protocol      ca_server_new/_free/_handle (RFC 4210/4211)
  *   the HTTP front    ca_http_start/_port/_url/_stop (RFC 6712, libmicrohttpd)
  *
- * Files: configuration and material (ca_issue.c), the SQLite database (ca_db.c),
- * the HTTP front (ca_http.c), the protocol (ca_server.c). The database, issuance
- * and transaction internals are in ca_int.h, private to ca/ and its tests.
+ * Files: configuration (ca_config.c), material and issuance (ca_issue.c), the
+ * SQLite database (ca_db.c), the HTTP front (ca_http.c), the protocol
+ * (ca_server.c). The database, issuance and transaction internals are in
+ * ca_int.h, private to ca/ and its tests.
  *
  * DIR layout (DIR created 0700 when missing):
  *   DIR/ca.db      SQLite database (WAL): serials, certs, transactions
@@ -108,6 +110,8 @@ struct ca_config {
 	const char *extra_certs;	/* NULL or PEM file: the CA's chain and other
 					 * certificates for extraCerts */
 	const char *capubs;		/* NULL or PEM file: caPubs of an ip */
+	const char *previous_ca_cert;	/* NULL or PEM file: the root before its key
+					 * rollover and the link certificates */
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
 	size_t max_request;		/* request body cap, bytes */
@@ -187,6 +191,13 @@ X509 *ca_get0_cert(const struct ca *ca);
  * ca_get0_root() is that root, else NULL). */
 STACK_OF(X509) *ca_get0_chain(const struct ca *ca);
 X509 *ca_get0_root(const struct ca *ca);
+/* The root's key rollover from --previous-ca-cert (RFC 4210 4.4): the old
+ * root (oldWithOld), the new key signed with the old (newWithOld, required)
+ * and the old key signed with the new (oldWithNew, optional); all NULL when
+ * not configured. The new root is ca_get0_root(). */
+X509 *ca_get0_old_root(const struct ca *ca);
+X509 *ca_get0_new_with_old(const struct ca *ca);
+X509 *ca_get0_old_with_new(const struct ca *ca);
 
 /* --- HTTP front (ca_http.c), RFC 6712 ---
  * A request's URL path is routed first: the route function returns what serves
@@ -219,14 +230,18 @@ const char *ca_http_url(const struct ca_http *h);
 void ca_http_stop(struct ca_http *h);
 
 /* --- the protocol (ca_server.c), RFC 4210 / 4211 ---
- * Answers ir cr kur p10cr certConf pollReq rr genm error as a CA: issuance with
- * the requested key, subject and subjectAltName (POP checked), PBM (--ref/--secret)
- * or signature authentication (chain to the CA, or for ir to a --trust anchor),
- * kur signed by the certificate it updates, revocation, polling
- * (--poll/--check-after), implicitConfirm (--implicit-confirm), transactions and
- * nonces tracked in the database. Refusals are error messages with status
- * rejection and the failInfo bit. Responses: pvno 2, PBM like the request or
- * signed by the signer (with its certificate and --extra-certs in extraCerts).
+ * Answers ir cr kur p10cr certConf pollReq rr genm error as a CA for the
+ * profile of the request's path: issuance with the requested key (of a type the
+ * profile certifies), subject and subjectAltName (POP checked), PBM (the
+ * profile's reference and secret) or signature authentication (a certificate
+ * this CA issued, its certificate the anchor whether root or intermediate; or
+ * for ir to one of the profile's trust anchors), kur signed by the certificate
+ * it updates, revocation, polling, implicitConfirm, genm caCerts /
+ * rootCaKeyUpdate / certReqTemplate / signKeyPairTypes (RFC 9483 4.3),
+ * transactions (bound to their profile) and nonces tracked in the database.
+ * Refusals are error messages with status rejection and the failInfo bit.
+ * Responses: the request's pvno, PBM like the request or signed by the signer
+ * (its certificate, then the CA's chain without the root, in extraCerts).
  * Thread-safe. */
 struct ca_server;
 

@@ -80,6 +80,7 @@ static const struct key keys[] = {
 	G("signer-key", K_FILE, signer_key),
 	G("extra-certs", K_FILE, extra_certs),
 	G("capubs", K_FILE, capubs),
+	G("previous-ca-cert", K_FILE, previous_ca_cert),
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
 	P("path", K_PATHS, paths),

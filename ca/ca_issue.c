@@ -53,6 +53,7 @@ struct ca {
 	X509 *root;			/* the chain's self-signed top, or NULL */
 	STACK_OF(X509) *resp_chain;	/* extraCerts after the signer's */
 	STACK_OF(X509) *capubs;		/* caPubs of an ip */
+	X509 *old_root, *new_with_old, *old_with_new;	/* root key rollover */
 	struct ca_prof *profs;		/* one per cfg->profiles[i] */
 	size_t nprofs;
 	struct ca_db *db;
@@ -579,6 +580,88 @@ response_certs(struct ca *ca, struct pk_err *e)
 	return 0;
 }
 
+/* 1 when X's signature verifies with the public key of K. */
+static int
+signed_by(X509 *x, X509 *k)
+{
+	int r = X509_verify(x, X509_get0_pubkey(k));
+
+	ERR_clear_error();
+	return r == 1;
+}
+
+/* --previous-ca-cert: the root before its key rollover and the link
+ * certificates (RFC 4210 4.4), made when the root was rolled over, told apart
+ * by keys and signatures (the names are usually the same): the old root is
+ * self-signed with another key than the new root (the chain's root); newWithOld
+ * holds the new root's key and verifies with the old one; oldWithNew holds the
+ * old key and verifies with the new one. newWithOld is required (RFC 9483
+ * 4.3.2), oldWithNew optional; nothing else may be in the file. */
+static int
+load_rollover(struct ca *ca, struct pk_err *e)
+{
+	const char *f = ca->cfg->previous_ca_cert;
+	STACK_OF(X509) *sk = NULL;
+	X509 *nr = ca->root, *x;
+	int i, rc = -1;
+
+	if (nr == NULL)
+		return pk_err_set(e, "%s: the root of the CA's chain is not known (give "
+		    "it with --extra-certs or --trust), so there is no new root "
+		    "for its key rollover", f);
+	if (ca_load_certs(f, &sk, e) != 0)
+		return -1;
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if (is_self_signed(x) && !EVP_PKEY_eq(X509_get0_pubkey(x),
+		    X509_get0_pubkey(nr)) && ca->old_root == NULL)
+			ca->old_root = x;
+	}
+	if (ca->old_root == NULL) {
+		pk_err_set(e, "%s: no self-signed root with another key than the "
+		    "CA's root (the root before the rollover)", f);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if (x == ca->old_root)
+			continue;
+		if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(nr)) == 1 &&
+		    signed_by(x, ca->old_root) && ca->new_with_old == NULL)
+			ca->new_with_old = x;
+		else if (EVP_PKEY_eq(X509_get0_pubkey(x),
+		    X509_get0_pubkey(ca->old_root)) == 1 && signed_by(x, nr) &&
+		    ca->old_with_new == NULL)
+			ca->old_with_new = x;
+		else {
+			struct sbuf n = SBUF_INIT;
+
+			pk_name_sbuf(X509_get_subject_name(x), &n);
+			pk_err_set(e, "%s: certificate %d (%s) is neither the old root, "
+			    "nor newWithOld (the new root's key signed with the old), "
+			    "nor oldWithNew (the old key signed with the new)", f, i + 1,
+			    sbuf_str(&n));
+			sbuf_free(&n);
+			goto out;
+		}
+	}
+	if (ca->new_with_old == NULL) {
+		pk_err_set(e, "%s: RFC 9483 4.3.2: newWithOld (the new root's key "
+		    "signed with the old root's) is missing", f);
+		goto out;
+	}
+	X509_up_ref(ca->old_root);
+	X509_up_ref(ca->new_with_old);
+	if (ca->old_with_new != NULL)
+		X509_up_ref(ca->old_with_new);
+	rc = 0;
+out:
+	if (rc != 0)
+		ca->old_root = ca->new_with_old = ca->old_with_new = NULL;
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
 /* ca_open and ca_check: CHECK_ONLY loads and checks without writing. */
 static int
 open_ca(struct ca **out, const struct ca_config *cfg, int check_only,
@@ -676,6 +759,9 @@ open_ca(struct ca **out, const struct ca_config *cfg, int check_only,
 	if (ca->cert != NULL &&
 	    (build_chain(ca, e) != 0 || response_certs(ca, e) != 0))
 		goto out;
+	if (ca->cert != NULL && cfg->previous_ca_cert != NULL &&
+	    load_rollover(ca, e) != 0)
+		goto out;
 	if (ca->cert == NULL && cfg->capubs != NULL &&
 	    ca_load_certs(cfg->capubs, &ca->capubs, e) != 0)
 		goto out;
@@ -721,6 +807,9 @@ ca_close(struct ca *ca)
 	sk_X509_pop_free(ca->chain, X509_free);
 	sk_X509_pop_free(ca->resp_chain, X509_free);
 	sk_X509_pop_free(ca->capubs, X509_free);
+	X509_free(ca->old_root);
+	X509_free(ca->new_with_old);
+	X509_free(ca->old_with_new);
 	for (i = 0; i < ca->nprofs; i++) {
 		storage_wipe_free(ca->profs[i].secret);
 		free(ca->profs[i].secret_path);
@@ -764,6 +853,9 @@ ca_route(const struct ca *ca, const char *path)
 }
 STACK_OF(X509) *ca_get0_chain(const struct ca *ca) { return ca->chain; }
 X509 *ca_get0_root(const struct ca *ca) { return ca->root; }
+X509 *ca_get0_old_root(const struct ca *ca) { return ca->old_root; }
+X509 *ca_get0_new_with_old(const struct ca *ca) { return ca->new_with_old; }
+X509 *ca_get0_old_with_new(const struct ca *ca) { return ca->old_with_new; }
 STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca) { return ca->resp_chain; }
 STACK_OF(X509) *ca_get0_capubs(const struct ca *ca) { return ca->capubs; }
 

@@ -1,46 +1,55 @@
 /*
  * ca_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
- * ca_http_handler_fn that cmpca plugs into its HTTP front.
+ * ca_http_handler_fn (and route function) that cmpca plugs into its HTTP front.
  *
- * Contract (ca.h): one DER request in, one DER response out, always a
- * CMP message (HTTP 500 only when even an error message cannot be built):
+ * Contract (ca.h): one DER request on a profile's path in, one DER response out,
+ * always a CMP message (HTTP 500 only when even an error message cannot be
+ * built). The profile (cmpca.conf) gives the reference, secret, trust anchors
+ * and issuing policy that apply:
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
- *                       the requested key, subject and subjectAltName; "waiting"
- *                       first when --poll N is set; implicitConfirm granted when
- *                       asked and --implicit-confirm yes; the ip carries caPubs
+ *                       the requested key (of a type the profile certifies),
+ *                       subject and subjectAltName; "waiting" first when the
+ *                       profile polls; implicitConfirm granted when asked and
+ *                       allowed; the ip carries caPubs (the chain's root)
  *   certConf         -> pkiConf; statusInfo absent or accepted confirms, a
  *                       rejection marks the transaction rejected and REVOKES the
  *                       certificate (reason unspecified) so it cannot be used
- *   pollReq          -> pollRep (checkAfter) until the --poll count is reached,
- *                       then the ip/cp/kup with the certificate
+ *   pollReq          -> pollRep (checkAfter) until the profile's poll count is
+ *                       reached, then the ip/cp/kup with the certificate
  *   rr               -> rp; revocation recorded in the database
- *   genm             -> genp: caCerts, signKeyPairTypes; other infoTypes are
- *                       answered without a value
+ *   genm             -> genp (RFC 9483 4.3): caCerts, rootCaKeyUpdate,
+ *                       certReqTemplate, signKeyPairTypes; other infoTypes are
+ *                       left out (RFC 4210 5.3.19)
  *   error            -> pkiConf (the transaction is marked rejected)
  * Anything refused is answered with an error message (status rejection, the
  * failInfo bit, the reason as statusString).
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
- * senderKID = the configured reference and a MAC with the configured secret (not
- * for kur). A signature needs the protecting certificate (found in extraCerts by
- * senderKID, then sender name, else the first) to chain to the CA (a certificate
- * this CA issued and has not revoked) or, for ir, certConf, pollReq and genm, to a
- * --trust anchor (3GPP TS 33.310 vendor certificate). A kur must be signed by the
- * certificate it updates; an rr signed by a certificate may only revoke that one.
+ * senderKID = the profile's reference and a MAC with its secret (not for kur; a
+ * profile without a secret takes none). A signature needs the protecting
+ * certificate (found in extraCerts by senderKID, then sender name, else the
+ * first) to be issued by this CA (the CA certificate is the anchor, root or
+ * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
+ * and not revoked) or, for ir, certConf, pollReq and genm, to chain to one of
+ * the profile's trust anchors (3GPP TS 33.310 vendor certificate). The request's
+ * extraCerts and the CA's chain are path material, never anchors. A kur must be
+ * signed by the certificate it updates; an rr signed by a certificate may only
+ * revoke that one.
  *
- * Responses: pvno 2, the request's transactionID, recipNonce = its senderNonce, a
- * fresh senderNonce (RFC 4210 5.1.1); PBM with the configured secret (same OWF and
- * MAC as the request) when the request was PBM and passed, otherwise signed with
- * the signer key, the signer certificate and --extra-certs in extraCerts (also
- * errors answering requests that failed authentication, so the client can still
- * authenticate them).
+ * Responses: the request's pvno (RFC 4210 7), the request's transactionID,
+ * recipNonce = its senderNonce, a fresh senderNonce (RFC 4210 5.1.1); PBM with
+ * the profile's secret (same OWF and MAC as the request) when the request was
+ * PBM and passed, otherwise signed with the signer key, the signer certificate
+ * then its chain without the root in extraCerts (also errors answering requests
+ * that failed authentication, so the client can still authenticate them).
  *
  * Transactions live in the database (ca_db_txn_*): the request creates the row
- * (a known transactionID is transactionIdInUse); certConf and pollReq must name a
- * transaction in the right state and answer our last senderNonce in recipNonce.
- * Read-modify-write of a transaction is serialized by a mutex, so several clients
- * (HTTP worker threads) may run at once. Certificates are issued when the request
- * is accepted (also when polling is asked for; polling only delays delivery).
+ * with its profile (a known transactionID is transactionIdInUse); certConf and
+ * pollReq must name a transaction of the same profile in the right state and
+ * answer our last senderNonce in recipNonce. Read-modify-write of a transaction
+ * is serialized by a mutex, so several clients (HTTP worker threads) may run at
+ * once. Certificates are issued when the request is accepted (also when polling
+ * is asked for; polling only delays delivery).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -54,10 +63,6 @@
 #include <openssl/x509v3.h>
 
 #include "ca_int.h"
-
-/* RFC 4210 5.3.19 / RFC 9480: id-it-signKeyPairTypes, id-it-caCerts. */
-#define OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"
-#define OID_IT_CA_CERTS			"1.3.6.1.5.5.7.4.17"
 
 /* Which authentications a body type admits. */
 #define AUTH_MAC	0x1	/* PBM with the configured reference and secret */
@@ -388,7 +393,10 @@ hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
 	h->sender_nonce = c->srv_nonce;
 	h->sender_nonce_len = sizeof(c->srv_nonce);
-	h->pvno = CMP_PVNO;	/* we speak cmp2000 */
+	/* RFC 4210 7: the response has the version of the request (both
+	 * cmp2000 and cmp2021 are ours); RFC 9480 2.20: cmp2021 only where
+	 * its syntax is needed, so we never raise it */
+	h->pvno = c->req != NULL && cmp_msg_pvno(c->req) == 3 ? 3 : CMP_PVNO;
 	if (c->mac_ok) {
 		h->sender_kid = (const unsigned char *)ref;
 		h->sender_kid_len = strlen(ref);
@@ -1076,117 +1084,149 @@ out:
 	return rc;
 }
 
-/* ---- genm ---- */
+/* ---- genm (RFC 4210 5.3.19, RFC 9483 4.3) ---- */
 
-/* An ASN1_TYPE SEQUENCE holding the DER elements in ELEMS (concatenated). */
-static ASN1_TYPE *
-seq_type(const struct sbuf *elems)
+/* The AlgorithmIdentifier of a key type: rsaEncryption (NULL parameters,
+ * RFC 3279 2.3.1), id-ecPublicKey with its namedCurve (RFC 5480 2.1.1),
+ * id-Ed25519 / id-Ed448 without parameters (RFC 8410 3). New. */
+static X509_ALGOR *
+key_type_alg(const struct ca_key_type *kt)
 {
-	ASN1_TYPE *t = NULL;
-	ASN1_STRING *str = NULL;
-	unsigned char *der = NULL, *p;
-	int len = (int)elems->len, total;
+	X509_ALGOR *a = X509_ALGOR_new();
+	int ok;
 
-	total = ASN1_object_size(1, len, V_ASN1_SEQUENCE);
-	if (total <= 0 || (der = OPENSSL_malloc((size_t)total)) == NULL ||
-	    (str = ASN1_STRING_new()) == NULL || (t = ASN1_TYPE_new()) == NULL)
-		goto out;
-	p = der;
-	ASN1_put_object(&p, 1, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	if (len > 0)
-		memcpy(p, elems->s, (size_t)len);
-	ASN1_STRING_set0(str, der, total);
-	der = NULL;
-	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
-	str = NULL;
-out:
-	if (str != NULL) {	/* failed before the hand-over */
-		ASN1_TYPE_free(t);
-		t = NULL;
+	if (a == NULL)
+		return NULL;
+	switch (kt->type) {
+	case EVP_PKEY_RSA:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
+		    NULL);
+		break;
+	case EVP_PKEY_EC:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+		    V_ASN1_OBJECT, OBJ_nid2obj(kt->param));
+		break;
+	default:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(kt->type), V_ASN1_UNDEF, NULL);
+		break;
 	}
-	OPENSSL_free(der);
-	ASN1_STRING_free(str);
-	return t;
-}
-
-/* RFC 9480 2.14 caCerts: SEQUENCE OF CMPCertificate (the CA's chain). */
-static ASN1_TYPE *
-ca_certs_value(struct ca_server *s)
-{
-	struct sbuf b = SBUF_INIT;
-	STACK_OF(X509) *chain = ca_get0_chain(s->ca);
-	ASN1_TYPE *t = NULL;
-	unsigned char *der;
-	int i, n;
-
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		X509 *x = sk_X509_value(chain, i);
-
-		der = NULL;
-		if ((n = i2d_X509(x, &der)) <= 0)
-			goto out;
-		sbuf_add(&b, der, (size_t)n);
-		OPENSSL_free(der);
-	}
-	t = seq_type(&b);
-out:
-	sbuf_free(&b);
-	return t;
-}
-
-/* RFC 4210 5.3.19.2 signKeyPairTypes: SEQUENCE OF AlgorithmIdentifier of the
- * key types we certify. */
-static ASN1_TYPE *
-key_types_value(void)
-{
-	struct sbuf b = SBUF_INIT;
-	ASN1_TYPE *t = NULL;
-	X509_ALGOR *a;
-	unsigned char *der;
-	int i, n, ok = 1;
-
-	for (i = 0; i < 3 && ok; i++) {
-		if ((a = X509_ALGOR_new()) == NULL)
-			break;
-		switch (i) {
-		case 0:
-			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsaEncryption),
-			    V_ASN1_NULL, NULL);
-			break;
-		case 1:
-			ok = X509_ALGOR_set0(a,
-			    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-			    OBJ_nid2obj(NID_X9_62_prime256v1));
-			break;
-		default:
-			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_ED25519),
-			    V_ASN1_UNDEF, NULL);
-			break;
-		}
-		der = NULL;
-		if (ok && (n = i2d_X509_ALGOR(a, &der)) > 0)
-			sbuf_add(&b, der, (size_t)n);
-		else
-			ok = 0;
-		OPENSSL_free(der);
+	if (!ok) {
 		X509_ALGOR_free(a);
+		return NULL;
 	}
-	if (ok && i == 3)
-		t = seq_type(&b);
-	sbuf_free(&b);
-	return t;
+	return a;
 }
 
-static int
-oid_is(const ASN1_OBJECT *o, const char *text)
+/* RFC 4210 5.3.19.2 signKeyPairTypes: the profile's key types (RSA once). */
+static CMP_ITAV *
+key_types_itav(const struct ca_profile *p)
 {
-	ASN1_OBJECT *x = OBJ_txt2obj(text, 1);
-	int eq = x != NULL && OBJ_cmp(o, x) == 0;
+	STACK_OF(X509_ALGOR) *algs = sk_X509_ALGOR_new_null();
+	CMP_ITAV *it = NULL;
+	X509_ALGOR *a;
+	size_t i, j;
+	int dup;
 
-	ASN1_OBJECT_free(x);
-	return eq;
+	for (i = 0; algs != NULL && i < p->nkey_types; i++) {
+		for (dup = 0, j = 0; j < i; j++)
+			dup |= p->key_types[j].type == EVP_PKEY_RSA &&
+			    p->key_types[i].type == EVP_PKEY_RSA;
+		if (dup)
+			continue;
+		if ((a = key_type_alg(&p->key_types[i])) == NULL ||
+		    !sk_X509_ALGOR_push(algs, a)) {
+			X509_ALGOR_free(a);
+			goto out;
+		}
+	}
+	if (algs != NULL)
+		it = cmp_itav_new_algs(CMP_OID_IT_SIGN_KEY_PAIR_TYPES, algs);
+out:
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	return it;
 }
 
+/* RFC 9483 4.3.3 / RFC 9480 2.16 certReqTemplate: the profile's requirements.
+ * The certTemplate is empty (the subject and its extensions are the
+ * requester's: the CA adds basicConstraints, keyUsage and the key identifiers
+ * itself; publicKey MUST NOT be given); keySpec has one control per key type:
+ * id-regCtrl-rsaKeyLen with the least RSA size, id-regCtrl-algId for the
+ * others. */
+static CMP_ITAV *
+template_itav(const struct ca_profile *p)
+{
+	CMP_CERTREQTEMPLATE *t = CMP_CERTREQTEMPLATE_new();
+	CMP_ITAV *it = NULL;
+	CMP_ATAV *c;
+	X509_ALGOR *a;
+	size_t i;
+
+	if (t == NULL || (t->keySpec = sk_CMP_ATAV_new_null()) == NULL)
+		goto out;
+	for (i = 0; i < p->nkey_types; i++) {
+		if (p->key_types[i].type == EVP_PKEY_RSA)
+			c = cmp_atav_new_rsa_key_len(p->key_types[i].param);
+		else {
+			if ((a = key_type_alg(&p->key_types[i])) == NULL)
+				goto out;
+			c = cmp_atav_new_alg_id(a);
+			X509_ALGOR_free(a);
+		}
+		if (c == NULL || !sk_CMP_ATAV_push(t->keySpec, c)) {
+			CMP_ATAV_free(c);
+			goto out;
+		}
+	}
+	it = cmp_itav_new_cert_req_template(t);
+out:
+	CMP_CERTREQTEMPLATE_free(t);
+	return it;
+}
+
+/* RFC 9480 2.15 / RFC 9483 4.3.2: the root CA's key update. The genm may hold
+ * the requester's current root (rootCaCert): an update is sent when it is the
+ * root before the rollover, or not given; otherwise (it is the current root
+ * already, or a root unknown here) the value is absent, as when no rollover
+ * is configured. */
+static CMP_ITAV *
+root_update_itav(struct ca_server *s, const CMP_ITAV *req, struct rq *c)
+{
+	X509 *have = NULL;
+	struct pk_err e;
+	CMP_ITAV *it;
+	int update = ca_get0_new_with_old(s->ca) != NULL;
+
+	if (update && req != NULL && cmp_itav_is(req, CMP_OID_IT_ROOT_CA_CERT)) {
+		pk_err_clear(&e);
+		if (cmp_itav_get1_cert(req, &have, &e) != 0) {
+			refuse(c, CMP_FAIL_BAD_DATA_FORMAT, "RFC 9480 2.15: "
+			    "rootCaCert: %s", e.msg);
+			return NULL;
+		}
+		if (have != NULL && X509_cmp(have, ca_get0_old_root(s->ca)) != 0)
+			update = 0;
+		X509_free(have);
+	}
+	it = update ? cmp_itav_new_root_ca_key_update(ca_get0_root(s->ca),
+	    ca_get0_new_with_old(s->ca), ca_get0_old_with_new(s->ca)) :
+	    cmp_itav_new_root_ca_key_update(NULL, NULL, NULL);
+	if (it == NULL)
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build rootCaKeyUpdate");
+	return it;
+}
+
+/*
+ * RFC 4210 5.3.19 / RFC 9483 4.3: one answer per infoType asked for:
+ *   caCerts           the CA's chain (the CA certificate first, up to the root)
+ *   rootCaCert        rootCaKeyUpdate (its own infoType; RFC 9480 2.15), also
+ *                     for a genm naming id-it-rootCaKeyUpdate itself (what
+ *                     OpenSSL 3.0's client can send)
+ *   certReqTemplate   the profile's template
+ *   signKeyPairTypes  the profile's key types
+ * An infoType we do not know is left out of the genp ("the receiver is free to
+ * ignore any contained OIDs that it does not recognize"); an empty genm gets
+ * an empty genp.
+ */
 static int
 do_genm(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
@@ -1200,40 +1240,39 @@ do_genm(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (txn_create(s, c, CA_TXN_CLOSED, 0) != 0)
 		return -1;
 	if ((out = sk_CMP_ITAV_new_null()) == NULL)
-		goto out;
+		goto oom;
 	for (i = 0; i < sk_CMP_ITAV_num(in); i++) {
-		const ASN1_OBJECT *type = sk_CMP_ITAV_value(in, i)->infoType;
-		ASN1_TYPE *v = NULL;
+		const CMP_ITAV *q = sk_CMP_ITAV_value(in, i);
 		CMP_ITAV *it;
 
-		if (oid_is(type, OID_IT_CA_CERTS)) {
-			if ((v = ca_certs_value(s)) == NULL)
+		if (cmp_itav_is(q, CMP_OID_IT_CA_CERTS))
+			it = cmp_itav_new_certs(CMP_OID_IT_CA_CERTS,
+			    ca_get0_chain(s->ca));
+		else if (cmp_itav_is(q, CMP_OID_IT_SIGN_KEY_PAIR_TYPES))
+			it = key_types_itav(c->pc);
+		else if (cmp_itav_is(q, CMP_OID_IT_CERT_REQ_TEMPLATE))
+			it = template_itav(c->pc);
+		else if (cmp_itav_is(q, CMP_OID_IT_ROOT_CA_CERT) ||
+		    cmp_itav_is(q, CMP_OID_IT_ROOT_CA_KEY_UPDATE)) {
+			if ((it = root_update_itav(s, q, c)) == NULL)
 				goto out;
-		} else if (oid_is(type, OID_IT_SIGN_KEY_PAIR_TYPES)) {
-			if ((v = key_types_value()) == NULL)
-				goto out;
-		}
-		/* RFC 4210 5.3.19: what we do not know comes back without a
-		 * value */
-		if ((it = CMP_ITAV_new()) == NULL) {
-			ASN1_TYPE_free(v);
-			goto out;
-		}
-		ASN1_OBJECT_free(it->infoType);
-		it->infoType = OBJ_dup(type);
-		it->infoValue = v;
-		if (it->infoType == NULL || !sk_CMP_ITAV_push(out, it)) {
+		} else
+			continue;
+		if (it == NULL)
+			goto oom;
+		if (!sk_CMP_ITAV_push(out, it)) {
 			CMP_ITAV_free(it);
-			goto out;
+			goto oom;
 		}
 	}
 	hdr_init(s, c, &h);
 	if (cmp_build_genp(&h, c->req, out, rsp, &c->err) != 0)
-		goto out;
+		goto oom;
 	rc = 0;
+	goto out;
+oom:
+	refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
 out:
-	if (rc != 0)
-		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
 	sk_CMP_ITAV_pop_free(out, CMP_ITAV_free);
 	return rc;
 }

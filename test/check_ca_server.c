@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -505,7 +506,8 @@ START_TEST(pbm_style_and_pvno3)
 	mac(ir, SECRET, &o);
 	ip = exchange(ir);
 	ip_cert(ip);
-	ck_assert_int_eq(cmp_msg_pvno(ip), 2);
+	/* RFC 4210 7: a supported version is answered in kind */
+	ck_assert_int_eq(cmp_msg_pvno(ip), 3);
 	d = cmp_msg_protection_desc(ip);
 	ck_assert_msg(strstr(d, "owf=SHA1") != NULL || strstr(d, "owf=sha1") != NULL,
 	    "%s", d);
@@ -519,62 +521,114 @@ START_TEST(pbm_style_and_pvno3)
 }
 END_TEST
 
-START_TEST(genm_values)
+/* A genm with ITAVS (taken), MAC'd with the default secret, sent to PATH (NULL:
+ * the default profile); returns the genp. */
+static CMP_PKIMESSAGE *
+genm_exchange(STACK_OF(CMP_ITAV) *in, int pvno)
 {
-	STACK_OF(CMP_ITAV) *in = sk_CMP_ITAV_new_null();
-	STACK_OF(CMP_ITAV) *out;
 	CMP_PKIMESSAGE *genm = NULL, *genp;
 	struct cmp_hdr h;
 	struct pk_err e;
-	const CMP_ITAV *it;
-	const unsigned char *p;
-	STACK_OF(X509) *certs = NULL;
-	X509 *x;
-	long len;
-	int tag, xclass, i;
 
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.3.6.1.5.5.7.4.17", NULL));
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.3.6.1.5.5.7.4.2", NULL));
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.2.3.4.5", NULL));
 	memset(&h, 0, sizeof(h));
 	h.sender_kid = (const unsigned char *)REF;
 	h.sender_kid_len = strlen(REF);
+	h.pvno = pvno;
 	ck_assert(cmp_build_genm(&h, in, &genm, &e) == 0);
 	mac(genm, SECRET, NULL);
 	genp = exchange(genm);
-	ck_assert_int_eq(cmp_msg_body_type(genp), CMP_BODY_GENP);
-	out = cmp_msg_get0_itavs(genp);
-	ck_assert_int_eq(sk_CMP_ITAV_num(out), 3);
-	/* caCerts: SEQUENCE OF Certificate holding the CA certificate */
-	it = sk_CMP_ITAV_value(out, 0);
-	ck_assert_int_eq(OBJ_cmp(it->infoType, sk_CMP_ITAV_value(in, 0)->infoType),
-	    0);
-	ck_assert_ptr_nonnull(it->infoValue);
-	ck_assert_int_eq(it->infoValue->type, V_ASN1_SEQUENCE);
-	p = it->infoValue->value.sequence->data;
-	ck_assert_int_eq(ASN1_get_object(&p, &len, &tag, &xclass,
-	    it->infoValue->value.sequence->length) & 0x80, 0);
-	certs = sk_X509_new_null();
-	while (len > 0) {
-		const unsigned char *q = p;
+	ck_assert_msg(cmp_msg_body_type(genp) == CMP_BODY_GENP, "body %s",
+	    cmp_body_name(cmp_msg_body_type(genp)));
+	CMP_PKIMESSAGE_free(genm);
+	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
+	return genp;
+}
 
-		x = d2i_X509(NULL, &p, len);
-		ck_assert_ptr_nonnull(x);
-		len -= p - q;
-		sk_X509_push(certs, x);
-	}
+static STACK_OF(CMP_ITAV) *
+itavs(const char *oid, ...)
+{
+	STACK_OF(CMP_ITAV) *sk = sk_CMP_ITAV_new_null();
+	va_list ap;
+
+	va_start(ap, oid);
+	for (; oid != NULL; oid = va_arg(ap, const char *))
+		sk_CMP_ITAV_push(sk, cmp_itav_new_oid(oid, NULL));
+	va_end(ap);
+	return sk;
+}
+
+START_TEST(genm_values)
+{
+	CMP_PKIMESSAGE *genp;
+	STACK_OF(CMP_ITAV) *out;
+	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_ALGOR) *algs = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	CMP_ROOTCAKEYUPDATE *u = NULL;
+	X509_ALGOR *a;
+	struct pk_err e;
+	long bits;
+	int i, n_alg = 0, n_rsa = 0;
+
+	genp = genm_exchange(itavs(CMP_OID_IT_CA_CERTS, "1.2.3.4.5",
+	    CMP_OID_IT_SIGN_KEY_PAIR_TYPES, CMP_OID_IT_CERT_REQ_TEMPLATE,
+	    CMP_OID_IT_ROOT_CA_CERT, NULL), 2);
+	/* RFC 9480 2.20: no cmp2021 syntax here, the request's version */
+	ck_assert_int_eq(cmp_msg_pvno(genp), 2);
+	out = cmp_msg_get0_itavs(genp);
+	/* RFC 4210 5.3.19: the unknown infoType is left out */
+	ck_assert_int_eq(sk_CMP_ITAV_num(out), 4);
+	/* caCerts: the (self-signed) CA certificate */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 0), CMP_OID_IT_CA_CERTS));
+	ck_assert_msg(cmp_itav_get1_certs(sk_CMP_ITAV_value(out, 0), &certs, &e) ==
+	    0, "%s", e.msg);
 	ck_assert_int_eq(sk_X509_num(certs), 1);
 	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), ca_get0_cert(ca)), 0);
-	/* signKeyPairTypes: present; the unknown infoType without a value */
-	ck_assert_ptr_nonnull(sk_CMP_ITAV_value(out, 1)->infoValue);
-	ck_assert_ptr_null(sk_CMP_ITAV_value(out, 2)->infoValue);
-	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(OBJ_cmp(sk_CMP_ITAV_value(out, i)->infoType,
-		    sk_CMP_ITAV_value(in, i)->infoType), 0);
+	/* signKeyPairTypes: rsaEncryption once, three curves, EdDSA */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 1),
+	    CMP_OID_IT_SIGN_KEY_PAIR_TYPES));
+	ck_assert(cmp_itav_get1_algs(sk_CMP_ITAV_value(out, 1), &algs, &e) == 0);
+	ck_assert_int_eq(sk_X509_ALGOR_num(algs), 6);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 0)->algorithm),
+	    NID_rsaEncryption);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 1)->algorithm),
+	    NID_X9_62_id_ecPublicKey);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 5)->algorithm),
+	    NID_ED448);
+	/* certReqTemplate: an empty template, a keySpec control per key type */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 2),
+	    CMP_OID_IT_CERT_REQ_TEMPLATE));
+	ck_assert_msg(cmp_itav_get1_cert_req_template(sk_CMP_ITAV_value(out, 2),
+	    &t, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(t->certTemplate->publicKey);	/* RFC 9480 2.16 */
+	ck_assert_int_eq(sk_CMP_ATAV_num(t->keySpec), 6);
+	for (i = 0; i < sk_CMP_ATAV_num(t->keySpec); i++) {
+		ck_assert(cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, i), &a,
+		    &bits, &e) == 0);
+		if (a != NULL)
+			n_alg++;
+		else if (bits == 2048)
+			n_rsa++;
+		X509_ALGOR_free(a);
+	}
+	ck_assert_int_eq(n_alg, 5);
+	ck_assert_int_eq(n_rsa, 1);
+	/* rootCaKeyUpdate: no rollover, no value (RFC 9483 4.3.2) */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 3),
+	    CMP_OID_IT_ROOT_CA_KEY_UPDATE));
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(out, 3), &u,
+	    &e) == 0);
+	ck_assert_ptr_null(u);
+	CMP_CERTREQTEMPLATE_free(t);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
 	sk_X509_pop_free(certs, X509_free);
-	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
 	CMP_PKIMESSAGE_free(genp);
-	CMP_PKIMESSAGE_free(genm);
+	/* a genm without infoTypes: an empty genp; pvno 3 answered in kind */
+	genp = genm_exchange(NULL, 3);
+	ck_assert_int_eq(sk_CMP_ITAV_num(cmp_msg_get0_itavs(genp)), 0);
+	ck_assert_int_eq(cmp_msg_pvno(genp), 3);
+	CMP_PKIMESSAGE_free(genp);
 }
 END_TEST
 
@@ -1293,6 +1347,90 @@ START_TEST(hier_capubs_file_and_bad_chain)
 }
 END_TEST
 
+/* genm in the hierarchy: caCerts is the chain up to the root; after the
+ * root's key rollover (--previous-ca-cert) rootCaKeyUpdate carries the new
+ * root and the link certificates, for a requester that has the old root. */
+START_TEST(hier_genm_chain_and_root_update)
+{
+	char *roll = pki_file("rollover.pem");
+	X509 *root = pki_cert("root.crt"), *old = pki_cert("oldroot.crt");
+	X509 *nwo = pki_cert("newwithold.crt"), *own = pki_cert("oldwithnew.crt");
+	STACK_OF(CMP_ITAV) *in;
+	STACK_OF(X509) *certs = NULL;
+	CMP_ROOTCAKEYUPDATE *u = NULL;
+	CMP_PKIMESSAGE *genp;
+	struct pk_err e;
+
+	genp = genm_exchange(itavs(CMP_OID_IT_CA_CERTS, NULL), 2);
+	ck_assert(cmp_itav_get1_certs(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp),
+	    0), &certs, &e) == 0);
+	ck_assert_int_eq(sk_X509_num(certs), 3);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), ca_get0_cert(ca)), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 2), root), 0);
+	sk_X509_pop_free(certs, X509_free);
+	CMP_PKIMESSAGE_free(genp);
+
+	close_server();
+	cfg.previous_ca_cert = roll;
+	open_server();
+	ck_assert_int_eq(X509_cmp(ca_get0_old_root(ca), old), 0);
+	/* rootCaCert with the old root: the update */
+	in = sk_CMP_ITAV_new_null();
+	sk_CMP_ITAV_push(in, cmp_itav_new_cert(CMP_OID_IT_ROOT_CA_CERT, old));
+	genp = genm_exchange(in, 2);
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp), 0),
+	    CMP_OID_IT_ROOT_CA_KEY_UPDATE));
+	ck_assert_msg(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(X509_cmp(u->newWithNew, root), 0);
+	ck_assert_int_eq(X509_cmp(u->newWithOld, nwo), 0);
+	ck_assert_int_eq(X509_cmp(u->oldWithNew, own), 0);
+	/* what the requester checks: newWithOld verifies with the old root */
+	ck_assert_int_eq(X509_verify(u->newWithOld, X509_get0_pubkey(old)), 1);
+	CMP_ROOTCAKEYUPDATE_free(u);
+	CMP_PKIMESSAGE_free(genp);
+	/* with the current root already: no update */
+	in = sk_CMP_ITAV_new_null();
+	sk_CMP_ITAV_push(in, cmp_itav_new_cert(CMP_OID_IT_ROOT_CA_CERT, root));
+	genp = genm_exchange(in, 2);
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0);
+	ck_assert_ptr_null(u);
+	CMP_PKIMESSAGE_free(genp);
+	/* no value, or OpenSSL 3.0's id-it-rootCaKeyUpdate: the update */
+	genp = genm_exchange(itavs(CMP_OID_IT_ROOT_CA_KEY_UPDATE, NULL), 2);
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0);
+	ck_assert_ptr_nonnull(u);
+	CMP_ROOTCAKEYUPDATE_free(u);
+	CMP_PKIMESSAGE_free(genp);
+
+	/* the rollover file must hold newWithOld, and nothing unknown */
+	close_server();
+	cfg.previous_ca_cert = hier_files[3];	/* vroot: not a rollover */
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "RFC 9483 4.3.2: newWithOld") != NULL, "%s",
+	    e.msg);
+	ck_assert_int_eq(tu_sh("cat '%s/oldroot.crt' '%s/newwithold.crt' "
+	    "'%s/vdev.crt' > '%s/roll2.pem'", pki, pki, pki, pki), 0);
+	free(roll);
+	roll = pki_file("roll2.pem");
+	cfg.previous_ca_cert = roll;
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "is neither the old root") != NULL, "%s",
+	    e.msg);
+	ca = NULL;
+	cfg.previous_ca_cert = NULL;
+	open_server();
+	free(roll);
+	X509_free(root);
+	X509_free(old);
+	X509_free(nwo);
+	X509_free(own);
+}
+END_TEST
+
 /* -------------------------------------------------------- profiles ---- */
 /*
  * Profiles from a cmpca.conf: "a" and "b" on their own paths with their own
@@ -1485,6 +1623,48 @@ START_TEST(prof_no_secret_and_key_types)
 }
 END_TEST
 
+/* genm on a profile's path answers with that profile's policy. */
+START_TEST(prof_genm_policy)
+{
+	STACK_OF(CMP_ITAV) *in = itavs(CMP_OID_IT_SIGN_KEY_PAIR_TYPES,
+	    CMP_OID_IT_CERT_REQ_TEMPLATE, NULL);
+	STACK_OF(X509_ALGOR) *algs = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	CMP_PKIMESSAGE *genm = NULL, *genp;
+	X509_ALGOR *a = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	const void *pv;
+	long bits;
+	int ptype;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)"lab";
+	h.sender_kid_len = 3;
+	ck_assert(cmp_build_genm(&h, in, &genm, &e) == 0);
+	mac(genm, "s3cr3t", NULL);
+	genp = exchange_at("/p384", genm);
+	ck_assert(cmp_itav_get1_algs(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp), 0),
+	    &algs, &e) == 0);
+	ck_assert_int_eq(sk_X509_ALGOR_num(algs), 1);
+	X509_ALGOR_get0(NULL, &ptype, &pv, sk_X509_ALGOR_value(algs, 0));
+	ck_assert_int_eq(ptype, V_ASN1_OBJECT);
+	ck_assert_int_eq(OBJ_obj2nid(pv), NID_secp384r1);
+	ck_assert(cmp_itav_get1_cert_req_template(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 1), &t, &e) == 0);
+	ck_assert_int_eq(sk_CMP_ATAV_num(t->keySpec), 1);
+	ck_assert(cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, 0), &a, &bits,
+	    &e) == 0);
+	ck_assert_int_eq(OBJ_obj2nid(a->algorithm), NID_X9_62_id_ecPublicKey);
+	X509_ALGOR_free(a);
+	CMP_CERTREQTEMPLATE_free(t);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
+	CMP_PKIMESSAGE_free(genp);
+	CMP_PKIMESSAGE_free(genm);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1521,6 +1701,7 @@ main(void)
 	tcase_add_test(tc, hier_partial_chain_only_for_the_ca);
 	tcase_add_test(tc, hier_vendor_ir);
 	tcase_add_test(tc, hier_capubs_file_and_bad_chain);
+	tcase_add_test(tc, hier_genm_chain_and_root_update);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("profiles");
 	tcase_add_checked_fixture(tc, prof_setup, prof_teardown);
@@ -1528,6 +1709,7 @@ main(void)
 	tcase_add_test(tc, prof_secret_of_another_profile_refused);
 	tcase_add_test(tc, prof_transaction_bound_to_its_path);
 	tcase_add_test(tc, prof_no_secret_and_key_types);
+	tcase_add_test(tc, prof_genm_policy);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

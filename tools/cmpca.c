@@ -60,6 +60,9 @@ usage(FILE *f)
 "                          (PEM) sent in extraCerts\n"
 "  --capubs F              certificates (PEM) sent in the caPubs of an ip\n"
 "                          (default: the chain's root, else the CA certificate)\n"
+"  --previous-ca-cert F    the root before its key rollover and the link\n"
+"                          certificates newWithOld, oldWithNew (PEM), for genm\n"
+"                          rootCaKeyUpdate\n"
 "  --trust F               trusted certificates (PEM) for signature-protected\n"
 "                          requests; may be repeated\n"
 "  --validity DURATION     validity of issued certificates: 20s, 10m, 2h, 30d,\n"
@@ -96,6 +99,7 @@ static const struct option longopts[] = {
 	{ "signer-key", required_argument, NULL, O_KEY },
 	{ "extra-certs", required_argument, NULL, O_KEY },
 	{ "capubs", required_argument, NULL, O_KEY },
+	{ "previous-ca-cert", required_argument, NULL, O_KEY },
 	{ "trust", required_argument, NULL, O_KEY },
 	{ "validity", required_argument, NULL, O_KEY },
 	{ "poll", required_argument, NULL, O_KEY },
