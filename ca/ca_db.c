@@ -637,39 +637,57 @@ ca_db_revoke(struct ca_db *db, const char *serial, int reason, struct pk_err *e)
 {
 	sqlite3_stmt *st = NULL;
 	char *h = serial_norm(serial, e);
-	int s, rc = -1;
+	int s, rc = -1, revoked, held;
 
 	if (h == NULL)
 		return -1;
 	pthread_mutex_lock(&db->mu);
 	if (db_begin(db, e) != 0)
 		goto out;
-	if (db_prep(db, "SELECT revoked_at FROM certs WHERE serial = ?", &st, e) != 0)
+	if (db_prep(db, "SELECT revoked_at, reason FROM certs WHERE serial = ?", &st,
+	    e) != 0)
 		goto fail;
 	bind_text(st, 1, h);
 	s = sqlite3_step(st);
-	if (s == SQLITE_DONE || (s == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)) {
-		rc = s == SQLITE_DONE ? 1 : 2;
-		sqlite3_finalize(st);
-		st = NULL;
-		db_end(db, 0, e);
-		goto out;
+	if (s == SQLITE_DONE) {
+		rc = 1;
+		goto fail;
 	}
 	if (s != SQLITE_ROW) {
 		db_fail(db, e, "looking up a certificate");
 		goto fail;
 	}
+	revoked = sqlite3_column_type(st, 0) != SQLITE_NULL;
+	held = revoked && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+	    sqlite3_column_int(st, 1) == CA_CRL_HOLD;
 	sqlite3_finalize(st);
-	if (db_prep(db, "UPDATE certs SET revoked_at = ?, reason = ? WHERE serial = ?",
-	    &st, e) != 0)
+	st = NULL;
+	/* RFC 5280 5.3.1: removeFromCRL releases a hold; a hold may become a
+	 * revocation; a revocation is final */
+	if (reason == CA_CRL_REMOVE && !held) {
+		rc = 3;
 		goto fail;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	if (reason >= 0)
-		sqlite3_bind_int(st, 2, reason);
-	else
-		sqlite3_bind_null(st, 2);
-	bind_text(st, 3, h);
+	}
+	if (revoked && (!held || reason == CA_CRL_HOLD)) {
+		rc = 2;
+		goto fail;
+	}
+	if (reason == CA_CRL_REMOVE) {
+		if (db_prep(db, "UPDATE certs SET revoked_at = NULL, reason = NULL "
+		    "WHERE serial = ?", &st, e) != 0)
+			goto fail;
+		bind_text(st, 1, h);
+	} else {
+		if (db_prep(db, "UPDATE certs SET revoked_at = ?, reason = ? "
+		    "WHERE serial = ?", &st, e) != 0)
+			goto fail;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		if (reason >= 0)
+			sqlite3_bind_int(st, 2, reason);
+		else
+			sqlite3_bind_null(st, 2);
+		bind_text(st, 3, h);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		db_fail(db, e, "revoking");
 		goto fail;

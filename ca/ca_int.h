@@ -93,7 +93,15 @@ int ca_db_find_cert_id(struct ca_db *db, const X509_NAME *issuer,
 void ca_cert_rec_clear(struct ca_cert_rec *r);
 /* The record's certificate, decoded (new, X509_free); NULL on error. */
 X509 *ca_cert_rec_get1_x509(const struct ca_cert_rec *r);
-/* Revokes: 0 done, 1 unknown serial, 2 already revoked, -1 error. */
+/* CRLReason values with a meaning of their own (RFC 5280 5.3.1). */
+#define CA_CRL_HOLD		6	/* certificateHold: revoked until released */
+#define CA_CRL_REMOVE		8	/* removeFromCRL: releases a hold */
+/* Changes the revocation state of SERIAL by CRLReason REASON (-1: none):
+ * removeFromCRL releases a certificate on hold (valid again); any other reason
+ * revokes a valid certificate, or turns a hold into a revocation for REASON.
+ * 0 done, 1 unknown serial, 2 already revoked (or on hold, for a second
+ * certificateHold), 3 removeFromCRL but the certificate is not on hold, -1
+ * error. */
 int ca_db_revoke(struct ca_db *db, const char *serial, int reason,
     struct pk_err *e);
 /* 1 revoked, 0 valid (issued, not revoked), -1 unknown serial or error. */

@@ -16,7 +16,10 @@
  *                       certificate (reason unspecified) so it cannot be used
  *   pollReq          -> pollRep (checkAfter) until the profile's poll count is
  *                       reached, then the ip/cp/kup with the certificate
- *   rr               -> rp; revocation recorded in the database
+ *   rr               -> rp; revocation recorded in the database, by CRLReason:
+ *                       certificateHold suspends (the certificate is refused as
+ *                       a credential), removeFromCRL releases a hold, any other
+ *                       reason revokes for good (a hold too)
  *   genm             -> genp (RFC 9483 4.3): caCerts, rootCaKeyUpdate,
  *                       certReqTemplate, signKeyPairTypes; other infoTypes are
  *                       left out (RFC 4210 5.3.19)
@@ -1011,6 +1014,7 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct ca_cert_rec r;
 	struct cmp_hdr h;
 	struct pk_err e;
+	long reason = -1;
 	int f, rc = -1, found = 0;
 
 	if (authenticate(s, c, AUTH_MAC | AUTH_CA) != 0)
@@ -1022,6 +1026,14 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (cmp_rr_count(c->req) != 1) {
 		refuse(c, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is "
 		    "supported, the request has %d", cmp_rr_count(c->req));
+		goto out;
+	}
+	/* RFC 5280 5.3.1: CRLReason 0 to 10, 7 is not used; certificateHold
+	 * (6) suspends, removeFromCRL (8) releases a hold */
+	if (cmp_rr_reason_code(c->req, 0, &reason) != 0 || reason == 7 ||
+	    reason > 10) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 5280 5.3.1: the reasonCode in "
+		    "crlEntryDetails is not a CRLReason (0 to 10 but 7)");
 		goto out;
 	}
 	d = cmp_rr_get0_details(c->req, 0);
@@ -1053,16 +1065,17 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		    "the certificate that signed it");
 		goto out;
 	}
-	if (r.revoked) {
-		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
-		    "is already revoked");
-		goto out;
-	}
-	f = ca_db_revoke(ca_get0_db(s->ca), r.serial, cmp_rr_reason(c->req, 0),
-	    &e);
+	f = ca_db_revoke(ca_get0_db(s->ca), r.serial, (int)reason, &e);
 	if (f == 2) {
 		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
-		    "is already revoked");
+		    "is already %s", r.reason == CA_CRL_HOLD ? "on hold" :
+		    "revoked");
+		goto out;
+	}
+	if (f == 3) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 5280 5.3.1: removeFromCRL "
+		    "releases a certificate on hold; this one is %s",
+		    r.revoked ? "revoked for good" : "not revoked");
 		goto out;
 	}
 	if (f != 0) {

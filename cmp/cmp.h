@@ -215,6 +215,10 @@ int cmp_rr_count(const CMP_PKIMESSAGE *m);
 CMP_CERTTEMPLATE *cmp_rr_get0_details(const CMP_PKIMESSAGE *m, int idx);
 /* CRLReason from crlEntryDetails of entry IDX, -1 when absent. */
 int cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx);
+/* The reasonCode of entry IDX as sent (RFC 5280 5.3.1; the caller judges the
+ * value): 0 with *code, or *code -1 when absent; -1 when it does not decode
+ * (or appears twice) or is negative. */
+int cmp_rr_reason_code(const CMP_PKIMESSAGE *m, int idx, long *code);
 int cmp_rp_count(const CMP_PKIMESSAGE *m);
 int cmp_certconf_count(const CMP_PKIMESSAGE *m);
 CMP_CERTSTATUS *cmp_certconf_get0(const CMP_PKIMESSAGE *m, int idx);

@@ -687,6 +687,27 @@ cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx)
 }
 
 int
+cmp_rr_reason_code(const CMP_PKIMESSAGE *m, int idx, long *code)
+{
+	CMP_REVDETAILS *d;
+	ASN1_ENUMERATED *r;
+	int crit = -1;
+
+	*code = -1;
+	if (cmp_msg_body_type(m) != CMP_BODY_RR ||
+	    (d = sk_CMP_REVDETAILS_value(m->body->value.rr, idx)) == NULL ||
+	    d->crlEntryDetails == NULL)
+		return 0;
+	r = X509V3_get_d2i(d->crlEntryDetails, NID_crl_reason, &crit, NULL);
+	ERR_clear_error();
+	if (r == NULL)
+		return crit == -1 ? 0 : -1;	/* -1: absent; else malformed */
+	*code = ASN1_ENUMERATED_get(r);
+	ASN1_ENUMERATED_free(r);
+	return *code < 0 ? -1 : 0;
+}
+
+int
 cmp_rp_count(const CMP_PKIMESSAGE *m)
 {
 	if (cmp_msg_body_type(m) != CMP_BODY_RP)

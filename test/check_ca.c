@@ -324,6 +324,7 @@ START_TEST(db_revocation)
 	ck_assert_int_eq(ca_db_revoke(db, hex, 1, &e), 0);	/* keyCompromise */
 	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
 	ck_assert_int_eq(ca_db_revoke(db, hex, 4, &e), 2);	/* already */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);	/* final */
 	ck_assert_int_eq(ca_db_revoke(db, "7777", 0, &e), 1);	/* unknown */
 	ck_assert_int_eq(ca_db_is_revoked(db, "7777", &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "no certificate"));
@@ -341,8 +342,41 @@ START_TEST(db_revocation)
 	ck_assert_str_eq(q, "1|1");
 	free(q);
 	free(hex);
+	X509_free(x);}
+
+/* RFC 5280 5.3.1: certificateHold suspends, removeFromCRL releases, another
+ * reason makes a hold final. */
+START_TEST(db_hold_and_release)
+{
+	struct ca_db *db = db_open_here();
+	X509 *x = openssl_cert("h", "/CN=hold me");
+	char *hex = ca_serial_hex(X509_get0_serialNumber(x));
+	struct ca_cert_rec r;
+	struct pk_err e;
+
+	ck_assert_int_eq(ca_db_add_cert(db, x, NULL, &e), 0);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);	/* valid */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 0);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 2);	/* again */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 0);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 0);
+	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
+	ck_assert_int_eq(r.revoked, 0);
+	ck_assert_int_eq(r.reason, -1);
+	ca_cert_rec_clear(&r);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 0);
+	ck_assert_int_eq(ca_db_revoke(db, hex, 1, &e), 0);	/* keyCompromise */
+	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
+	ck_assert_int_eq(r.reason, 1);
+	ca_cert_rec_clear(&r);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
+	ca_db_close(db);
+	free(hex);
 	X509_free(x);
 }
+END_TEST
 END_TEST
 
 START_TEST(db_transactions)
@@ -1507,6 +1541,7 @@ main(void)
 	tcase_add_test(db, db_find_by_issuer_and_serial);
 	tcase_add_test(db, db_name_text_style_and_old_rows);
 	tcase_add_test(db, db_revocation);
+	tcase_add_test(db, db_hold_and_release);
 	tcase_add_test(db, db_transactions);
 	tcase_add_test(db, db_threads_allocate_at_once);
 	suite_add_tcase(s, db);

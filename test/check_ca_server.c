@@ -690,6 +690,108 @@ START_TEST(polling_then_certificate)
 }
 END_TEST
 
+static X509 *enroll(const char *name);
+static CMP_PKIMESSAGE *make_signed(int type, const char *name, X509 *signer,
+    EVP_PKEY *skey, STACK_OF(X509) *chain);
+
+/* An rr for CERT with REASON (-1: none), MAC'd: the answer. */
+static CMP_PKIMESSAGE *
+rr_mac(X509 *cert, int reason)
+{
+	CMP_PKIMESSAGE *rr = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	/* our builder refuses 7: write it into crlEntryDetails by hand */
+	ck_assert(cmp_build_rr(&h, cert, reason == 7 ? -1 : reason, &rr, &e) == 0);
+	if (reason == 7) {
+		CMP_REVDETAILS *d = sk_CMP_REVDETAILS_value(rr->body->value.rr, 0);
+		ASN1_ENUMERATED *en = ASN1_ENUMERATED_new();
+
+		ASN1_ENUMERATED_set(en, 7);
+		ck_assert_int_eq(X509V3_add1_i2d(&d->crlEntryDetails, NID_crl_reason,
+		    en, 0, X509V3_ADD_REPLACE), 1);
+		ASN1_ENUMERATED_free(en);
+		cmp_msg_touch(rr);
+	}
+	mac(rr, SECRET, NULL);
+	rsp = exchange(rr);
+	CMP_PKIMESSAGE_free(rr);
+	return rsp;
+}
+
+static int
+rr_accepted(X509 *cert, int reason)
+{
+	CMP_PKIMESSAGE *rsp = rr_mac(cert, reason);
+	int ok = cmp_msg_body_type(rsp) == CMP_BODY_RP &&
+	    cmp_si_status(cmp_msg_get0_status(rsp, 0)) == CMP_STATUS_ACCEPTED;
+
+	CMP_PKIMESSAGE_free(rsp);
+	return ok;
+}
+
+/* Every CRLReason revokes; certificateHold suspends until removeFromCRL; a
+ * held certificate is no credential; 7 and removeFromCRL of a certificate not
+ * on hold are refused. */
+START_TEST(rr_reasons_hold_and_release)
+{
+	static const int reasons[] = { -1, 0, 1, 2, 3, 4, 5, 9, 10 };
+	CMP_PKIMESSAGE *rsp, *cr;
+	X509 *x, *held = enroll("held");
+	char *txt, *hex;
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(*reasons); i++) {
+		x = enroll("reason");
+		ck_assert_msg(rr_accepted(x, reasons[i]), "reason %d", reasons[i]);
+		hex = ca_serial_hex(X509_get0_serialNumber(x));
+		ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 1);
+		free(hex);
+		/* final: not even removeFromCRL undoes it */
+		rsp = rr_mac(x, CA_CRL_REMOVE);
+		ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+		CMP_PKIMESSAGE_free(rsp);
+		X509_free(x);
+	}
+	/* 7 is not a CRLReason; removeFromCRL of a valid certificate */
+	rsp = rr_mac(held, 7);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	CMP_PKIMESSAGE_free(rsp);
+	rsp = rr_mac(held, CA_CRL_REMOVE);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "not revoked") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	/* hold: the certificate signs nothing while held */
+	ck_assert(rr_accepted(held, CA_CRL_HOLD));
+	rsp = rr_mac(held, CA_CRL_HOLD);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
+	CMP_PKIMESSAGE_free(rsp);
+	cr = make_signed(CMP_BODY_CR, "while-held", held, key, NULL);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* released: valid again */
+	ck_assert(rr_accepted(held, CA_CRL_REMOVE));
+	cr = make_signed(CMP_BODY_CR, "released", held, key, NULL);
+	rsp = exchange(cr);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* hold, then a reason: final */
+	ck_assert(rr_accepted(held, CA_CRL_HOLD));
+	ck_assert(rr_accepted(held, 1));
+	ck_assert(!rr_accepted(held, CA_CRL_REMOVE));
+	X509_free(held);
+}
+END_TEST
+
 START_TEST(rr_unknown_certificate)
 {
 	CMP_PKIMESSAGE *ir = make_ir("rr", 0, SECRET), *ip, *rr = NULL, *rsp;
@@ -1686,6 +1788,7 @@ main(void)
 	tcase_add_test(tc, genm_values);
 	tcase_add_test(tc, polling_then_certificate);
 	tcase_add_test(tc, rr_unknown_certificate);
+	tcase_add_test(tc, rr_reasons_hold_and_release);
 	tcase_add_test(tc, kur_signed_by_the_old_certificate);
 	tcase_add_test(tc, kur_with_expired_certificate);
 	tcase_add_test(tc, signed_answers_carry_extra_certs);
