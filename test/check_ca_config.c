@@ -362,6 +362,26 @@ START_TEST(check_writes_nothing)
 }
 END_TEST
 
+/* The example the README and the installation ship parses and checks. */
+START_TEST(example_file)
+{
+	struct ca_config c;
+	struct pk_err e;
+	char *f;
+
+	ck_assert_int_ge(asprintf(&f, "%s/examples/cmpca.conf", tu_top()), 0);
+	ca_config_init(&c);
+	ck_assert_msg(ca_config_load(&c, f, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_config_check(&c, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(c.nprofiles, 3);
+	ck_assert_str_eq(c.profiles[2]->name, "test");
+	ck_assert_str_eq(c.profiles[2]->paths.v[0], "/.well-known/cmp/p/test");
+	ck_assert_ptr_null(c.profiles[1]->secret_file);	/* routers: signed only */
+	ca_config_clear(&c);
+	free(f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -376,6 +396,7 @@ main(void)
 	tcase_add_test(tc, routing);
 	tcase_add_test(tc, key_type_policy);
 	tcase_add_test(tc, check_writes_nothing);
+	tcase_add_test(tc, example_file);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
