@@ -662,6 +662,48 @@ out:
 	return rc;
 }
 
+/* Every certificate cmpca may send (the signer, the chain in extraCerts,
+ * caCerts and caPubs, the rollover's) must be X.509 v3: BouncyCastle-based
+ * peers refuse a CMP message with a v1 or v2 certificate anywhere in it. */
+static int
+check_v3(const char *what, X509 *x, struct pk_err *e)
+{
+	struct sbuf n = SBUF_INIT;
+
+	if (x == NULL || X509_get_version(x) == X509_VERSION_3)
+		return 0;
+	pk_name_sbuf(X509_get_subject_name(x), &n);
+	pk_err_set(e, "%s: the certificate %s is X.509 v%ld; CMP peers (BouncyCastle) "
+	    "refuse anything but v3 in a message", what, sbuf_str(&n),
+	    X509_get_version(x) + 1);
+	sbuf_free(&n);
+	return -1;
+}
+
+static int
+sent_certs_v3(struct ca *ca, struct pk_err *e)
+{
+	int i;
+
+	if (check_v3("signer-cert", ca->signer_cert, e) != 0)
+		return -1;
+	for (i = 0; i < sk_X509_num(ca->chain); i++)
+		if (check_v3(i == 0 ? "ca-cert" : "the CA's chain",
+		    sk_X509_value(ca->chain, i), e) != 0)
+			return -1;
+	for (i = 0; i < sk_X509_num(ca->resp_chain); i++)
+		if (check_v3("extra-certs", sk_X509_value(ca->resp_chain, i), e) != 0)
+			return -1;
+	for (i = 0; i < sk_X509_num(ca->capubs); i++)
+		if (check_v3("capubs", sk_X509_value(ca->capubs, i), e) != 0)
+			return -1;
+	if (check_v3("previous-ca-cert", ca->old_root, e) != 0 ||
+	    check_v3("previous-ca-cert", ca->new_with_old, e) != 0 ||
+	    check_v3("previous-ca-cert", ca->old_with_new, e) != 0)
+		return -1;
+	return 0;
+}
+
 /* ca_open and ca_check: CHECK_ONLY loads and checks without writing. */
 static int
 open_ca(struct ca **out, const struct ca_config *cfg, int check_only,
@@ -764,6 +806,8 @@ open_ca(struct ca **out, const struct ca_config *cfg, int check_only,
 		goto out;
 	if (ca->cert == NULL && cfg->capubs != NULL &&
 	    ca_load_certs(cfg->capubs, &ca->capubs, e) != 0)
+		goto out;
+	if (sent_certs_v3(ca, e) != 0)
 		goto out;
 	rc = 0;
 out:

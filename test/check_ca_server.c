@@ -3,9 +3,14 @@
  * cannot produce (reused transactionID, a POP signature that does not verify,
  * certConf without statusInfo, wrong recipNonce or certHash, certConf twice,
  * missing senderNonce, garbage, pvno 3), the protection of answers (PBM like the
- * request, signed errors when the request's protection failed), genm values,
- * polling, and several threads at once. Every error text checked here cites
- * each RFC clause once. The openssl interop runs in test/t_cmpca_interop.sh.
+ * request, signed errors when the request's protection failed), genm values
+ * (decoded with cmp/'s readers), polling, revocation reasons with hold and
+ * release, and several threads at once; cmpca on the issuing CA of a three-level
+ * hierarchy (test/mkpki.sh: signed requests, the response chain, caPubs, an
+ * impostor CA and a sibling refused, rootCaKeyUpdate after a root rollover);
+ * profiles from a cmpca.conf (secrets and transactions per path, key-type
+ * policy). Every error text checked here cites each RFC clause once. The
+ * openssl interop runs in test/t_cmpca_interop.sh and t_cmpca_hierarchy.sh.
  */
 #include <check.h>
 #include <pthread.h>

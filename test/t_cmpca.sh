@@ -176,6 +176,17 @@ else
 	fail config_profiles_printed "$(cat "$tmp/run5")"
 fi
 
+# a certificate cmpca would send must be v3 (BouncyCastle peers refuse others);
+# a refused file leaves nothing behind, not even a first-run CA
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/v.key" \
+    -out "$tmp/v3.crt" -subj /CN=v1 -days 2 >/dev/null 2>&1
+openssl x509 -x509toreq -in "$tmp/v3.crt" -signkey "$tmp/v.key" -out "$tmp/v.csr" 2>/dev/null
+openssl x509 -req -in "$tmp/v.csr" -signkey "$tmp/v.key" -days 2 -out "$tmp/v1.crt" 2>/dev/null
+timeout 20 "$CMPCA" --dir "$tmp/ca4" --listen 127.0.0.1:0 --capubs "$tmp/v1.crt" \
+    >"$tmp/o" 2>&1; rc=$?
+check v1_certificate_refused '[ $rc -eq 1 ] && grep -q "capubs: the certificate CN=v1 is X.509 v1" "$tmp/o" &&
+    [ ! -e "$tmp/ca4" ]'
+
 # IPv6 loopback when the host has it
 if grep -q '^0*1 ' /proc/net/if_inet6 2>/dev/null; then
 	"$CMPCA" --dir "$ca" --listen '[::1]:0' >"$tmp/run4" 2>&1 &

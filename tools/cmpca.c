@@ -318,6 +318,14 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pk_err_clear(&e);
+	/* everything checked before anything is made: a bad file leaves no
+	 * first-run CA behind */
+	if (ca_check(&ca, &cfg, &e) != 0) {
+		fprintf(stderr, "cmpca: %s\n", e.msg);
+		goto out;
+	}
+	ca_close(ca);
+	ca = NULL;
 	if (ca_open(&ca, &cfg, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
