@@ -16,9 +16,7 @@
  * without writing anything and prints the effective configuration (secrets
  * masked): 0 valid, 1 not.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
