@@ -209,7 +209,7 @@ INST_SBIN    := cmpca
 INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
 INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
 INST_DOCS    := README.md $(wildcard doc/*.md)
-INST_EXAMPLES:= $(wildcard examples/*.cfg)
+INST_EXAMPLES:= $(wildcard examples/*.cfg examples/*.conf)
 COMPLETIONS  := pkish cmpca cmpdump
 
 install: all

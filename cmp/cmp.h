@@ -215,6 +215,10 @@ int cmp_rr_count(const CMP_PKIMESSAGE *m);
 CMP_CERTTEMPLATE *cmp_rr_get0_details(const CMP_PKIMESSAGE *m, int idx);
 /* CRLReason from crlEntryDetails of entry IDX, -1 when absent. */
 int cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx);
+/* The reasonCode of entry IDX as sent (RFC 5280 5.3.1; the caller judges the
+ * value): 0 with *code, or *code -1 when absent; -1 when it does not decode
+ * (or appears twice) or is negative. */
+int cmp_rr_reason_code(const CMP_PKIMESSAGE *m, int idx, long *code);
 int cmp_rp_count(const CMP_PKIMESSAGE *m);
 int cmp_certconf_count(const CMP_PKIMESSAGE *m);
 CMP_CERTSTATUS *cmp_certconf_get0(const CMP_PKIMESSAGE *m, int idx);
@@ -235,6 +239,47 @@ int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
 STACK_OF(CMP_ITAV) *cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m);
 /* New ITAV of type OID_TEXT (dotted); VALUE is taken (may be NULL). */
 CMP_ITAV *cmp_itav_new_oid(const char *oid_text, ASN1_TYPE *value);
+/* 1 when IT's infoType is OID_TEXT (dotted, e.g. CMP_OID_IT_CA_CERTS). */
+int cmp_itav_is(const CMP_ITAV *it, const char *oid_text);
+
+/* The values of the support messages (RFC 4210 5.3.19, RFC 9480 2.14-2.16,
+ * RFC 9483 4.3). Builders (cmp_build.c) return a new ITAV (NULL on failure),
+ * DER-encoded; their arguments are copied. Readers (cmp_msg.c) decode IT's
+ * value strictly (one DER value, nothing after it, certificates checked):
+ * 0 with *out new, or NULL when the value is absent; -1 with the reason. */
+/* OID with a SEQUENCE SIZE (1..MAX) OF CMPCertificate: caCerts (RFC 9480
+ * 2.14); no value when CERTS is NULL or empty. */
+CMP_ITAV *cmp_itav_new_certs(const char *oid, STACK_OF(X509) *certs);
+int cmp_itav_get1_certs(const CMP_ITAV *it, STACK_OF(X509) **out,
+    struct pk_err *e);
+/* OID with one CMPCertificate: rootCaCert in a genm (RFC 9480 2.15); no value
+ * when X is NULL. */
+CMP_ITAV *cmp_itav_new_cert(const char *oid, X509 *x);
+int cmp_itav_get1_cert(const CMP_ITAV *it, X509 **out, struct pk_err *e);
+/* id-it-rootCaKeyUpdate with RootCaKeyUpdateContent (RFC 9480 2.15); no value
+ * (no update available) when NEW_WITH_NEW is NULL; the others may be NULL. */
+CMP_ITAV *cmp_itav_new_root_ca_key_update(X509 *new_with_new,
+    X509 *new_with_old, X509 *old_with_new);
+int cmp_itav_get1_root_ca_key_update(const CMP_ITAV *it,
+    CMP_ROOTCAKEYUPDATE **out, struct pk_err *e);
+/* id-it-certReqTemplate with CertReqTemplateContent (RFC 9480 2.16); no value
+ * when T is NULL. */
+CMP_ITAV *cmp_itav_new_cert_req_template(const CMP_CERTREQTEMPLATE *t);
+int cmp_itav_get1_cert_req_template(const CMP_ITAV *it,
+    CMP_CERTREQTEMPLATE **out, struct pk_err *e);
+/* OID with a SEQUENCE OF AlgorithmIdentifier: signKeyPairTypes (RFC 4210
+ * 5.3.19.2); no value when ALGS is NULL. */
+CMP_ITAV *cmp_itav_new_algs(const char *oid, STACK_OF(X509_ALGOR) *algs);
+int cmp_itav_get1_algs(const CMP_ITAV *it, STACK_OF(X509_ALGOR) **out,
+    struct pk_err *e);
+/* keySpec controls of a certificate request template (RFC 9480 2.16):
+ * id-regCtrl-algId with an AlgorithmIdentifier (a key algorithm other than
+ * rsaEncryption, with its parameters, e.g. the curve), id-regCtrl-rsaKeyLen
+ * with the RSA modulus bits. The reader sets *alg (new) or *rsa_bits. */
+CMP_ATAV *cmp_atav_new_alg_id(const X509_ALGOR *alg);
+CMP_ATAV *cmp_atav_new_rsa_key_len(int bits);
+int cmp_atav_keyspec(const CMP_ATAV *a, X509_ALGOR **alg, long *rsa_bits,
+    struct pk_err *e);
 
 /* --- Protection (cmp_protect.c) --- */
 
