@@ -248,7 +248,8 @@ verify_protection(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 		if (!t->cfg->use_mac)
 			return pk_err_set(e, "the message is MAC-protected but this "
 			    "session has no shared secret (signature mode)");
-		return cmp_msg_verify_pbm(m, t->cfg->secret, t->cfg->secret_len, e);
+		return cmp_msg_verify_pbm(m, t->cfg->secret, t->cfg->secret_len,
+		    NULL, e);
 	case CMP_PROT_SIG:
 		return verify_sig(t, m, e);
 	default:

@@ -444,7 +444,7 @@ run_ir_mac(int mac_nid, const char *mac_text)
 	    cmp_req_get0(tr.m[0], 0))), subj), 0);
 	/* the certConf too is MAC-protected and accepts with the certHash */
 	ck_assert_int_eq(cmp_msg_protection_kind(tr.m[2]), CMP_PROT_PBM);
-	ck_assert_int_eq(cmp_msg_verify_pbm(tr.m[2], "sec1", 4, &e), 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(tr.m[2], "sec1", 4, NULL, &e), 0);
 	check_certconf(2, c_cl, CMP_STATUS_ACCEPTED, -1);
 	cmp_client_result_clear(&r);
 }
