@@ -412,6 +412,11 @@ void cmp_msg_dump(const CMP_PKIMESSAGE *m, struct sbuf *b);
 struct cmp_http;
 int cmp_http_new(struct cmp_http **out, const char *url, STACK_OF(X509) *trusted,
     int connect_timeout, struct pk_err *e);
+/* SHOULD_STOP (may be NULL) is asked every ~100 ms while connecting, sending
+ * and waiting for the answer; nonzero stops the exchange, which fails with
+ * "stopped by the operator while ...". */
+void cmp_http_set_stop(struct cmp_http *h, int (*should_stop)(void *arg),
+    void *arg);
 /* Sends REQ, returns the decoded response. Errors name their cause: "cannot
  * connect to HOST:PORT: Connection refused", "no response within N seconds",
  * "HTTP status 500 from the server", "the response is not a CMP message: ...". */

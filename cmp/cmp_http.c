@@ -47,7 +47,16 @@ struct cmp_http {
 	BIO *bio;			/* the connection: socket, or SSL over it */
 	OSSL_HTTP_REQ_CTX *rctx;	/* HTTP state on BIO */
 	int used;			/* messages exchanged on this connection */
+	int (*should_stop)(void *arg);
+	void *stop_arg;
 };
+
+void
+cmp_http_set_stop(struct cmp_http *h, int (*should_stop)(void *arg), void *arg)
+{
+	h->should_stop = should_stop;
+	h->stop_arg = arg;
+}
 
 static void
 conn_close(struct cmp_http *h)
@@ -490,7 +499,7 @@ exchange(struct cmp_http *h, const CMP_PKIMESSAGE *reqmsg,
 		pk_err_set(e, "the response is not a CMP message: empty body");
 		goto out;
 	}
-	if (cmp_msg_decode(p, (size_t)n, rsp, &de) != 0) {
+	if (cmp_msg_decode_ex(p, (size_t)n, CMP_DECODE_DER, rsp, &de) != 0) {
 		pk_err_set(e, "the response is not a CMP message: %s", de.msg);
 		goto out;
 	}
