@@ -30,13 +30,13 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "../cmp/cmp.h"
 #include "testutil.h"
+#include "tu_cmp.h"
 #include "tu_http.h"
 
 static char *dir;		/* fixtures, made once (unchecked fixture) */
@@ -295,55 +295,6 @@ ec_key(void)
 	return k;
 }
 
-/* PBM by hand with ITER iterations and a SALT-byte salt (the engine refuses to
- * make such a weak one): SHA-256 OWF, HMAC-SHA256 (RFC 4210 5.1.3.1). */
-static void
-protect_weak_pbm(CMP_PKIMESSAGE *m, const char *secret, int iter, int salt)
-{
-	CMP_PBMPARAMETER *p = CMP_PBMPARAMETER_new();
-	unsigned char s[64], key[EVP_MAX_MD_SIZE], mac[EVP_MAX_MD_SIZE], *pp = NULL;
-	unsigned int klen, mlen;
-	size_t pplen;
-	ASN1_STRING *ps = NULL;
-	X509_ALGOR *a = X509_ALGOR_new();
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	struct pk_err e;
-
-	memset(s, 0x5a, sizeof(s));
-	ASN1_OCTET_STRING_set(p->salt, s, salt);
-	X509_ALGOR_set0(p->owf, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF, NULL);
-	X509_ALGOR_set0(p->mac, OBJ_nid2obj(NID_hmacWithSHA256), V_ASN1_UNDEF,
-	    NULL);
-	ASN1_INTEGER_set(p->iterationCount, iter);
-	ck_assert_ptr_nonnull(ASN1_item_pack(p, ASN1_ITEM_rptr(CMP_PBMPARAMETER),
-	    &ps));
-	X509_ALGOR_set0(a, OBJ_nid2obj(NID_id_PasswordBasedMAC), V_ASN1_SEQUENCE,
-	    ps);
-	X509_ALGOR_free(m->header->protectionAlg);
-	m->header->protectionAlg = a;
-	cmp_msg_touch(m);
-	ck_assert_int_eq(cmp_msg_protected_part(m, &pp, &pplen, &e), 0);
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, secret, strlen(secret));
-	EVP_DigestUpdate(ctx, s, (size_t)salt);
-	EVP_DigestFinal_ex(ctx, key, &klen);
-	for (int i = 1; i < iter; i++) {
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-		EVP_DigestUpdate(ctx, key, klen);
-		EVP_DigestFinal_ex(ctx, key, &klen);
-	}
-	HMAC(EVP_sha256(), key, (int)klen, pp, pplen, mac, &mlen);
-	if (m->protection == NULL)
-		m->protection = ASN1_BIT_STRING_new();
-	ASN1_BIT_STRING_set(m->protection, mac, (int)mlen);
-	m->protection->flags &= ~0x07L;
-	m->protection->flags |= ASN1_STRING_FLAG_BITS_LEFT;
-	cmp_msg_touch(m);
-	OPENSSL_free(pp);
-	EVP_MD_CTX_free(ctx);
-	CMP_PBMPARAMETER_free(p);
-}
-
 /* The hostile answer to REQ: a certificate for the requested key from
  * H.iss_cert, pkiConf for certConf; protected as H says. */
 static CMP_PKIMESSAGE *
@@ -375,7 +326,8 @@ hostile_answer(const CMP_PKIMESSAGE *req)
 		    &e), 0);
 	}
 	if (H.weak_iter > 0)
-		protect_weak_pbm(rsp, "sec1", H.weak_iter, H.weak_salt);
+		ck_assert_int_eq(tu_pbm_protect(rsp, "sec1", H.weak_iter,
+		    H.weak_salt), 0);
 	else if (H.mac)
 		ck_assert_int_eq(cmp_msg_protect_pbm(rsp, "sec1", 4, NULL, &e), 0);
 	else
@@ -1033,13 +985,15 @@ START_TEST(polling_until_delivered)
 }
 END_TEST
 
-static int stop_calls;
+static double stop_at;
 
+/* The operator stops 1.5 s in: the CA answered waiting and asked to check
+ * again in 2 s, so the transaction is in its polling wait. */
 static int
 stop_after_first_poll(void *arg)
 {
 	(void)arg;
-	return ++stop_calls > 3;
+	return pk_mono_s() >= stop_at;
 }
 
 START_TEST(polling_stopped_by_operator)
@@ -1051,7 +1005,7 @@ START_TEST(polling_stopped_by_operator)
 
 	mock_start(MOCK_MAC "-rsp_cert cl.crt -poll_count 50 -check_after 2");
 	cfg_mac(&c);
-	stop_calls = 0;
+	stop_at = pk_mono_s() + 1.5;
 	c.should_stop = stop_after_first_poll;
 	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
 	ck_assert_msg(strstr(e.msg, "stopped by the operator while polling") !=
@@ -1059,6 +1013,98 @@ START_TEST(polling_stopped_by_operator)
 	ck_assert_int_eq(r.status, CMP_STATUS_WAITING);
 	ck_assert_ptr_null(r.cert);
 	ck_assert_int_le(time(NULL) - t0, 5);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+static int
+stop_now(void *arg)
+{
+	(void)arg;
+	return pk_mono_s() >= stop_at;
+}
+
+/* A loopback listener with a full accept queue: a new connection stays in
+ * its TCP handshake (the SYN is dropped). *fds: the listener and the two
+ * connections that fill its queue (close them all). */
+static void
+listener_full(int fds[3])
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	int i;
+
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fds[0], 0), 0);
+	ck_assert_int_eq(getsockname(fds[0], (struct sockaddr *)&a, &alen), 0);
+	for (i = 1; i < 3; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)connect(fds[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	usleep(100 * 1000);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+}
+
+/* The stop (Ctrl+C, poll-request stop) is honoured within ~200 ms while
+ * connecting and while waiting for the HTTP answer, not at the timeout. */
+START_TEST(stopped_while_connecting)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	double t0;
+	int fds[3];
+
+	listener_full(fds);
+	cfg_mac(&c);
+	c.timeout = 20;
+	c.should_stop = stop_now;
+	t0 = pk_mono_s();
+	stop_at = t0 + 0.3;
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "stopped by the operator while connecting to "
+	    "127.0.0.1:") != NULL, "%s", e.msg);
+	ck_assert_msg(pk_mono_s() - t0 < 0.3 + 0.25, "took %.3f s",
+	    pk_mono_s() - t0);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	cmp_client_result_clear(&r);
+}
+END_TEST
+
+START_TEST(stopped_while_waiting_for_answer)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	double t0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+	cfg_mac(&c);
+	c.timeout = 20;
+	c.should_stop = stop_now;
+	t0 = pk_mono_s();
+	stop_at = t0 + 0.5;
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_IR, &c, &r, &e), -1);
+	ck_assert_msg(strstr(e.msg, "stopped by the operator while waiting for "
+	    "the answer from 127.0.0.1:") != NULL, "%s", e.msg);
+	ck_assert_msg(pk_mono_s() - t0 < 0.5 + 0.25, "took %.3f s",
+	    pk_mono_s() - t0);
+	ck_assert_int_eq(tr.n, 1);	/* the ir went out */
+	close(fd);
 	cmp_client_result_clear(&r);
 }
 END_TEST
@@ -1272,8 +1318,10 @@ START_TEST(server_gone_mid_transaction)
 		fprintf(stderr, "error: %s\n", e.msg);
 	ck_assert_int_eq(tr.n, 3);	/* ir, ip, certConf without answer */
 	ck_assert_int_eq(cmp_msg_body_type(tr.m[2]), CMP_BODY_CERTCONF);
-	ck_assert_msg(strstr(e.msg, "closed the connection") != NULL ||
-	    strstr(e.msg, "Connection refused") != NULL, "%s", e.msg);
+	/* the retry on a new connection meets the mock on its way out */
+	ck_assert_msg(strstr(e.msg, "closed the connection without an answer") !=
+	    NULL || strstr(e.msg, "Connection refused") != NULL ||
+	    strstr(e.msg, "Connection reset by peer") != NULL, "%s", e.msg);
 	ck_assert_ptr_null(r.cert);
 	ck_assert_int_eq(r.status, CMP_STATUS_ACCEPTED);
 	cmp_client_result_clear(&r);
@@ -1689,6 +1737,53 @@ START_TEST(trust_ber_answer_refused)
 }
 END_TEST
 
+/* Issue 14 point 3, the one timing assertion of make check: a kept-alive IR +
+ * certConf in one process against cmpca on loopback takes well under 20 ms
+ * (the best of five; with header and body in two writes the certConf waited
+ * ~40 ms for a delayed ACK). Not asserted under valgrind; 3x under the
+ * sanitizers. The real figure is make bench's. */
+START_TEST(kept_alive_ir_certconf_fast)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	const char *pre = getenv("LD_PRELOAD"), *san = getenv("SANITIZE");
+	double best = 1e9, t0, bound = 0.020;
+	char shm[] = "/dev/shm/pkish-ca.XXXXXX", opts[512];
+	int i, on_shm;
+
+	/* the CA's database in memory where there is a tmpfs: the figure is the
+	 * transport's, not the disk's fdatasync */
+	on_shm = mkdtemp(shm) != NULL;
+	snprintf(opts, sizeof(opts), "--dir %s/ca --ca-cert ca.crt --ca-key ca.key "
+	    "--signer-cert srv.crt --signer-key srv.key --ref ref1 --secret sec1",
+	    on_shm ? shm : "cmpca3.d");
+	cmpca_start(opts);
+	cfg_mac(&c);
+	c.trace = NULL;
+	c.progress = NULL;
+	for (i = 0; i < 6; i++) {
+		t0 = pk_mono_s();
+		ck_assert_msg(cmp_client_run(CMP_BODY_IR, &c, &r, &e) == 0, "%s",
+		    e.msg);
+		if (i > 0 && pk_mono_s() - t0 < best)	/* the first warms up */
+			best = pk_mono_s() - t0;
+		cmp_client_result_clear(&r);
+	}
+	fprintf(stderr, "kept-alive IR + certConf against cmpca: best of 5 "
+	    "%.1f ms\n", best * 1000);
+	mock_stop();
+	if (on_shm)
+		tu_rmrf(shm);
+	if (pre != NULL && strstr(pre, "vgpreload") != NULL)
+		return;
+	if (san != NULL && strcmp(san, "1") == 0)
+		bound *= 3;
+	ck_assert_msg(best < bound, "a kept-alive IR + certConf took %.1f ms "
+	    "(bound %.0f ms)", best * 1000, bound * 1000);
+}
+END_TEST
+
 START_TEST(bad_urls_refused)
 {
 	struct cmp_http *h;
@@ -1731,6 +1826,8 @@ main(void)
 	tcase_add_test(tc, polling_until_delivered);
 	tcase_add_test(tc, polling_stopped_by_operator);
 	tcase_add_test(tc, polling_bounded_by_timeout);
+	tcase_add_test(tc, stopped_while_connecting);
+	tcase_add_test(tc, stopped_while_waiting_for_answer);
 	tcase_add_test(tc, error_message_reported);
 	tcase_add_test(tc, rejection_status_reported);
 	tcase_add_test(tc, unprotected_error_marked_unauthenticated);
@@ -1746,6 +1843,7 @@ main(void)
 	tcase_add_test(tc, bad_urls_refused);
 	tcase_add_test(tc, cmpca_ir_then_kur_regenerate);
 	tcase_add_test(tc, signer_without_digital_signature_refused);
+	tcase_add_test(tc, kept_alive_ir_certconf_fast);
 	tcase_add_test(tc, trust_device_signer_with_fake_ca_refused);
 	tcase_add_test(tc, trust_capubs_of_signed_answer_not_anchors);
 	tcase_add_test(tc, trust_signer_needs_cmc_eku);
