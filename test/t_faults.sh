@@ -11,6 +11,7 @@
 # a huge PBM iteration count, the replayed answer of an earlier transaction,
 # 10,000 nested SEQUENCEs). Each case: exit 1 within the session's timeout, no
 # certificate written, and the fault named with its figures.
+# KEEP=1 keeps the temporary directory for a look afterwards.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 case "${BUILD:-build}" in /*) b=$BUILD ;; *) b="$top/${BUILD:-build}" ;; esac

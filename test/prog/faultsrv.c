@@ -336,6 +336,15 @@ serve(int fd, const char *upstream)
 			    0);
 			break;
 		}
+		if (is("silent")) {
+			/* accepts, reads the request, never answers (no upstream
+			 * needed: a listener for the stop and timeout tests) */
+			logf_("silent: a %s of %zu bytes, no answer",
+			    cmp_body_name(cmp_msg_body_type(req)), len);
+			CMP_PKIMESSAGE_free(req);
+			linger_until_closed(fd);
+			break;
+		}
 		if (is("replay") && recorded != NULL &&
 		    cmp_msg_body_type(req) == CMP_BODY_IR) {
 			logf_("replay: ip of %zu bytes", recorded_len);
