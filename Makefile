@@ -208,7 +208,9 @@ fuzz: $(DEPS_STAMP)
 	    -DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"' -fsanitize=fuzzer,address,undefined \
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
-	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. mkdir -p $(FUZZ_BUILD)/corpus &&" \
+	    "$(FUZZ_BUILD)/fuzz_cmp_client -max_total_time=60 $(FUZZ_BUILD)/corpus test/vectors:" \
+	    "libFuzzer writes new inputs into the first directory, never give it test/vectors first)"
 
 # ---- install / uninstall ----
 # `make install` installs what `make` built (give make the same PREFIX): the
