@@ -640,7 +640,7 @@ rec_header(const char *hdr, size_t len, const char *name, char *v, size_t vn)
 	return 0;
 }
 
-/* TEXT's first bytes, printable, for a message. */
+/* P[0..N) with what is not printable as \xNN, for a message. */
 static void
 printable(const unsigned char *p, size_t n, char *out, size_t on)
 {
@@ -715,8 +715,17 @@ diagnose(struct cmp_http *h, struct conn *c, const char *why, int read_timeout,
 		return;
 	}
 	line = memchr(hd, '\n', c->headlen);
-	if (line != NULL && (sscanf(hd, "HTTP/%*d.%*d %d", &status) != 1 ||
-	    status < 100 || status > 999)) {
+	if (line != NULL) {
+		/* the status line as a string of its own */
+		size_t ll = (size_t)(line - hd) < sizeof(txt) - 1 ?
+		    (size_t)(line - hd) : sizeof(txt) - 1;
+
+		memcpy(txt, hd, ll);
+		txt[ll] = '\0';
+		if (sscanf(txt, "HTTP/%*d.%*d %d", &status) != 1)
+			status = 0;
+	}
+	if (line != NULL && (status < 100 || status > 999)) {
 		printable(c->head, (size_t)(line - hd) < 40 ? (size_t)(line - hd) :
 		    40, txt, sizeof(txt));
 		pk_err_set(e, "the answer from %s:%s has no valid HTTP status line: "
