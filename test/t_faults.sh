@@ -56,12 +56,13 @@ F="$tmp/flash"
 "$b/pkish" --no-startup --flash "$F" -f "$tmp/setup.cfg" >"$tmp/setup.out" 2>&1 ||
 	{ fail faults-setup "$(cat "$tmp/setup.out")"; exit 1; }
 
-# start_fault NAME DIR: faultsrv in the background, log DIR/fs.log; sets furl,
-# fport (empty when it did not start)
+# start_fault NAME DIR: faultsrv in the background, log DIR/fs.log; sets fpid,
+# furl, fport (empty when it did not start)
 start_fault() {
 	"$b/test/faultsrv" --upstream "$ca_url" --fault "$1" --secret fsecret \
 		>"$2/fs.log" 2>&1 &
-	pids="$pids $!"
+	fpid=$!
+	pids="$pids $fpid"
 	furl=""
 	_i=0
 	while [ $_i -lt 100 ] && [ -z "$furl" ]; do
@@ -94,6 +95,7 @@ fault_case() {
 	start_fault "$name" "$d"
 	if [ -z "$furl" ]; then
 		fail "fault-$name" "faultsrv did not start: $(cat "$d/fs.log")"
+		kill "$fpid" 2>/dev/null
 		return
 	fi
 	if [ "$name" = replay ]; then
@@ -101,6 +103,7 @@ fault_case() {
 		run_ir r "$d/flash" "$furl" "$d/first.out"
 		if [ $rc -ne 0 ] || [ ! -f "$d/flash/pki/public/r_ir.cer" ]; then
 			fail "fault-$name" "the first transaction failed: $(cat "$d/first.out")"
+			kill "$fpid" 2>/dev/null
 			return
 		fi
 	fi
@@ -119,6 +122,9 @@ fault_case() {
 		fail "fault-$name" "$why"
 		sed 's/^/    /' "$d/out" "$d/fs.log"
 	fi
+	# (also from the background subshells, whose $pids the trap never sees)
+	kill "$fpid" 2>/dev/null
+	wait "$fpid" 2>/dev/null
 }
 
 E='Error: The initial-request of the CMP session s failed: '
