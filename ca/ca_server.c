@@ -328,7 +328,7 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
 		pk_err_clear(&e);
-		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &e) != 0)
+		if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL, &e) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
 		c->mac_ok = 1;

@@ -275,7 +275,7 @@ START_TEST(ir_certconf_pkiconf)
 	    cmp_msg_get0_sender_nonce(ir)));
 	/* protected like the request, caPubs = the CA */
 	ck_assert_int_eq(cmp_msg_protection_kind(ip), CMP_PROT_PBM);
-	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), &e) == 0,
+	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), NULL, &e) == 0,
 	    "%s", e.msg);
 	capubs = cmp_rep_get0_capubs(ip);
 	ck_assert_int_eq(sk_X509_num(capubs), 1);
@@ -517,7 +517,7 @@ START_TEST(pbm_style_and_pvno3)
 	ck_assert_msg(strstr(d, "owf=SHA1") != NULL || strstr(d, "owf=sha1") != NULL,
 	    "%s", d);
 	ck_assert_msg(strstr(d, "hmacWithSHA256") != NULL, "%s", d);
-	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), &e) == 0,
+	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), NULL, &e) == 0,
 	    "%s", e.msg);
 	free(d);
 	X509_NAME_free(subj);
