@@ -1643,7 +1643,7 @@ START_TEST(prof_secret_of_another_profile_refused)
 	ir = make_ir_ref("ref-a", "secret-a", key);
 	rsp = exchange_at("/a", ir);
 	(void)ip_cert(rsp);
-	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, NULL, &e) == 0, "%s", e.msg);
 	CMP_PKIMESSAGE_free(rsp);
 	CMP_PKIMESSAGE_free(ir);
 	ir = make_ir_ref("ref-b", "secret-b", key);
