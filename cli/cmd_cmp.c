@@ -180,7 +180,10 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 	}
 	interrupted = 0;
 	if (c->interactive) {
-		/* Ctrl+C stops a transaction that waits (the console keeps running) */
+		/* Ctrl+C stops the transaction in any phase (connecting, waiting
+		 * for the answer, polling: the engine asks was_interrupted every
+		 * 100 ms, and the signal interrupts its waits); the console keeps
+		 * running. No SA_RESTART: a wait returns at once. */
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_sigint;
 		sigaction(SIGINT, &sa, &old);
@@ -188,6 +191,10 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 	rc = device_request(c->dev, name, kind, was_interrupted, NULL, &r, &e);
 	if (c->interactive)
 		sigaction(SIGINT, &old, NULL);
+	/* the terminal echoed "^C" where the cursor was: the outcome goes on a
+	 * line of its own */
+	if (c->interactive && interrupted)
+		cli_write(c, "\n");
 	if (rc != 0 && !r.sent)
 		return cli_error(c, "%s", e.msg);
 	if (rc != 0)
@@ -253,9 +260,11 @@ h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 		return cli_error(c, "The CMP session %s does not exist.", name);
 	name = device_session_cfg(device_session_find(c->dev, name))->name;
 	if (rc == 0)
-		cli_out(c, "Info: The CMP session %s is not polling.\n", name);
+		cli_out(c, "Info: The CMP session %s has no transaction in "
+		    "progress.\n", name);
 	else
-		cli_out(c, "Info: Polling of the CMP session %s will stop.\n", name);
+		cli_out(c, "Info: The transaction of the CMP session %s will "
+		    "stop.\n", name);
 	return 0;
 }
 

@@ -212,8 +212,10 @@ void device_session_status(const struct device_session *s,
     struct device_session_status *out);
 /* 1 while session NAME has a transaction in progress. */
 int device_session_busy(struct device *d, const char *name);
-/* Asks the polling of session NAME to stop: 1 asked, 0 it is not polling, -1 no
- * such session. */
+/* Asks the transaction of session NAME (a console request, or an automatic
+ * update in the background) to stop, in whatever phase it is (connecting,
+ * waiting for the answer, polling): 1 asked, 0 none is under way, -1 no such
+ * session. The transaction ends within ~100 ms as a failure. */
 int device_session_stop(struct device *d, const char *name);
 
 /* Runs KIND for session NAME and stores what came back (certificate file, caPubs,

@@ -557,7 +557,10 @@ device_session_stop(struct device *d, const char *name)
 
 	if (s == NULL)
 		return -1;
-	if (strcmp(s->state, "polling") != 0 && strcmp(s->state, "waiting") != 0)
+	/* a console request (waiting, polling) or an automatic update in its
+	 * worker thread (updating): the transaction asks should_stop while it
+	 * connects, waits for an answer or polls */
+	if (strcmp(s->state, "idle") == 0)
 		return 0;
 	atomic_store(&s->stop, 1);
 	return 1;

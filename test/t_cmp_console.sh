@@ -37,8 +37,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.
 	-addext basicConstraints=critical,CA:TRUE \
 	-addext keyUsage=critical,keyCertSign,digitalSignature 2>/dev/null
 openssl req -new -key dev.key -subj "/CN=dev.example.com" -out dev.csr 2>/dev/null
+# a v3 certificate naming its issuer by key identifier (RFC 5280 4.2.1.1: the
+# client matches the issuer by authorityKeyIdentifier as well as by name)
+printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' >ee.ext
 openssl x509 -req -in dev.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 10 \
-	-out rsp.pem 2>/dev/null
+	-extfile ee.ext -out rsp.pem 2>/dev/null
 
 start_mock() {	# extra mock options
 	[ -n "$mock" ] && kill "$mock" 2>/dev/null && wait "$mock" 2>/dev/null
