@@ -63,6 +63,7 @@ struct gview {
 	size_t nfirst;
 	int param_first;	/* a command of the view starts with a parameter */
 	int has_secret;		/* a secret param is reachable from its commands */
+	int secret_first;	/* a command of the view starts with a secret param */
 	/* the binding of the view (grammar_load) and its fields' leaves as the
 	 * grammar's strings (NULL: the key), so cfg_bind compares pointers */
 	const struct cli_view_binding *bind_vb;
@@ -270,7 +271,7 @@ struct cfg_node {
 	char *key;
 	char *header;			/* canonical text of the entering command */
 	struct cfg_leaf *leaves;
-	size_t nleaves;
+	size_t nleaves, capleaves;
 	struct cfg_node **children;	/* creation order */
 	size_t nchildren, capchildren;
 	struct cfg_node *parent;

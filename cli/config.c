@@ -185,7 +185,10 @@ cfg_set_leaf(struct cfg_node *n, const struct gcmd *cmd, const char *text,
 	if (l != NULL) {
 		leaf_clear(l);
 	} else {
-		n->leaves = xrealloc(n->leaves, (n->nleaves + 1) * sizeof(*n->leaves));
+		if (n->nleaves == n->capleaves) {
+			n->capleaves = n->capleaves ? 2 * n->capleaves : 4;
+			n->leaves = xrealloc(n->leaves, n->capleaves * sizeof(*n->leaves));
+		}
 		l = &n->leaves[n->nleaves++];
 	}
 	memset(l, 0, sizeof(*l));

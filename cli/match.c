@@ -203,8 +203,11 @@ match_prepare(struct grammar *g)
 		v->start = xcalloc(s.n + 1, sizeof(int));
 		for (size_t k = 0; k < s.n; k++) {
 			v->start[k] = s.v[k].node;
-			if (g->nodes[s.v[k].node].kind == GN_PARAM)
+			if (g->nodes[s.v[k].node].kind == GN_PARAM) {
 				v->param_first = 1;
+				if (g->nodes[s.v[k].node].param->type == GT_SECRET)
+					v->secret_first = 1;
+			}
 		}
 		tset_free(&s);
 		/* the first keywords, each once (whatever its case) */
@@ -265,6 +268,27 @@ first_of(const struct gview *v, const char *t, int *none)
 	/* the keywords T prefixes sort right after where T would be */
 	*none = lo == v->nfirst || !pk_strncaseeq(v->first[lo].kw, t, strlen(t));
 	return NULL;
+}
+
+/* S becomes the threads after the prepared first step F (S empty). */
+static void
+tset_from_first(struct tset *s, const struct gfirst *f)
+{
+	s->caph = f->nfrom < 16 ? 16 : f->nfrom;
+	s->h = xmalloc(s->caph * sizeof(*s->h));
+	for (size_t k = 0; k < f->nfrom; k++) {
+		s->h[k].node = f->from[k];
+		s->h[k].prev = -1;
+	}
+	s->nh = f->nfrom;
+	s->cap = f->n < 32 ? 32 : f->n;
+	s->v = xmalloc(s->cap * sizeof(*s->v));
+	for (size_t k = 0; k < f->n; k++) {
+		s->v[k].node = f->node[k];
+		s->v[k].hist = f->via[k];
+		s->v[k].n = 1;
+	}
+	s->n = f->n;
 }
 
 /* The start of a line in view V (built when the grammar loaded: the view's
@@ -576,23 +600,7 @@ walk(const struct match_env *m, const struct gview *v, const struct cli_tokens *
 	if (f != NULL) {
 		/* the first word is a keyword of the view: its step was taken when
 		 * the grammar loaded */
-		struct tset *s = &w->s;
-
-		s->caph = f->nfrom < 16 ? 16 : f->nfrom;
-		s->h = xmalloc(s->caph * sizeof(*s->h));
-		for (size_t k = 0; k < f->nfrom; k++) {
-			s->h[k].node = f->from[k];
-			s->h[k].prev = -1;
-		}
-		s->nh = f->nfrom;
-		s->cap = f->n < 32 ? 32 : f->n;
-		s->v = xmalloc(s->cap * sizeof(*s->v));
-		for (size_t k = 0; k < f->n; k++) {
-			s->v[k].node = f->node[k];
-			s->v[k].hist = f->via[k];
-			s->v[k].n = 1;
-		}
-		s->n = f->n;
+		tset_from_first(&w->s, f);
 		i = 1;
 	} else {
 		start_set(m, v, &w->s);
@@ -752,13 +760,30 @@ match_secret_mask(const struct match_env *m, const struct gview *v, const struct
 	 * fallback of match_line), each walked as far as the line goes. */
 	for (const struct gview *w = v; w != NULL; w = w->parent) {
 		struct tset s = { 0 };
+		const struct gfirst *f = NULL;
+		size_t i = 0;
+		int none = 0;
 
 		if (w != v && w->parent == NULL)
 			break;
 		if (!w->has_secret)
 			continue;	/* no thread of W can be at a secret */
-		start_set(m, w, &s);
-		for (size_t i = 0; i < toks->n; i++) {
+		if (toks->n > 0 && toks->v[0].text[0] != '\0')
+			f = first_of(w, toks->v[0].text, &none);
+		if (f != NULL || (none && !w->param_first && w->nfirst > 0)) {
+			/* the first word settles the first step as in walk(): it is
+			 * the prepared one (F), or no thread takes the word even
+			 * leniently (no keyword begins with it, no parameter) */
+			if (w->secret_first)
+				mask[0] = 1;
+			if (f == NULL)
+				continue;
+			tset_from_first(&s, f);
+			i = 1;
+		} else {
+			start_set(m, w, &s);
+		}
+		for (; i < toks->n; i++) {
 			for (size_t k = 0; k < s.n; k++) {
 				const struct gnode *n = &m->g->nodes[s.v[k].node];
 

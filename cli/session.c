@@ -444,22 +444,27 @@ apply(struct cli *c, const struct gview *v, const struct cfg_node *n, const char
 const char *
 cli_prompt(struct cli *c)
 {
-	struct sbuf b = SBUF_INIT;
+	/* written in place (twice per line of a script: the echo and the caret
+	 * column), truncated as the buffer is */
 	const char *f = c->view->prompt;
+	size_t i = 0, cap = sizeof(c->prompt) - 1;
 
-	for (; *f; f++) {
-		if (f[0] == '%' && f[1] == 's') {
-			sbuf_puts(&b, c->hostname != NULL ? c->hostname : "pkish");
-			f++;
-		} else if (f[0] == '%' && f[1] == 'k') {
-			sbuf_puts(&b, c->node && c->node->key ? c->node->key : "");
-			f++;
-		} else {
-			sbuf_putc(&b, *f);
+	for (; *f && i < cap; f++) {
+		const char *sub = NULL;
+
+		if (f[0] == '%' && f[1] == 's')
+			sub = c->hostname != NULL ? c->hostname : "pkish";
+		else if (f[0] == '%' && f[1] == 'k')
+			sub = c->node && c->node->key ? c->node->key : "";
+		if (sub == NULL) {
+			c->prompt[i++] = *f;
+			continue;
 		}
+		f++;
+		for (; *sub && i < cap; sub++)
+			c->prompt[i++] = *sub;
 	}
-	snprintf(c->prompt, sizeof(c->prompt), "%s", sbuf_str(&b));
-	sbuf_free(&b);
+	c->prompt[i] = '\0';
 	return c->prompt;
 }
 

@@ -965,6 +965,48 @@ random_config(struct cli *c)
 	free(run(c, "return", NULL));
 }
 
+/* The echo of a script's line masks the values of secret params wherever the
+ * line matches: the current view, a parent view's command typed in a sub-view,
+ * abbreviated keywords, and a line that fails later still hides its secret. A
+ * line without a secret param is echoed as typed. */
+static void
+expect_echo(struct cli *c, const char *line, const char *want)
+{
+	struct sbuf b = SBUF_INIT;
+
+	cli_echo_text(c, line, &b);
+	ck_assert_msg(strcmp(sbuf_str(&b), want) == 0, "echo of '%s': '%s', want '%s'",
+	    line, sbuf_str(&b), want);
+	sbuf_free(&b);
+}
+
+START_TEST(echo_masks_secrets)
+{
+	struct cli *c = new_cli();
+
+	expect(c, "system-view", 0, NULL);
+	expect_echo(c, "pki export rsa-key-pair k1 pem k1.pem password abcdef12",
+	    "pki export rsa-key-pair k1 pem k1.pem password ******");
+	expect_echo(c, "pki ex rsa k1 pem k1.pem pass abcdef12",
+	    "pki ex rsa k1 pem k1.pem pass ******");
+	expect_echo(c, "pki entity e1", "pki entity e1");
+	expect(c, "pki cmp session s1", 0, NULL);
+	expect_echo(c, "cmp-request message-authentication-code ref-1 Secret-1",
+	    "cmp-request message-authentication-code ref-1 ******");
+	expect_echo(c, "cmp-req message-auth ref-1 \"quoted secret\"",
+	    "cmp-req message-auth ref-1 ******");
+	expect_echo(c, "cmp-request message-authentication-code ref-1",
+	    "cmp-request message-authentication-code ref-1");
+	/* the system view's command from the session view */
+	expect_echo(c, "pki export ecc-key-pair k2 pkcs12 k2.p12 password abcdef12",
+	    "pki export ecc-key-pair k2 pkcs12 k2.p12 password ******");
+	expect_echo(c, "cmp-request timeout 60", "cmp-request timeout 60");
+	expect_echo(c, "bogus word here", "bogus word here");
+	expect_echo(c, "", "");
+	cli_free(c);
+}
+END_TEST
+
 START_TEST(roundtrip_property)
 {
 	for (unsigned seed = 1; seed <= 300; seed++) {
@@ -1076,6 +1118,7 @@ main(void)
 	tcase_add_test(tc, matcher_without_session);
 	tcase_add_test(tc, binding_checked_against_grammar);
 	tcase_add_test(tc, defaults_in_help_are_the_devices);
+	tcase_add_test(tc, echo_masks_secrets);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);
