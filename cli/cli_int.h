@@ -336,6 +336,12 @@ struct cli {
 	 * that (saved: NULL until then), so a start renders nothing. */
 	unsigned long gen, saved_gen;
 	char *saved;
+	/* While the saved configuration loads at start (defer_apply), the
+	 * feature's apply of the node whose leaves consecutive lines set runs
+	 * once, when another kind of line comes or the load ends (session.c). */
+	int defer_apply;
+	struct cfg_node *apply_node;
+	const struct gview *apply_view;
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };

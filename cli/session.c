@@ -441,6 +441,33 @@ apply(struct cli *c, const struct gview *v, const struct cfg_node *n, const char
 	free(obj);
 }
 
+/* Runs the apply that waits (defer_apply), if any. */
+static void
+apply_pending(struct cli *c)
+{
+	struct cfg_node *n = c->apply_node;
+
+	if (n == NULL)
+		return;
+	c->apply_node = NULL;
+	apply(c, c->apply_view, n, NULL);
+}
+
+/* Applies node N of view V now, or, while the configuration loads, when the
+ * lines that set N's leaves are done. */
+static void
+apply_node(struct cli *c, const struct gview *v, struct cfg_node *n)
+{
+	if (!c->defer_apply) {
+		apply(c, v, n, NULL);
+		return;
+	}
+	if (c->apply_node != n)
+		apply_pending(c);
+	c->apply_node = n;
+	c->apply_view = v;
+}
+
 const char *
 cli_prompt(struct cli *c)
 {
@@ -575,6 +602,12 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 	size_t nowned = 0;
 	int rc = -1;
 
+	/* a waiting apply waits on only through the lines setting leaves of its
+	 * node (a leaf's check reads its line and other objects, whose applies
+	 * ran when their views were left; enter and undo checks may read the
+	 * device: it is told first) */
+	if (cmd->enter != NULL || cmd->undo || c->node != c->apply_node)
+		apply_pending(c);
 	if (cmd->enter != NULL) {
 		const char *key = cli_arg(a, cmd->key);
 		struct cfg_node *n = cfg_child(c->node, cmd->enter, key);
@@ -633,7 +666,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		cfg_canonical(a, &text);
 	config_will_change(c);
 	cfg_set_leaf(c->node, cmd, nowned > 0 ? sbuf_str(&text) : a->line, a);
-	apply(c, c->view, c->node, NULL);
+	apply_node(c, c->view, c->node);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nowned; i++)
@@ -799,8 +832,10 @@ cli_exec(struct cli *c, const char *line)
 		c->end_col = plen + toks.v[toks.n - 1].end;
 		c->in_exec++;
 		handler = r.cmd->handler != NULL;
-		if (handler)
+		if (handler) {
+			apply_pending(c);
 			rc = run_handler(c, &r, pipe < toks.n ? &f : NULL);
+		}
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
 		c->in_exec--;
@@ -936,6 +971,7 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 	cli_view_set(c, "system");
 	c->capture = &out;
 	c->no_prompt = 1;
+	c->defer_apply = 1;
 	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
 		const char *p = l;
@@ -952,6 +988,8 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 			failed++;
 		}
 	}
+	apply_pending(c);
+	c->defer_apply = 0;
 	c->no_prompt = 0;
 	c->capture = NULL;
 	sbuf_free(&out);

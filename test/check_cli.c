@@ -362,6 +362,34 @@ START_TEST(save_and_startup)
 	o.features = features;
 	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
 	ck_assert_str_eq(cli_prompt(c), "<saved-name>");
+	/* The device is told every line of a loaded configuration (the load
+	 * tells it once per object, after the object's last line): entities
+	 * with their last field, a session naming an entity saved before it,
+	 * one whose entity was undone, and the entity after the session. */
+	expect(c, "system-view", 0, NULL);
+	expect(c, "pki entity e1", 0, NULL);
+	expect(c, "common-name one.example.com", 0, NULL);
+	expect(c, "country CN", 0, NULL);
+	expect(c, "fqdn one.example.com", 0, NULL);
+	expect(c, "quit", 0, NULL);
+	expect(c, "pki cmp session s1", 0, NULL);
+	expect(c, "cmp-request entity e1", 0, NULL);
+	expect(c, "cmp-request message-authentication-code r1 Secret-1", 0, NULL);
+	expect(c, "quit", 0, NULL);
+	expect(c, "pki entity e2", 0, NULL);
+	expect(c, "common-name two.example.com", 0, NULL);
+	expect(c, "organization-unit Ops", 0, NULL);
+	expect(c, "return", 0, NULL);
+	expect(c, "save", 0, "Save the configuration successfully.");
+	cli_free(c);
+	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
+	ck_assert_str_eq(device_entity_find(c->dev, "e1")->fqdn, "one.example.com");
+	ck_assert_str_eq(device_entity_find(c->dev, "e1")->country, "CN");
+	ck_assert_str_eq(device_entity_find(c->dev, "e2")->org_unit, "Ops");
+	ck_assert_str_eq(device_entity_find(c->dev, "e2")->common_name, "two.example.com");
+	ck_assert_ptr_nonnull(device_session_find(c->dev, "s1"));
+	ck_assert_str_eq(device_session_cfg(device_session_find(c->dev, "s1"))->entity, "e1");
+	expect(c, "display pki cmp session s1", 0, "r1");
 	cli_free(c);
 	if (asprintf(&cfg, "%s/other.cfg", dir) < 0)
 		ck_abort();
