@@ -156,7 +156,7 @@ END_TEST
 START_TEST(map_many)
 {
 	enum { N = 50000 };
-	char (*keys)[16] = calloc(N, sizeof(*keys));
+	char (*keys)[24] = calloc(N, sizeof(*keys));
 	unsigned char *seen = calloc(N, 1);
 	struct pk_map m;
 	size_t pos = 0, n = 0;
@@ -170,7 +170,7 @@ START_TEST(map_many)
 	}
 	ck_assert_uint_eq(pk_map_count(&m), N);
 	for (int i = 0; i < N; i++) {
-		char probe[16];
+		char probe[24];
 
 		snprintf(probe, sizeof(probe), "ENTITY-%d", i);
 		ck_assert_ptr_eq(pk_map_get(&m, probe), keys[i]);
