@@ -64,6 +64,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; els
 row() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$rows"; }
 # failed FILE: some run of FILE did not exit 0
 failed() { awk '$4 != 0 { f = 1 } END { exit !f }' "$1"; }
+# flag FILE: " [N failed]" when runs of FILE failed (the figure is then suspect)
+flag() { awk '$4 != 0 { f++ } END { if (f) printf " [%d failed]", f }' "$1"; }
 
 # alternate N A B...: N runs of each of the commands in files A.cmd, B.cmd ...,
 # interleaved (A, B, A, B ...), timings in A.t, B.t ...
@@ -84,10 +86,13 @@ mkdir -p dev/pki/public
 	-c "pki export rsa-key-pair dev pem dev.pem password pass1234" >/dev/null 2>&1
 openssl pkey -in dev/pki/public/dev.pem -passin pass:pass1234 -out dev.key 2>/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout mca.key -out mca.pem -days 10 \
-	-subj "/CN=Mock CA" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+	-subj "/CN=Mock CA" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,digitalSignature 2>/dev/null
 openssl req -new -key dev.key -subj "/CN=bench" -out dev.csr 2>/dev/null
+# v3, naming its issuer by key identifier (the client requires it, RFC 5280 4.2.1.1)
+printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' >ee.ext
 openssl x509 -req -in dev.csr -CA mca.pem -CAkey mca.key -CAcreateserial -days 5 \
-	-out rsp.pem 2>/dev/null
+	-extfile ee.ext -out rsp.pem 2>/dev/null
 if ! cmpca_start ca ca.log 127.0.0.1:0; then
 	note "cmpca did not start: $(cat ca.log)"
 	exit 1
@@ -137,17 +142,17 @@ for _i in $(seq "$RUNS"); do "$T" -o pk_mock.out sh -c "$(cat pk_mock.cmd)" >>pk
 for f in pk_ca pk_mock os_mock; do
 	failed $f.t && note "$f: a run failed: $(tail -n 3 $f.out)"
 done
-row "IR (MAC) whole process, wall ms: pkish <-> cmpca" "$(stats pk_ca.t 1)" \
-	"openssl cmp <-> openssl mock" "$(stats os_mock.t 1)" \
+row "IR (MAC) whole process, wall ms: pkish <-> cmpca" "$(stats pk_ca.t 1)$(flag pk_ca.t)" \
+	"openssl cmp <-> openssl mock" "$(stats os_mock.t 1)$(flag os_mock.t)" \
 	"$(ratio "$(median pk_ca.t 1)" "$(median os_mock.t 1)")"
-row "IR (MAC) whole process, client CPU ms: pkish <-> cmpca" "$(stats pk_ca.t 2)" \
-	"openssl cmp <-> openssl mock" "$(stats os_mock.t 2)" \
+row "IR (MAC) whole process, client CPU ms: pkish <-> cmpca" "$(stats pk_ca.t 2)$(flag pk_ca.t)" \
+	"openssl cmp <-> openssl mock" "$(stats os_mock.t 2)$(flag os_mock.t)" \
 	"$(ratio "$(median pk_ca.t 2)" "$(median os_mock.t 2)")"
-row "IR (MAC) whole process, wall ms: pkish <-> openssl mock" "$(stats pk_mock.t 1)" \
-	"openssl cmp <-> openssl mock" "$(stats os_mock.t 1)" \
+row "IR (MAC) whole process, wall ms: pkish <-> openssl mock" "$(stats pk_mock.t 1)$(flag pk_mock.t)" \
+	"openssl cmp <-> openssl mock" "$(stats os_mock.t 1)$(flag os_mock.t)" \
 	"$(ratio "$(median pk_mock.t 1)" "$(median os_mock.t 1)")"
-row "IR (MAC) whole process, client CPU ms: pkish <-> openssl mock" "$(stats pk_mock.t 2)" \
-	"openssl cmp <-> openssl mock" "$(stats os_mock.t 2)" \
+row "IR (MAC) whole process, client CPU ms: pkish <-> openssl mock" "$(stats pk_mock.t 2)$(flag pk_mock.t)" \
+	"openssl cmp <-> openssl mock" "$(stats os_mock.t 2)$(flag os_mock.t)" \
 	"$(ratio "$(median pk_mock.t 2)" "$(median os_mock.t 2)")"
 
 # ---- IRs in a row in one pkish process (kept-alive connection, certConf each)
@@ -160,7 +165,7 @@ c0=$(cpu_of "$ca_pid")
 c1=$(cpu_of "$ca_pid")
 failed irs.t && note "IRs in a row: a line failed: $(grep -m 3 Error irs.out)"
 row "IR in one pkish process ($NIR in a row), wall ms per IR" \
-	"$(awk -v n=$NIR '{ printf "%.1f", $1 / n }' irs.t)" \
+	"$(awk -v n=$NIR '{ printf "%.1f", $1 / n }' irs.t)$(flag irs.t)" \
 	"goal (issue 14 point 3)" "20" \
 	"$(ratio "$(awk -v n=$NIR '{ print $1 / n }' irs.t)" 20)"
 row "  pkish CPU ms per IR / cmpca CPU ms per IR (10 ms ticks)" \
@@ -236,12 +241,24 @@ for lines in $sizes; do
 	# lines/s of each run: lines / wall
 	awk -v n="$nl" '{ print n / ($1 / 1000), $3 }' r$lines.t >r$lines.rate
 	eval "rate_$lines=\$(median r$lines.rate 1)"
+	eval "wall_$lines=\$(median r$lines.t 1)"
+	eval "n_$lines=$nl"
 	row "batch replay $nl lines (${n} entities) to /dev/null, lines/s" \
 		"$(stats r$lines.rate 1)" "goal (at 1M lines)" "200000" \
 		"$(ratio "$(median r$lines.rate 1)" 200000)"
 	row "  max RSS MiB" "$(stats r$lines.rate 2 0.0009765625)" "" "" ""
 done
 eval "rtop=\$rate_$top_lines"
+# the cost of the added lines only (the start's fixed cost cancels out): lines/s
+# between 10k and 100k lines, and between 100k and the top
+marg() { awk -v a="$1" -v b="$2" -v ta="$3" -v tb="$4" 'BEGIN { if (tb > ta) printf "%.0f", (b - a) / ((tb - ta) / 1000); else print 0 }'; }
+m1=$(marg "$n_10000" "$n_100000" "$wall_10000" "$wall_100000")
+row "replay marginal lines/s, 10k -> 100k lines" "$m1" "" "" ""
+if [ "$top_lines" != 100000 ]; then
+	eval "m2=\$(marg \"\$n_100000\" \"\$n_$top_lines\" \"\$wall_100000\" \"\$wall_$top_lines\")"
+	row "replay marginal lines/s, 100k -> $top_lines lines" "$m2" \
+		"marginal, 10k -> 100k" "$m1" "$(ratio "$m2" "$m1")"
+fi
 row "replay linearity: rate at $top_lines / rate at 10000 lines" "$(ratio "$rtop" "$rate_10000")" \
 	"linear" "1.00x" "$(ratio "$rtop" "$rate_10000")"
 
