@@ -166,7 +166,7 @@ c1=$(cpu_of "$ca_pid")
 failed irs.t && note "IRs in a row: a line failed: $(grep -m 3 Error irs.out)"
 row "IR in one pkish process ($NIR in a row), wall ms per IR" \
 	"$(awk -v n=$NIR '{ printf "%.1f", $1 / n }' irs.t)$(flag irs.t)" \
-	"goal (issue 14 point 3)" "20" \
+	"goal (IR + certConf)" "20" \
 	"$(ratio "$(awk -v n=$NIR '{ print $1 / n }' irs.t)" 20)"
 row "  pkish CPU ms per IR / cmpca CPU ms per IR (10 ms ticks)" \
 	"$(awk -v n=$NIR '{ printf "%.2f", $2 / n }' irs.t)" "cmpca" \
