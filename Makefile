@@ -1,7 +1,7 @@
 # pkish build. `make` builds the programs; `make check` builds and runs every test;
 # `make check SANITIZE=1` does the same under ASan+UBSan (in build/san);
 # `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
-# `make bench` runs the benchmarks; `make install` / `make uninstall` (PREFIX,
+# `make bench` measures (a table in build/bench.txt); `make install` / `make uninstall` (PREFIX,
 # DESTDIR and the GNU directory variables below).
 #
 # Modules are folders (util storage pki cmp ca device cli); every .c in them is
@@ -194,8 +194,11 @@ valgrind: $(PROGS) $(TESTS)
 demo: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas
 	BUILD=$(BUILD) sh examples/demo.sh
 
-bench: $(PROGS) $(BENCHES)
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+# The measuring instrument (bench/bench.sh): one table of figures beside their
+# anchors measured in the same run, also written to $(BUILD)/bench.txt. Never
+# part of `make check`. RUNS=N runs per whole-process figure (default 10).
+bench: $(PROGS) $(BUILD)/schemas $(BENCHES)
+	BUILD=$(BUILD) bash bench/bench.sh
 
 # libFuzzer targets: clang only; each links the library sources compiled with the
 # fuzzer's instrumentation.

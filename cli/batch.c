@@ -102,6 +102,8 @@ cli_batch_file(struct cli *c, struct cli_batch *b, FILE *in)
 			buf.len -= start;
 			start = 0;
 		}
+		/* everything so far is seen before the wait (an operator's pipe) */
+		fflush(c->out);
 		if (cli_wait_input(c, fd) < 0)
 			break;
 		n = read(fd, chunk, sizeof(chunk));

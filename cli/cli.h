@@ -46,6 +46,7 @@ struct cli_token {
 struct cli_tokens {
 	struct cli_token *v;
 	size_t n;
+	char *buf;		/* the tokens' texts (one allocation) */
 	int trailing_space;	/* the line ends in white space after the last token */
 	int help;		/* the line ended in an unquoted '?' (removed) */
 	int unterminated;	/* a double quote was not closed */
@@ -83,6 +84,10 @@ typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
 /* Lists the existing objects of a kind (for Tab and the existence check of params
  * with object="KIND"). Returns a NULL-terminated array of new strings. */
 typedef char **(*cli_list_fn)(void *arg);
+/* The existence check of one name (params with object="KIND"), without listing
+ * them all: 1 when an object of the kind is named NAME (NOCASE: ASCII
+ * case-insensitively), 0 when none is, -1 when it cannot tell (the list is asked). */
+typedef int (*cli_exists_fn)(void *arg, const char *name, int nocase);
 /* Words the error for NAME, which names no existing object of the kind, into MSG
  * without "Error: " ("The key pair k9 does not exist."). */
 typedef void (*cli_missing_fn)(void *arg, const char *name, struct sbuf *msg);
@@ -104,10 +109,11 @@ void cli_cmp_init(struct cli *c);
 
 /* Handler NAME (the grammar's handler= or check=) is FN. */
 void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
-/* Params with object="KIND" name one of LIST(ARG); a name that is none of them is
+/* Params with object="KIND" name one of LIST(ARG) (Tab lists them); EXISTS(ARG)
+ * checks one name (NULL: the list is searched); a name that is none of them is
  * answered with MISSING's words (NULL: "The KIND NAME does not exist."). */
 void cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
-    cli_missing_fn missing, void *arg);
+    cli_exists_fn exists, cli_missing_fn missing, void *arg);
 
 /* ---- typed configuration: bindings ------------------------------------------
  * A feature reads the configuration of a view as a struct of its own, filled from

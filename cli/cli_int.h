@@ -56,6 +56,29 @@ struct gview {
 	struct gcmd *enter_cmd;	/* the command that enters this view */
 	char *file;		/* where it is declared */
 	int line;
+	/* built once the grammar is loaded (match_prepare), read for every line: */
+	int *start;		/* the nodes a line starts from (splits followed) */
+	size_t nstart;
+	struct gfirst *first;	/* the threads after each first keyword, by keyword */
+	size_t nfirst;
+	int param_first;	/* a command of the view starts with a parameter */
+	int has_secret;		/* a secret param is reachable from its commands */
+	int secret_first;	/* a command of the view starts with a secret param */
+	/* the binding of the view (grammar_load) and its fields' leaves as the
+	 * grammar's strings (NULL: the key), so cfg_bind compares pointers */
+	const struct cli_view_binding *bind_vb;
+	const char **bind_leaf;
+};
+
+/* What the matcher's first step gives for a line whose first word is exactly
+ * keyword KW (any case): the start nodes it matched (FROM, in start order) and
+ * the threads it leads to (NODE[i], having matched FROM[VIA[i]]). */
+struct gfirst {
+	const char *kw;
+	int *from;
+	size_t nfrom;
+	int *node, *via;
+	size_t n;
 };
 
 struct gcmd {
@@ -65,12 +88,14 @@ struct gcmd {
 	int all_views;
 	cli_handler_fn handler;
 	cli_handler_fn check;
-	char *leaf;
+	const char *leaf;	/* one string per leaf name (pointers compare) */
 	struct gview *enter;
 	char *key;		/* enter: the param naming the instance */
 	int undo;		/* this is the generated undo form */
 	struct gcmd *base;	/* undo form: the command it undoes */
 	int start;		/* first node */
+	const struct gparam *ask;	/* the param asked for when omitted (a
+					 * secret with ask=), or NULL */
 	char *file;
 	int line;
 };
@@ -101,6 +126,7 @@ struct reg_handler {
 struct reg_object {
 	const char *kind;
 	cli_list_fn list;
+	cli_exists_fn exists;
 	cli_missing_fn missing;
 	void *arg;
 };
@@ -121,7 +147,7 @@ struct cli_registry {
 
 void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
 void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
-    cli_missing_fn missing, void *arg);
+    cli_exists_fn exists, cli_missing_fn missing, void *arg);
 void registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb,
     void *arg);
 /* The handler / object kind / view binding registered under NAME, or NULL. */
@@ -142,13 +168,21 @@ int grammar_load(const char *dir, const struct cli_registry *reg,
 
 /* ---- matcher ---- */
 
-/* What the matcher works on: a grammar and a way to list existing objects. It
+/* Builds what the matcher reads for every line (the views' start, first
+ * keywords, secrets); the grammar loader calls it once the grammar is whole. */
+void match_prepare(struct grammar *g);
+
+/* What the matcher works on: a grammar and a way to find existing objects. It
  * needs no session, flash or PKI store (a unit test gives it a fake lister). */
 struct match_env {
 	const struct grammar *g;
 	/* The names of the existing objects of KIND (a param's object="KIND"): a
-	 * NULL-terminated array of new strings, or NULL when there are none. */
+	 * NULL-terminated array of new strings, or NULL when there are none (Tab). */
 	char **(*objects)(void *arg, const char *kind);
+	/* Whether an object of KIND is named NAME: 1 / 0, or -1 (and NULL): the
+	 * matcher searches the list. One line's check must not cost a listing of
+	 * every object (a configuration of 100,000 lines names thousands). */
+	int (*exists)(void *arg, const char *kind, const char *name, int nocase);
 	void *arg;
 };
 
@@ -222,9 +256,12 @@ char **filter_complete(const struct cli_tokens *t, size_t pipe, size_t *word_sta
 
 struct cfg_leaf {
 	const struct gcmd *cmd;	/* the command that set it (grammar order) */
-	char *id;
-	char *text;		/* canonical command text */
-	struct cli_arg *args;	/* owned names and values */
+	const char *id;		/* cmd->leaf */
+	const char *text;	/* canonical command text (in the args block) */
+	/* One allocation: the args, then the text and the param values. Names
+	 * and keywords are the grammar's strings (the grammar outlives the
+	 * tree). */
+	struct cli_arg *args;
 	size_t nargs;
 };
 
@@ -234,10 +271,13 @@ struct cfg_node {
 	char *key;
 	char *header;			/* canonical text of the entering command */
 	struct cfg_leaf *leaves;
-	size_t nleaves;
-	struct cfg_node **children;
-	size_t nchildren;
+	size_t nleaves, capleaves;
+	struct cfg_node **children;	/* creation order */
+	size_t nchildren, capchildren;
 	struct cfg_node *parent;
+	/* the children by key, one map per view (cfg_child without a scan) */
+	struct cfg_index *index;
+	size_t nindex;
 };
 
 struct cfg_node *cfg_new_root(void);
@@ -290,9 +330,18 @@ struct cli {
 	size_t end_col;			/* the running line's end, as the console
 					 * shows it (cli_incomplete's caret) */
 	char *hostname;			/* %s of the prompts, NULL: "pkish" */
-	char *saved;			/* the configuration's text when it was
-					 * loaded at start or last saved to
-					 * vrpcfg.cfg (cli_unsaved) */
+	/* cli_unsaved: the configuration when it was loaded at start or last
+	 * saved to vrpcfg.cfg is generation saved_gen of the tree (gen counts
+	 * its changes); its text is rendered only before the first change after
+	 * that (saved: NULL until then), so a start renders nothing. */
+	unsigned long gen, saved_gen;
+	char *saved;
+	/* While the saved configuration loads at start (defer_apply), the
+	 * feature's apply of the node whose leaves consecutive lines set runs
+	 * once, when another kind of line comes or the load ends (session.c). */
+	int defer_apply;
+	struct cfg_node *apply_node;
+	const struct gview *apply_view;
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };

@@ -528,6 +528,48 @@ list_cert_records(void *arg)
 	return all;
 }
 
+/* Key pair names are case-insensitive: an exact-case check asks the list (which
+ * has their spelling). */
+static int
+key_exists_of(struct cli *c, const char *name, int nocase, enum pki_key_type want)
+{
+	enum pki_key_type t = pki_key_exists(c->pki, name);
+
+	if (t == PKI_KEY_ANY || (want != PKI_KEY_ANY && t != want))
+		return 0;
+	return nocase ? 1 : -1;
+}
+
+static int
+exists_rsa(void *arg, const char *name, int nocase)
+{
+	return key_exists_of(arg, name, nocase, PKI_KEY_RSA);
+}
+
+static int
+exists_ecc(void *arg, const char *name, int nocase)
+{
+	return key_exists_of(arg, name, nocase, PKI_KEY_EC);
+}
+
+static int
+exists_key(void *arg, const char *name, int nocase)
+{
+	return key_exists_of(arg, name, nocase, PKI_KEY_ANY);
+}
+
+/* Certificate records are named by their file name, case-sensitive. */
+static int
+exists_cert_record(void *arg, const char *name, int nocase)
+{
+	struct cli *c = arg;
+
+	if (nocase)
+		return -1;
+	return pki_cert_get0(c->pki, PKI_CERT_CA, name) != NULL ||
+	    pki_cert_get0(c->pki, PKI_CERT_LOCAL, name) != NULL;
+}
+
 /* A key pair name that is not of the kind asked for: either no such key pair, or
  * one of the other type. */
 static void
@@ -587,8 +629,9 @@ cli_pki_init(struct cli *c)
 	cli_install_handler(c, "cert_delete", h_cert_delete);
 	cli_install_handler(c, "cert_display", h_cert_display);
 	cli_install_handler(c, "cert_validate", h_cert_validate);
-	cli_install_object(c, "rsa-key", list_rsa, missing_rsa, c);
-	cli_install_object(c, "ecc-key", list_ecc, missing_ecc, c);
-	cli_install_object(c, "key", list_keys, missing_key, c);
-	cli_install_object(c, "cert-record", list_cert_records, missing_cert, c);
+	cli_install_object(c, "rsa-key", list_rsa, exists_rsa, missing_rsa, c);
+	cli_install_object(c, "ecc-key", list_ecc, exists_ecc, missing_ecc, c);
+	cli_install_object(c, "key", list_keys, exists_key, missing_key, c);
+	cli_install_object(c, "cert-record", list_cert_records, exists_cert_record,
+	    missing_cert, c);
 }

@@ -209,6 +209,17 @@ list_public(void *arg)
 	return names;
 }
 
+/* File names are case-sensitive: a case-insensitive check asks the list. */
+static int
+public_exists(void *arg, const char *name, int nocase)
+{
+	struct cli *c = arg;
+
+	if (nocase)
+		return -1;
+	return storage_listed(storage_public_dir(c->st), name);
+}
+
 static void
 missing_public(void *arg, const char *name, struct sbuf *msg)
 {
@@ -228,5 +239,6 @@ cli_sys_init(struct cli *c)
 	cli_install_handler(c, "display_version", h_display_version);
 	cli_install_handler(c, "save", h_save);
 	cli_install_handler(c, "dir", h_dir);
-	cli_install_object(c, "public-file", list_public, missing_public, c);
+	cli_install_object(c, "public-file", list_public, public_exists, missing_public,
+	    c);
 }

@@ -18,6 +18,23 @@
 
 #include "cli_int.h"
 
+/* The instances of one view under a node, by key (case-insensitive, as the
+ * console's names): a look-up costs the same with 10 or 100,000 of them. The
+ * children array keeps their creation order for rendering. */
+struct cfg_index {
+	const struct gview *view;
+	struct pk_map map;
+};
+
+static struct pk_map *
+index_of(const struct cfg_node *n, const struct gview *v)
+{
+	for (size_t i = 0; i < n->nindex; i++)
+		if (n->index[i].view == v)
+			return &n->index[i].map;
+	return NULL;
+}
+
 struct cfg_node *
 cfg_new_root(void)
 {
@@ -27,13 +44,35 @@ cfg_new_root(void)
 static void
 leaf_clear(struct cfg_leaf *l)
 {
-	free(l->id);
-	free(l->text);
-	for (size_t i = 0; i < l->nargs; i++) {
-		free((char *)l->args[i].name);
-		free((char *)l->args[i].value);
-	}
 	free(l->args);
+}
+
+/* Fills L for CMD with TEXT and the N args V: one block holds the args, the text
+ * and the values of the params (names and keywords stay the grammar's). */
+static void
+leaf_fill(struct cfg_leaf *l, const struct gcmd *cmd, const char *text,
+    const struct cli_arg *v, size_t n)
+{
+	size_t size = (n + 1) * sizeof(struct cli_arg) + strlen(text) + 1;
+	char *p;
+
+	for (size_t i = 0; i < n; i++)
+		if (!v[i].is_kw)
+			size += strlen(v[i].value) + 1;
+	l->cmd = cmd;
+	l->id = cmd->leaf;
+	l->nargs = n;
+	l->args = xcalloc(1, size);
+	p = (char *)(l->args + n + 1);
+	l->text = strcpy(p, text);
+	p += strlen(text) + 1;
+	for (size_t i = 0; i < n; i++) {
+		l->args[i] = v[i];
+		if (!v[i].is_kw) {
+			l->args[i].value = strcpy(p, v[i].value);
+			p += strlen(v[i].value) + 1;
+		}
+	}
 }
 
 void
@@ -47,6 +86,9 @@ cfg_free(struct cfg_node *n)
 	for (size_t i = 0; i < n->nchildren; i++)
 		cfg_free(n->children[i]);
 	free(n->children);
+	for (size_t i = 0; i < n->nindex; i++)
+		pk_map_clear(&n->index[i].map);
+	free(n->index);
 	free(n->key);
 	free(n->header);
 	free(n);
@@ -55,13 +97,9 @@ cfg_free(struct cfg_node *n)
 struct cfg_node *
 cfg_child(struct cfg_node *parent, const struct gview *v, const char *key)
 {
-	for (size_t i = 0; i < parent->nchildren; i++) {
-		struct cfg_node *c = parent->children[i];
+	struct pk_map *m = index_of(parent, v);
 
-		if (c->view == v && pk_strcaseeq(c->key, key))
-			return c;
-	}
-	return NULL;
+	return m != NULL && key != NULL ? pk_map_get(m, key) : NULL;
 }
 
 struct cfg_node *
@@ -69,22 +107,41 @@ cfg_add_child(struct cfg_node *parent, const struct gview *v, const struct gcmd 
     const char *key, const char *header)
 {
 	struct cfg_node *c = xcalloc(1, sizeof(*c));
+	struct pk_map *m;
 
 	c->view = v;
 	c->enter = enter;
 	c->key = xstrdup(key);
 	c->header = xstrdup(header);
 	c->parent = parent;
-	parent->children = xrealloc(parent->children,
-	    (parent->nchildren + 1) * sizeof(*parent->children));
+	if (parent->nchildren == parent->capchildren) {
+		parent->capchildren = parent->capchildren ? parent->capchildren * 2 : 8;
+		parent->children = xrealloc(parent->children,
+		    parent->capchildren * sizeof(*parent->children));
+	}
 	parent->children[parent->nchildren++] = c;
+	m = index_of(parent, v);
+	if (m == NULL) {
+		parent->index = xrealloc(parent->index,
+		    (parent->nindex + 1) * sizeof(*parent->index));
+		parent->index[parent->nindex].view = v;
+		m = &parent->index[parent->nindex++].map;
+		pk_map_init(m, 1);
+	}
+	pk_map_put(m, c->key, c);
 	return c;
 }
 
 void
 cfg_remove_child(struct cfg_node *parent, struct cfg_node *child)
 {
-	for (size_t i = 0; i < parent->nchildren; i++) {
+	struct pk_map *m = index_of(parent, child->view);
+
+	if (m != NULL && pk_map_get(m, child->key) == child)
+		pk_map_del(m, child->key);
+	/* the order is kept: one move of the later pointers (a removal is a
+	 * single command, never a per-line cost of a configuration) */
+	for (size_t i = parent->nchildren; i-- > 0;) {
 		if (parent->children[i] != child)
 			continue;
 		memmove(parent->children + i, parent->children + i + 1,
@@ -98,8 +155,23 @@ cfg_remove_child(struct cfg_node *parent, struct cfg_node *child)
 static struct cfg_leaf *
 find_leaf(const struct cfg_node *n, const char *id)
 {
+	/* leaf ids are the grammar's strings, one per name: most callers hold
+	 * that string */
+	for (size_t i = 0; i < n->nleaves; i++)
+		if (n->leaves[i].id == id)
+			return &n->leaves[i];
 	for (size_t i = 0; i < n->nleaves; i++)
 		if (strcmp(n->leaves[i].id, id) == 0)
+			return &n->leaves[i];
+	return NULL;
+}
+
+/* The leaf of N whose id is the grammar's string ID, or NULL. */
+static struct cfg_leaf *
+find_leaf_id(const struct cfg_node *n, const char *id)
+{
+	for (size_t i = 0; i < n->nleaves; i++)
+		if (n->leaves[i].id == id)
 			return &n->leaves[i];
 	return NULL;
 }
@@ -113,20 +185,14 @@ cfg_set_leaf(struct cfg_node *n, const struct gcmd *cmd, const char *text,
 	if (l != NULL) {
 		leaf_clear(l);
 	} else {
-		n->leaves = xrealloc(n->leaves, (n->nleaves + 1) * sizeof(*n->leaves));
+		if (n->nleaves == n->capleaves) {
+			n->capleaves = n->capleaves ? 2 * n->capleaves : 4;
+			n->leaves = xrealloc(n->leaves, n->capleaves * sizeof(*n->leaves));
+		}
 		l = &n->leaves[n->nleaves++];
 	}
 	memset(l, 0, sizeof(*l));
-	l->cmd = cmd;
-	l->id = xstrdup(cmd->leaf);
-	l->text = xstrdup(text);
-	l->nargs = a->n;
-	l->args = xcalloc(a->n + 1, sizeof(*l->args));
-	for (size_t i = 0; i < a->n; i++) {
-		l->args[i].name = xstrdup(a->v[i].name);
-		l->args[i].value = xstrdup(a->v[i].value);
-		l->args[i].is_kw = a->v[i].is_kw;
-	}
+	leaf_fill(l, cmd, text, a->v, a->n);
 }
 
 int
@@ -301,11 +367,12 @@ cfg_equal(const struct cfg_node *a, const struct cfg_node *b)
 	for (size_t i = 0; i < a->nchildren; i++) {
 		const struct cfg_node *o = NULL;
 
-		for (size_t k = 0; k < b->nchildren && o == NULL; k++)
-			if (strcmp(b->children[k]->view->name,
-			    a->children[i]->view->name) == 0 &&
-			    pk_strcaseeq(b->children[k]->key, a->children[i]->key))
-				o = b->children[k];
+		/* the trees may come from two loads of the grammar: views match
+		 * by name */
+		for (size_t k = 0; k < b->nindex && o == NULL; k++)
+			if (strcmp(b->index[k].view->name,
+			    a->children[i]->view->name) == 0)
+				o = pk_map_get(&b->index[k].map, a->children[i]->key);
 		if (o == NULL || !cfg_equal(a->children[i], o))
 			return 0;
 	}
@@ -333,13 +400,18 @@ leaf_arg(const struct cfg_leaf *l, int kw, const char *name)
 void
 cfg_bind(const struct cfg_node *n, const struct cli_view_binding *vb, void *obj)
 {
+	/* the view's leaves of VB's fields, resolved when the grammar loaded */
+	const char *const *ids = n->view != NULL && n->view->bind_vb == vb ?
+	    n->view->bind_leaf : NULL;
+
 	memset(obj, 0, vb->size);
 	if (vb->init != NULL)
 		vb->init(obj);
 	for (size_t i = 0; i < vb->nfields; i++) {
 		const struct cli_binding *f = &vb->fields[i];
 		char *field = (char *)obj + f->offset;
-		const struct cfg_leaf *l = f->leaf ? find_leaf(n, f->leaf) : NULL;
+		const struct cfg_leaf *l = f->leaf == NULL ? NULL : ids != NULL ?
+		    find_leaf_id(n, ids[i]) : find_leaf(n, f->leaf);
 		const struct cli_arg *a;
 
 		switch (f->type) {
@@ -372,18 +444,25 @@ cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
     const char *value)
 {
 	struct cfg_leaf *l = find_leaf(n, id);
-	struct cli_arg *arg = (struct cli_arg *)leaf_arg(l, 0, name);
+	const struct cli_arg *arg = leaf_arg(l, 0, name);
+	struct cfg_leaf nl;
+	struct cli_arg *v;
 	struct cli_args a;
 	struct sbuf t = SBUF_INIT;
 
 	if (arg == NULL)
 		return -1;
-	free((char *)arg->value);
-	arg->value = xstrdup(value);
-	a.v = l->args;
+	/* a new block with the new value (the old one holds the old value) */
+	v = xcalloc(l->nargs + 1, sizeof(*v));
+	memcpy(v, l->args, l->nargs * sizeof(*v));
+	v[arg - l->args].value = value;
+	a.v = v;
 	a.n = l->nargs;
 	cfg_canonical(&a, &t);
-	free(l->text);
-	l->text = sbuf_take(&t);
+	leaf_fill(&nl, l->cmd, sbuf_str(&t), v, a.n);
+	free(l->args);
+	*l = nl;
+	sbuf_free(&t);
+	free(v);
 	return 0;
 }

@@ -351,7 +351,22 @@ load_command(struct loader *l, xmlNode *x)
 	free(views);
 	cmd->handler = resolve(l, x, "handler");
 	cmd->check = resolve(l, x, "check");
-	cmd->leaf = attr(x, "leaf");
+	{
+		/* one string per leaf name, shared by the commands that set it:
+		 * the configuration tree and the bindings compare leaves by
+		 * pointer */
+		char *leaf = attr(x, "leaf");
+
+		if (leaf != NULL) {
+			for (size_t i = 0; i + 1 < g->ncmds && cmd->leaf == NULL; i++)
+				if (g->cmds[i]->leaf != NULL &&
+				    strcmp(g->cmds[i]->leaf, leaf) == 0)
+					cmd->leaf = g->cmds[i]->leaf;
+			if (cmd->leaf == NULL)
+				cmd->leaf = gstr(g, leaf);
+			free(leaf);
+		}
+	}
 	cmd->key = attr(x, "key");
 	enter = attr(x, "enter");
 	if (enter != NULL) {
@@ -401,7 +416,7 @@ load_command(struct loader *l, xmlNode *x)
 		for (size_t i = 0; i < cmd->nviews; i++)
 			u->views[i] = xstrdup(cmd->views[i]);
 		u->file = xstrdup(l->file);
-		u->leaf = cmd->leaf ? xstrdup(cmd->leaf) : NULL;
+		u->leaf = cmd->leaf;
 		u->key = cmd->key ? xstrdup(cmd->key) : NULL;
 		u->handler = NULL;
 		uend = new_node(g, GN_END);
@@ -480,6 +495,34 @@ cmd_node(const struct grammar *g, const struct gcmd *cmd, int kw, const char *na
 	return found;
 }
 
+/* The param of CMD that asks for its value when omitted, or NULL: found once,
+ * as the session needs it for every configuration line. */
+static const struct gparam *
+cmd_ask_param(const struct grammar *g, const struct gcmd *cmd)
+{
+	unsigned char *seen = xcalloc(g->nnodes + 1, 1);
+	int *stack = xmalloc((g->nnodes + 1) * sizeof(int));
+	const struct gparam *found = NULL;
+	size_t sp = 0;
+
+	stack[sp++] = cmd->start;
+	seen[cmd->start] = 1;
+	while (sp > 0 && found == NULL) {
+		const struct gnode *n = &g->nodes[stack[--sp]];
+
+		if (n->kind == GN_PARAM && n->param->ask != NULL)
+			found = n->param;
+		for (size_t i = 0; i < n->nout; i++)
+			if (!seen[n->out[i]]) {
+				seen[n->out[i]] = 1;
+				stack[sp++] = n->out[i];
+			}
+	}
+	free(stack);
+	free(seen);
+	return found;
+}
+
 /* Every binding a feature registered names a view, leaf and parameter the grammar
  * has (a renamed leaf would otherwise read as "unset" for ever). */
 static void
@@ -489,13 +532,17 @@ check_bindings(struct loader *l, const char *dir)
 
 	for (size_t i = 0; l->reg != NULL && i < l->reg->nviews; i++) {
 		const struct cli_view_binding *vb = l->reg->views[i].vb;
-		const struct gview *v = grammar_view(g, vb->view);
+		struct gview *v = grammar_view(g, vb->view);
 
 		if (v == NULL) {
 			lerr(l, dir, 0, "a binding names the view '%s' that no grammar "
 			    "file declares", vb->view);
 			continue;
 		}
+		/* each field's leaf as the grammar's string (cfg_bind) */
+		v->bind_vb = vb;
+		free(v->bind_leaf);	/* a view bound twice fails the load */
+		v->bind_leaf = xcalloc(vb->nfields + 1, sizeof(*v->bind_leaf));
 		for (size_t k = 0; k < vb->nfields; k++) {
 			const struct cli_binding *f = &vb->fields[k];
 			const struct gcmd *cmd = NULL, *with = NULL;
@@ -519,6 +566,8 @@ check_bindings(struct loader *l, const char *dir)
 				    cmd_node(g, gc, kw, f->name) != NULL)
 					with = gc;
 			}
+			if (cmd != NULL)
+				v->bind_leaf[k] = cmd->leaf;
 			if (cmd == NULL) {
 				lerr(l, v->file, v->line, "view '%s' has no leaf '%s' (a "
 				    "binding reads it)", v->name, f->leaf);
@@ -687,6 +736,11 @@ grammar_load(const char *dir, const struct cli_registry *reg, struct grammar **o
 			    v->name);
 	}
 	check_bindings(&l, dir);
+	if (l.nerr == 0) {
+		for (size_t i = 0; i < g->ncmds; i++)
+			g->cmds[i]->ask = cmd_ask_param(g, g->cmds[i]);
+		match_prepare(g);
+	}
 out:
 	xmlSetStructuredErrorFunc(NULL, NULL);
 	for (size_t i = 0; i < nfiles; i++) {
@@ -721,7 +775,6 @@ grammar_free(struct grammar *g)
 		for (size_t k = 0; k < c->nviews; k++)
 			free(c->views[k]);
 		free(c->views);
-		free(c->leaf);
 		free(c->key);
 		free(c->file);
 		free(c);
@@ -736,6 +789,14 @@ grammar_free(struct grammar *g)
 		free(v->prompt);
 		free(v->noun);
 		free(v->file);
+		free(v->start);
+		free(v->bind_leaf);
+		for (size_t k = 0; k < v->nfirst; k++) {
+			free(v->first[k].from);
+			free(v->first[k].node);
+			free(v->first[k].via);
+		}
+		free(v->first);
 		free(v);
 	}
 	free(g->views);

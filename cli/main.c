@@ -169,6 +169,7 @@ main(int argc, char **argv)
 		cli_edit_run(c);
 	} else if (nin == 0) {
 		cli_batch_file(c, &b, stdin);
+		fflush(stdout);
 		rc = cli_batch_summary(&b, stderr);
 	} else {
 		for (size_t i = 0; i < nin && !cli_done(c); i++) {
@@ -176,6 +177,7 @@ main(int argc, char **argv)
 				FILE *f = fopen(in[i].text, "r");
 
 				if (f == NULL) {
+					fflush(stdout);
 					fprintf(stderr, "pkish: cannot open %s\n", in[i].text);
 					rc = 2;
 					break;
@@ -184,6 +186,7 @@ main(int argc, char **argv)
 				fclose(f);
 			} else {
 				cli_batch_line(c, &b, in[i].text);
+				fflush(stdout);
 			}
 			if (b.failed && b.stop_on_error)
 				break;

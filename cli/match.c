@@ -24,23 +24,35 @@
 #include "../storage/storage.h"
 #include "cli_int.h"
 
+/* A thread: where it is in the NFA and the nodes its tokens matched, kept as a
+ * chain of history entries (each token's node and the entry before it), so that
+ * advancing a thread allocates nothing of its own. */
 struct thread {
 	int node;
-	int *path;	/* node matched by each token */
-	size_t n;
+	int hist;	/* the entry of its last token, -1 before the first */
+	size_t n;	/* tokens matched */
+};
+
+struct hent {
+	int node;
+	int prev;
 };
 
 struct tset {
 	struct thread *v;
 	size_t n, cap;
+	struct thread *spare;	/* the other buffer: the next step's threads */
+	size_t capspare;
+	struct hent *h;	/* the history the threads' paths are chained in */
+	size_t nh, caph;
 };
 
 static void
 tset_free(struct tset *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].path);
 	free(s->v);
+	free(s->spare);
+	free(s->h);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -53,9 +65,22 @@ tset_has(const struct tset *s, int node)
 	return 0;
 }
 
-/* Adds NODE (following split edges) with PATH (copied). */
 static void
-tset_add(const struct grammar *g, struct tset *s, int node, const int *path, size_t n,
+tset_push(struct tset *s, int node, int hist, size_t n)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n].node = node;
+	s->v[s->n].hist = hist;
+	s->v[s->n].n = n;
+	s->n++;
+}
+
+/* Adds NODE (following split edges) whose path is HIST (N tokens). */
+static void
+tset_add(const struct grammar *g, struct tset *s, int node, int hist, size_t n,
     int depth)
 {
 	const struct gnode *gn = &g->nodes[node];
@@ -64,29 +89,220 @@ tset_add(const struct grammar *g, struct tset *s, int node, const int *path, siz
 		return;
 	if (gn->kind == GN_SPLIT) {
 		for (size_t i = 0; i < gn->nout; i++)
-			tset_add(g, s, gn->out[i], path, n, depth + 1);
+			tset_add(g, s, gn->out[i], hist, n, depth + 1);
 		return;
 	}
 	if (tset_has(s, node))
 		return;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
-	}
-	s->v[s->n].node = node;
-	s->v[s->n].n = n;
-	s->v[s->n].path = xmalloc((n + 1) * sizeof(int));
-	if (n)
-		memcpy(s->v[s->n].path, path, n * sizeof(int));
-	s->n++;
+	tset_push(s, node, hist, n);
 }
 
+/* Records that a thread at history entry PREV matched NODE; the new entry. */
+static int
+hist_push(struct tset *s, int node, int prev)
+{
+	if (s->nh == s->caph) {
+		s->caph = s->caph ? s->caph * 2 : 32;
+		s->h = xrealloc(s->h, s->caph * sizeof(*s->h));
+	}
+	s->h[s->nh].node = node;
+	s->h[s->nh].prev = prev;
+	return (int)s->nh++;
+}
+
+/* The threads S continues with: NEXT's (S's history kept; S's old buffer is
+ * the spare one the next step fills). */
+static void
+tset_advance(struct tset *s, struct tset *next)
+{
+	s->spare = s->v;
+	s->capspare = s->cap;
+	s->v = next->v;
+	s->n = next->n;
+	s->cap = next->cap;
+	memset(next, 0, sizeof(*next));
+}
+
+/* ---- what is built once per grammar (match_prepare) ---- */
+
+static inline unsigned char
+fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* strcmp of the ASCII-folded strings: the order of a view's first keywords. */
+static int
+fold_cmp(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	for (; *x && fold(*x) == fold(*y); x++, y++)
+		;
+	return (int)fold(*x) - (int)fold(*y);
+}
+
+static int
+gfirst_cmp(const void *a, const void *b)
+{
+	return fold_cmp(((const struct gfirst *)a)->kw, ((const struct gfirst *)b)->kw);
+}
+
+static int step(const struct match_env *m, struct tset *s, const struct cli_token *tok,
+    const struct gparam **missing);
+
+/* The first step of every line from view V whose first word is exactly the
+ * keyword KW is the same: it is taken once here, by step() itself on V's start,
+ * and kept. */
+static void
+prepare_first(const struct grammar *g, struct gview *v, const char *kw)
+{
+	struct match_env m = { g, NULL, NULL, NULL };
+	struct cli_token tok = { (char *)kw, 0, 0, 0 };
+	struct tset s = { 0 };
+	struct gfirst *f;
+
+	for (size_t i = 0; i < v->nstart; i++)
+		tset_push(&s, v->start[i], -1, 0);
+	if (step(&m, &s, &tok, NULL) == CLI_OK) {
+		v->first = xrealloc(v->first, (v->nfirst + 1) * sizeof(*v->first));
+		f = &v->first[v->nfirst++];
+		f->kw = kw;
+		f->nfrom = s.nh;
+		f->from = xcalloc(s.nh + 1, sizeof(int));
+		for (size_t i = 0; i < s.nh; i++)
+			f->from[i] = s.h[i].node;	/* their prev is -1: one token */
+		f->n = s.n;
+		f->node = xcalloc(s.n + 1, sizeof(int));
+		f->via = xcalloc(s.n + 1, sizeof(int));
+		for (size_t i = 0; i < s.n; i++) {
+			f->node[i] = s.v[i].node;
+			f->via[i] = s.v[i].hist;
+		}
+	}
+	tset_free(&s);
+}
+
+void
+match_prepare(struct grammar *g)
+{
+	unsigned char *seen = xcalloc(g->nnodes + 1, 1);
+	int *stack = xmalloc((g->nnodes + 1) * sizeof(int));
+
+	for (size_t i = 0; i < g->nviews; i++) {
+		struct gview *v = g->views[i];
+		struct tset s = { 0 };
+		size_t sp = 0;
+
+		/* the start: the view's commands' first nodes in grammar order,
+		 * splits followed, each node once */
+		for (size_t c = 0; c < g->ncmds; c++)
+			if (gcmd_in_view(g->cmds[c], v))
+				tset_add(g, &s, g->cmds[c]->start, -1, 0, 0);
+		v->nstart = s.n;
+		v->start = xcalloc(s.n + 1, sizeof(int));
+		for (size_t k = 0; k < s.n; k++) {
+			v->start[k] = s.v[k].node;
+			if (g->nodes[s.v[k].node].kind == GN_PARAM) {
+				v->param_first = 1;
+				if (g->nodes[s.v[k].node].param->type == GT_SECRET)
+					v->secret_first = 1;
+			}
+		}
+		tset_free(&s);
+		/* the first keywords, each once (whatever its case) */
+		for (size_t k = 0; k < v->nstart; k++) {
+			const struct gnode *n = &g->nodes[v->start[k]];
+			size_t f;
+
+			if (n->kind != GN_KW || n->kw[0] == '\0')
+				continue;
+			for (f = 0; f < v->nfirst; f++)
+				if (pk_strcaseeq(v->first[f].kw, n->kw))
+					break;
+			if (f == v->nfirst)
+				prepare_first(g, v, n->kw);
+		}
+		if (v->nfirst > 1)
+			qsort(v->first, v->nfirst, sizeof(*v->first), gfirst_cmp);
+		/* a secret param reachable from the view's commands? */
+		memset(seen, 0, g->nnodes + 1);
+		for (size_t k = 0; k < v->nstart; k++) {
+			seen[v->start[k]] = 1;
+			stack[sp++] = v->start[k];
+		}
+		while (sp > 0 && !v->has_secret) {
+			const struct gnode *n = &g->nodes[stack[--sp]];
+
+			if (n->kind == GN_PARAM && n->param->type == GT_SECRET)
+				v->has_secret = 1;
+			for (size_t k = 0; k < n->nout; k++)
+				if (!seen[n->out[k]]) {
+					seen[n->out[k]] = 1;
+					stack[sp++] = n->out[k];
+				}
+		}
+	}
+	free(stack);
+	free(seen);
+}
+
+/* The prepared first step of view V for the word T, or NULL; *NONE is set when
+ * no first keyword of V even begins with T. */
+static const struct gfirst *
+first_of(const struct gview *v, const char *t, int *none)
+{
+	size_t lo = 0, hi = v->nfirst;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = fold_cmp(v->first[mid].kw, t);
+
+		if (c == 0)
+			return &v->first[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* the keywords T prefixes sort right after where T would be */
+	*none = lo == v->nfirst || !pk_strncaseeq(v->first[lo].kw, t, strlen(t));
+	return NULL;
+}
+
+/* S becomes the threads after the prepared first step F (S empty). */
+static void
+tset_from_first(struct tset *s, const struct gfirst *f)
+{
+	s->caph = f->nfrom < 16 ? 16 : f->nfrom;
+	s->h = xmalloc(s->caph * sizeof(*s->h));
+	for (size_t k = 0; k < f->nfrom; k++) {
+		s->h[k].node = f->from[k];
+		s->h[k].prev = -1;
+	}
+	s->nh = f->nfrom;
+	s->cap = f->n < 32 ? 32 : f->n;
+	s->v = xmalloc(s->cap * sizeof(*s->v));
+	for (size_t k = 0; k < f->n; k++) {
+		s->v[k].node = f->node[k];
+		s->v[k].hist = f->via[k];
+		s->v[k].n = 1;
+	}
+	s->n = f->n;
+}
+
+/* The start of a line in view V (built when the grammar loaded: the view's
+ * commands' first nodes in grammar order, each once). */
 static void
 start_set(const struct match_env *m, const struct gview *v, struct tset *s)
 {
-	for (size_t i = 0; i < m->g->ncmds; i++)
-		if (gcmd_in_view(m->g->cmds[i], v))
-			tset_add(m->g, s, m->g->cmds[i]->start, NULL, 0, 0);
+	(void)m;
+	if (s->cap < v->nstart) {
+		s->cap = v->nstart < 32 ? 32 : v->nstart;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	for (size_t i = 0; i < v->nstart; i++)
+		tset_push(s, v->start[i], -1, 0);
 }
 
 /* ---- parameter types ---- */
@@ -122,8 +338,13 @@ len_ok(const struct gparam *p, const char *v)
 static int
 object_ok(const struct match_env *m, const struct gparam *p, const char *v)
 {
-	char **names = m->objects(m->arg, p->object);
-	int found = 0;
+	int found = m->exists != NULL ? m->exists(m->arg, p->object, v, p->nocase) : -1;
+	char **names;
+
+	if (found >= 0)
+		return found;
+	names = m->objects(m->arg, p->object);
+	found = 0;
 
 	for (size_t i = 0; names != NULL && names[i] != NULL && !found; i++)
 		found = p->nocase ? pk_strcaseeq(names[i], v) : strcmp(names[i], v) == 0;
@@ -232,12 +453,19 @@ struct walk {
 	const struct gparam *missing_param;
 };
 
+/* What a token is for one thread (step). */
+enum tclass { TC_NONE, TC_EXACT, TC_PREFIX, TC_PARAM, TC_PARAM_OK, TC_PARAM_ABSENT };
+
 /* Advances S by token T; returns the new status (CLI_OK when some thread took it).
  * A value that fits a parameter's type but names no existing object of its kind
  * is taken when nothing else takes it, and *MISSING set to that parameter: the
  * syntax goes on being checked (a caret for syntax), and the caller names the
- * missing object (VRP: "The key pair k9 does not exist."). */
-static enum cli_status
+ * missing object (VRP: "The key pair k9 does not exist.").
+ *
+ * One pass classifies every thread (the keywords compared once each, a first
+ * character that differs settling most of them); parameter values are checked
+ * only when no keyword takes the token, as only then can a parameter take it. */
+static int
 step(const struct match_env *m, struct tset *s, const struct cli_token *tok,
     const struct gparam **missing)
 {
@@ -249,23 +477,37 @@ step(const struct match_env *m, struct tset *s, const struct cli_token *tok,
 	int exact = 0, nparam_cand = 0, nparam_ok = 0, nparam_absent = 0, any_tok = 0;
 	const char *seen[64];
 	size_t nseen = 0, tl = strlen(t);
-	int prefix_distinct;
+	unsigned char cls_buf[256], *cls = cls_buf, t0 = fold((unsigned char)t[0]);
+	enum tclass want;
 
+	if (s->n > sizeof(cls_buf))
+		cls = xmalloc(s->n);
 	/* What T could be here: an exact keyword, distinct keywords it prefixes, or a
 	 * value some parameter accepts. */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct gnode *n = &g->nodes[s->v[i].node];
 
+		cls[i] = TC_NONE;
 		if (n->kind == GN_KW) {
 			size_t k;
 
 			any_tok = 1;
+			if (fold((unsigned char)n->kw[0]) != t0 || tl == 0) {
+				/* neither equal nor a prefix ("" is only equal to "") */
+				if (tl == 0 && n->kw[0] == '\0') {
+					cls[i] = TC_EXACT;
+					exact = 1;
+				}
+				continue;
+			}
 			if (pk_strcaseeq(n->kw, t)) {
+				cls[i] = TC_EXACT;
 				exact = 1;
 				continue;
 			}
-			if (tl == 0 || !pk_strncaseeq(n->kw, t, tl) || strlen(n->kw) <= tl)
+			if (!pk_strncaseeq(n->kw, t, tl) || strlen(n->kw) <= tl)
 				continue;
+			cls[i] = TC_PREFIX;
 			for (k = 0; k < nseen; k++)
 				if (pk_strcaseeq(seen[k], n->kw))
 					break;
@@ -274,53 +516,64 @@ step(const struct match_env *m, struct tset *s, const struct cli_token *tok,
 		} else if (n->kind == GN_PARAM) {
 			any_tok = 1;
 			nparam_cand++;
-			if (value_ok && param_value_ok(m, n->param, t))
-				nparam_ok++;
-			else if (value_ok && n->param->object != NULL &&
-			    param_type_ok(n->param, t))
-				nparam_absent++;
+			cls[i] = TC_PARAM;
 		}
 	}
-	if (!any_tok)
+	if (!any_tok) {
+		if (cls != cls_buf)
+			free(cls);
 		return CLI_TOO_MANY;
-	prefix_distinct = (int)nseen;
-	if (!exact && prefix_distinct > 1)
+	}
+	if (!exact && nseen > 1) {
+		if (cls != cls_buf)
+			free(cls);
 		return CLI_AMBIGUOUS;
-	for (size_t i = 0; i < s->n; i++) {
+	}
+	if (exact) {
+		want = TC_EXACT;
+	} else if (nseen == 1) {
+		want = TC_PREFIX;
+	} else {
+		/* no keyword: the parameters' turn */
+		for (size_t i = 0; i < s->n && value_ok; i++) {
+			const struct gparam *p;
+
+			if (cls[i] != TC_PARAM)
+				continue;
+			p = g->nodes[s->v[i].node].param;
+			if (param_value_ok(m, p, t)) {
+				cls[i] = TC_PARAM_OK;
+				nparam_ok++;
+			} else if (p->object != NULL && param_type_ok(p, t)) {
+				cls[i] = TC_PARAM_ABSENT;
+				nparam_absent++;
+			}
+		}
+		want = nparam_ok ? TC_PARAM_OK : nparam_absent ? TC_PARAM_ABSENT : TC_NONE;
+	}
+	next.v = s->spare;
+	next.cap = s->capspare;
+	for (size_t i = 0; i < s->n && want != TC_NONE; i++) {
 		const struct thread *th = &s->v[i];
 		const struct gnode *n = &g->nodes[th->node];
-		int take = 0;
+		int hi;
 
-		if (exact)
-			take = n->kind == GN_KW && pk_strcaseeq(n->kw, t);
-		else if (prefix_distinct == 1)
-			take = n->kind == GN_KW && pk_strncaseeq(n->kw, t, tl) &&
-			    strlen(n->kw) > tl;
-		else if (nparam_ok)
-			take = n->kind == GN_PARAM && value_ok &&
-			    param_value_ok(m, n->param, t);
-		else if (nparam_absent) {
-			take = n->kind == GN_PARAM && value_ok &&
-			    n->param->object != NULL && param_type_ok(n->param, t);
-			if (take && missing != NULL && *missing == NULL)
-				*missing = n->param;
-		}
-		if (take) {
-			int *path = xmalloc((th->n + 1) * sizeof(int));
-
-			memcpy(path, th->path, th->n * sizeof(int));
-			path[th->n] = th->node;
-			for (size_t k = 0; k < n->nout; k++)
-				tset_add(g, &next, n->out[k], path, th->n + 1, 0);
-			free(path);
-		}
+		if (cls[i] != want)
+			continue;
+		if (want == TC_PARAM_ABSENT && missing != NULL && *missing == NULL)
+			*missing = n->param;
+		hi = hist_push(s, th->node, th->hist);
+		for (size_t k = 0; k < n->nout; k++)
+			tset_add(g, &next, n->out[k], hi, th->n + 1, 0);
 	}
+	if (cls != cls_buf)
+		free(cls);
 	if (next.n == 0) {
-		tset_free(&next);
+		s->spare = next.v;
+		s->capspare = next.cap;
 		return nparam_cand ? CLI_WRONG_PARAM : CLI_UNRECOGNIZED;
 	}
-	tset_free(s);
-	*s = next;
+	tset_advance(s, &next);
 	return CLI_OK;
 }
 
@@ -329,9 +582,30 @@ static void
 walk(const struct match_env *m, const struct gview *v, const struct cli_tokens *toks, size_t upto,
     struct walk *w)
 {
+	const struct gfirst *f = NULL;
+	size_t i = 0;
+	int none = 0;
+
 	memset(w, 0, sizeof(*w));
-	start_set(m, v, &w->s);
-	for (size_t i = 0; i < upto; i++) {
+	if (upto > 0)
+		f = first_of(v, toks->v[0].text, &none);
+	if (upto > 0 && f == NULL && none && v->nfirst > 0 && !v->param_first &&
+	    toks->v[0].text[0] != '\0') {
+		/* what step() would find on the start: keywords, none equal to the
+		 * word or beginning with it, and no parameter */
+		w->status = CLI_UNRECOGNIZED;
+		w->bad = 0;
+		return;
+	}
+	if (f != NULL) {
+		/* the first word is a keyword of the view: its step was taken when
+		 * the grammar loaded */
+		tset_from_first(&w->s, f);
+		i = 1;
+	} else {
+		start_set(m, v, &w->s);
+	}
+	for (; i < upto; i++) {
 		const struct gparam *missing = NULL;
 		enum cli_status st = step(m, &w->s, &toks->v[i], &missing);
 
@@ -365,17 +639,20 @@ ended(const struct match_env *m, const struct tset *s)
 }
 
 static void
-fill_args(const struct match_env *m, const struct thread *th, const struct cli_tokens *toks,
-    struct match_result *r)
+fill_args(const struct match_env *m, const struct thread *th, const struct hent *hist,
+    const struct cli_tokens *toks, struct match_result *r)
 {
 	struct gcmd *cmd = m->g->nodes[th->node].cmd;
+	int h = th->hist;
 
 	r->cmd = cmd;
 	r->args.undo = cmd->undo;
 	r->args.n = th->n;
 	r->args.v = xcalloc(th->n + 1, sizeof(struct cli_arg));
-	for (size_t i = 0; i < th->n; i++) {
-		const struct gnode *n = &m->g->nodes[th->path[i]];
+	/* the path, last token first */
+
+	for (size_t i = th->n; i-- > 0; h = hist[h].prev) {
+		const struct gnode *n = &m->g->nodes[hist[h].node];
 
 		if (n->kind == GN_KW) {
 			r->args.v[i].name = n->kw;
@@ -424,7 +701,7 @@ match_in(const struct match_env *m, const struct gview *v, const struct cli_toke
 			r->missing_value = toks->v[w.missing_tok].text;
 		} else {
 			r->status = CLI_OK;
-			fill_args(m, th, toks, r);
+			fill_args(m, th, w.s.h, toks, r);
 		}
 	}
 	tset_free(&w.s);
@@ -461,6 +738,8 @@ step_lenient(const struct match_env *m, struct tset *s, const char *t)
 	struct tset next = { 0 };
 	size_t tl = strlen(t);
 
+	next.v = s->spare;
+	next.cap = s->capspare;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct thread *th = &s->v[i];
 		const struct gnode *n = &m->g->nodes[th->node];
@@ -468,10 +747,9 @@ step_lenient(const struct match_env *m, struct tset *s, const char *t)
 		if (n->kind == GN_PARAM ||
 		    (n->kind == GN_KW && pk_strncaseeq(n->kw, t, tl)))
 			for (size_t k = 0; k < n->nout; k++)
-				tset_add(m->g, &next, n->out[k], th->path, th->n, 0);
+				tset_add(m->g, &next, n->out[k], th->hist, th->n, 0);
 	}
-	tset_free(s);
-	*s = next;
+	tset_advance(s, &next);
 }
 
 void
@@ -482,11 +760,30 @@ match_secret_mask(const struct match_env *m, const struct gview *v, const struct
 	 * fallback of match_line), each walked as far as the line goes. */
 	for (const struct gview *w = v; w != NULL; w = w->parent) {
 		struct tset s = { 0 };
+		const struct gfirst *f = NULL;
+		size_t i = 0;
+		int none = 0;
 
 		if (w != v && w->parent == NULL)
 			break;
-		start_set(m, w, &s);
-		for (size_t i = 0; i < toks->n; i++) {
+		if (!w->has_secret)
+			continue;	/* no thread of W can be at a secret */
+		if (toks->n > 0 && toks->v[0].text[0] != '\0')
+			f = first_of(w, toks->v[0].text, &none);
+		if (f != NULL || (none && !w->param_first && w->nfirst > 0)) {
+			/* the first word settles the first step as in walk(): it is
+			 * the prepared one (F), or no thread takes the word even
+			 * leniently (no keyword begins with it, no parameter) */
+			if (w->secret_first)
+				mask[0] = 1;
+			if (f == NULL)
+				continue;
+			tset_from_first(&s, f);
+			i = 1;
+		} else {
+			start_set(m, w, &s);
+		}
+		for (; i < toks->n; i++) {
 			for (size_t k = 0; k < s.n; k++) {
 				const struct gnode *n = &m->g->nodes[s.v[k].node];
 

@@ -29,9 +29,9 @@ cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn)
 
 void
 cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
-    cli_missing_fn missing, void *arg)
+    cli_exists_fn exists, cli_missing_fn missing, void *arg)
 {
-	registry_add_object(&c->reg, kind, list, missing, arg);
+	registry_add_object(&c->reg, kind, list, exists, missing, arg);
 }
 
 void
@@ -85,10 +85,30 @@ session_objects(void *arg, const char *kind)
 	return o != NULL ? o->list(o->arg) : NULL;
 }
 
+/* Whether an object of KIND is named NAME: an instance of a view through the
+ * configuration tree's index, a registered kind through its check. */
+static int
+session_exists(void *arg, const char *kind, const char *name, int nocase)
+{
+	struct cli *c = arg;
+	const struct reg_object *o;
+
+	if (strncmp(kind, "view-", 5) == 0) {
+		const struct gview *v = grammar_view(c->g, kind + 5);
+		const struct cfg_node *n = v != NULL ? cfg_child(c->root, v, name) : NULL;
+
+		return n != NULL && (nocase || strcmp(n->key, name) == 0);
+	}
+	o = registry_object(&c->reg, kind);
+	if (o == NULL)
+		return 0;
+	return o->exists != NULL ? o->exists(o->arg, name, nocase) : -1;
+}
+
 static struct match_env
 env(struct cli *c)
 {
-	struct match_env m = { c->g, session_objects, c };
+	struct match_env m = { c->g, session_objects, session_exists, c };
 
 	return m;
 }
@@ -239,14 +259,27 @@ cli_set_io(struct cli *c, const struct cli_io *io)
 
 #define STARTUP_FILE "vrpcfg.cfg"
 
+/* The configuration as it is now is the saved one. */
 static void
 remember_saved(struct cli *c)
 {
-	struct sbuf b = SBUF_INIT;
-
-	cfg_render(c->root, 1, &b);
 	free(c->saved);
-	c->saved = sbuf_take(&b);
+	c->saved = NULL;
+	c->saved_gen = c->gen;
+}
+
+/* Called before every change of the tree: the first change after the saved
+ * generation keeps the saved text (rendered now, while the tree still is it). */
+static void
+config_will_change(struct cli *c)
+{
+	if (c->gen == c->saved_gen && c->saved == NULL) {
+		struct sbuf b = SBUF_INIT;
+
+		cfg_render(c->root, 1, &b);
+		c->saved = sbuf_take(&b);
+	}
+	c->gen++;
 }
 
 int
@@ -276,6 +309,8 @@ cli_unsaved(struct cli *c)
 	struct sbuf b = SBUF_INIT;
 	int differs;
 
+	if (c->gen == c->saved_gen)
+		return 0;
 	cfg_render(c->root, 1, &b);
 	differs = c->saved == NULL || strcmp(c->saved, sbuf_str(&b)) != 0;
 	sbuf_free(&b);
@@ -378,9 +413,11 @@ cli_config_update(struct cli *c, const struct cli_view_binding *vb,
 	struct cfg_node *n = bound_node(c, vb, key);
 
 	for (size_t i = 0; n != NULL && i < vb->nfields; i++)
-		if (vb->fields[i].offset == offset && vb->fields[i].type == CLI_BIND_STR)
+		if (vb->fields[i].offset == offset && vb->fields[i].type == CLI_BIND_STR) {
+			config_will_change(c);
 			return cfg_leaf_update(n, vb->fields[i].leaf, vb->fields[i].name,
 			    value);
+		}
 	return -1;
 }
 
@@ -404,25 +441,57 @@ apply(struct cli *c, const struct gview *v, const struct cfg_node *n, const char
 	free(obj);
 }
 
+/* Runs the apply that waits (defer_apply), if any. */
+static void
+apply_pending(struct cli *c)
+{
+	struct cfg_node *n = c->apply_node;
+
+	if (n == NULL)
+		return;
+	c->apply_node = NULL;
+	apply(c, c->apply_view, n, NULL);
+}
+
+/* Applies node N of view V now, or, while the configuration loads, when the
+ * lines that set N's leaves are done. */
+static void
+apply_node(struct cli *c, const struct gview *v, struct cfg_node *n)
+{
+	if (!c->defer_apply) {
+		apply(c, v, n, NULL);
+		return;
+	}
+	if (c->apply_node != n)
+		apply_pending(c);
+	c->apply_node = n;
+	c->apply_view = v;
+}
+
 const char *
 cli_prompt(struct cli *c)
 {
-	struct sbuf b = SBUF_INIT;
+	/* written in place (twice per line of a script: the echo and the caret
+	 * column), truncated as the buffer is */
 	const char *f = c->view->prompt;
+	size_t i = 0, cap = sizeof(c->prompt) - 1;
 
-	for (; *f; f++) {
-		if (f[0] == '%' && f[1] == 's') {
-			sbuf_puts(&b, c->hostname != NULL ? c->hostname : "pkish");
-			f++;
-		} else if (f[0] == '%' && f[1] == 'k') {
-			sbuf_puts(&b, c->node && c->node->key ? c->node->key : "");
-			f++;
-		} else {
-			sbuf_putc(&b, *f);
+	for (; *f && i < cap; f++) {
+		const char *sub = NULL;
+
+		if (f[0] == '%' && f[1] == 's')
+			sub = c->hostname != NULL ? c->hostname : "pkish";
+		else if (f[0] == '%' && f[1] == 'k')
+			sub = c->node && c->node->key ? c->node->key : "";
+		if (sub == NULL) {
+			c->prompt[i++] = *f;
+			continue;
 		}
+		f++;
+		for (; *sub && i < cap; sub++)
+			c->prompt[i++] = *sub;
 	}
-	snprintf(c->prompt, sizeof(c->prompt), "%s", sbuf_str(&b));
-	sbuf_free(&b);
+	c->prompt[i] = '\0';
 	return c->prompt;
 }
 
@@ -461,51 +530,20 @@ cli_view_set(struct cli *c, const char *view)
 	}
 }
 
-/* Params of CMD that ask for their value when omitted. */
-static const struct gparam *
-cmd_ask_param(const struct cli *c, const struct gcmd *cmd)
-{
-	int stack[256], sp = 0;
-	unsigned char seen[4096] = { 0 };
-
-	stack[sp++] = cmd->start;
-	while (sp > 0) {
-		int id = stack[--sp];
-		const struct gnode *n = &c->g->nodes[id];
-
-		if ((size_t)id < sizeof(seen)) {
-			if (seen[id])
-				continue;
-			seen[id] = 1;
-		}
-		if (n->kind == GN_PARAM && n->param->ask != NULL)
-			return n->param;
-		for (size_t i = 0; i < n->nout && sp < 256; i++)
-			stack[sp++] = n->out[i];
-	}
-	return NULL;
-}
-
 /* Seals plain secrets in A (values replaced by new strings kept in OWNED). */
 static int
 seal_secrets(struct cli *c, const struct gcmd *cmd, struct cli_args *a,
     char **owned, size_t *nowned, size_t line_end, size_t prompt_len)
 {
-	const struct gparam *ask = cmd_ask_param(c, cmd);
+	const struct gparam *ask = cmd->ask;
 	int have_ask = 0;
 
 	for (size_t i = 0; i < a->n; i++) {
-		int secret = 0;
 		struct pk_err e;
 		char *sealed = NULL, *plain = NULL;
 
-		if (a->v[i].is_kw)
-			continue;
-		for (size_t k = 0; k < c->g->nparams; k++)
-			if (c->g->params[k]->name == a->v[i].name &&
-			    c->g->params[k]->type == GT_SECRET)
-				secret = 1;
-		if (!secret)
+		/* the matcher marked the values of secret params */
+		if (a->v[i].is_kw || !a->v[i].secret)
 			continue;
 		if (ask != NULL && a->v[i].name == ask->name)
 			have_ask = 1;
@@ -548,6 +586,7 @@ seal_secrets(struct cli *c, const struct gcmd *cmd, struct cli_args *a,
 		a->v[a->n].name = ask->name;
 		a->v[a->n].value = sealed;
 		a->v[a->n].is_kw = 0;
+		a->v[a->n].secret = 1;
 		a->n++;
 	}
 	return 0;
@@ -563,6 +602,12 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 	size_t nowned = 0;
 	int rc = -1;
 
+	/* a waiting apply waits on only through the lines setting leaves of its
+	 * node (a leaf's check reads its line and other objects, whose applies
+	 * ran when their views were left; enter and undo checks may read the
+	 * device: it is told first) */
+	if (cmd->enter != NULL || cmd->undo || c->node != c->apply_node)
+		apply_pending(c);
 	if (cmd->enter != NULL) {
 		const char *key = cli_arg(a, cmd->key);
 		struct cfg_node *n = cfg_child(c->node, cmd->enter, key);
@@ -578,6 +623,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 			{
 				char *k = xstrdup(n->key);
 
+				config_will_change(c);
 				cfg_remove_child(c->node, n);
 				apply(c, cmd->enter, NULL, k);
 				free(k);
@@ -588,8 +634,8 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		if (n == NULL) {
 			if (cmd->check && cmd->check(c, a) != 0)
 				goto out;
-			cfg_canonical(a, &text);
-			n = cfg_add_child(c->node, cmd->enter, cmd, key, sbuf_str(&text));
+			config_will_change(c);
+			n = cfg_add_child(c->node, cmd->enter, cmd, key, a->line);
 			apply(c, cmd->enter, n, NULL);
 		}
 		c->view = cmd->enter;
@@ -605,6 +651,7 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		}
 		if (cmd->check && cmd->check(c, a) != 0)
 			goto out;
+		config_will_change(c);
 		cfg_unset_leaf(c->node, cmd->leaf);
 		apply(c, c->view, c->node, NULL);
 		rc = 0;
@@ -614,9 +661,12 @@ exec_config(struct cli *c, struct match_result *r, size_t line_end, size_t promp
 		goto out;
 	if (cmd->check && cmd->check(c, a) != 0)
 		goto out;
-	cfg_canonical(a, &text);
-	cfg_set_leaf(c->node, cmd, sbuf_str(&text), a);
-	apply(c, c->view, c->node, NULL);
+	/* the line's canonical text, unless a secret was sealed in it */
+	if (nowned > 0)
+		cfg_canonical(a, &text);
+	config_will_change(c);
+	cfg_set_leaf(c->node, cmd, nowned > 0 ? sbuf_str(&text) : a->line, a);
+	apply_node(c, c->view, c->node);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nowned; i++)
@@ -714,7 +764,7 @@ cli_exec(struct cli *c, const char *line)
 	struct match_result r;
 	struct cli_filter f;
 	size_t plen, pipe;
-	int rc;
+	int rc, handler;
 
 	memset(&f, 0, sizeof(f));
 	cli_tokenize(line, &toks);
@@ -781,8 +831,11 @@ cli_exec(struct cli *c, const char *line)
 		r.args.line = sbuf_str(&canon);
 		c->end_col = plen + toks.v[toks.n - 1].end;
 		c->in_exec++;
-		if (r.cmd->handler != NULL)
+		handler = r.cmd->handler != NULL;
+		if (handler) {
+			apply_pending(c);
 			rc = run_handler(c, &r, pipe < toks.n ? &f : NULL);
+		}
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
 		c->in_exec--;
@@ -791,7 +844,12 @@ cli_exec(struct cli *c, const char *line)
 	filter_free(&f);
 	match_result_free(&r);
 	cli_tokens_free(&toks);
-	fflush(c->out);
+	/* What a command printed is seen at once at a terminal and after an action
+	 * or a display; the lines of a configuration script are not flushed one by
+	 * one (a write each would cost more than running them): the batch front
+	 * end flushes before it waits for input and at the end. */
+	if (c->interactive || handler)
+		fflush(c->out);
 	return rc;
 }
 
@@ -913,6 +971,7 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 	cli_view_set(c, "system");
 	c->capture = &out;
 	c->no_prompt = 1;
+	c->defer_apply = 1;
 	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
 		const char *p = l;
@@ -929,6 +988,8 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 			failed++;
 		}
 	}
+	apply_pending(c);
+	c->defer_apply = 0;
 	c->no_prompt = 0;
 	c->capture = NULL;
 	sbuf_free(&out);

@@ -19,7 +19,7 @@ is_space(char ch)
 void
 cli_tokenize(const char *line, struct cli_tokens *t)
 {
-	size_t i = 0, n = strlen(line), cap = 0;
+	size_t i = 0, n = strlen(line), cap = 0, used = 0;
 
 	memset(t, 0, sizeof(*t));
 	if (n > CLI_MAX_LINE)
@@ -50,8 +50,11 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 			}
 		}
 	}
+	/* The texts of all tokens in one buffer: unquoting never lengthens a
+	 * token, and each gets one NUL, so a line of N bytes needs 2N + 1. */
+	t->buf = xmalloc(2 * n + 1);
 	while (i < n) {
-		struct sbuf b = SBUF_INIT;
+		char *b = t->buf + used, *p = b;
 		size_t col;
 		int quoted = 0;
 
@@ -68,7 +71,7 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 					if (line[i] == '\\' && i + 1 < n &&
 					    (line[i + 1] == '"' || line[i + 1] == '\\'))
 						i++;
-					sbuf_putc(&b, line[i]);
+					*p++ = line[i];
 					i++;
 				}
 				if (i >= n) {
@@ -78,19 +81,21 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 				i++;	/* closing quote */
 				continue;
 			}
-			sbuf_putc(&b, line[i]);
+			*p++ = line[i];
 			i++;
 		}
 		if (t->n == CLI_MAX_TOKENS) {
 			t->too_many = 1;
-			sbuf_free(&b);
+			explicit_bzero(b, (size_t)(p - b));	/* dropped: wiped now */
 			break;
 		}
+		*p++ = '\0';
+		used += (size_t)(p - b);
 		if (t->n == cap) {
 			cap = cap ? cap * 2 : 8;
 			t->v = xrealloc(t->v, cap * sizeof(*t->v));
 		}
-		t->v[t->n].text = sbuf_take(&b);
+		t->v[t->n].text = b;
 		t->v[t->n].col = col;
 		t->v[t->n].end = i;
 		t->v[t->n].quoted = quoted;
@@ -107,10 +112,9 @@ void
 cli_tokens_free(struct cli_tokens *t)
 {
 	/* a token may be a secret typed inline: wiped before it is freed */
-	for (size_t i = 0; i < t->n; i++) {
+	for (size_t i = 0; i < t->n; i++)
 		explicit_bzero(t->v[i].text, strlen(t->v[i].text));
-		free(t->v[i].text);
-	}
+	free(t->buf);
 	free(t->v);
 	memset(t, 0, sizeof(*t));
 }

@@ -102,11 +102,13 @@ struct device {
 	device_event_fn event;
 	void *event_arg;
 	struct device_session **all;	/* every record, statistics-only ones too */
-	size_t nall;
+	size_t nall, capall;
+	struct pk_map records;		/* the same by name (case-insensitive) */
 	struct device_session **order;	/* the configured ones, in order */
-	size_t norder;
-	struct pki_entity *entities;	/* owned copies */
-	size_t nentities;
+	size_t norder, caporder;
+	/* the entities the configuration describes: owned copies by name
+	 * (case-insensitive), each keyed by its own name */
+	struct pk_map entities;
 	int pipe[2];			/* worker.c: completions, -1 unused */
 	size_t running;			/* worker.c: threads under way */
 };

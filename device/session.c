@@ -9,6 +9,7 @@
  * removed and are found again when a session of that name is configured.
  */
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,8 @@ device_new(struct device **out, struct storage *st, struct pki *p,
 	d->st = st;
 	d->pki = p;
 	d->pipe[0] = d->pipe[1] = -1;
+	pk_map_init(&d->records, 1);
+	pk_map_init(&d->entities, 1);
 	if (ops != NULL)
 		d->ops = *ops;
 	d->loop = loop_new(device_clock, d);
@@ -261,10 +264,18 @@ device_free(struct device *d)
 		free(d->all[i]);
 	}
 	free(d->all);
+	pk_map_clear(&d->records);
 	free(d->order);
-	for (size_t i = 0; i < d->nentities; i++)
-		entity_free_strings(&d->entities[i]);
-	free(d->entities);
+	{
+		size_t pos = 0;
+		void *ent;
+
+		while (pk_map_next(&d->entities, &pos, NULL, &ent)) {
+			entity_free_strings(ent);
+			free(ent);
+		}
+		pk_map_clear(&d->entities);
+	}
 	loop_free(d->loop);
 	free(d);
 }
@@ -332,37 +343,56 @@ dup0(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
+/* The string fields of struct pki_entity after its name. */
+static const size_t entity_fields[] = {
+	offsetof(struct pki_entity, common_name), offsetof(struct pki_entity, country),
+	offsetof(struct pki_entity, state), offsetof(struct pki_entity, locality),
+	offsetof(struct pki_entity, organization), offsetof(struct pki_entity, org_unit),
+	offsetof(struct pki_entity, fqdn), offsetof(struct pki_entity, ip_address),
+	offsetof(struct pki_entity, email),
+};
+#define ENT_FIELD(e, off) (*(const char **)(void *)((char *)(e) + (off)))
+
 static struct pki_entity *
 entity_slot(const struct device *d, const char *name)
 {
-	for (size_t i = 0; i < d->nentities; i++)
-		if (pk_strcaseeq(d->entities[i].name, name))
-			return &d->entities[i];
-	return NULL;
+	return name != NULL ? pk_map_get(&d->entities, name) : NULL;
 }
 
 void
 device_entity_set(struct device *d, const struct pki_entity *ent)
 {
 	struct pki_entity *slot = entity_slot(d, ent->name);
+	struct pki_entity old;
 
-	if (slot != NULL) {
-		entity_free_strings(slot);
-	} else {
-		d->entities = xrealloc(d->entities,
-		    (d->nentities + 1) * sizeof(*d->entities));
-		slot = &d->entities[d->nentities++];
+	memset(&old, 0, sizeof(old));
+	if (slot == NULL)
+		slot = xcalloc(1, sizeof(*slot));
+	else
+		old = *slot;
+	/* every line of an entity's section lands here: a field that did not
+	 * change keeps its copy (taken out of OLD, which is freed) */
+	for (size_t i = 0; i < sizeof(entity_fields) / sizeof(entity_fields[0]); i++) {
+		const char *v = ENT_FIELD(ent, entity_fields[i]);
+		const char **o = &ENT_FIELD(&old, entity_fields[i]);
+
+		if (*o != NULL && v != NULL && strcmp(*o, v) == 0) {
+			ENT_FIELD(slot, entity_fields[i]) = *o;
+			*o = NULL;
+		} else {
+			ENT_FIELD(slot, entity_fields[i]) = dup0(v);
+		}
 	}
-	slot->name = dup0(ent->name);
-	slot->common_name = dup0(ent->common_name);
-	slot->country = dup0(ent->country);
-	slot->state = dup0(ent->state);
-	slot->locality = dup0(ent->locality);
-	slot->organization = dup0(ent->organization);
-	slot->org_unit = dup0(ent->org_unit);
-	slot->fqdn = dup0(ent->fqdn);
-	slot->ip_address = dup0(ent->ip_address);
-	slot->email = dup0(ent->email);
+	if (old.name != NULL && strcmp(old.name, ent->name) == 0) {
+		slot->name = old.name;
+		old.name = NULL;
+	} else {
+		/* new, or the name changed case: keyed by the new copy before
+		 * the old one is freed */
+		slot->name = dup0(ent->name);
+		pk_map_put(&d->entities, slot->name, slot);
+	}
+	entity_free_strings(&old);
 }
 
 void
@@ -372,10 +402,9 @@ device_entity_remove(struct device *d, const char *name)
 
 	if (slot == NULL)
 		return;
+	pk_map_del(&d->entities, slot->name);
 	entity_free_strings(slot);
-	memmove(slot, slot + 1,
-	    (size_t)(d->entities + d->nentities - (slot + 1)) * sizeof(*slot));
-	d->nentities--;
+	free(slot);
 }
 
 const struct pki_entity *
@@ -400,20 +429,21 @@ device_entity_user(const struct device *d, const char *name)
 static struct device_session *
 record(struct device *d, const char *name, int create)
 {
-	struct device_session *s;
+	struct device_session *s = name != NULL ? pk_map_get(&d->records, name) : NULL;
 
-	for (size_t i = 0; i < d->nall; i++)
-		if (pk_strcaseeq(d->all[i]->name, name))
-			return d->all[i];
-	if (!create)
-		return NULL;
+	if (s != NULL || !create)
+		return s;
 	s = xcalloc(1, sizeof(*s));
 	s->d = d;
 	s->name = xstrdup(name);
 	s->state = "idle";
 	atomic_init(&s->stop, 0);
-	d->all = xrealloc(d->all, (d->nall + 1) * sizeof(*d->all));
+	if (d->nall == d->capall) {
+		d->capall = d->capall ? 2 * d->capall : 16;
+		d->all = xrealloc(d->all, d->capall * sizeof(*d->all));
+	}
 	d->all[d->nall++] = s;
+	pk_map_put(&d->records, s->name, s);
 	return s;
 }
 
@@ -442,7 +472,10 @@ device_session_set(struct device *d, const struct device_session_cfg *cfg)
 	s->cfg.verify_cert = dup0(cfg->verify_cert);
 	if (!was) {
 		s->configured = 1;
-		d->order = xrealloc(d->order, (d->norder + 1) * sizeof(*d->order));
+		if (d->norder == d->caporder) {
+			d->caporder = d->caporder ? 2 * d->caporder : 16;
+			d->order = xrealloc(d->order, d->caporder * sizeof(*d->order));
+		}
 		d->order[d->norder++] = s;
 	}
 	/* The next update depends on these only. */

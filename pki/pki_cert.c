@@ -56,23 +56,43 @@ pki_certrec_free(struct certrec *c)
 	free(c);
 }
 
+static int
+cert_order(enum pki_cert_kind ka, const char *na, enum pki_cert_kind kb,
+    const char *nb)
+{
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	return strcmp(na, nb);
+}
+
+/* The index of the first record not below (KIND, NAME) in the list's order: a
+ * binary search. */
+static size_t
+cert_lower_bound(const struct pki *p, enum pki_cert_kind kind, const char *name)
+{
+	size_t lo = 0, hi = p->ncerts;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cert_order(p->certs[mid]->kind, p->certs[mid]->name, kind, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct certrec *
 pki_certrec_find(const struct pki *p, enum pki_cert_kind kind, const char *name)
 {
+	size_t i;
+
 	if (name == NULL)
 		return NULL;
-	for (size_t i = 0; i < p->ncerts; i++)
-		if (p->certs[i]->kind == kind && strcmp(p->certs[i]->name, name) == 0)
-			return p->certs[i];
-	return NULL;
-}
-
-static int
-cert_order(const struct certrec *a, const struct certrec *b)
-{
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	return strcmp(a->name, b->name);
+	i = cert_lower_bound(p, kind, name);
+	return i < p->ncerts && p->certs[i]->kind == kind &&
+	    strcmp(p->certs[i]->name, name) == 0 ? p->certs[i] : NULL;
 }
 
 void
@@ -94,19 +114,14 @@ pki_cas_rebuild(struct pki *p)
 void
 pki_certrec_put(struct pki *p, struct certrec *c)
 {
-	size_t i;
+	size_t i = cert_lower_bound(p, c->kind, c->name);
 
-	for (i = 0; i < p->ncerts; i++) {
-		int o = cert_order(p->certs[i], c);
-
-		if (o == 0) {
-			pki_certrec_free(p->certs[i]);
-			p->certs[i] = c;
-			pki_cas_rebuild(p);
-			return;
-		}
-		if (o > 0)
-			break;
+	if (i < p->ncerts && p->certs[i]->kind == c->kind &&
+	    strcmp(p->certs[i]->name, c->name) == 0) {
+		pki_certrec_free(p->certs[i]);
+		p->certs[i] = c;
+		pki_cas_rebuild(p);
+		return;
 	}
 	p->certs = xrealloc(p->certs, (p->ncerts + 1) * sizeof(*p->certs));
 	memmove(p->certs + i + 1, p->certs + i, (p->ncerts - i) * sizeof(*p->certs));

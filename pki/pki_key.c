@@ -99,30 +99,45 @@ pki_keyrec_free(struct keyrec *k)
 	free(k);
 }
 
+/* The index of the first key pair whose name is not below NAME in the list's
+ * order (case-insensitive): a binary search. */
+static size_t
+key_lower_bound(const struct pki *p, const char *name)
+{
+	size_t lo = 0, hi = p->nkeys;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcasecmp(p->keys[mid]->name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct keyrec *
 pki_keyrec_find(const struct pki *p, const char *name)
 {
+	size_t i;
+
 	if (name == NULL)
 		return NULL;
-	for (size_t i = 0; i < p->nkeys; i++)
-		if (pk_strcaseeq(p->keys[i]->name, name))
-			return p->keys[i];
-	return NULL;
+	i = key_lower_bound(p, name);
+	return i < p->nkeys && strcasecmp(p->keys[i]->name, name) == 0 ? p->keys[i] :
+	    NULL;
 }
 
 void
 pki_keyrec_put(struct pki *p, struct keyrec *k)
 {
-	size_t i;
+	size_t i = key_lower_bound(p, k->name);
 
-	for (i = 0; i < p->nkeys; i++) {
-		if (pk_strcaseeq(p->keys[i]->name, k->name)) {
-			pki_keyrec_free(p->keys[i]);
-			p->keys[i] = k;
-			return;
-		}
-		if (strcasecmp(p->keys[i]->name, k->name) > 0)
-			break;
+	if (i < p->nkeys && strcasecmp(p->keys[i]->name, k->name) == 0) {
+		pki_keyrec_free(p->keys[i]);
+		p->keys[i] = k;
+		return;
 	}
 	p->keys = xrealloc(p->keys, (p->nkeys + 1) * sizeof(*p->keys));
 	memmove(p->keys + i + 1, p->keys + i, (p->nkeys - i) * sizeof(*p->keys));

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,28 @@ struct storage {
 	char *pub;
 	char *store;
 	unsigned char key[SEAL_KEY_LEN];
+	/* AES-256-GCM, fetched from the provider at the first seal or unseal
+	 * (not at start: a start that touches no secret does not initialise
+	 * libcrypto), then reused: a saved configuration checks one sealed
+	 * secret per CMP session */
+	_Atomic(EVP_CIPHER *) gcm;
 };
+
+/* The sealing cipher (borrowed), or NULL. Any thread may ask first. */
+static const EVP_CIPHER *
+seal_cipher(struct storage *st)
+{
+	EVP_CIPHER *c = atomic_load(&st->gcm), *fresh;
+
+	if (c != NULL)
+		return c;
+	if ((fresh = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL)
+		return NULL;
+	if (atomic_compare_exchange_strong(&st->gcm, &c, fresh))
+		return fresh;
+	EVP_CIPHER_free(fresh);	/* another thread's is there: C */
+	return c;
+}
 
 static int
 mkdir_mode(const char *path, mode_t mode, int enforce, struct pk_err *e)
@@ -107,6 +129,7 @@ storage_close(struct storage *st)
 	if (st == NULL)
 		return;
 	OPENSSL_cleanse(st->key, sizeof(st->key));
+	EVP_CIPHER_free(atomic_load(&st->gcm));
 	free(st->root);
 	free(st->pub);
 	free(st->store);
@@ -300,6 +323,29 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* What storage_list skips: hidden files and the temporary files of an atomic
+ * write in progress. */
+static int
+list_skips(const char *name)
+{
+	return name[0] == '.' || strstr(name, ".tmp") != NULL;
+}
+
+int
+storage_listed(const char *dir, const char *name)
+{
+	struct stat sb;
+	char *p;
+	int r;
+
+	if (list_skips(name) || strchr(name, '/') != NULL || name[0] == '\0')
+		return 0;
+	p = storage_path(dir, name);
+	r = lstat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+	free(p);
+	return r;
+}
+
 int
 storage_list(const char *dir, char ***names, struct pk_err *e)
 {
@@ -315,7 +361,7 @@ storage_list(const char *dir, char ***names, struct pk_err *e)
 		char *p;
 		struct stat sb;
 
-		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp") != NULL)
+		if (list_skips(de->d_name))
 			continue;
 		p = storage_path(dir, de->d_name);
 		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode)) {
@@ -367,12 +413,13 @@ storage_seal(struct storage *st, const char *plain, char **sealed, struct pk_err
 	size_t pn = strlen(plain), raw_len = SEAL_IV_LEN + pn + SEAL_TAG_LEN;
 	unsigned char *raw = xmalloc(raw_len);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	const EVP_CIPHER *gcm = seal_cipher(st);
 	int outl, rc = -1;
 	char *b64 = NULL;
 
 	*sealed = NULL;
-	if (ctx == NULL || RAND_bytes(raw, SEAL_IV_LEN) != 1 ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, st->key, raw) != 1 ||
+	if (ctx == NULL || gcm == NULL || RAND_bytes(raw, SEAL_IV_LEN) != 1 ||
+	    EVP_EncryptInit_ex(ctx, gcm, NULL, st->key, raw) != 1 ||
 	    EVP_EncryptUpdate(ctx, NULL, &outl, (const unsigned char *)SEAL_AAD,
 	    (int)strlen(SEAL_AAD)) != 1 ||
 	    EVP_EncryptUpdate(ctx, raw + SEAL_IV_LEN, &outl,
@@ -435,8 +482,8 @@ storage_unseal(struct storage *st, const char *sealed, char **plain, struct pk_e
 	ct_len = raw_len - SEAL_IV_LEN - SEAL_TAG_LEN;
 	out = xmalloc(ct_len + 1);
 	ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL ||
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, st->key, raw) != 1 ||
+	if (ctx == NULL || seal_cipher(st) == NULL ||
+	    EVP_DecryptInit_ex(ctx, seal_cipher(st), NULL, st->key, raw) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &outl, (const unsigned char *)SEAL_AAD,
 	    (int)strlen(SEAL_AAD)) != 1 ||
 	    EVP_DecryptUpdate(ctx, (unsigned char *)out, &outl, raw + SEAL_IV_LEN,

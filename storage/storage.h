@@ -61,6 +61,8 @@ int storage_remove(const char *path, struct pk_err *e);
  * storage_list_free(). Hidden files (leading '.') and temp files are skipped. */
 int storage_list(const char *dir, char ***names, struct pk_err *e);
 void storage_list_free(char **names);
+/* 1 when storage_list(DIR) would list NAME (one lstat, no listing), else 0. */
+int storage_listed(const char *dir, const char *name);
 
 /* Seals PLAIN into "%^%#...%^%#" (a new string). Each call uses a fresh IV. */
 int storage_seal(struct storage *st, const char *plain, char **sealed,

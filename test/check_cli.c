@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../cli/cli_int.h"
 #include "../device/device.h"
@@ -361,6 +362,34 @@ START_TEST(save_and_startup)
 	o.features = features;
 	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
 	ck_assert_str_eq(cli_prompt(c), "<saved-name>");
+	/* The device is told every line of a loaded configuration (the load
+	 * tells it once per object, after the object's last line): entities
+	 * with their last field, a session naming an entity saved before it,
+	 * one whose entity was undone, and the entity after the session. */
+	expect(c, "system-view", 0, NULL);
+	expect(c, "pki entity e1", 0, NULL);
+	expect(c, "common-name one.example.com", 0, NULL);
+	expect(c, "country CN", 0, NULL);
+	expect(c, "fqdn one.example.com", 0, NULL);
+	expect(c, "quit", 0, NULL);
+	expect(c, "pki cmp session s1", 0, NULL);
+	expect(c, "cmp-request entity e1", 0, NULL);
+	expect(c, "cmp-request message-authentication-code r1 Secret-1", 0, NULL);
+	expect(c, "quit", 0, NULL);
+	expect(c, "pki entity e2", 0, NULL);
+	expect(c, "common-name two.example.com", 0, NULL);
+	expect(c, "organization-unit Ops", 0, NULL);
+	expect(c, "return", 0, NULL);
+	expect(c, "save", 0, "Save the configuration successfully.");
+	cli_free(c);
+	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
+	ck_assert_str_eq(device_entity_find(c->dev, "e1")->fqdn, "one.example.com");
+	ck_assert_str_eq(device_entity_find(c->dev, "e1")->country, "CN");
+	ck_assert_str_eq(device_entity_find(c->dev, "e2")->org_unit, "Ops");
+	ck_assert_str_eq(device_entity_find(c->dev, "e2")->common_name, "two.example.com");
+	ck_assert_ptr_nonnull(device_session_find(c->dev, "s1"));
+	ck_assert_str_eq(device_session_cfg(device_session_find(c->dev, "s1"))->entity, "e1");
+	expect(c, "display pki cmp session s1", 0, "r1");
 	cli_free(c);
 	if (asprintf(&cfg, "%s/other.cfg", dir) < 0)
 		ck_abort();
@@ -643,6 +672,25 @@ fake_objects(void *arg, const char *kind)
 	return v;
 }
 
+static int fake_exists_calls, fake_cannot_tell;
+
+/* The check of one name: exact names of kind "thing" (or "cannot tell"). */
+static int
+fake_exists(void *arg, const char *kind, const char *name, int nocase)
+{
+	const char *const *names = arg;
+
+	fake_exists_calls++;
+	if (fake_cannot_tell)
+		return -1;
+	if (strcmp(kind, "thing") != 0)
+		return 0;
+	for (size_t i = 0; names[i] != NULL; i++)
+		if (nocase ? strcasecmp(names[i], name) == 0 : strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 fake_handler(struct cli *c, const struct cli_args *a)
 {
@@ -721,10 +769,11 @@ START_TEST(matcher_without_session)
 	tu_write(p, xml, strlen(xml));
 	registry_add_handler(&reg, "show", fake_handler);
 	registry_add_handler(&reg, "set", fake_handler);
-	registry_add_object(&reg, "thing", no_list, NULL, NULL);
+	registry_add_object(&reg, "thing", no_list, NULL, NULL, NULL);
 	ck_assert_msg(grammar_load(gd, &reg, &g, &errs) == 0, "%s", sbuf_str(&errs));
 	m.g = g;
 	m.objects = fake_objects;
+	m.exists = NULL;	/* no check of one name: the list is searched */
 	m.arg = (void *)things;
 	user = grammar_view(g, "user");
 
@@ -752,6 +801,22 @@ START_TEST(matcher_without_session)
 	ck_assert_int_eq(match(&m, user, "set", &col, NULL), CLI_INCOMPLETE);
 	ck_assert_uint_eq(col, 3);
 	ck_assert_int_eq(match(&m, user, "bogus", NULL, NULL), CLI_UNRECOGNIZED);
+
+	/* With a check of one name the existence check lists nothing (a line must
+	 * not cost a listing of every object); the answers are the same. */
+	m.exists = fake_exists;
+	fake_calls = fake_exists_calls = 0;
+	ck_assert_int_eq(match(&m, user, "sho th Alpha", NULL, "Alpha"), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_MISSING);
+	ck_assert_uint_eq(col, 11);
+	ck_assert_int_eq(fake_calls, 0);
+	ck_assert_int_gt(fake_exists_calls, 0);
+	/* a check that cannot tell hands over to the list */
+	fake_cannot_tell = 1;
+	ck_assert_int_eq(match(&m, user, "show thing beta", NULL, "beta"), CLI_OK);
+	ck_assert_int_eq(match(&m, user, "show thing gamma", NULL, NULL), CLI_MISSING);
+	ck_assert_int_gt(fake_calls, 0);
+	fake_cannot_tell = 0;
 
 	/* Tab completes existing objects from the lister */
 	cli_tokenize("show thing b", &t);
@@ -928,6 +993,48 @@ random_config(struct cli *c)
 	free(run(c, "return", NULL));
 }
 
+/* The echo of a script's line masks the values of secret params wherever the
+ * line matches: the current view, a parent view's command typed in a sub-view,
+ * abbreviated keywords, and a line that fails later still hides its secret. A
+ * line without a secret param is echoed as typed. */
+static void
+expect_echo(struct cli *c, const char *line, const char *want)
+{
+	struct sbuf b = SBUF_INIT;
+
+	cli_echo_text(c, line, &b);
+	ck_assert_msg(strcmp(sbuf_str(&b), want) == 0, "echo of '%s': '%s', want '%s'",
+	    line, sbuf_str(&b), want);
+	sbuf_free(&b);
+}
+
+START_TEST(echo_masks_secrets)
+{
+	struct cli *c = new_cli();
+
+	expect(c, "system-view", 0, NULL);
+	expect_echo(c, "pki export rsa-key-pair k1 pem k1.pem password abcdef12",
+	    "pki export rsa-key-pair k1 pem k1.pem password ******");
+	expect_echo(c, "pki ex rsa k1 pem k1.pem pass abcdef12",
+	    "pki ex rsa k1 pem k1.pem pass ******");
+	expect_echo(c, "pki entity e1", "pki entity e1");
+	expect(c, "pki cmp session s1", 0, NULL);
+	expect_echo(c, "cmp-request message-authentication-code ref-1 Secret-1",
+	    "cmp-request message-authentication-code ref-1 ******");
+	expect_echo(c, "cmp-req message-auth ref-1 \"quoted secret\"",
+	    "cmp-req message-auth ref-1 ******");
+	expect_echo(c, "cmp-request message-authentication-code ref-1",
+	    "cmp-request message-authentication-code ref-1");
+	/* the system view's command from the session view */
+	expect_echo(c, "pki export ecc-key-pair k2 pkcs12 k2.p12 password abcdef12",
+	    "pki export ecc-key-pair k2 pkcs12 k2.p12 password ******");
+	expect_echo(c, "cmp-request timeout 60", "cmp-request timeout 60");
+	expect_echo(c, "bogus word here", "bogus word here");
+	expect_echo(c, "", "");
+	cli_free(c);
+}
+END_TEST
+
 START_TEST(roundtrip_property)
 {
 	for (unsigned seed = 1; seed <= 300; seed++) {
@@ -1039,6 +1146,7 @@ main(void)
 	tcase_add_test(tc, matcher_without_session);
 	tcase_add_test(tc, binding_checked_against_grammar);
 	tcase_add_test(tc, defaults_in_help_are_the_devices);
+	tcase_add_test(tc, echo_masks_secrets);
 	tcase_add_test(tc, roundtrip_property);
 	tcase_add_test(tc, cfg_equal_detects_difference);
 	tcase_add_test(tc, hostile_lines);

@@ -3,7 +3,6 @@
  */
 #include "util.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,22 +227,35 @@ pk_hex(const unsigned char *p, size_t len, char sep)
 	return out;
 }
 
+/* ASCII only, whatever the locale (the console's names and keywords are
+ * ASCII; a byte above 0x7f compares as it is): and no libc call per character,
+ * as the matcher compares a few keywords for every token of every line. */
+static inline unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
 int
 pk_strcaseeq(const char *a, const char *b)
 {
-	for (; *a && *b; a++, b++)
-		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
+	for (; *x && *y; x++, y++)
+		if (*x != *y && ascii_lower(*x) != ascii_lower(*y))
 			return 0;
-	return *a == *b;
+	return *x == *y;
 }
 
 int
 pk_strncaseeq(const char *a, const char *b, size_t n)
 {
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+
 	for (size_t i = 0; i < n; i++) {
-		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+		if (x[i] != y[i] && ascii_lower(x[i]) != ascii_lower(y[i]))
 			return 0;
-		if (a[i] == '\0')
+		if (x[i] == '\0')
 			return 1;
 	}
 	return 1;

@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PK_ERR_MAX 1024
 
@@ -69,6 +70,40 @@ char *pk_hex(const unsigned char *p, size_t len, char sep);
 /* Case-insensitive ASCII compare helpers. */
 int pk_strcaseeq(const char *a, const char *b);
 int pk_strncaseeq(const char *a, const char *b, size_t n);
+
+/* ---- string map (map.c) ----
+ * A hash table from a string key to a pointer: finding an object by name without
+ * scanning a list. KEYS ARE BORROWED: a key must stay valid and unchanged while
+ * its entry is in the map (the usual key is the object's own name; pk_map_put
+ * of an existing key takes the new pointer, so replacing an object may free the
+ * old one's name). A NOCASE map compares keys ASCII case-insensitively, as
+ * pk_strcaseeq. Values are never NULL (NULL means "absent"). Iteration order is
+ * unspecified: a module that needs an order keeps its own list beside the map.
+ * The fields are private. */
+struct pk_map_slot;
+struct pk_map {
+	struct pk_map_slot *slots;
+	size_t cap;		/* slots: 0 or a power of two */
+	size_t n;		/* live entries */
+	size_t used;		/* live entries and tombstones */
+	int nocase;
+};
+
+void pk_map_init(struct pk_map *m, int nocase);
+/* Frees the table (not the keys or values); the map is empty and reusable. */
+void pk_map_clear(struct pk_map *m);
+/* The value of KEY, or NULL. */
+void *pk_map_get(const struct pk_map *m, const char *key);
+/* Sets KEY to VAL (not NULL); returns the value it replaced, or NULL. */
+void *pk_map_put(struct pk_map *m, const char *key, void *val);
+/* Removes KEY; returns its value, or NULL when it was absent. */
+void *pk_map_del(struct pk_map *m, const char *key);
+size_t pk_map_count(const struct pk_map *m);
+/* Iteration: *POS starts at 0; each call gives the next entry (KEY, VAL may be
+ * NULL) and returns 1, then 0 at the end. The map must not change meanwhile. */
+int pk_map_next(const struct pk_map *m, size_t *pos, const char **key, void **val);
+/* The hash the map uses (a test picks keys that collide with it). */
+uint64_t pk_map_hash(const char *key, int nocase);
 
 /* The OpenSSL library version in use ("OpenSSL 3.0.19 27 Jan 2026"), for callers
  * that must not include OpenSSL headers. */
