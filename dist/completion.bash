@@ -77,7 +77,8 @@ _cmpca()
 _cmpdump()
 {
 	local _pkish_args_are_files=1
-	_pkish_complete "--secret --cert --help --version" "" "--cert" "--secret"
+	_pkish_complete "--secret --pbmac1-keylength-bits --cert --help --version" "" \
+	    "--cert" "--secret"
 }
 
 complete -F _pkish pkish

@@ -2,6 +2,7 @@
  * faultsrv: a fault-injecting CMP server for the transport tests (t_faults.sh).
  *
  *   faultsrv --upstream URL --fault NAME [--secret S] [--listen PORT]
+ *            [--record DIR]
  *
  * It proxies every request to a real CMP server (cmpca, the openssl mock) with
  * the engine's own client transport, one upstream connection per client
@@ -9,8 +10,10 @@
  * breaks the first answer as NAME says, at the HTTP level or in the CMP message
  * (re-protected with the PBM secret S where the fault must be the only thing
  * wrong). Prints "faultsrv: listening on http://127.0.0.1:PORT/", then one
- * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Test-only
- * program; it runs until it is killed.
+ * line per answer it broke: "faultsrv: FAULT: ip of N bytes". With --record
+ * DIR (fault none) every request as received and every answer as sent is
+ * written to DIR/NN-req-BODY.der / NN-rsp-BODY.der, for cmpdump to check what
+ * two real peers said. Test-only program; it runs until it is killed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,6 +71,26 @@ logf_(const char *fmt, ...)
 }
 
 /* Waits until the client closes the connection (or 60 s). */
+static const char *record_dir;		/* --record */
+static int recorded_n;
+
+/* --record: writes DER as DIR/NN-WHAT-BODY.der. */
+static void
+record(const char *what, const CMP_PKIMESSAGE *m, const unsigned char *der,
+    size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	if (record_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%02d-%s-%s.der", record_dir,
+	    recorded_n++, what, cmp_body_name(cmp_msg_body_type(m)));
+	if ((f = fopen(path, "wb")) == NULL ||
+	    fwrite(der, 1, len, f) != len || fclose(f) != 0)
+		logf_("record: cannot write %s", path);
+}
+
 static void
 linger_until_closed(int fd)
 {
@@ -336,6 +359,7 @@ serve(int fd, const char *upstream)
 			    0);
 			break;
 		}
+		record("req", req, body, len);
 		if (is("silent")) {
 			/* accepts, reads the request, never answers (no upstream
 			 * needed: a listener for the stop and timeout tests) */
@@ -378,6 +402,7 @@ serve(int fd, const char *upstream)
 			broken++;
 			end = send_answer(fd, der, dlen, ka);
 		} else {
+			record("rsp", rsp, der, dlen);
 			tu_http_respond(fd, 200, "application/pkixcmp", der, dlen, ka);
 			end = !ka;
 		}
@@ -401,6 +426,7 @@ main(int argc, char **argv)
 		{ "fault", required_argument, NULL, 'f' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "record", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *upstream = NULL;
@@ -412,9 +438,10 @@ main(int argc, char **argv)
 		case 'f': fault = optarg; break;
 		case 's': secret = optarg; break;
 		case 'l': port = atoi(optarg); break;
+		case 'r': record_dir = optarg; break;
 		default:
 			fprintf(stderr, "usage: faultsrv --upstream URL --fault NAME "
-			    "[--secret S] [--listen PORT]\n");
+			    "[--secret S] [--listen PORT] [--record DIR]\n");
 			return 2;
 		}
 	}
