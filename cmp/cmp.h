@@ -243,7 +243,9 @@ const CMP_PKISTATUSINFO *cmp_certstatus_get0_si(const CMP_CERTSTATUS *cs);
 int cmp_cert_hash(X509 *cert, unsigned char *md, unsigned int *len,
     struct pk_err *e);
 /* 0 when CS's certHash matches CERT, -1 with the reason, which cites RFC 4210
- * 5.3.18 (callers pass it on without citing it again). */
+ * 5.3.18 (callers pass it on without citing it again). The hash is CS's
+ * hashAlg when present (RFC 9480 2.10: SHA-224/256/384/512), else the one of
+ * cmp_cert_hash(). */
 int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
     struct pk_err *e);
 /* InfoTypeAndValues of genm / genp (NULL when not such a body). */

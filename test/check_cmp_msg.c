@@ -1476,6 +1476,49 @@ START_TEST(certconf_hash)
 	ck_assert_int_eq(cmp_cert_hash(ed, md, &n, &e), 0);
 	ck_assert_int_eq(n, 64);
 
+	/* RFC 9480 2.10 (pvno 3): hashAlg names the hash of certHash: a
+	 * SHA-384 certHash of a SHA-256-signed certificate verifies with
+	 * hashAlg sha384, not without it; an unknown hashAlg is refused */
+	h.pvno = 3;
+	ck_assert_int_eq(cmp_build_certconf(&h, ee, 0, CMP_STATUS_ACCEPTED, 0,
+	    NULL, &m, &e), 0);
+	{
+		CMP_CERTSTATUS *w = sk_CMP_CERTSTATUS_value(
+		    m->body->value.certConf, 0);
+
+		ck_assert_int_eq(X509_digest(ee, EVP_sha384(), md, &n), 1);
+		ck_assert_int_eq(ASN1_OCTET_STRING_set(w->certHash, md, (int)n), 1);
+		ck_assert_int_eq(cmp_certstatus_check_hash(w, ee, &e), -1);
+		w->hashAlg = X509_ALGOR_new();
+		X509_ALGOR_set0(w->hashAlg, OBJ_nid2obj(NID_sha384), V_ASN1_UNDEF,
+		    NULL);
+		cmp_msg_touch(m);
+	}
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_msg_pvno(d), 3);
+	cs = cmp_certconf_get0(d, 0);
+	ck_assert_msg(cmp_certstatus_check_hash(cs, ee, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(cmp_certstatus_check_hash(cs, other, &e), -1);
+	ck_assert_ptr_nonnull(strstr(e.msg, "certHash does not match"));
+	{
+		struct sbuf b = SBUF_INIT;
+
+		cmp_msg_dump(d, &b);
+		ck_assert_ptr_nonnull(strstr(sbuf_str(&b), "    hashAlg: SHA384\n"));
+		sbuf_free(&b);
+	}
+	CMP_PKIMESSAGE_free(d);
+	X509_ALGOR_set0(sk_CMP_CERTSTATUS_value(m->body->value.certConf,
+	    0)->hashAlg, OBJ_nid2obj(NID_md5), V_ASN1_NULL, NULL);
+	cmp_msg_touch(m);
+	d = roundtrip(m);
+	ck_assert_int_eq(cmp_certstatus_check_hash(cmp_certconf_get0(d, 0), ee,
+	    &e), -1);
+	ck_assert_str_eq(e.msg, "RFC 9480 2.10: unsupported certConf hashAlg MD5");
+	CMP_PKIMESSAGE_free(d);
+	CMP_PKIMESSAGE_free(m);
+	h.pvno = 0;
+
 	/* rejection with failInfo and text */
 	ck_assert_int_eq(cmp_build_certconf(&h, ee, 0, CMP_STATUS_REJECTION,
 	    CMP_FAIL(CMP_FAIL_BAD_CERT_TEMPLATE), "wrong key", &m, &e), 0);

@@ -10,8 +10,9 @@
  * breaks the first answer as NAME says, at the HTTP level or in the CMP message
  * (re-protected with the PBM secret S where the fault must be the only thing
  * wrong). Prints "faultsrv: listening on http://127.0.0.1:PORT/", then one
- * line per answer it broke: "faultsrv: FAULT: ip of N bytes". With --record
- * DIR (fault none) every request as received and every answer as sent is
+ * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Fault pvno3
+ * breaks nothing: it sets pvno 3 (RFC 9480) in the first answer. With --record
+ * DIR every request as received and every answer (as broken) is
  * written to DIR/NN-req-BODY.der / NN-rsp-BODY.der, for cmpdump to check what
  * two real peers said. Test-only program; it runs until it is killed.
  */
@@ -39,7 +40,7 @@ static const char *const faults[] = {
 	"http302", "wrong-ct", "huge", "chunked", "no-status", "random",
 	"flip-protection", "flip-body", "wrong-tid", "wrong-nonce", "wrong-body",
 	"strip-protection", "unprotected-error", "huge-iter", "replay", "nested",
-	NULL
+	"pvno3", NULL
 };
 
 static const char *fault = "none";
@@ -161,6 +162,11 @@ break_message(CMP_PKIMESSAGE **mp, const CMP_PKIMESSAGE *req)
 		CMP_PKIMESSAGE_free(m);
 		*mp = err;
 		return 0;
+	} else if (is("pvno3")) {
+		/* not a fault: the answer as a cmp2021 peer sends it (RFC 9480
+		 * 2.20), re-protected; a client must take it */
+		ASN1_INTEGER_set(m->header->pvno, 3);
+		cmp_msg_touch(m);
 	} else if (is("huge-iter")) {
 		/* twice the client's cap, with a MAC that verifies */
 		return tu_pbm_protect(m, secret, 200000, 16);
@@ -396,13 +402,13 @@ serve(int fd, const char *upstream)
 		}
 		if (arm && is("flip-body"))
 			flip_body(der, dlen, rsp);
+		record("rsp", rsp, der, dlen);
 		if (arm && !is("none") && !is("replay")) {
 			logf_("%s: %s of %zu bytes", fault, cmp_body_name(
 			    cmp_msg_body_type(rsp)), dlen);
 			broken++;
 			end = send_answer(fd, der, dlen, ka);
 		} else {
-			record("rsp", rsp, der, dlen);
 			tu_http_respond(fd, 200, "application/pkixcmp", der, dlen, ka);
 			end = !ka;
 		}
