@@ -36,6 +36,8 @@ check pkish-prefix "--flash" pkish --fl
 check pkish-after-option "--stop-on-error" pkish -f x.cfg --sto
 check cmpca-prefix "--threads
 --timeout
+--tls-cert
+--tls-key
 --trust" cmpca --t
 check cmpdump-version "--version" cmpdump --v
 check cmpca-implicit-confirm "yes" cmpca --implicit-confirm y
