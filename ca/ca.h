@@ -228,6 +228,10 @@ struct ca_http_opts {
 
 int ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
     struct pk_err *e);
+/* Reads and checks the https certificate (PEM, its chain may follow) and key
+ * files as ca_http_start does, without listening (--check-config). */
+int ca_http_check_tls(const char *tls_cert, const char *tls_key,
+    struct pk_err *e);
 /* The bound port, and "http://ADDR:PORT/" or "https://..." (borrowed). */
 int ca_http_port(const struct ca_http *h);
 const char *ca_http_url(const struct ca_http *h);

@@ -347,6 +347,18 @@ tls_clear(struct ca_http *h)
 }
 
 int
+ca_http_check_tls(const char *tls_cert, const char *tls_key, struct pk_err *e)
+{
+	struct ca_http h;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	rc = tls_load(&h, tls_cert, tls_key, e);
+	tls_clear(&h);
+	return rc;
+}
+
+int
 ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
     struct pk_err *e)
 {

@@ -176,7 +176,14 @@ openssl cmp -cmd ir -server "127.0.0.1:$gport" -path pkix/ -tls_used -tls_truste
 rc=$?
 check tls-openssl-cmp-untrusted-refused '[ $rc -ne 0 ] && [ ! -e oc2.pem ]' "$(cat oc2.out)"
 
-# option errors
+# option errors, also found by --check-config
+"$b/cmpca" --dir "$tmp/ca" --tls-cert srv.pem --tls-key wrong.key --check-config >e0.out 2>&1
+rc=$?
+check tls-check-config-mismatch '[ $rc -eq 1 ] && grep -q "does not belong" e0.out' "$(cat e0.out)"
+"$b/cmpca" --dir "$tmp/ca" --tls-cert srv.pem --tls-key srv.key --check-config >e0.out 2>&1
+rc=$?
+check tls-check-config-good '[ $rc -eq 0 ] && grep -q "is valid" e0.out &&
+	grep -q "tls-cert" e0.out' "$(cat e0.out)"
 "$b/cmpca" --dir "$tmp/ca" --listen 127.0.0.1:0 --tls-cert srv.pem >e1.out 2>&1
 rc=$?
 check tls-cert-needs-key '[ $rc -ne 0 ] && grep -q "tls-cert and tls-key" e1.out' "$(cat e1.out)"

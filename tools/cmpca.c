@@ -260,8 +260,10 @@ check_config(const struct ca_config *cfg)
 	struct pk_err e;
 
 	pk_err_clear(&e);
-	if (ca_check(&ca, cfg, &e) != 0) {
+	if (ca_check(&ca, cfg, &e) != 0 || (cfg->tls_cert != NULL &&
+	    ca_http_check_tls(cfg->tls_cert, cfg->tls_key, &e) != 0)) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
+		ca_close(ca);
 		return 1;
 	}
 	printf("cmpca: the configuration%s%s is valid\n", cfg->file != NULL ?
