@@ -16,9 +16,9 @@
  *   - otherwise the handler runs with the path's route: 0 -> 200 with its DER
  *     as application/pkixcmp, -1 -> 500.
  * With tls_cert/tls_key the server speaks https (TLS protects the transport;
- * CMP's own message protection is unchanged): TLS 1.2 or 1.3 only (libmicrohttpd's GnuTLS,
- * priority string TLS_PRIORITIES), the certificate file's certificates sent
- * as the chain. The files are read and checked (PEM, the key matches the
+ * CMP's own message protection is unchanged): TLS 1.2 or 1.3 only
+ * (libmicrohttpd's GnuTLS, priority string TLS_PRIORITIES), the certificate
+ * file's certificates sent as the chain. The files are read and checked (PEM, the key matches the
  * certificate) before anything listens.
  * ca_http_stop() stops accepting, lets running handlers finish, closes everything.
  * This module never prints (no MHD error log).

@@ -28,8 +28,9 @@
  * failInfo bit, the reason as statusString).
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. A MAC
- * (PBM, RFC 4210 5.1.3.1, or PBMAC1, RFC 9481 6.1.2) needs senderKID = the profile's reference and a MAC with its secret (not for kur; a
- * profile without a secret takes none). A signature needs the protecting
+ * (PBM, RFC 4210 5.1.3.1, or PBMAC1, RFC 9481 6.1.2) needs senderKID = the
+ * profile's reference and a MAC with its secret (not for kur; a profile
+ * without a secret takes none). A signature needs the protecting
  * certificate (found in extraCerts by senderKID, then sender name, else the
  * first) to be issued by this CA (the CA certificate is the anchor, root or
  * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
@@ -294,9 +295,9 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 	return 0;
 }
 
-/* The PBMAC1 parameters of the request (verified), for answering in kind
- * (RFC 9483 3.2: a MAC-protected request gets a MAC-protected answer):
- * the same PRF, MAC and keyLength, the iteration count clamped like PBM's,
+/* The PBMAC1 parameters of the request, for answering in kind (a
+ * MAC-protected request gets a MAC-protected answer, as with PBM): the
+ * same PRF, MAC and keyLength, the iteration count clamped like PBM's,
  * a fresh salt of our length. */
 static int
 pbmac1_style(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o, struct rq *c)

@@ -8,9 +8,9 @@
  * anything in it is used: protection and whom it comes from, transactionID,
  * recipNonce, body type. Whom the client believes (DESIGN "Trust rules"):
  *   - a MAC-protected answer (PBM or PBMAC1 with the session secret,
- *     parameters within RFC 4211 4.4 / RFC 8018 4.1 limits) comes from the CA, and the caPubs of
- *     a MAC-protected ip may become trust anchors (RFC 4210 5.3.2, RFC 9483
- *     4.1.1);
+ *     parameters within RFC 4211 4.4 / RFC 8018 4.1 limits) comes from the
+ *     CA, and the caPubs of a MAC-protected ip may become trust anchors
+ *     (RFC 4210 5.3.2, RFC 9483 4.1.1);
  *   - a signed answer counts only when its signer is the pinned
  *     verification-cert (valid now), or chains to an imported CA certificate
  *     and speaks for the CA: a CA certificate, or extended key usage
