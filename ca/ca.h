@@ -112,6 +112,8 @@ struct ca_config {
 	const char *capubs;		/* NULL or PEM file: caPubs of an ip */
 	const char *previous_ca_cert;	/* NULL or PEM file: the root before its key
 					 * rollover and the link certificates */
+	const char *tls_cert, *tls_key;	/* both or neither: https (PEM; the
+					 * certificate file may hold its chain) */
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
 	size_t max_request;		/* request body cap, bytes */
@@ -213,6 +215,9 @@ struct ca_http;
 /* What the HTTP front serves and how. */
 struct ca_http_opts {
 	const char *listen;		/* "ADDR:PORT", "[V6]:PORT"; port 0 picks one */
+	const char *tls_cert;		/* NULL: http; else https with this PEM
+					 * certificate (and chain) ... */
+	const char *tls_key;		/* ... and this PEM private key */
 	int threads;			/* worker threads */
 	int timeout;			/* idle seconds per connection */
 	size_t max_request;		/* body bytes; 413 above */
@@ -223,7 +228,11 @@ struct ca_http_opts {
 
 int ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
     struct pk_err *e);
-/* The bound port, and "http://ADDR:PORT/" (borrowed). */
+/* Reads and checks the https certificate (PEM, its chain may follow) and key
+ * files as ca_http_start does, without listening (--check-config). */
+int ca_http_check_tls(const char *tls_cert, const char *tls_key,
+    struct pk_err *e);
+/* The bound port, and "http://ADDR:PORT/" or "https://..." (borrowed). */
 int ca_http_port(const struct ca_http *h);
 const char *ca_http_url(const struct ca_http *h);
 /* Stops accepting, finishes running requests, frees. Accepts NULL. */

@@ -81,6 +81,8 @@ static const struct key keys[] = {
 	G("extra-certs", K_FILE, extra_certs),
 	G("capubs", K_FILE, capubs),
 	G("previous-ca-cert", K_FILE, previous_ca_cert),
+	G("tls-cert", K_FILE, tls_cert),
+	G("tls-key", K_FILE, tls_key),
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
 	P("path", K_PATHS, paths),
@@ -902,6 +904,9 @@ ca_config_check(struct ca_config *c, struct pk_err *e)
 	if ((c->ca_cert == NULL) != (c->ca_key == NULL))
 		return pk_err_set(e, "ca-cert and ca-key (--ca-cert and --ca-key) go "
 		    "together");
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		return pk_err_set(e, "tls-cert and tls-key (--tls-cert and "
+		    "--tls-key) go together");
 	if ((c->signer_cert == NULL) != (c->signer_key == NULL))
 		return pk_err_set(e, "signer-cert and signer-key (--signer-cert and "
 		    "--signer-key) go together");

@@ -15,6 +15,11 @@
  *   - an empty body                             400
  *   - otherwise the handler runs with the path's route: 0 -> 200 with its DER
  *     as application/pkixcmp, -1 -> 500.
+ * With tls_cert/tls_key the server speaks https (TLS protects the transport;
+ * CMP's own message protection is unchanged): TLS 1.2 or 1.3 only
+ * (libmicrohttpd's GnuTLS, priority string TLS_PRIORITIES), the certificate
+ * file's certificates sent as the chain. The files are read and checked (PEM, the key matches the
+ * certificate) before anything listens.
  * ca_http_stop() stops accepting, lets running handlers finish, closes everything.
  * This module never prints (no MHD error log).
  */
@@ -29,11 +34,16 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "ca.h"
 
 #define PKIXCMP		"application/pkixcmp"
 #define CONN_LIMIT	512
+/* GnuTLS priorities: its defaults, protocol versions 1.2 and 1.3 only */
+#define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct ca_http {
 	struct MHD_Daemon *d;
@@ -43,6 +53,7 @@ struct ca_http {
 	size_t max;
 	int port;
 	char *url;
+	char *tls_cert_pem, *tls_key_pem;	/* https: what MHD serves */
 };
 
 struct req {
@@ -247,6 +258,106 @@ out:
 	return rc;
 }
 
+/* The PEM text of BIO (a memory BIO), as a new string. */
+static char *
+bio_text(BIO *b)
+{
+	char *p;
+	long n = BIO_get_mem_data(b, &p);
+
+	return n > 0 ? xstrndup(p, (size_t)n) : NULL;
+}
+
+/* Reads the https certificate file (the certificate, then its chain) and key
+ * file, checks them, and keeps them as PEM for libmicrohttpd. */
+static int
+tls_load(struct ca_http *h, const char *certf, const char *keyf,
+    struct pk_err *e)
+{
+	BIO *in = NULL, *cb = NULL, *kb = NULL;
+	X509 *x = NULL, *first = NULL;
+	EVP_PKEY *k = NULL;
+	int rc = -1, n = 0;
+
+	if ((in = BIO_new_file(certf, "r")) == NULL) {
+		pk_err_ossl(e, "tls-cert %s: cannot read", certf);
+		goto out;
+	}
+	if ((cb = BIO_new(BIO_s_mem())) == NULL || (kb = BIO_new(BIO_s_mem())) ==
+	    NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		if (!PEM_write_bio_X509(cb, x)) {
+			pk_err_ossl(e, "tls-cert %s", certf);
+			goto out;
+		}
+		if (first == NULL)
+			first = x;
+		else
+			X509_free(x);
+		x = NULL;
+		n++;
+	}
+	ERR_clear_error();
+	if (n == 0) {
+		pk_err_set(e, "tls-cert %s: no PEM certificate in it", certf);
+		goto out;
+	}
+	BIO_free(in);
+	if ((in = BIO_new_file(keyf, "r")) == NULL ||
+	    (k = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL)) == NULL) {
+		pk_err_ossl(e, "tls-key %s: cannot read a PEM private key", keyf);
+		goto out;
+	}
+	if (!X509_check_private_key(first, k)) {
+		ERR_clear_error();
+		pk_err_set(e, "tls-key %s does not belong to the certificate of "
+		    "tls-cert %s", keyf, certf);
+		goto out;
+	}
+	if (!PEM_write_bio_PKCS8PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL)) {
+		pk_err_ossl(e, "tls-key %s", keyf);
+		goto out;
+	}
+	h->tls_cert_pem = bio_text(cb);
+	h->tls_key_pem = bio_text(kb);
+	rc = h->tls_cert_pem != NULL && h->tls_key_pem != NULL ? 0 :
+	    pk_err_set(e, "tls-cert/tls-key: empty");
+out:
+	BIO_free(in);
+	BIO_free(cb);
+	BIO_free_all(kb);
+	X509_free(first);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* Wipes and frees the key's PEM. */
+static void
+tls_clear(struct ca_http *h)
+{
+	if (h->tls_key_pem != NULL)
+		OPENSSL_cleanse(h->tls_key_pem, strlen(h->tls_key_pem));
+	free(h->tls_key_pem);
+	free(h->tls_cert_pem);
+	h->tls_key_pem = h->tls_cert_pem = NULL;
+}
+
+int
+ca_http_check_tls(const char *tls_cert, const char *tls_key, struct pk_err *e)
+{
+	struct ca_http h;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	rc = tls_load(&h, tls_cert, tls_key, e);
+	tls_clear(&h);
+	return rc;
+}
+
 int
 ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
     struct pk_err *e)
@@ -264,17 +375,53 @@ ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
 		threads = 1;
 	if (timeout < 1)
 		timeout = CA_DEFAULT_TIMEOUT;
+	if (o->tls_cert != NULL || o->tls_key != NULL) {
+		if (o->tls_cert == NULL || o->tls_key == NULL) {
+			pk_err_set(e, "tls-cert and tls-key go together");
+			goto fail;
+		}
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			pk_err_set(e, "this libmicrohttpd has no TLS support");
+			goto fail;
+		}
+		if (tls_load(h, o->tls_cert, o->tls_key, e) != 0)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
 	if (listen_on(o->listen, &fd, &v6, &h->url, &h->port, e) != 0)
 		goto fail;
+	if (h->tls_cert_pem != NULL) {
+		/* "http://..." -> "https://..." */
+		char *u = NULL;
+
+		if (asprintf(&u, "https%s", h->url + 4) < 0) {
+			pk_err_set(e, "out of memory");
+			goto fail;
+		}
+		free(h->url);
+		h->url = u;
+	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
-	    MHD_OPTION_END);
+	if (h->tls_cert_pem != NULL)
+		h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
+		    MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert_pem,
+		    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key_pem,
+		    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		    MHD_OPTION_END);
+	else
+		h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
+		    MHD_OPTION_END);
 	if (h->d == NULL) {
 		pk_err_set(e, "cannot start the HTTP server on %s", h->url);
 		goto fail;
@@ -284,6 +431,7 @@ ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
 fail:
 	if (fd >= 0)
 		close(fd);
+	tls_clear(h);
 	free(h->url);
 	free(h);
 	return -1;
@@ -309,6 +457,7 @@ ca_http_stop(struct ca_http *h)
 	/* Joins the worker threads after their running handlers return and closes
 	 * the listening socket and every connection. */
 	MHD_stop_daemon(h->d);
+	tls_clear(h);
 	free(h->url);
 	free(h);
 }

@@ -27,9 +27,10 @@
  * Anything refused is answered with an error message (status rejection, the
  * failInfo bit, the reason as statusString).
  *
- * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
- * senderKID = the profile's reference and a MAC with its secret (not for kur; a
- * profile without a secret takes none). A signature needs the protecting
+ * Authentication (RFC 4210 5.1.3): every request must be protected. A MAC
+ * (PBM, RFC 4210 5.1.3.1, or PBMAC1, RFC 9481 6.1.2) needs senderKID = the
+ * profile's reference and a MAC with its secret (not for kur; a profile
+ * without a secret takes none). A signature needs the protecting
  * certificate (found in extraCerts by senderKID, then sender name, else the
  * first) to be issued by this CA (the CA certificate is the anchor, root or
  * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
@@ -42,7 +43,8 @@
  * Responses: the request's pvno (RFC 4210 7), the request's transactionID,
  * recipNonce = its senderNonce, a fresh senderNonce (RFC 4210 5.1.1); PBM with
  * the profile's secret (same OWF and MAC as the request) when the request was
- * PBM and passed, otherwise signed with the signer key, the signer certificate
+ * PBM and passed, PBMAC1 (same PRF, MAC and keyLength) when it was PBMAC1,
+ * otherwise signed with the signer key, the signer certificate
  * then its chain without the root in extraCerts (also errors answering requests
  * that failed authentication, so the client can still authenticate them).
  *
@@ -68,7 +70,8 @@
 #include "ca_int.h"
 
 /* Which authentications a body type admits. */
-#define AUTH_MAC	0x1	/* PBM with the configured reference and secret */
+#define AUTH_MAC	0x1	/* PBM or PBMAC1 with the configured reference and
+				 * secret */
 #define AUTH_CA		0x2	/* signature, certificate issued by this CA */
 #define AUTH_TRUST	0x4	/* signature, certificate under a --trust anchor */
 
@@ -97,8 +100,10 @@ struct rq {
 	unsigned char srv_nonce[CMP_NONCE_LEN];
 	char *srv_nonce_hex;
 	/* authentication outcome */
-	int mac_ok;			/* answer with PBM */
+	int mac_ok;			/* answer MAC-protected, in the request's kind */
+	int pbmac1;			/* ... PBMAC1 (else PBM) */
 	struct cmp_pbm_opts pbm;
+	struct cmp_pbmac1_opts pbmac1_opts;
 	X509 *signer;			/* the protecting certificate (up-ref'd) */
 	int signer_is_ours;		/* chains to the CA */
 	int implicit;			/* implicitConfirm granted in the answer */
@@ -290,6 +295,26 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 	return 0;
 }
 
+/* The PBMAC1 parameters of the request, for answering in kind (a
+ * MAC-protected request gets a MAC-protected answer, as with PBM): the
+ * same PRF, MAC and keyLength, the iteration count clamped like PBM's,
+ * a fresh salt of our length. */
+static int
+pbmac1_style(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o, struct rq *c)
+{
+	struct pk_err e;
+
+	pk_err_clear(&e);
+	if (cmp_msg_get_pbmac1_opts(m, o, &e) != 0)
+		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 9481 6.1.2: %s", e.msg);
+	if (o->iterations < CMP_PBM_MIN_ITER)
+		o->iterations = CMP_PBM_MIN_ITER;
+	if (o->iterations > RESP_PBM_MAX_ITER)
+		o->iterations = RESP_PBM_MAX_ITER;
+	o->salt_len = CMP_PBM_DEFAULT_SALT;
+	return 0;
+}
+
 /* ---- authentication (RFC 4210 5.1.3) ---- */
 
 static int
@@ -308,10 +333,8 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	case CMP_PROT_NONE:
 		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3: "
 		    "the request is not protected");
-	case CMP_PROT_PBMAC1:
-		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 9481 PBMAC1 protection is "
-		    "not supported; use PasswordBasedMac");
 	case CMP_PROT_PBM:
+	case CMP_PROT_PBMAC1:
 		if (!(allowed & AUTH_MAC))
 			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
 			    "a %s must be signed, not MAC-protected",
@@ -325,9 +348,22 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.1: senderKID is not a known reference");
+		pk_err_clear(&e);
+		if (cmp_msg_protection_kind(m) == CMP_PROT_PBMAC1) {
+			/* RFC 9481 6.1.2; the limits are the engine's defaults,
+			 * checked before any hashing */
+			if (pbmac1_style(m, &c->pbmac1_opts, c) != 0)
+				return -1;
+			if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL,
+			    &e) != 0)
+				return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
+				    "RFC 9481 6.1.2: %s", e.msg);
+			c->pbmac1 = 1;
+			c->mac_ok = 1;
+			return 0;
+		}
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
-		pk_err_clear(&e);
 		if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL, &e) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
@@ -407,8 +443,8 @@ hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 	h->implicit_confirm = c->implicit;
 }
 
-/* Protects RSP like the request (RFC 4210 5.1.3): PBM when the request was
- * MAC-protected and passed, otherwise signed. */
+/* Protects RSP like the request (RFC 4210 5.1.3): PBM or PBMAC1 when the
+ * request was so protected and passed, otherwise signed. */
 static int
 protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
@@ -416,6 +452,9 @@ protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
 	const char *secret = c->prof->secret;
 
 	(void)s;
+	if (c->mac_ok && c->pbmac1)
+		return cmp_msg_protect_pbmac1(rsp, secret, strlen(secret),
+		    &c->pbmac1_opts, e);
 	if (c->mac_ok)
 		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
 	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),

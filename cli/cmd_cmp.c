@@ -36,6 +36,7 @@ static const struct cli_binding session_fields[] = {
 	{ "auth-cert", "file", CLI_BIND_STR, F(auth_cert) },
 	{ "verify-cert", "file", CLI_BIND_STR, F(verify_cert) },
 	{ "integrity", "hmac-sha1", CLI_BIND_KW, F(hmac_sha1) },
+	{ "integrity", "pbmac1-sha256", CLI_BIND_KW, F(pbmac1) },
 	{ "implicit-confirm", NULL, CLI_BIND_SET, F(implicit_confirm) },
 	{ "timeout", "seconds", CLI_BIND_INT, F(timeout) },
 	{ "auto-update", NULL, CLI_BIND_SET, F(auto_update) },
@@ -300,7 +301,8 @@ show_session(struct cli *c, struct device_session *s, struct sbuf *b)
 	sbuf_printf(b, " Authentication Cert     : %s\n", or_dash(cfg->auth_cert));
 	sbuf_printf(b, " Verification Cert       : %s\n", or_dash(cfg->verify_cert));
 	sbuf_printf(b, " Integrity Algorithm     : %s\n",
-	    cfg->hmac_sha1 ? "hmac-sha1" : "hmac-sha256");
+	    cfg->pbmac1 ? "pbmac1-sha256" : cfg->hmac_sha1 ? "hmac-sha1" :
+	    "hmac-sha256");
 	sbuf_printf(b, " Implicit Confirm        : %s\n",
 	    cfg->implicit_confirm ? "Yes" : "No");
 	sbuf_printf(b, " Timeout                 : %d s\n", cfg->timeout);

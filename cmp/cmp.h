@@ -243,7 +243,9 @@ const CMP_PKISTATUSINFO *cmp_certstatus_get0_si(const CMP_CERTSTATUS *cs);
 int cmp_cert_hash(X509 *cert, unsigned char *md, unsigned int *len,
     struct pk_err *e);
 /* 0 when CS's certHash matches CERT, -1 with the reason, which cites RFC 4210
- * 5.3.18 (callers pass it on without citing it again). */
+ * 5.3.18 (callers pass it on without citing it again). The hash is CS's
+ * hashAlg when present (RFC 9480 2.10: SHA-224/256/384/512), else the one of
+ * cmp_cert_hash(). */
 int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
     struct pk_err *e);
 /* InfoTypeAndValues of genm / genp (NULL when not such a body). */
@@ -297,13 +299,15 @@ int cmp_atav_keyspec(const CMP_ATAV *a, X509_ALGOR **alg, long *rsa_bits,
 enum cmp_prot_kind {
 	CMP_PROT_NONE = 0,	/* no protectionAlg and no protection */
 	CMP_PROT_PBM,		/* id-PasswordBasedMac (RFC 4210 5.1.3.1) */
-	CMP_PROT_PBMAC1,	/* RFC 9481 PBMAC1: recognised, not supported */
+	CMP_PROT_PBMAC1,	/* id-PBMAC1 (RFC 9481 6.1.2, RFC 8018 7.1) */
 	CMP_PROT_SIG,		/* a signature algorithm */
 	CMP_PROT_UNKNOWN	/* anything else */
 };
 int cmp_msg_protection_kind(const CMP_PKIMESSAGE *m);
 /* One line describing protectionAlg ("PBM owf=SHA256 iterations=500 salt=16
- * bytes mac=HMAC-SHA1", "ecdsa-with-SHA256", "none"). New string, free(). */
+ * bytes mac=HMAC-SHA1", "PBMAC1 PBKDF2 prf=hmacWithSHA256 iterations=10000
+ * salt=16 bytes keyLength=32 mac=hmacWithSHA256", "signature
+ * ecdsa-with-SHA256", "none"). New string, free(). */
 char *cmp_msg_protection_desc(const CMP_PKIMESSAGE *m);
 
 /* PBM options: 0 fields take the defaults (SHA-256 OWF, HMAC-SHA256,
@@ -319,6 +323,34 @@ struct cmp_pbm_opts {
  * DER(ProtectedPart). senderKID is left as built (the reference). */
 int cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret,
     size_t secret_len, const struct cmp_pbm_opts *o, struct pk_err *e);
+/* PBMAC1 (RFC 9481 6.1.2): PBKDF2 (RFC 8018 5.2) derives the MAC key from the
+ * secret, the salt, iterationCount and keyLength with the PRF HMAC-SHA*; the
+ * MAC is HMAC-SHA* over DER(ProtectedPart) (RFC 8018 7.1). Options: 0 fields
+ * take the defaults (PRF and MAC HMAC-SHA256, CMP_PBMAC1_DEFAULT_ITER,
+ * CMP_PBM_DEFAULT_SALT, keyLength the MAC's output length). prf_nid, mac_nid:
+ * NID_hmacWithSHA1/224/256/384/512. */
+#define CMP_PBMAC1_DEFAULT_ITER	10000
+/* keyLength (octets) a verifier accepts: a short key makes the MAC guessable
+ * (keyLength 1 would let a forger hit it once in 256 tries), a long one only
+ * costs PBKDF2 blocks (denial of service). */
+#define CMP_PBMAC1_MIN_KEYLEN	16
+#define CMP_PBMAC1_MAX_KEYLEN	64
+struct cmp_pbmac1_opts {
+	int prf_nid;
+	int mac_nid;
+	int iterations;		/* CMP_PBM_MIN_ITER..CMP_PBM_MAX_ITER */
+	int salt_len;		/* CMP_PBM_MIN_SALT..CMP_PBM_MAX_SALT */
+	int key_len;		/* CMP_PBMAC1_MIN_KEYLEN..CMP_PBMAC1_MAX_KEYLEN */
+};
+/* Sets protectionAlg (id-PBMAC1 with fresh random salt; keyLength always
+ * written) and protection: PBMAC1 with SECRET over DER(ProtectedPart). */
+int cmp_msg_protect_pbmac1(CMP_PKIMESSAGE *m, const void *secret,
+    size_t secret_len, const struct cmp_pbmac1_opts *o, struct pk_err *e);
+/* The PBMAC1 parameters of M (iterations and lengths as sent), for answering
+ * in the same style: 0, or -1 when M is not PBMAC1-protected or its
+ * parameters do not decode (the reason cites the clause). */
+int cmp_msg_get_pbmac1_opts(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o,
+    struct pk_err *e);
 /* Signature protection with KEY: MD_NID (0 = SHA-256; SHA-384/512) and PSS (1:
  * RSASSA-PSS for an RSA key); Ed25519/Ed448 keys sign without a digest.
  * protectionAlg, protection are set; extraCerts become CERT then CHAIN (both
@@ -336,15 +368,24 @@ struct cmp_pbm_limits {
 	long min_iter;		/* 1.. */
 	long max_iter;		/* ..CMP_PBM_MAX_ITER */
 	int min_salt;		/* bytes, 1..CMP_PBM_MAX_SALT */
+	/* A known bug, accepted only when asked (cmpdump
+	 * --pbmac1-keylength-bits): cmp-ra-component before 4.3.0 wrote the
+	 * PBKDF2 keyLength of PBMAC1 in bits, not octets (RFC 8018 A.2), e.g.
+	 * 4096 for a 512-octet key. 1: read keyLength as bits (a multiple of 8,
+	 * at most 512 octets). The protocol paths never set it. */
+	int pbmac1_keylen_bits;
 };
 #define CMP_PBM_LIMITS_DEFAULT { CMP_PBM_MIN_ITER, CMP_PBM_MAX_ITER, \
-	CMP_PBM_MIN_SALT }
-/* Verifies PBM protection with SECRET; the parameters must lie within LIM
- * (NULL: CMP_PBM_LIMITS_DEFAULT; a bound outside the ranges above is clamped
- * to them), checked before any hashing. Errors name the reason: not
- * protected, not PBM, PBMAC1 unsupported, malformed parameters, an iteration
- * count or salt outside the limits (the clause, the limit, the value), unknown
- * OWF or MAC algorithm, wrong MAC. */
+	CMP_PBM_MIN_SALT, 0 }
+/* Verifies MAC protection with SECRET: PasswordBasedMac (RFC 4210 5.1.3.1)
+ * or PBMAC1 (RFC 9481 6.1.2). The parameters must lie within LIM (NULL:
+ * CMP_PBM_LIMITS_DEFAULT; a bound outside the ranges above is clamped to
+ * them; PBMAC1's iterationCount and salt are held to the same limits, its
+ * keyLength to CMP_PBMAC1_MIN_KEYLEN..CMP_PBMAC1_MAX_KEYLEN octets), checked
+ * before any hashing. Errors name the reason: not protected, not
+ * MAC-protected, malformed parameters, an iteration count, salt or key length
+ * outside the limits (the clause, the limit, the value), unknown OWF, PRF,
+ * KDF or MAC algorithm, wrong MAC. */
 int cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
     size_t secret_len, const struct cmp_pbm_limits *lim, struct pk_err *e);
 /* Verifies signature protection with CERT's public key. Errors: not protected,
@@ -484,6 +525,8 @@ struct cmp_client_cfg {
 	const unsigned char *secret;
 	size_t secret_len;
 	int mac_nid;			/* NID_hmacWithSHA256 (default) or NID_hmac_sha1 */
+	int pbmac1;			/* MAC: PBMAC1 (RFC 9481 6.1.2, PBKDF2 and
+					 * HMAC-SHA256) instead of PBM */
 	X509 *auth_cert;		/* signature: the protecting certificate (the
 					 * current one for CR/KUR; KUR's oldCertId) */
 	EVP_PKEY *auth_key;		/* its private key */

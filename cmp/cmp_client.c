@@ -7,10 +7,10 @@
  * senderNonce in recipNonce (RFC 4210 5.1.1). Every response is checked before
  * anything in it is used: protection and whom it comes from, transactionID,
  * recipNonce, body type. Whom the client believes (DESIGN "Trust rules"):
- *   - a MAC-protected answer (PBM with the session secret, parameters within
- *     RFC 4211 4.4 / RFC 8018 4.1 limits) comes from the CA, and the caPubs of
- *     a MAC-protected ip may become trust anchors (RFC 4210 5.3.2, RFC 9483
- *     4.1.1);
+ *   - a MAC-protected answer (PBM or PBMAC1 with the session secret,
+ *     parameters within RFC 4211 4.4 / RFC 8018 4.1 limits) comes from the
+ *     CA, and the caPubs of a MAC-protected ip may become trust anchors
+ *     (RFC 4210 5.3.2, RFC 9483 4.1.1);
  *   - a signed answer counts only when its signer is the pinned
  *     verification-cert (valid now), or chains to an imported CA certificate
  *     and speaks for the CA: a CA certificate, or extended key usage
@@ -47,7 +47,7 @@
 #define CMP_CLIENT_MAX_POLLS		10000	/* a loop guard; time bounds first */
 #define CMP_CLIENT_STOP_SLICE_NS	(100 * 1000 * 1000)	/* should_stop */
 
-/* What the client accepts of a PBMParameter (cmp.h). */
+/* What the client accepts of a PBMParameter or PBMAC1-params (cmp.h). */
 static const struct cmp_pbm_limits client_pbm = CMP_PBM_LIMITS_DEFAULT;
 
 static void
@@ -115,6 +115,8 @@ protect(struct cmp_txn *t, CMP_PKIMESSAGE *m, struct pk_err *e)
 {
 	const struct cmp_client_cfg *c = t->cfg;
 
+	if (c->use_mac && c->pbmac1)
+		return cmp_msg_protect_pbmac1(m, c->secret, c->secret_len, NULL, e);
 	if (c->use_mac) {
 		struct cmp_pbm_opts o;
 
@@ -393,6 +395,9 @@ verify_protection(struct cmp_txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 	case CMP_PROT_NONE:
 		return pk_err_set(e, "the message is not protected");
 	case CMP_PROT_PBM:
+	case CMP_PROT_PBMAC1:
+		/* either MAC with the session's secret proves the sender
+		 * knows it (cmpca answers in the request's kind) */
 		if (!t->cfg->use_mac)
 			return pk_err_set(e, "the message is MAC-protected but this "
 			    "session has no shared secret (signature mode)");

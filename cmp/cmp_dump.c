@@ -551,6 +551,10 @@ put_body(struct sbuf *s, const CMP_PKIMESSAGE *m)
 			    cmp_certstatus_req_id(cs));
 			put_hex(s, cs->certHash);
 			sbuf_putc(s, '\n');
+			/* RFC 9480 2.10 */
+			if (cs->hashAlg != NULL)
+				sbuf_printf(s, "    hashAlg: %s\n", OBJ_nid2sn(
+				    OBJ_obj2nid(cs->hashAlg->algorithm)));
 			if (cs->statusInfo != NULL)
 				put_si(s, "    ", cs->statusInfo);
 			else

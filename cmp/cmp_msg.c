@@ -798,7 +798,23 @@ cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
 	if (cs == NULL || cs->certHash == NULL)
 		return pk_err_set(e, "RFC 4210 5.3.18: certConf carries no "
 		    "certHash");
-	if (cmp_cert_hash(cert, md, &n, e) != 0)
+	if (cs->hashAlg != NULL) {
+		/* RFC 9480 2.10 (cmp2021): hashAlg names the hash of certHash;
+		 * a SHA-2 without parameters (or NULL ones), as RFC 9481 2
+		 * lists them */
+		int nid = OBJ_obj2nid(cs->hashAlg->algorithm);
+		const EVP_MD *md_alg = nid == NID_sha256 ? EVP_sha256() :
+		    nid == NID_sha384 ? EVP_sha384() : nid == NID_sha512 ?
+		    EVP_sha512() : nid == NID_sha224 ? EVP_sha224() : NULL;
+
+		if (md_alg == NULL || (cs->hashAlg->parameter != NULL &&
+		    cs->hashAlg->parameter->type != V_ASN1_NULL))
+			return pk_err_set(e, "RFC 9480 2.10: unsupported certConf "
+			    "hashAlg %s", nid != NID_undef ? OBJ_nid2sn(nid) :
+			    "(unknown)");
+		if (!X509_digest(cert, md_alg, md, &n))
+			return pk_err_ossl(e, "certHash failed");
+	} else if (cmp_cert_hash(cert, md, &n, e) != 0)
 		return -1;
 	if ((unsigned int)cs->certHash->length != n ||
 	    memcmp(md, cs->certHash->data, n) != 0)

@@ -6,13 +6,21 @@
  * same family. A verifier's limits (struct cmp_pbm_limits: minimum and maximum
  * iteration count, minimum salt) are checked before any hashing: the minimums
  * keep a weak MAC out, the maximum bounds the work (denial of service).
- * PBMAC1 (RFC 9481) is recognised and reported as unsupported.
+ *
+ * PBMAC1 (RFC 9481 6.1.2, RFC 8018 7.1): KEY = PBKDF2(secret, salt,
+ * iterationCount, keyLength) with the PRF HMAC-SHA*, then HMAC-SHA*(KEY,
+ * DER(ProtectedPart)). The same limits hold for its iterationCount and salt;
+ * keyLength (octets, RFC 8018 A.2) lies within CMP_PBMAC1_MIN_KEYLEN..
+ * CMP_PBMAC1_MAX_KEYLEN. A keyLength written in bits (a known bug of
+ * cmp-ra-component before 4.3.0) is refused with a message that says so,
+ * unless the caller's limits ask for that reading (cmpdump does on request).
  *
  * Signature (5.1.3.3): any signature algorithm OpenSSL's ASN1_item_sign/verify
  * knows (RSA PKCS#1 v1.5, RSASSA-PSS, ECDSA, EdDSA), over DER(ProtectedPart).
  * Verification works on the received bytes of header and body (cmp_asn1.c) and
  * names the reason of a failure.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -100,7 +108,7 @@ cmp_msg_protection_kind(const CMP_PKIMESSAGE *m)
 }
 
 /* The limits that decoding for display applies: anything well-formed. */
-static const struct cmp_pbm_limits pbm_any = { 1, CMP_PBM_MAX_ITER, 1 };
+static const struct cmp_pbm_limits pbm_any = { 1, CMP_PBM_MAX_ITER, 1, 0 };
 
 /* LIM with its bounds clamped to what this module can do at all. */
 static struct cmp_pbm_limits
@@ -230,6 +238,236 @@ out:
 	return rc;
 }
 
+/* ---- PBMAC1 (RFC 9481 6.1.2, RFC 8018 7.1 and A.5) ---- */
+
+/* The largest key the keyLength-in-bits quirk derives (4096 bits). */
+#define PBMAC1_QUIRK_MAX_KEYLEN	512
+
+/* The decoded, range-checked parameters of one PBMAC1 protectionAlg. */
+struct pbmac1 {
+	CMP_PBMAC1PARAM *p;
+	PBKDF2PARAM *kdf;
+	const ASN1_OCTET_STRING *salt;
+	long iter;
+	int key_len;			/* octets to derive */
+	long key_len_sent;		/* keyLength as sent, -1 absent */
+	int prf_nid, mac_nid;		/* hmacWithSHA* */
+	const EVP_MD *prf, *mac;
+};
+
+static void
+pbmac1_clear(struct pbmac1 *b)
+{
+	CMP_PBMAC1PARAM_free(b->p);
+	PBKDF2PARAM_free(b->kdf);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The digest of an HMAC algorithm of RFC 8018 B.1 (hmacWithSHA*); NULL for
+ * another or when it has parameters other than NULL. */
+static const EVP_MD *
+pbmac1_hmac(const X509_ALGOR *a, int *nid)
+{
+	*nid = OBJ_obj2nid(a->algorithm);
+	if (*nid == NID_hmac_sha1 || !params_absent_or_null(a))
+		return NULL;
+	return mac_md(*nid);
+}
+
+/* Decodes and range-checks PBMAC1-params against LIM (SHOW: for display, the
+ * keyLength is not held to the limits and nothing is derived with it). */
+static int
+pbmac1_params(const X509_ALGOR *a, const struct cmp_pbm_limits *lim, int show,
+    struct pbmac1 *b, struct pk_err *e)
+{
+	struct cmp_pbm_limits l = pbm_limits(lim);
+	char buf[80];
+	int64_t v;
+	int rc = -1, max_key;
+
+	memset(b, 0, sizeof(*b));
+	if (a->parameter == NULL || a->parameter->type != V_ASN1_SEQUENCE)
+		return pk_err_set(e, "malformed PBMAC1 parameters (RFC 8018 A.5: "
+		    "PBMAC1-params missing)");
+	b->p = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(CMP_PBMAC1PARAM),
+	    a->parameter);
+	if (b->p == NULL) {
+		pk_err_ossl(e, "malformed PBMAC1 parameters (RFC 8018 A.5)");
+		goto out;
+	}
+	if (OBJ_obj2nid(b->p->keyDerivationFunc->algorithm) != NID_id_pbkdf2) {
+		pk_err_set(e, "RFC 9481 6.1.2: the PBMAC1 key derivation function "
+		    "%s is not PBKDF2", oid_text(b->p->keyDerivationFunc->algorithm,
+		    buf, sizeof(buf)));
+		goto out;
+	}
+	if (b->p->keyDerivationFunc->parameter == NULL ||
+	    b->p->keyDerivationFunc->parameter->type != V_ASN1_SEQUENCE ||
+	    (b->kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+	    b->p->keyDerivationFunc->parameter)) == NULL) {
+		ERR_clear_error();
+		pk_err_set(e, "malformed PBMAC1 parameters (RFC 8018 A.2: "
+		    "PBKDF2-params)");
+		goto out;
+	}
+	/* RFC 8018 A.2: salt CHOICE; only the specified OCTET STRING is defined
+	 * for use */
+	if (b->kdf->salt == NULL || b->kdf->salt->type != V_ASN1_OCTET_STRING) {
+		pk_err_set(e, "RFC 8018 A.2: the PBKDF2 salt is not the specified "
+		    "OCTET STRING");
+		goto out;
+	}
+	b->salt = b->kdf->salt->value.octet_string;
+	if (b->salt->length > CMP_PBM_MAX_SALT) {
+		pk_err_set(e, "PBMAC1 salt of %d bytes refused (limit %d..%d)",
+		    b->salt->length, l.min_salt, CMP_PBM_MAX_SALT);
+		goto out;
+	}
+	if (!ASN1_INTEGER_get_int64(&v, b->kdf->iter)) {
+		ERR_clear_error();
+		pk_err_set(e, "PBMAC1 iteration count refused: not a number in "
+		    "%ld..%ld", l.min_iter, l.max_iter);
+		goto out;
+	}
+	if (v > l.max_iter) {
+		pk_err_set(e, "PBMAC1 iteration count refused: %lld is above the "
+		    "limit of %ld (denial of service)", (long long)v, l.max_iter);
+		goto out;
+	}
+	if (v < l.min_iter) {
+		pk_err_set(e, "PBMAC1 iteration count refused: %lld is below the "
+		    "minimum of %ld (RFC 8018 4.2: at least 1000 is recommended)",
+		    (long long)v, l.min_iter);
+		goto out;
+	}
+	b->iter = (long)v;
+	if (b->salt->length < l.min_salt) {
+		pk_err_set(e, "RFC 8018 4.1: a PBMAC1 salt of at least %d bytes is "
+		    "required, this one has %d", l.min_salt, b->salt->length);
+		goto out;
+	}
+	/* the MAC first: without keyLength its output length is the key's */
+	if ((b->mac = pbmac1_hmac(b->p->messageAuthScheme, &b->mac_nid)) == NULL) {
+		pk_err_set(e, "RFC 9481 6.1.2: unsupported PBMAC1 MAC algorithm %s "
+		    "(HMAC-SHA1 or HMAC-SHA2 without parameters)",
+		    oid_text(b->p->messageAuthScheme->algorithm, buf, sizeof(buf)));
+		goto out;
+	}
+	/* RFC 8018 A.2: prf DEFAULT algid-hmacWithSHA1 */
+	if (b->kdf->prf == NULL) {
+		b->prf_nid = NID_hmacWithSHA1;
+		b->prf = EVP_sha1();
+	} else if ((b->prf = pbmac1_hmac(b->kdf->prf, &b->prf_nid)) == NULL) {
+		pk_err_set(e, "RFC 8018 A.2: unsupported PBKDF2 PRF %s",
+		    oid_text(b->kdf->prf->algorithm, buf, sizeof(buf)));
+		goto out;
+	}
+	b->key_len_sent = -1;
+	if (b->kdf->keylength == NULL) {
+		/* RFC 8018 A.2 makes keyLength optional; for an HMAC key the
+		 * natural length is the MAC's output (RFC 2104 3) */
+		b->key_len = EVP_MD_get_size(b->mac);
+	} else {
+		if (!ASN1_INTEGER_get_int64(&v, b->kdf->keylength) || v < 1) {
+			ERR_clear_error();
+			pk_err_set(e, "malformed PBMAC1 parameters (RFC 8018 A.2: "
+			    "keyLength is not a positive number)");
+			goto out;
+		}
+		b->key_len_sent = v > LONG_MAX ? LONG_MAX : (long)v;
+		if (show) {
+			b->key_len = 0;
+			rc = 0;
+			goto out;
+		}
+		max_key = CMP_PBMAC1_MAX_KEYLEN;
+		if (l.pbmac1_keylen_bits) {
+			if (v % 8 != 0) {
+				pk_err_set(e, "PBMAC1 keyLength %lld is not a number "
+				    "of bits (read as bits on request)", (long long)v);
+				goto out;
+			}
+			v /= 8;
+			max_key = PBMAC1_QUIRK_MAX_KEYLEN;
+		}
+		if (v > max_key) {
+			pk_err_set(e, "RFC 8018 A.2: the PBMAC1 keyLength %lld is above "
+			    "the limit of %d octets%s", (long long)b->key_len_sent,
+			    max_key, !l.pbmac1_keylen_bits && v % 8 == 0 &&
+			    v / 8 >= CMP_PBMAC1_MIN_KEYLEN ? " (keyLength counts "
+			    "octets; this value looks like a length in bits, a known "
+			    "bug of cmp-ra-component before 4.3.0)" : "");
+			goto out;
+		}
+		if (v < CMP_PBMAC1_MIN_KEYLEN) {
+			pk_err_set(e, "PBMAC1 keyLength %lld refused: a MAC key of "
+			    "less than %d octets is guessable", (long long)v,
+			    CMP_PBMAC1_MIN_KEYLEN);
+			goto out;
+		}
+		b->key_len = (int)v;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		pbmac1_clear(b);
+	return rc;
+}
+
+/* RFC 8018 7.1: KEY = PBKDF2(secret, salt, c, dkLen); MAC = HMAC(KEY, data). */
+static int
+pbmac1_compute(const struct pbmac1 *b, const void *secret, size_t slen,
+    const unsigned char *data, size_t dlen, unsigned char *out,
+    unsigned int *outlen, struct pk_err *e)
+{
+	unsigned char *key = OPENSSL_malloc((size_t)b->key_len);
+	int rc = -1;
+
+	if (key == NULL)
+		return pk_err_ossl(e, "PBMAC1: out of memory");
+	if (slen > INT_MAX ||
+	    !PKCS5_PBKDF2_HMAC(secret, (int)slen, b->salt->data, b->salt->length,
+	    (int)b->iter, b->prf, b->key_len, key)) {
+		pk_err_ossl(e, "PBMAC1: PBKDF2 failed");
+		goto out;
+	}
+	if (HMAC(b->mac, key, b->key_len, data, dlen, out, outlen) == NULL) {
+		pk_err_ossl(e, "PBMAC1: HMAC failed");
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_clear_free(key, (size_t)b->key_len);
+	return rc;
+}
+
+/* "hmacWithSHA256" */
+static const char *
+nid_sn(int nid)
+{
+	return OBJ_nid2sn(nid);
+}
+
+int
+cmp_msg_get_pbmac1_opts(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o,
+    struct pk_err *e)
+{
+	struct pbmac1 b;
+
+	memset(o, 0, sizeof(*o));
+	if (cmp_msg_protection_kind(m) != CMP_PROT_PBMAC1)
+		return pk_err_set(e, "the message is not PBMAC1-protected");
+	if (pbmac1_params(m->header->protectionAlg, &pbm_any, 0, &b, e) != 0)
+		return -1;
+	o->prf_nid = b.prf_nid;
+	o->mac_nid = b.mac_nid;
+	o->iterations = (int)b.iter;
+	o->salt_len = b.salt->length;
+	o->key_len = b.key_len;
+	pbmac1_clear(&b);
+	return 0;
+}
+
 static const char *
 md_short(const EVP_MD *md)
 {
@@ -260,9 +498,23 @@ cmp_msg_protection_desc(const CMP_PKIMESSAGE *m)
 		    OBJ_nid2sn(OBJ_obj2nid(p->mac->algorithm)));
 		CMP_PBMPARAMETER_free(p);
 		break;
-	case CMP_PROT_PBMAC1:
-		sbuf_puts(&b, "PBMAC1 (RFC 9481, unsupported)");
+	case CMP_PROT_PBMAC1: {
+		struct pbmac1 p1;
+
+		if (pbmac1_params(a, &pbm_any, 1, &p1, &e) != 0) {
+			sbuf_printf(&b, "PBMAC1 (%s)", e.msg);
+			break;
+		}
+		sbuf_printf(&b, "PBMAC1 PBKDF2 prf=%s iterations=%ld salt=%d bytes "
+		    "keyLength=", nid_sn(p1.prf_nid), p1.iter, p1.salt->length);
+		if (p1.key_len_sent < 0)
+			sbuf_printf(&b, "absent (%d octets)", p1.key_len);
+		else
+			sbuf_printf(&b, "%ld", p1.key_len_sent);
+		sbuf_printf(&b, " mac=%s", nid_sn(p1.mac_nid));
+		pbmac1_clear(&p1);
 		break;
+	}
 	case CMP_PROT_SIG:
 		sbuf_printf(&b, "signature %s",
 		    OBJ_nid2ln(OBJ_obj2nid(a->algorithm)));
@@ -355,28 +607,146 @@ out:
 	return rc;
 }
 
+/* The AlgorithmIdentifier of an HMAC of RFC 8018 B.1 as RFC 9481 6.2.1
+ * writes it (no parameters) into A. */
+static int
+set_hmac_alg(X509_ALGOR *a, int nid)
+{
+	return X509_ALGOR_set0(a, OBJ_nid2obj(nid), V_ASN1_UNDEF, NULL);
+}
+
+int
+cmp_msg_protect_pbmac1(CMP_PKIMESSAGE *m, const void *secret, size_t secret_len,
+    const struct cmp_pbmac1_opts *o, struct pk_err *e)
+{
+	struct cmp_pbmac1_opts d = { NID_hmacWithSHA256, NID_hmacWithSHA256,
+	    CMP_PBMAC1_DEFAULT_ITER, CMP_PBM_DEFAULT_SALT, 0 };
+	CMP_PBMAC1PARAM *p = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	ASN1_STRING *ps = NULL, *ks = NULL;
+	X509_ALGOR *alg = NULL;
+	ASN1_OCTET_STRING *salt = NULL;
+	unsigned char *pp = NULL, mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen;
+	size_t pplen;
+	struct pbmac1 b;
+	int nid, rc = -1, filled = 0;
+
+	memset(&b, 0, sizeof(b));
+	if (o != NULL) {
+		if (o->prf_nid != 0)
+			d.prf_nid = o->prf_nid;
+		if (o->mac_nid != 0)
+			d.mac_nid = o->mac_nid;
+		if (o->iterations != 0)
+			d.iterations = o->iterations;
+		if (o->salt_len != 0)
+			d.salt_len = o->salt_len;
+		d.key_len = o->key_len;
+	}
+	if (d.prf_nid == NID_hmac_sha1 || d.mac_nid == NID_hmac_sha1 ||
+	    (b.prf = mac_md(d.prf_nid)) == NULL ||
+	    (b.mac = mac_md(d.mac_nid)) == NULL)
+		return pk_err_set(e, "PBMAC1: unsupported PRF or MAC algorithm");
+	if (d.key_len == 0)
+		d.key_len = EVP_MD_get_size(b.mac);
+	if (d.iterations < CMP_PBM_MIN_ITER || d.iterations > CMP_PBM_MAX_ITER)
+		return pk_err_set(e, "PBMAC1: iteration count %d outside %d..%d",
+		    d.iterations, CMP_PBM_MIN_ITER, CMP_PBM_MAX_ITER);
+	if (d.salt_len < CMP_PBM_MIN_SALT || d.salt_len > CMP_PBM_MAX_SALT)
+		return pk_err_set(e, "PBMAC1: salt length %d outside %d..%d",
+		    d.salt_len, CMP_PBM_MIN_SALT, CMP_PBM_MAX_SALT);
+	if (d.key_len < CMP_PBMAC1_MIN_KEYLEN || d.key_len > CMP_PBMAC1_MAX_KEYLEN)
+		return pk_err_set(e, "PBMAC1: key length %d outside %d..%d",
+		    d.key_len, CMP_PBMAC1_MIN_KEYLEN, CMP_PBMAC1_MAX_KEYLEN);
+	if (secret == NULL || secret_len == 0)
+		return pk_err_set(e, "PBMAC1: empty secret");
+
+	/* PBKDF2-params (RFC 8018 A.2): salt specified, iterationCount,
+	 * keyLength, prf (left out when it is the DEFAULT hmacWithSHA1: DER) */
+	if ((kdf = PBKDF2PARAM_new()) == NULL ||
+	    (salt = cmp_random_octets((size_t)d.salt_len)) == NULL)
+		goto out;
+	ASN1_TYPE_set(kdf->salt, V_ASN1_OCTET_STRING, salt);
+	salt = NULL;
+	if (!ASN1_INTEGER_set(kdf->iter, d.iterations) ||
+	    (kdf->keylength = ASN1_INTEGER_new()) == NULL ||
+	    !ASN1_INTEGER_set(kdf->keylength, d.key_len))
+		goto out;
+	if (d.prf_nid != NID_hmacWithSHA1 &&
+	    ((kdf->prf = X509_ALGOR_new()) == NULL ||
+	    !X509_ALGOR_set0(kdf->prf, OBJ_nid2obj(d.prf_nid), V_ASN1_NULL, NULL)))
+		goto out;
+	if (ASN1_item_pack(kdf, ASN1_ITEM_rptr(PBKDF2PARAM), &ks) == NULL)
+		goto out;
+	if ((p = CMP_PBMAC1PARAM_new()) == NULL ||
+	    !X509_ALGOR_set0(p->keyDerivationFunc, OBJ_nid2obj(NID_id_pbkdf2),
+	    V_ASN1_SEQUENCE, ks))
+		goto out;
+	ks = NULL;
+	if (!set_hmac_alg(p->messageAuthScheme, d.mac_nid))
+		goto out;
+	if (ASN1_item_pack(p, ASN1_ITEM_rptr(CMP_PBMAC1PARAM), &ps) == NULL)
+		goto out;
+	if ((alg = X509_ALGOR_new()) == NULL ||
+	    (nid = OBJ_txt2nid(CMP_OID_PBMAC1)) == NID_undef ||
+	    !X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_SEQUENCE, ps))
+		goto out;
+	ps = NULL;
+	X509_ALGOR_free(m->header->protectionAlg);
+	m->header->protectionAlg = alg;
+	alg = NULL;
+	cmp_msg_touch(m);
+	/* the MAC with the parameters as they will be read back */
+	if (pbmac1_params(m->header->protectionAlg, &pbm_any, 0, &b, e) != 0 ||
+	    cmp_msg_protected_part(m, &pp, &pplen, e) != 0 ||
+	    pbmac1_compute(&b, secret, secret_len, pp, pplen, mac, &maclen,
+	    e) != 0) {
+		filled = 1;
+		goto out;
+	}
+	if (m->protection == NULL && (m->protection = ASN1_BIT_STRING_new()) == NULL)
+		goto out;
+	if (set_bits(m->protection, mac, maclen) != 0)
+		goto out;
+	cmp_msg_touch(m);
+	rc = 0;
+out:
+	if (rc != 0 && !filled)
+		pk_err_ossl(e, "PBMAC1 protection failed");
+	pbmac1_clear(&b);
+	PBKDF2PARAM_free(kdf);
+	CMP_PBMAC1PARAM_free(p);
+	ASN1_OCTET_STRING_free(salt);
+	ASN1_STRING_free(ps);
+	ASN1_STRING_free(ks);
+	X509_ALGOR_free(alg);
+	OPENSSL_free(pp);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
 int
 cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
     size_t secret_len, const struct cmp_pbm_limits *lim, struct pk_err *e)
 {
 	const X509_ALGOR *a = m->header->protectionAlg;
 	CMP_PBMPARAMETER *p = NULL;
+	struct pbmac1 b;
 	const EVP_MD *owf, *hm;
 	unsigned char *pp = NULL, mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen;
 	size_t pplen;
 	long iter;
-	int rc = -1;
+	int rc = -1, kind = cmp_msg_protection_kind(m);
 
-	switch (cmp_msg_protection_kind(m)) {
+	memset(&b, 0, sizeof(b));
+	switch (kind) {
 	case CMP_PROT_PBM:
+	case CMP_PROT_PBMAC1:
 		break;
 	case CMP_PROT_NONE:
 		return pk_err_set(e, "message is not protected");
-	case CMP_PROT_PBMAC1:
-		return pk_err_set(e, "unsupported protection algorithm PBMAC1 "
-		    "(RFC 9481); only PasswordBasedMac (RFC 4210 5.1.3.1) is "
-		    "supported");
 	case CMP_PROT_SIG:
 		return pk_err_set(e, "message is signature-protected, not "
 		    "MAC-protected");
@@ -391,12 +761,14 @@ cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
 	if (m->protection == NULL)
 		return pk_err_set(e, "protectionAlg is set but the protection value "
 		    "is missing");
-	if (pbm_params(a, lim, &p, &owf, &hm, &iter, e) != 0)
+	if (kind == CMP_PROT_PBMAC1 ? pbmac1_params(a, lim, 0, &b, e) != 0 :
+	    pbm_params(a, lim, &p, &owf, &hm, &iter, e) != 0)
 		goto out;
 	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
 		goto out;
-	if (pbm_compute(p, owf, hm, iter, secret, secret_len, pp, pplen, mac,
-	    &maclen, e) != 0)
+	if (kind == CMP_PROT_PBMAC1 ? pbmac1_compute(&b, secret, secret_len, pp,
+	    pplen, mac, &maclen, e) != 0 : pbm_compute(p, owf, hm, iter, secret,
+	    secret_len, pp, pplen, mac, &maclen, e) != 0)
 		goto out;
 	if ((m->protection->flags & ASN1_STRING_FLAG_BITS_LEFT) &&
 	    (m->protection->flags & 0x07)) {
@@ -405,12 +777,14 @@ cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
 	}
 	if ((unsigned int)m->protection->length != maclen ||
 	    CRYPTO_memcmp(mac, m->protection->data, maclen) != 0) {
-		pk_err_set(e, "wrong MAC: the PBM protection does not verify (wrong "
-		    "shared secret, or the message was altered)");
+		pk_err_set(e, "wrong MAC: the %s protection does not verify (wrong "
+		    "shared secret, or the message was altered)",
+		    kind == CMP_PROT_PBMAC1 ? "PBMAC1" : "PBM");
 		goto out;
 	}
 	rc = 0;
 out:
+	pbmac1_clear(&b);
 	CMP_PBMPARAMETER_free(p);
 	OPENSSL_free(pp);
 	OPENSSL_cleanse(mac, sizeof(mac));
@@ -537,8 +911,7 @@ cmp_msg_verify_sig_key(const CMP_PKIMESSAGE *m, EVP_PKEY *pub, struct pk_err *e)
 	case CMP_PROT_PBM:
 		return pk_err_set(e, "message is MAC-protected (PBM), not signed");
 	case CMP_PROT_PBMAC1:
-		return pk_err_set(e, "message is MAC-protected (PBMAC1, unsupported), "
-		    "not signed");
+		return pk_err_set(e, "message is MAC-protected (PBMAC1), not signed");
 	default: {
 		char *d = cmp_msg_protection_desc(m);
 

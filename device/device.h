@@ -72,6 +72,8 @@ struct device_session_cfg {
 	const char *verify_cert;	/* an imported CA certificate's name,
 					 * else a file in flash:/pki/public */
 	int hmac_sha1;			/* PBM integrity HMAC-SHA1 (else SHA256) */
+	int pbmac1;			/* MAC integrity PBMAC1 with HMAC-SHA256
+					 * (RFC 9481 6.1.2) instead of PBM */
 	int implicit_confirm;
 	int timeout;			/* s */
 	int auto_update;		/* certificate auto-update enable */

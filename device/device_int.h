@@ -30,6 +30,7 @@ struct enrol_params {
 	const char *auth_cert;
 	const char *verify_cert;
 	int hmac_sha1;
+	int pbmac1;
 	int implicit_confirm;
 	int timeout;
 	const char *result_file;	/* NULL: NAME_ir.cer / _cr.cer / _kur.cer */

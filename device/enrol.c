@@ -536,6 +536,7 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 	cfg->progress = s->progress;
 	cfg->progress_arg = s->progress_arg;
 	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
+	cfg->pbmac1 = s->pbmac1;
 	if (kind == DEVICE_IR && !s->use_signature) {
 		cfg->use_mac = 1;
 		cfg->ref = j->ref;

@@ -602,6 +602,7 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 	p->auth_cert = cfg->auth_cert;
 	p->verify_cert = cfg->verify_cert;
 	p->hmac_sha1 = cfg->hmac_sha1;
+	p->pbmac1 = cfg->pbmac1;
 	p->implicit_confirm = cfg->implicit_confirm;
 	p->timeout = cfg->timeout;
 	p->now_ms = device_now(d);

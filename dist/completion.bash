@@ -64,11 +64,12 @@ _cmpca()
 	fi
 	_pkish_complete "--config --check-config --dir --listen --path --ref
 	    --secret --secret-file --ca-cert --ca-key --signer-cert --signer-key
-	    --extra-certs --capubs --previous-ca-cert --trust --validity --poll
-	    --check-after
+	    --extra-certs --capubs --previous-ca-cert --tls-cert --tls-key --trust
+	    --validity --poll --check-after
 	    --implicit-confirm --key-types --threads --timeout --help --version" \
 	    "--dir" "--config --secret-file --ca-cert --ca-key --signer-cert
-	    --signer-key --extra-certs --capubs --previous-ca-cert --trust" \
+	    --signer-key --extra-certs --capubs --previous-ca-cert --tls-cert
+	    --tls-key --trust" \
 	    "--listen --path --ref
 	    --secret --validity --poll --check-after --key-types --threads
 	    --timeout"
@@ -77,7 +78,8 @@ _cmpca()
 _cmpdump()
 {
 	local _pkish_args_are_files=1
-	_pkish_complete "--secret --cert --help --version" "" "--cert" "--secret"
+	_pkish_complete "--secret --pbmac1-keylength-bits --cert --help --version" "" \
+	    "--cert" "--secret"
 }
 
 complete -F _pkish pkish

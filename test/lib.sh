@@ -11,9 +11,9 @@ cmpca_start() {
 	pids="${pids:-} $cmpca_pid"
 	_i=0
 	while [ $_i -lt 100 ]; do
-		url=$(sed -n 's/^cmpca: listening on \(http:[^ ]*\)$/\1/p' "$_log" 2>/dev/null)
+		url=$(sed -n 's/^cmpca: listening on \(https\{0,1\}:[^ ]*\)$/\1/p' "$_log" 2>/dev/null)
 		if [ -n "$url" ]; then
-			port=$(echo "$url" | sed -n 's|^http://[^/]*:\([0-9]*\)/.*|\1|p')
+			port=$(echo "$url" | sed -n 's|^https\{0,1\}://[^/]*:\([0-9]*\)/.*|\1|p')
 			return 0
 		fi
 		kill -0 "$cmpca_pid" 2>/dev/null || return 1

@@ -74,9 +74,18 @@ check unprotected_when_checking 1 "^protection: none" \
 	"protection check: FAILED: message is not protected" \
 	-- --secret x "$v/openssl-65/protect/IR_unprotected.der"
 
-check pbmac1_reported 0 "^protection: PBMAC1 \(RFC 9481, unsupported\)" \
-	"not checked: unsupported protection algorithm PBMAC1" \
-	-- --secret Password "$v/lwcmpra-messageflows/IrWithMacProtection/downstream_INIT_REQ.PKI"
+# PBMAC1 (RFC 9481 6.1.2) of the LwCMP flows: keyLength 4096 for a 512-octet
+# key (a cmp-ra-component bug): refused as RFC 8018 A.2 reads it, with the
+# reason; read as bits on request the MAC verifies, and a wrong secret fails.
+lwmac="$v/lwcmpra-messageflows/IrWithMacProtection"
+check pbmac1_strict 1 "^protection: PBMAC1 PBKDF2 prf=hmacWithSHA256 iterations=10000 salt=20 bytes keyLength=4096 mac=hmacWithSHA256$" \
+	"protection check: FAILED: RFC 8018 A.2: the PBMAC1 keyLength 4096 is above the limit of 64 octets \(keyLength counts octets; this value looks like a length in bits" \
+	-- --secret Password "$lwmac/downstream_INIT_REQ.PKI"
+check pbmac1_keylength_bits 0 "protection check: OK \(PBMAC1 with the given secret, keyLength read as bits\)" \
+	-- --pbmac1-keylength-bits --secret Password "$lwmac/downstream_INIT_REQ.PKI" \
+	"$lwmac/downstream_CERT_CONFIRM.PKI"
+check pbmac1_wrong_secret 1 "protection check: FAILED: wrong MAC: the PBMAC1 protection does not verify" \
+	-- --pbmac1-keylength-bits --secret password "$lwmac/downstream_INIT_REQ.PKI"
 
 check error_body 0 "^body: error \(23\)" \
 	'status: rejection, failInfo: badRequest, text: "wrong certid"' \

@@ -36,6 +36,8 @@ check pkish-prefix "--flash" pkish --fl
 check pkish-after-option "--stop-on-error" pkish -f x.cfg --sto
 check cmpca-prefix "--threads
 --timeout
+--tls-cert
+--tls-key
 --trust" cmpca --t
 check cmpdump-version "--version" cmpdump --v
 check cmpca-implicit-confirm "yes" cmpca --implicit-confirm y
@@ -47,7 +49,7 @@ check cmpdump-message-file "$tmp/fl/file1" cmpdump --secret s "$tmp/fl/f"
 check pkish-c-takes-a-line "" pkish -c dis
 
 for p in pkish cmpca cmpdump; do
-	want=$("$b/$p" --help 2>&1 | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+	want=$("$b/$p" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
 	got=$(complete_words $p - | grep -- '^--')
 	if [ -n "$want" ] && [ "$got" = "$want" ]; then
 		echo "ok completion-all-options-$p"

@@ -84,14 +84,14 @@ done
 
 # The long options of PROG --help, one per line, sorted.
 help_opts() {
-	"$b/$1" --help 2>&1 | grep -oE -- '--[a-z][a-z-]*' | sort -u
+	"$b/$1" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
 }
 
 for prog in pkish cmpdump cmpca; do
 	case $prog in cmpca) p=$m/man8/cmpca.8 ;; *) p=$m/man1/$prog.1 ;; esac
 	[ -f "$p" ] || continue
 	help_opts $prog >"$tmp/help"
-	grep -oE 'Fl -[a-z][a-z-]*' "$p" | sed 's/^Fl -/--/' | sort -u >"$tmp/man"
+	grep -oE 'Fl -[a-z][a-z0-9-]*' "$p" | sed 's/^Fl -/--/' | sort -u >"$tmp/man"
 	if [ -s "$tmp/help" ] && cmp -s "$tmp/help" "$tmp/man"; then
 		echo "ok man-options-$prog"
 	else
@@ -100,7 +100,7 @@ for prog in pkish cmpdump cmpca; do
 	fi
 	# The README's synopsis of PROG: the block that starts with "PROG [".
 	awk -v p="$prog" '$0 ~ "^" p " \\[" { on = 1 } on && /^(```)?$/ { on = 0 } on' \
-		"$top/README.md" | grep -oE -- '--[a-z][a-z-]*' | sort -u >"$tmp/readme"
+		"$top/README.md" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u >"$tmp/readme"
 	if [ -s "$tmp/help" ] && cmp -s "$tmp/help" "$tmp/readme"; then
 		echo "ok readme-synopsis-$prog"
 	else

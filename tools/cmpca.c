@@ -61,6 +61,9 @@ usage(FILE *f)
 "  --previous-ca-cert F    the root before its key rollover and the link\n"
 "                          certificates newWithOld, oldWithNew (PEM), for genm\n"
 "                          rootCaKeyUpdate\n"
+"  --tls-cert F --tls-key F\n"
+"                          serve https (TLS 1.2 or 1.3) with this certificate\n"
+"                          (PEM, its chain may follow) and key\n"
 "  --trust F               trusted certificates (PEM) for signature-protected\n"
 "                          requests; may be repeated\n"
 "  --validity DURATION     validity of issued certificates: 20s, 10m, 2h, 30d,\n"
@@ -98,6 +101,8 @@ static const struct option longopts[] = {
 	{ "extra-certs", required_argument, NULL, O_KEY },
 	{ "capubs", required_argument, NULL, O_KEY },
 	{ "previous-ca-cert", required_argument, NULL, O_KEY },
+	{ "tls-cert", required_argument, NULL, O_KEY },
+	{ "tls-key", required_argument, NULL, O_KEY },
 	{ "trust", required_argument, NULL, O_KEY },
 	{ "validity", required_argument, NULL, O_KEY },
 	{ "poll", required_argument, NULL, O_KEY },
@@ -255,8 +260,10 @@ check_config(const struct ca_config *cfg)
 	struct pk_err e;
 
 	pk_err_clear(&e);
-	if (ca_check(&ca, cfg, &e) != 0) {
+	if (ca_check(&ca, cfg, &e) != 0 || (cfg->tls_cert != NULL &&
+	    ca_http_check_tls(cfg->tls_cert, cfg->tls_key, &e) != 0)) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
+		ca_close(ca);
 		return 1;
 	}
 	printf("cmpca: the configuration%s%s is valid\n", cfg->file != NULL ?
@@ -364,6 +371,8 @@ main(int argc, char **argv)
 	}
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg.listen;
+	ho.tls_cert = cfg.tls_cert;
+	ho.tls_key = cfg.tls_key;
 	ho.threads = cfg.threads;
 	ho.timeout = cfg.timeout;
 	ho.max_request = cfg.max_request;

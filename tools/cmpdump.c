@@ -2,12 +2,16 @@
  * cmpdump: prints a readable decode of CMP messages (DER files) and, given the
  * shared secret or the signer's certificate, whether their protection verifies.
  *
- *   cmpdump [--secret S] [--cert FILE] FILE.der...
+ *   cmpdump [--secret S] [--pbmac1-keylength-bits] [--cert FILE] FILE.der...
  *   cmpdump --help | --version
  *
+ * MAC protection is PBM (RFC 4210 5.1.3.1) or PBMAC1 (RFC 9481 6.1.2). With
+ * --pbmac1-keylength-bits a PBMAC1 keyLength is read as bits, the known bug
+ * of cmp-ra-component before 4.3.0 (what pkish and cmpca never accept).
+ *
  * Exit status: 0 every message decoded and its protection verified or was not
- * checked (no matching --secret/--cert, or an unsupported algorithm such as
- * PBMAC1); 1 some protection did not verify (or was absent when asked to check);
+ * checked (no matching --secret/--cert); 1 some protection did not verify (or
+ * was absent when asked to check);
  * 2 some file could not be read or decoded. Operators use it to see why a CA
  * refuses them.
  */
@@ -27,7 +31,8 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: cmpdump [--secret S] [--cert FILE] FILE.der...\n"
+	fputs("usage: cmpdump [--secret S] [--pbmac1-keylength-bits] [--cert FILE] "
+	    "FILE.der...\n"
 	    "       cmpdump --help | --version\n", f);
 }
 
@@ -35,7 +40,11 @@ static void
 help(void)
 {
 	usage(stdout);
-	fputs("  --secret S   check MAC (PBM) protection with this shared secret\n"
+	fputs("  --secret S   check MAC (PBM, PBMAC1) protection with this shared "
+	    "secret\n"
+	    "  --pbmac1-keylength-bits\n"
+	    "               read a PBMAC1 keyLength as bits, not octets (a known\n"
+	    "               bug of cmp-ra-component before 4.3.0)\n"
 	    "  --cert FILE  check signature protection with this certificate (PEM or\n"
 	    "               DER)\n"
 	    "Exit status: 0 decoded, protection verified or not checked; 1 protection\n"
@@ -83,12 +92,14 @@ load_file(const char *path, size_t *len)
 
 /* 0 verified or not checked, 1 failed. Appends the verdict line. */
 static int
-check(const CMP_PKIMESSAGE *m, const char *secret, X509 *cert, struct sbuf *out)
+check(const CMP_PKIMESSAGE *m, const char *secret, int keylen_bits, X509 *cert,
+    struct sbuf *out)
 {
-	static const struct cmp_pbm_limits any = { 1, CMP_PBM_MAX_ITER, 1 };
+	struct cmp_pbm_limits any = { 1, CMP_PBM_MAX_ITER, 1, 0 };
 	struct pk_err e;
 	int kind = cmp_msg_protection_kind(m);
 
+	any.pbmac1_keylen_bits = keylen_bits;
 	if (secret == NULL && cert == NULL) {
 		sbuf_puts(out, "protection check: not checked (no --secret or "
 		    "--cert)\n");
@@ -99,23 +110,22 @@ check(const CMP_PKIMESSAGE *m, const char *secret, X509 *cert, struct sbuf *out)
 		sbuf_puts(out, "protection check: FAILED: message is not "
 		    "protected\n");
 		return 1;
-	case CMP_PROT_PBMAC1:
-		sbuf_puts(out, "protection check: not checked: unsupported "
-		    "protection algorithm PBMAC1 (RFC 9481)\n");
-		return 0;
 	case CMP_PROT_PBM:
+	case CMP_PROT_PBMAC1:
 		if (secret == NULL) {
 			sbuf_puts(out, "protection check: not checked (MAC-protected, "
 			    "no --secret)\n");
 			return 0;
 		}
-		/* a dump reports what the MAC says whatever its parameters
-		 * (the protection line above shows them) */
+		/* a dump reports what the MAC says whatever its iteration count
+		 * and salt (the protection line above shows them) */
 		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &any, &e) != 0) {
 			sbuf_printf(out, "protection check: FAILED: %s\n", e.msg);
 			return 1;
 		}
-		sbuf_puts(out, "protection check: OK (PBM with the given secret)\n");
+		sbuf_printf(out, "protection check: OK (%s with the given secret%s)\n",
+		    kind == CMP_PROT_PBM ? "PBM" : "PBMAC1", kind == CMP_PROT_PBMAC1 &&
+		    keylen_bits ? ", keyLength read as bits" : "");
 		return 0;
 	case CMP_PROT_SIG:
 		if (cert == NULL) {
@@ -142,13 +152,15 @@ main(int argc, char **argv)
 {
 	const char *secret = NULL, *certfile = NULL;
 	X509 *cert = NULL;
-	int i, rc = 0, r;
+	int i, rc = 0, r, keylen_bits = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--secret") == 0 && i + 1 < argc)
 			secret = argv[++i];
 		else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc)
 			certfile = argv[++i];
+		else if (strcmp(argv[i], "--pbmac1-keylength-bits") == 0)
+			keylen_bits = 1;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			help();
 			return 0;
@@ -188,7 +200,7 @@ main(int argc, char **argv)
 			r = 2;
 		} else {
 			cmp_msg_dump(m, &out);
-			r = check(m, secret, cert, &out);
+			r = check(m, secret, keylen_bits, cert, &out);
 		}
 		fputs(sbuf_str(&out), stdout);
 		sbuf_free(&out);

@@ -2,6 +2,7 @@
  * faultsrv: a fault-injecting CMP server for the transport tests (t_faults.sh).
  *
  *   faultsrv --upstream URL --fault NAME [--secret S] [--listen PORT]
+ *            [--record DIR]
  *
  * It proxies every request to a real CMP server (cmpca, the openssl mock) with
  * the engine's own client transport, one upstream connection per client
@@ -9,8 +10,11 @@
  * breaks the first answer as NAME says, at the HTTP level or in the CMP message
  * (re-protected with the PBM secret S where the fault must be the only thing
  * wrong). Prints "faultsrv: listening on http://127.0.0.1:PORT/", then one
- * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Test-only
- * program; it runs until it is killed.
+ * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Fault pvno3
+ * breaks nothing: it sets pvno 3 (RFC 9480) in the first answer. With --record
+ * DIR every request as received and every answer (as broken) is
+ * written to DIR/NN-req-BODY.der / NN-rsp-BODY.der, for cmpdump to check what
+ * two real peers said. Test-only program; it runs until it is killed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +40,7 @@ static const char *const faults[] = {
 	"http302", "wrong-ct", "huge", "chunked", "no-status", "random",
 	"flip-protection", "flip-body", "wrong-tid", "wrong-nonce", "wrong-body",
 	"strip-protection", "unprotected-error", "huge-iter", "replay", "nested",
-	NULL
+	"pvno3", NULL
 };
 
 static const char *fault = "none";
@@ -68,6 +72,26 @@ logf_(const char *fmt, ...)
 }
 
 /* Waits until the client closes the connection (or 60 s). */
+static const char *record_dir;		/* --record */
+static int recorded_n;
+
+/* --record: writes DER as DIR/NN-WHAT-BODY.der. */
+static void
+record(const char *what, const CMP_PKIMESSAGE *m, const unsigned char *der,
+    size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	if (record_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%02d-%s-%s.der", record_dir,
+	    recorded_n++, what, cmp_body_name(cmp_msg_body_type(m)));
+	if ((f = fopen(path, "wb")) == NULL ||
+	    fwrite(der, 1, len, f) != len || fclose(f) != 0)
+		logf_("record: cannot write %s", path);
+}
+
 static void
 linger_until_closed(int fd)
 {
@@ -138,6 +162,11 @@ break_message(CMP_PKIMESSAGE **mp, const CMP_PKIMESSAGE *req)
 		CMP_PKIMESSAGE_free(m);
 		*mp = err;
 		return 0;
+	} else if (is("pvno3")) {
+		/* not a fault: the answer as a cmp2021 peer sends it (RFC 9480
+		 * 2.20), re-protected; a client must take it */
+		ASN1_INTEGER_set(m->header->pvno, 3);
+		cmp_msg_touch(m);
 	} else if (is("huge-iter")) {
 		/* twice the client's cap, with a MAC that verifies */
 		return tu_pbm_protect(m, secret, 200000, 16);
@@ -336,6 +365,7 @@ serve(int fd, const char *upstream)
 			    0);
 			break;
 		}
+		record("req", req, body, len);
 		if (is("silent")) {
 			/* accepts, reads the request, never answers (no upstream
 			 * needed: a listener for the stop and timeout tests) */
@@ -372,6 +402,7 @@ serve(int fd, const char *upstream)
 		}
 		if (arm && is("flip-body"))
 			flip_body(der, dlen, rsp);
+		record("rsp", rsp, der, dlen);
 		if (arm && !is("none") && !is("replay")) {
 			logf_("%s: %s of %zu bytes", fault, cmp_body_name(
 			    cmp_msg_body_type(rsp)), dlen);
@@ -401,6 +432,7 @@ main(int argc, char **argv)
 		{ "fault", required_argument, NULL, 'f' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "record", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *upstream = NULL;
@@ -412,9 +444,10 @@ main(int argc, char **argv)
 		case 'f': fault = optarg; break;
 		case 's': secret = optarg; break;
 		case 'l': port = atoi(optarg); break;
+		case 'r': record_dir = optarg; break;
 		default:
 			fprintf(stderr, "usage: faultsrv --upstream URL --fault NAME "
-			    "[--secret S] [--listen PORT]\n");
+			    "[--secret S] [--listen PORT] [--record DIR]\n");
 			return 2;
 		}
 	}
