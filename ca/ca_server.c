@@ -72,8 +72,14 @@
 #define AUTH_CA		0x2	/* signature, certificate issued by this CA */
 #define AUTH_TRUST	0x4	/* signature, certificate under a --trust anchor */
 
-/* How many PBM iterations we use ourselves at most (the request's, clamped). */
-#define RESP_PBM_MAX_ITER	10000
+/* PBM iterations: what we verify at most (a request above is refused before
+ * any hashing: one failed check costs a tenth of the client's cap of 100,000,
+ * about 8 ms of CPU instead of 80), and what we use ourselves at most (the
+ * request's count, clamped). RFC 4211 4.4 and RFC 8018 4.1 give the minimums. */
+#define CA_PBM_MAX_ITER		10000
+static const struct cmp_pbm_limits ca_pbm_limits = {
+	CMP_PBM_MIN_ITER, CA_PBM_MAX_ITER, CMP_PBM_MIN_SALT
+};
 
 struct ca_server {
 	struct ca *ca;
@@ -283,8 +289,8 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 	o->mac_nid = mac;
 	if (it < CMP_PBM_MIN_ITER)
 		it = CMP_PBM_MIN_ITER;
-	if (it > RESP_PBM_MAX_ITER)
-		it = RESP_PBM_MAX_ITER;
+	if (it > CA_PBM_MAX_ITER)
+		it = CA_PBM_MAX_ITER;
 	o->iterations = (int)it;
 	o->salt_len = CMP_PBM_DEFAULT_SALT;
 	return 0;
@@ -328,7 +334,8 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
 		pk_err_clear(&e);
-		if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL, &e) != 0)
+		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &ca_pbm_limits,
+		    &e) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
 		c->mac_ok = 1;
@@ -1359,7 +1366,9 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
 	pk_err_clear(&de);
-	if (cmp_msg_decode(der, len, &req, &de) != 0) {
+	/* RFC 6712 3.3: a DER-encoded PKIMessage; BER is refused here (cmpdump
+	 * reports it) */
+	if (cmp_msg_decode_ex(der, len, CMP_DECODE_DER, &req, &de) != 0) {
 		pt = cmp_msg_peek_body_type(der, len);
 		if (strstr(de.msg, "pvno") != NULL)
 			refuse(&c, CMP_FAIL_UNSUPPORTED_VERSION, "%s", de.msg);

@@ -25,6 +25,7 @@
 
 #include "../ca/ca_int.h"
 #include "testutil.h"
+#include "tu_cmp.h"
 
 #define SECRET	"s3cr3t"
 #define REF	"lab"
@@ -1147,6 +1148,89 @@ START_TEST(parallel_requests)
 }
 END_TEST
 
+/* ------------------------------------------------------------ trust ---- */
+/*
+ * Issue 11: the attacker's cases, each written before its rule and seen to
+ * fail on the code without it.
+ */
+
+/* The error text of RSP (new string; "" when none). */
+static char *
+error_text(const CMP_PKIMESSAGE *rsp)
+{
+	char *t = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+
+	return t != NULL ? t : xstrdup("");
+}
+
+/* RFC 6712 3.3: BER is refused on the protocol path (the outer length in long
+ * form, one byte more than needed: outside the protected part, so the MAC
+ * still verifies). */
+START_TEST(ber_request_refused)
+{
+	CMP_PKIMESSAGE *ir = make_ir("ber", 1, SECRET), *rsp;
+	unsigned char *der = NULL, *ber;
+	size_t len = 0, hl, body;
+	struct pk_err e;
+	char *txt;
+	long n;
+
+	ck_assert(cmp_msg_encode(ir, &der, &len, &e) == 0);
+	ck_assert_int_eq(der[0], 0x30);
+	ck_assert_int_eq(der[1], 0x82);		/* 256..65535 bytes */
+	hl = 4;
+	body = len - hl;
+	ber = malloc(len + 1);
+	ber[0] = 0x30;
+	ber[1] = 0x83;				/* three length bytes: not minimal */
+	ber[2] = 0;
+	ber[3] = (unsigned char)(body >> 8);
+	ber[4] = (unsigned char)body;
+	memcpy(ber + 5, der + hl, body);
+	rsp = exchange_der(ber, len + 1);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_DATA_FORMAT));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "RFC 6712 3.3") != NULL && strstr(txt, "DER") !=
+	    NULL, "%s", txt);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	free(txt);
+	free(ber);
+	OPENSSL_free(der);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* PBM verification is capped at 10,000 iterations (one failed check costs a
+ * tenth of what the client's cap of 100,000 would); 10,000 passes. */
+START_TEST(pbm_iterations_capped)
+{
+	CMP_PKIMESSAGE *ir = make_ir("iter", 1, NULL), *rsp;
+	char *txt;
+	long n;
+
+	ck_assert_int_eq(tu_pbm_protect(ir, SECRET, 10001, 16), 0);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "10001") != NULL && strstr(txt, "10000") != NULL,
+	    "%s", txt);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir("iter2", 1, NULL);
+	ck_assert_int_eq(tu_pbm_protect(ir, SECRET, 10000, 16), 0);
+	rsp = exchange(ir);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
 /* ------------------------------------------------------- hierarchy ---- */
 /*
  * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
@@ -1643,7 +1727,7 @@ START_TEST(prof_secret_of_another_profile_refused)
 	ir = make_ir_ref("ref-a", "secret-a", key);
 	rsp = exchange_at("/a", ir);
 	(void)ip_cert(rsp);
-	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, NULL, &e) == 0, "%s", e.msg);
 	CMP_PKIMESSAGE_free(rsp);
 	CMP_PKIMESSAGE_free(ir);
 	ir = make_ir_ref("ref-b", "secret-b", key);
@@ -1800,6 +1884,12 @@ main(void)
 	tcase_add_test(tc, unknown_protection_badalg);
 	tcase_add_test(tc, refusal_texts_cite_their_clause_once);
 	tcase_add_test(tc, parallel_requests);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trust");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ber_request_refused);
+	tcase_add_test(tc, pbm_iterations_capped);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);
