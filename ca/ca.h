@@ -92,7 +92,10 @@ struct ca_profile {
 	/* issuing policy */
 	struct ca_key_type key_types[CA_MAX_KEY_TYPES];	/* what is certified */
 	size_t nkey_types;
-	/* (subject and subjectAltName rules of the policy go here) */
+	/* whom a signed request may name: 0 (the default): a signed cr, kur,
+	 * p10cr or ir gets its signer certificate's subject and subjectAltName
+	 * (a template asking for others is refused); 1: the template's */
+	int allow_subject_change;
 };
 
 /*

@@ -40,6 +40,7 @@
 #define MAX_NAME		64	/* bytes of a profile name */
 #define MAX_REF			128	/* bytes of a reference */
 #define DEFAULT_RSA_BITS	2048
+#define MIN_RSA_BITS		2048	/* ca_issue's floor, CA_MIN_RSA_BITS */
 
 /* ---- the keys ---- */
 
@@ -93,6 +94,7 @@ static const struct key keys[] = {
 	PI("check-after", check_after, 0, 86400),
 	P("implicit-confirm", K_BOOL, implicit_confirm),
 	P("key-types", K_KEY_TYPES, key_types),
+	P("allow-subject-change", K_BOOL, allow_subject_change),
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -178,9 +180,10 @@ parse_key_type(const char *s, struct ca_key_type *kt, struct pk_err *e)
 		errno = 0;
 		bits = strtol(s + 4, &end, 10);
 		if (s[4] < '0' || s[4] > '9' || *end != '\0' || errno != 0 ||
-		    bits < 1024 || bits > 16384)
+		    bits < MIN_RSA_BITS || bits > 16384)
 			return pk_err_set(e, "'%s': the RSA size is a number of bits "
-			    "from 1024 to 16384", s);
+			    "from %d to 16384 (no key below RSA %d is ever "
+			    "certified)", s, MIN_RSA_BITS, MIN_RSA_BITS);
 		kt->type = EVP_PKEY_RSA;
 		kt->param = (int)bits;
 		return 0;

@@ -163,7 +163,16 @@ STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
  * VALIDITY seconds (the default profile's when <= 0), with a fresh database serial,
  * basicConstraints CA:FALSE, keyUsage (digitalSignature + keyEncipherment for RSA,
  * + keyAgreement for EC), SKI, AKI, signed SHA-256 by the CA key and recorded in
- * the database for transaction TID (may be NULL). *out is new (X509_free). */
+ * the database for transaction TID (may be NULL). *out is new (X509_free).
+ * The issuing policy that holds whatever the profile says is checked first:
+ * the key is RSA of at least CA_MIN_RSA_BITS, EC P-256, P-384 or P-521, Ed25519
+ * or Ed448 (ca_key_policy); the subject is not the name of a CA of this CA's
+ * chain (nor the response signer's, nor the rollover's roots): RFC 5280
+ * 4.1.2.6; an empty subject needs a SAN. Returns 0, -2 when the request is
+ * refused by that policy (a bad template, *e says which rule), -1 on other
+ * failures. */
+#define CA_MIN_RSA_BITS	2048
+int ca_key_policy(EVP_PKEY *pub, struct pk_err *e);
 int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
     const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
     struct pk_err *e);

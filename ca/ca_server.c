@@ -7,8 +7,12 @@
  * built). The profile (cmpca.conf) gives the reference, secret, trust anchors
  * and issuing policy that apply:
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
- *                       the requested key (of a type the profile certifies),
- *                       subject and subjectAltName; "waiting" first when the
+ *                       the requested key (of a type the profile certifies and
+ *                       the CA's key policy allows); subject and subjectAltName
+ *                       the template's for a MAC-protected request, the signer
+ *                       certificate's for a signed one (request_identity:
+ *                       others refused unless allow-subject-change), never a
+ *                       CA's name, never cA TRUE; "waiting" first when the
  *                       profile polls; implicitConfirm granted when asked and
  *                       allowed; the ip carries caPubs (the chain's root)
  *   certConf         -> pkiConf; statusInfo absent or accepted confirms, a
@@ -25,7 +29,8 @@
  *                       left out (RFC 4210 5.3.19)
  *   error            -> pkiConf (the transaction is marked rejected)
  * Anything refused is answered with an error message (status rejection, the
- * failInfo bit, the reason as statusString).
+ * failInfo bit, the reason as statusString: the rule, what was expected, what
+ * came). Requests are decoded as strict DER (RFC 6712 3.3).
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
  * senderKID = the profile's reference and a MAC with its secret (not for kur; a
@@ -518,6 +523,142 @@ csr_san(X509_REQ *csr)
 	return san;
 }
 
+/* The subjectAltName entries of SAN as text ("DNS:a.example, IP
+ * Address:192.0.2.1"; "none" when empty) into B. */
+static void
+san_sbuf(const GENERAL_NAMES *san, struct sbuf *b)
+{
+	BIO *bio;
+	char *p;
+	long n;
+	int i;
+
+	if (san == NULL || sk_GENERAL_NAME_num(san) == 0) {
+		sbuf_puts(b, "none");
+		return;
+	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	for (i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		if (i > 0)
+			BIO_puts(bio, ", ");
+		GENERAL_NAME_print(bio, sk_GENERAL_NAME_value(san, i));
+	}
+	n = BIO_get_mem_data(bio, &p);
+	sbuf_printf(b, "%.*s", (int)(n < 300 ? n : 300), p);
+	BIO_free(bio);
+}
+
+/* 1 when A and B hold the same names (in any order). */
+static int
+same_names(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
+{
+	int i, j, na = a != NULL ? sk_GENERAL_NAME_num(a) : 0;
+	int nb = b != NULL ? sk_GENERAL_NAME_num(b) : 0, found;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++) {
+		for (found = 0, j = 0; !found && j < nb; j++)
+			found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(a, i),
+			    sk_GENERAL_NAME_value(b, j)) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whom a certificate request may name (DESIGN "Trust rules"). A MAC-protected
+ * request is authorised by the shared secret: the template's subject and
+ * subjectAltName. A signed one (cr, kur, p10cr; ir under a --trust anchor or
+ * signed by a certificate of ours) is authorised by its signer certificate
+ * (RFC 4210 5.1.3.3): it gets that certificate's subject and subjectAltName; a
+ * template naming others is refused (badCertTemplate, both names in the text)
+ * unless the profile sets allow-subject-change, and then the template's count,
+ * the absent ones still the signer's. A kur renews the certificate it updates
+ * (RFC 4210 5.3.5). *SAN may be replaced (freed here).
+ */
+static int
+request_identity(struct rq *c, const X509_NAME **subject, GENERAL_NAMES **san)
+{
+	X509 *x = c->signer;
+	const X509_NAME *own;
+	GENERAL_NAMES *own_san;
+	struct sbuf want = SBUF_INIT, have = SBUF_INIT;
+	const char *clause = c->body == CMP_BODY_KUR ? "RFC 4210 5.3.5: a kur "
+	    "keeps the identity of the certificate it updates" : "RFC 4210 "
+	    "5.1.3.3: a signed request is for the identity of its signer";
+	int tsubj, tsan, rc = -1;
+
+	if (x == NULL)
+		return 0;
+	own = X509_get_subject_name(x);
+	own_san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	ERR_clear_error();
+	tsubj = *subject != NULL && X509_NAME_entry_count(*subject) > 0;
+	tsan = *san != NULL && sk_GENERAL_NAME_num(*san) > 0;
+	if (!c->pc->allow_subject_change) {
+		if (tsubj && X509_NAME_cmp(*subject, own) != 0) {
+			pk_name_sbuf(*subject, &want);
+			pk_name_sbuf(own, &have);
+			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "%s: the template asks "
+			    "for subject %s, the signing certificate's is %s "
+			    "(profile %s does not set allow-subject-change)", clause,
+			    sbuf_str(&want), sbuf_str(&have), c->pc->name);
+			goto out;
+		}
+		if (tsan && !same_names(*san, own_san)) {
+			san_sbuf(*san, &want);
+			san_sbuf(own_san, &have);
+			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "%s: the template asks "
+			    "for subjectAltName %s, the signing certificate has %s "
+			    "(profile %s does not set allow-subject-change)", clause,
+			    sbuf_str(&want), sbuf_str(&have), c->pc->name);
+			goto out;
+		}
+		tsubj = tsan = 0;
+	}
+	if (!tsubj)
+		*subject = own;
+	if (!tsan) {
+		GENERAL_NAMES_free(*san);
+		*san = own_san;
+		own_san = NULL;
+	}
+	rc = 0;
+out:
+	GENERAL_NAMES_free(own_san);
+	sbuf_free(&want);
+	sbuf_free(&have);
+	return rc;
+}
+
+/* RFC 5280 4.2.1.9: this CA issues end-entity certificates only; a template
+ * (EXTS) or a PKCS#10 extension request (CSR) asking for basicConstraints cA
+ * TRUE is refused rather than quietly issued without it. Other requested
+ * extensions are not copied (the CA sets its own), the SAN aside. */
+static int
+no_ca_true(struct rq *c, const STACK_OF(X509_EXTENSION) *exts, X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION) *req = csr != NULL ?
+	    X509_REQ_get_extensions(csr) : NULL;
+	BASIC_CONSTRAINTS *bc;
+	int ca;
+
+	bc = X509V3_get_d2i(csr != NULL ? req : exts, NID_basic_constraints,
+	    NULL, NULL);
+	ca = bc != NULL && bc->ca;
+	BASIC_CONSTRAINTS_free(bc);
+	sk_X509_EXTENSION_pop_free(req, X509_EXTENSION_free);
+	ERR_clear_error();
+	if (ca)
+		return refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.2.1.9: "
+		    "this CA issues end-entity certificates only; the request "
+		    "asks for basicConstraints cA TRUE");
+	return 0;
+}
+
 /* Refuses a key the profile does not certify, naming what it does. */
 static void
 refuse_key_type(struct rq *c, EVP_PKEY *pub)
@@ -628,7 +769,7 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	int allowed = AUTH_MAC | AUTH_CA;
 	const CMP_CERTREQMSG *crm = NULL;
 	const CMP_CERTTEMPLATE *tmpl;
-	X509_REQ *csr;
+	X509_REQ *csr = NULL;
 	EVP_PKEY *pub = NULL;
 	const X509_NAME *subject = NULL;
 	GENERAL_NAMES *san = NULL;
@@ -637,7 +778,7 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct cmp_hdr h;
 	struct pk_err e;
 	long req_id = 0;
-	int rc = -1, created = 0;
+	int r, rc = -1, created = 0;
 
 	if (c->body == CMP_BODY_IR)
 		allowed |= AUTH_TRUST;		/* 3GPP TS 33.310 vendor cert */
@@ -691,29 +832,26 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		}
 		subject = cmp_tmpl_get0_subject(tmpl);
 		san = cmp_tmpl_get1_san(tmpl);
-		if (c->body == CMP_BODY_KUR) {
-			if (kur_old_cert(s, c, crm, &old) != 0)
-				goto out;
-			/* RFC 4210 5.3.5: defaults come from the old cert */
-			if (subject == NULL ||
-			    X509_NAME_entry_count(subject) == 0)
-				subject = X509_get_subject_name(old);
-			if (san == NULL)
-				san = X509_get_ext_d2i(old, NID_subject_alt_name,
-				    NULL, NULL);
-		}
+		/* RFC 4210 5.3.5: the kur's signer is the certificate it updates */
+		if (c->body == CMP_BODY_KUR && kur_old_cert(s, c, crm, &old) != 0)
+			goto out;
 	}
+	if (no_ca_true(c, crm != NULL ? cmp_tmpl_get0_extensions(
+	    cmp_crm_get0_template(crm)) : NULL, csr) != 0 ||
+	    request_identity(c, &subject, &san) != 0)
+		goto out;
 	/* the profile's issuing policy: the key types it certifies */
 	if (!ca_profile_accepts_key(cfg, pub)) {
 		refuse_key_type(c, pub);
 		goto out;
 	}
 	pk_err_clear(&e);
-	if (ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
-	    &e) != 0) {
-		refuse(c, strstr(e.msg, "RFC 5280") != NULL ?
-		    CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE, "%s",
-		    e.msg);
+	/* -2: the policy that holds for every profile (the key's type and
+	 * size, never the CA's name) refused the template */
+	if ((r = ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
+	    &e)) != 0) {
+		refuse(c, r == -2 ? CMP_FAIL_BAD_CERT_TEMPLATE :
+		    CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
 		goto out;
 	}
 	serial = ca_serial_hex(X509_get0_serialNumber(cert));

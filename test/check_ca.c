@@ -804,7 +804,7 @@ START_TEST(issue_empty_subject_needs_san)
 	X509 *x;
 	char *p, *q;
 
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -1);
+	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -2);
 	ck_assert_ptr_null(x);
 	ck_assert_ptr_nonnull(strstr(e.msg, "4.1.2.6"));
 	ck_assert_int_eq(ca_issue(ca, k, subj, san, 60, NULL, &x, &e), 0);

@@ -778,14 +778,14 @@ START_TEST(rr_reasons_hold_and_release)
 	rsp = rr_mac(held, CA_CRL_HOLD);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
 	CMP_PKIMESSAGE_free(rsp);
-	cr = make_signed(CMP_BODY_CR, "while-held", held, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "held", held, key, NULL);
 	rsp = exchange(cr);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
 	CMP_PKIMESSAGE_free(rsp);
 	CMP_PKIMESSAGE_free(cr);
 	/* released: valid again */
 	ck_assert(rr_accepted(held, CA_CRL_REMOVE));
-	cr = make_signed(CMP_BODY_CR, "released", held, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "held", held, key, NULL);
 	rsp = exchange(cr);
 	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
 	CMP_PKIMESSAGE_free(rsp);
@@ -1084,13 +1084,19 @@ worker_run(void *arg)
 		size_t len = 0, n = 0;
 		struct pk_err e;
 		CMP_CERTRESPONSE *cr;
+		X509_NAME *subj = X509_NAME_new();
+		char cn[32];
 
+		snprintf(cn, sizeof(cn), "par-%d-%d", w->idx, i);
+		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)cn, -1, -1, 0);
 		memset(&h, 0, sizeof(h));
 		h.sender_kid = (const unsigned char *)REF;
 		h.sender_kid_len = strlen(REF);
 		h.implicit_confirm = 1;
 		memset(&r, 0, sizeof(r));
-		r.subject = X509_get_subject_name(ca_get0_cert(ca));
+		/* (the CA's own subject, until issue 11 refused it) */
+		r.subject = subj;
 		r.key = key;
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
@@ -1099,6 +1105,7 @@ worker_run(void *arg)
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
+			X509_NAME_free(subj);
 			CMP_PKIMESSAGE_free(ir);
 			CMP_PKIMESSAGE_free(ip);
 			OPENSSL_free(der);
@@ -1108,6 +1115,7 @@ worker_run(void *arg)
 		w->serials[i] = ca_serial_hex(X509_get0_serialNumber(
 		    cmp_certresp_get0_cert(cr)));
 		w->ok++;
+		X509_NAME_free(subj);
 		CMP_PKIMESSAGE_free(ir);
 		CMP_PKIMESSAGE_free(ip);
 		OPENSSL_free(der);
@@ -1228,6 +1236,337 @@ START_TEST(pbm_iterations_capped)
 	(void)ip_cert(rsp);
 	CMP_PKIMESSAGE_free(rsp);
 	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* An ir for KEY (the test's key when NULL) with SUBJ (NULL: none), a DNS SAN
+ * (NULL: none) and extensions EXTS, MAC'd. */
+static CMP_PKIMESSAGE *
+make_ir_x(const char *subj, const char *dns, EVP_PKEY *k,
+    const STACK_OF(X509_EXTENSION) *exts)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *n = NULL;
+	GENERAL_NAMES *san = NULL;
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	if (subj != NULL) {
+		n = X509_NAME_new();
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)subj, -1, -1, 0);
+	}
+	if (dns != NULL) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *v = ASN1_IA5STRING_new();
+
+		ASN1_STRING_set(v, dns, -1);
+		GENERAL_NAME_set0_value(g, GEN_DNS, v);
+		san = sk_GENERAL_NAME_new_null();
+		sk_GENERAL_NAME_push(san, g);
+	}
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	h.implicit_confirm = 1;
+	memset(&r, 0, sizeof(r));
+	r.subject = n;
+	r.san = san;
+	r.exts = exts;
+	r.key = k != NULL ? k : key;
+	ck_assert_msg(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e) == 0, "%s",
+	    e.msg);
+	mac(m, SECRET, NULL);
+	X509_NAME_free(n);
+	GENERAL_NAMES_free(san);
+	return m;
+}
+
+/* The certificate of an ip/cp/kup, or a failed check with the error's text. */
+static X509 *
+got_cert(const CMP_PKIMESSAGE *rsp)
+{
+	CMP_CERTRESPONSE *r;
+	char *txt;
+
+	if (cmp_msg_body_type(rsp) == CMP_BODY_ERROR) {
+		txt = error_text(rsp);
+		ck_abort_msg("error: %s", txt);
+	}
+	r = cmp_rep_get0(rsp, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(cmp_certresp_get0_cert(r));
+	return cmp_certresp_get0_cert(r);
+}
+
+/* RSP is an error with failInfo BIT whose text holds every one of the
+ * NULL-terminated strings. */
+static void
+assert_refused(const CMP_PKIMESSAGE *rsp, int bit, ...)
+{
+	va_list ap;
+	const char *want;
+	char *txt;
+
+	ck_assert_msg(cmp_msg_body_type(rsp) == CMP_BODY_ERROR, "body %s",
+	    cmp_body_name(cmp_msg_body_type(rsp)));
+	ck_assert_msg(error_failinfo(rsp) & CMP_FAIL(bit), "failInfo %x",
+	    error_failinfo(rsp));
+	txt = error_text(rsp);
+	va_start(ap, bit);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		ck_assert_msg(strstr(txt, want) != NULL, "no \"%s\" in \"%s\"",
+		    want, txt);
+	va_end(ap);
+	free(txt);
+}
+
+/* A certificate enrolled by MAC for CN=NAME with DNS SAN (may be NULL). */
+static X509 *
+enroll_san(const char *name, const char *dns)
+{
+	CMP_PKIMESSAGE *ir = make_ir_x(name, dns, NULL, NULL), *ip = exchange(ir);
+	X509 *x = got_cert(ip);
+
+	X509_up_ref(x);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	return x;
+}
+
+static int
+subject_is(X509 *x, const char *cn)
+{
+	char buf[256];
+
+	pk_name_text(X509_get_subject_name(x), buf, sizeof(buf));
+	return strcmp(buf, cn) == 0;
+}
+
+/* The DNS SAN of X ("" when none). */
+static const char *
+dns_of(X509 *x, char *buf, size_t n)
+{
+	GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
+
+		if (g->type == GEN_DNS)
+			snprintf(buf, n, "%s", (const char *)ASN1_STRING_get0_data(
+			    g->d.dNSName));
+	}
+	GENERAL_NAMES_free(san);
+	return buf;
+}
+
+/* Issue 11: any holder of a certificate got certificates for any subject
+ * through cr, kur or p10cr. A signed request is for its signer's identity:
+ * another subject or SAN is refused (badCertTemplate, naming the rule); the
+ * same, or none, gets the signer's subject and SAN. */
+START_TEST(signed_cr_gets_the_signers_identity)
+{
+	X509 *a = enroll_san("dev-a", "a.example.net"), *x;
+	CMP_PKIMESSAGE *cr, *rsp;
+	char buf[128];
+	long n0, n1;
+
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n0, NULL), 0);
+	/* another subject: refused, nothing issued */
+	cr = make_signed(CMP_BODY_CR, "victim", a, key, NULL);
+	rsp = exchange(cr);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=victim", "CN=dev-a",
+	    "allow-subject-change", NULL);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n1, NULL), 0);
+	ck_assert_int_eq(n1, n0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* its own subject without a SAN: the signer's SAN comes along */
+	cr = make_signed(CMP_BODY_CR, "dev-a", a, key, NULL);
+	rsp = exchange(cr);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=dev-a"));
+	ck_assert_str_eq(dns_of(x, buf, sizeof(buf)), "a.example.net");
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+}
+END_TEST
+
+/* A kur renews the certificate that signs it: a template with another
+ * subject is refused (it used to be taken whenever it was not empty). */
+START_TEST(kur_keeps_the_old_identity)
+{
+	X509 *a = enroll_san("kur-own", "own.example.net"), *x;
+	EVP_PKEY *nk = EVP_EC_gen("P-256");
+	CMP_PKIMESSAGE *kur, *rsp;
+	CMP_CERTTEMPLATE *t;
+	struct pk_err e;
+	char buf[128];
+
+	kur = make_kur(a, nk, a, key);
+	t = cmp_crm_get0_template(cmp_req_get0(kur, 0));
+	X509_NAME_free(t->subject);
+	t->subject = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(t->subject, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"someone-else", -1, -1, 0);
+	cmp_req_get0(kur, 0)->certReq->enc.modified = 1;
+	ck_assert_int_gt(ASN1_item_sign(ASN1_ITEM_rptr(CMP_CERTREQUEST), NULL, NULL,
+	    cmp_req_get0(kur, 0)->popo->value.signature->signature,
+	    cmp_req_get0(kur, 0)->certReq, nk, EVP_sha256()), 0);
+	cmp_msg_touch(kur);
+	ck_assert(cmp_msg_protect_sig(kur, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(kur);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=someone-else",
+	    "CN=kur-own", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(kur);
+	/* the old subject: a kup, the old SAN carried over */
+	kur = make_kur(a, nk, a, key);
+	rsp = exchange(kur);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=kur-own"));
+	ck_assert_str_eq(dns_of(x, buf, sizeof(buf)), "own.example.net");
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(kur);
+	EVP_PKEY_free(nk);
+	X509_free(a);
+}
+END_TEST
+
+/* A p10cr signed by a certificate: the CSR's subject must be the signer's. */
+START_TEST(signed_p10cr_gets_the_signers_identity)
+{
+	X509 *a = enroll_san("p10-a", NULL);
+	X509_REQ *csr = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"p10-victim", -1, -1, 0);
+	X509_REQ_set_subject_name(csr, n);
+	X509_REQ_set_pubkey(csr, key);
+	ck_assert_int_gt(X509_REQ_sign(csr, key, EVP_sha256()), 0);
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(a);
+	ck_assert(cmp_build_p10cr(&h, csr, &m, &e) == 0);
+	ck_assert(cmp_msg_protect_sig(m, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=p10-victim",
+	    "CN=p10-a", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	X509_NAME_free(n);
+	X509_REQ_free(csr);
+	X509_free(a);
+}
+END_TEST
+
+/* With allow-subject-change the template's subject is taken; the CA's own
+ * name never is, whoever asks (MAC or signature). */
+START_TEST(allow_subject_change_but_never_the_cas_name)
+{
+	X509 *a, *x;
+	CMP_PKIMESSAGE *cr, *rsp, *ir;
+	X509_NAME *own = X509_NAME_dup(X509_get_subject_name(ca_get0_cert(ca)));
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	struct pk_err e;
+
+	close_server();
+	cfg.def.allow_subject_change = 1;
+	open_server();
+	a = enroll_san("chg-a", NULL);
+	cr = make_signed(CMP_BODY_CR, "chg-b", a, key, NULL);
+	rsp = exchange(cr);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=chg-b"));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* the CA's name by MAC */
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	memset(&r, 0, sizeof(r));
+	r.subject = own;
+	r.key = key;
+	ck_assert(cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) == 0);
+	mac(ir, SECRET, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "O=pkish, CN=cmpca CA",
+	    "RFC 5280 4.1.2.6", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* ... and by signature */
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(a);
+	ck_assert(cmp_build_certreq(&h, CMP_BODY_CR, &r, &cr, &e) == 0);
+	ck_assert(cmp_msg_protect_sig(cr, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(cr);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.1.2.6", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_NAME_free(own);
+	X509_free(a);
+}
+END_TEST
+
+/* Never basicConstraints cA TRUE: a template asking for it is refused (it
+ * used to be ignored silently). */
+START_TEST(template_asking_ca_true_refused)
+{
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_basic_constraints, "critical,CA:TRUE");
+	CMP_PKIMESSAGE *ir, *rsp;
+	long n;
+
+	sk_X509_EXTENSION_push(exts, bc);
+	ir = make_ir_x("wants-ca", NULL, NULL, exts);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.2.1.9",
+	    "cA TRUE", NULL);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+END_TEST
+
+/* Never a key below RSA 2048 or EC P-256, whatever a profile lists (the
+ * configuration refuses rsa:1024 too, see check_ca_config). */
+START_TEST(weak_keys_refused)
+{
+	EVP_PKEY *r1024 = EVP_RSA_gen(1024);
+	EVP_PKEY *p224 = EVP_EC_gen("P-224");
+	CMP_PKIMESSAGE *ir, *rsp;
+
+	close_server();
+	cfg.def.key_types[0].type = EVP_PKEY_RSA;	/* as rsa:1024 was */
+	cfg.def.key_types[0].param = 1024;
+	cfg.def.key_types[1].type = EVP_PKEY_EC;
+	cfg.def.key_types[1].param = NID_secp224r1;
+	open_server();
+	ir = make_ir_x("rsa1024", NULL, r1024, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RSA", "1024", "2048",
+	    NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_x("p224", NULL, p224, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "P-256", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	EVP_PKEY_free(r1024);
+	EVP_PKEY_free(p224);
 }
 END_TEST
 
@@ -1384,7 +1723,7 @@ START_TEST(hier_signed_by_issued_certificate)
 	CMP_PKIMESSAGE *cr, *cp, *kur, *kup;
 
 	assert_verifies_to_root(a);
-	cr = make_signed(CMP_BODY_CR, "dev-a2", a, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "dev-a", a, key, NULL);
 	cp = exchange(cr);
 	c = rep_cert(cp);
 	ck_assert_int_eq(cmp_msg_body_type(cp), CMP_BODY_CP);
@@ -1482,15 +1821,34 @@ START_TEST(hier_partial_chain_only_for_the_ca)
 }
 END_TEST
 
-/* An ir signed by a vendor certificate under a --trust root: accepted. */
+/* An ir signed by a vendor certificate under a --trust root: accepted, for
+ * the vendor certificate's subject; another subject only with
+ * allow-subject-change. */
 START_TEST(hier_vendor_ir)
 {
 	X509 *v = pki_cert("vdev.crt");
 	EVP_PKEY *vk = pki_key("vdev.key");
 	CMP_PKIMESSAGE *ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL), *ip;
+	char *txt;
 
 	ip = exchange(ir);
+	ck_assert(error_failinfo(ip) & CMP_FAIL(CMP_FAIL_BAD_CERT_TEMPLATE));
+	txt = cmp_si_text(cmp_msg_get0_status(ip, 0));
+	ck_assert_msg(strstr(txt, "CN=vendor-dev-42") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_signed(CMP_BODY_IR, "vendor-dev-42", v, vk, NULL);
+	ip = exchange(ir);
 	assert_verifies_to_root(rep_cert(ip));
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	close_server();
+	cfg.def.allow_subject_change = 1;
+	open_server();
+	ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL);
+	ip = exchange(ir);
+	ck_assert(subject_is(rep_cert(ip), "CN=vendor"));
 	CMP_PKIMESSAGE_free(ip);
 	CMP_PKIMESSAGE_free(ir);
 	X509_free(v);
@@ -1890,6 +2248,12 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ber_request_refused);
 	tcase_add_test(tc, pbm_iterations_capped);
+	tcase_add_test(tc, signed_cr_gets_the_signers_identity);
+	tcase_add_test(tc, kur_keeps_the_old_identity);
+	tcase_add_test(tc, signed_p10cr_gets_the_signers_identity);
+	tcase_add_test(tc, allow_subject_change_but_never_the_cas_name);
+	tcase_add_test(tc, template_asking_ca_true_refused);
+	tcase_add_test(tc, weak_keys_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);

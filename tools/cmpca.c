@@ -68,6 +68,10 @@ usage(FILE *f)
 "  --poll N                answer 'waiting' N times before delivering (default 0)\n"
 "  --check-after S         checkAfter seconds in pollRep (default %d)\n"
 "  --implicit-confirm yes|no  grant implicitConfirm when asked (default yes)\n"
+"  --allow-subject-change yes|no\n"
+"                          yes: a signed request (cr, kur, p10cr, ir under\n"
+"                          --trust) may name another subject and SAN than its\n"
+"                          signer certificate's (default no: refused)\n"
 "  --key-types LIST        key types certified: rsa, rsa:BITS, ec:P-256,\n"
 "                          ec:P-384, ec:P-521, ed25519, ed448 (default all;\n"
 "                          rsa is rsa:2048, BITS the least size)\n"
@@ -104,6 +108,7 @@ static const struct option longopts[] = {
 	{ "check-after", required_argument, NULL, O_KEY },
 	{ "implicit-confirm", required_argument, NULL, O_KEY },
 	{ "key-types", required_argument, NULL, O_KEY },
+	{ "allow-subject-change", required_argument, NULL, O_KEY },
 	{ "threads", required_argument, NULL, O_KEY },
 	{ "timeout", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
