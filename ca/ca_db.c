@@ -13,8 +13,10 @@
  *   certs(serial PK, subject, issuer, not_before, not_after, der, issued_at, tid,
  *         revoked_at, reason)                    issued certificates
  *   transactions(tid PK, state, body_type, sender_nonce, server_nonce,
- *         cert_serial, request, poll_count, created_at, updated_at, profile)
- *                                                (profile: schema 2)
+ *         cert_serial, request, poll_count, created_at, updated_at, profile,
+ *         owner)                                 (profile: schema 2; owner and
+ *                                                the index on state and
+ *                                                updated_at: schema 3)
  *   issued (view)                                certs with readable dates
  * Times are Unix seconds. Serials are upper-case hex (`openssl x509 -serial`).
  */
@@ -81,6 +83,15 @@ static const char *schema_v1[] = {
  * the default profile, the only one there was). */
 static const char *schema_v2[] = {
 	"ALTER TABLE transactions ADD COLUMN profile TEXT",
+	NULL
+};
+
+/* Schema 3: who opened a transaction (its later messages must come from the
+ * same; NULL in older rows, which then take none), and the index the sweep
+ * of unconfirmed and finished transactions reads. */
+static const char *schema_v3[] = {
+	"ALTER TABLE transactions ADD COLUMN owner TEXT",
+	"CREATE INDEX transactions_sweep ON transactions(state, updated_at)",
 	NULL
 };
 
@@ -233,6 +244,10 @@ migrate(struct ca_db *db, struct pk_err *e)
 	if (v < 2)
 		for (i = 0; schema_v2[i] != NULL; i++)
 			if (db_exec(db, schema_v2[i], e) != 0)
+				return db_end(db, 0, e);
+	if (v < 3)
+		for (i = 0; schema_v3[i] != NULL; i++)
+			if (db_exec(db, schema_v3[i], e) != 0)
 				return db_end(db, 0, e);
 	/* later versions: their steps from v to CA_DB_SCHEMA go here */
 	if (v < CA_DB_SCHEMA) {
@@ -752,6 +767,7 @@ ca_txn_clear(struct ca_txn *t)
 	free(t->cert_serial);
 	free(t->request);
 	free(t->profile);
+	free(t->owner);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -767,7 +783,8 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "INSERT INTO transactions(tid, state, body_type, sender_nonce, "
 	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at, "
-	    "profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
+	    "profile, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st,
+	    e) != 0)
 		goto out;
 	bind_text(st, 1, t->tid);
 	bind_text(st, 2, ca_txn_state_name(t->state));
@@ -784,6 +801,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, now);
 	bind_text(st, 11, t->profile);
+	bind_text(st, 12, t->owner);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE)
 		rc = 0;
@@ -808,8 +826,8 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "SELECT tid, state, body_type, sender_nonce, server_nonce, "
-	    "cert_serial, request, poll_count, created_at, updated_at, profile "
-	    "FROM transactions WHERE tid = ?", &st, e) != 0)
+	    "cert_serial, request, poll_count, created_at, updated_at, profile, "
+	    "owner FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, tid);
 	s = sqlite3_step(st);
@@ -840,6 +858,7 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 		t->profile = col_text(st, 10);
 		if (t->profile == NULL)
 			t->profile = xstrdup(CA_DEFAULT_PROFILE);
+		t->owner = col_text(st, 11);
 		rc = 0;
 	}
 	sqlite3_finalize(st);

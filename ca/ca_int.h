@@ -48,6 +48,10 @@ struct ca_txn {
 	int64_t created, updated;	/* Unix seconds; set by the database */
 	char *profile;			/* the profile whose path it came on
 					 * (set at creation only) */
+	char *owner;			/* who opened it (set at creation only):
+					 * "mac:REF" or "cert:SHA-256 of the
+					 * signer's DER" in hex; NULL in rows
+					 * older than schema 3 */
 };
 
 struct ca_cert_rec {
@@ -66,7 +70,7 @@ struct ca_cert_rec {
 int ca_db_open(struct ca_db **out, const char *path, struct pk_err *e);
 void ca_db_close(struct ca_db *db);
 /* The schema version of this code and of an open database. */
-#define CA_DB_SCHEMA 2
+#define CA_DB_SCHEMA 3
 int ca_db_schema(struct ca_db *db);
 
 /* A fresh serial: random, positive, 72 bits (RFC 5280 4.1.2.2), recorded in the

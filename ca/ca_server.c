@@ -27,7 +27,8 @@
  *   genm             -> genp (RFC 9483 4.3): caCerts, rootCaKeyUpdate,
  *                       certReqTemplate, signKeyPairTypes; other infoTypes are
  *                       left out (RFC 4210 5.3.19)
- *   error            -> pkiConf (the transaction is marked rejected)
+ *   error            -> pkiConf (the transaction is marked rejected, an
+ *                       issued certificate revoked)
  * Anything refused is answered with an error message (status rejection, the
  * failInfo bit, the reason as statusString: the rule, what was expected, what
  * came). Requests are decoded as strict DER (RFC 6712 3.3).
@@ -52,9 +53,11 @@
  * that failed authentication, so the client can still authenticate them).
  *
  * Transactions live in the database (ca_db_txn_*): the request creates the row
- * with its profile (a known transactionID is transactionIdInUse); certConf and
- * pollReq must name a transaction of the same profile in the right state and
- * answer our last senderNonce in recipNonce. Read-modify-write of a transaction
+ * with its profile and its owner, the identity that authenticated it (a known
+ * transactionID is transactionIdInUse); certConf, pollReq and error must name
+ * a transaction of the same profile in the right state, come from its owner
+ * (same MAC reference or same signer certificate) and answer our last
+ * senderNonce in recipNonce. Read-modify-write of a transaction
  * is serialized by a mutex, so several clients (HTTP worker threads) may run at
  * once. Certificates are issued when the request is accepted (also when polling
  * is asked for; polling only delays delivery).
@@ -113,6 +116,8 @@ struct rq {
 	X509 *signer;			/* the protecting certificate (up-ref'd) */
 	int signer_is_ours;		/* chains to the CA */
 	int implicit;			/* implicitConfirm granted in the answer */
+	char *owner;			/* the identity authenticated: "mac:REF"
+					 * or "cert:" SHA-256 of the signer */
 	/* refusal */
 	uint32_t fail;
 	struct pk_err err;
@@ -304,7 +309,7 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 /* ---- authentication (RFC 4210 5.1.3) ---- */
 
 static int
-authenticate(struct ca_server *s, struct rq *c, int allowed)
+authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 {
 	const CMP_PKIMESSAGE *m = c->req;
 	const ASN1_OCTET_STRING *kid;
@@ -397,6 +402,97 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	return 0;
 }
 
+static char *rq_owner(const struct rq *c);
+
+/* Authenticates the request (RFC 4210 5.1.3) by the means ALLOWED; on success
+ * C's owner is the identity that passed. */
+static int
+authenticate(struct ca_server *s, struct rq *c, int allowed)
+{
+	if (authenticate_1(s, c, allowed) != 0)
+		return -1;
+	free(c->owner);
+	c->owner = rq_owner(c);
+	return 0;
+}
+
+/* The identity that authenticated C as a transaction owner (ca_txn.owner):
+ * "mac:REF" for the profile's reference, "cert:" and the SHA-256 of the signer
+ * certificate's DER in hex. New string, NULL before authentication. */
+static char *
+rq_owner(const struct rq *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	struct sbuf b = SBUF_INIT;
+	char *hex;
+
+	if (c->mac_ok) {
+		sbuf_printf(&b, "mac:%s", c->pc->ref);
+		return sbuf_take(&b);
+	}
+	if (c->signer == NULL || !X509_digest(c->signer, EVP_sha256(), md, &n))
+		return NULL;
+	hex = pk_hex(md, n, 0);
+	sbuf_printf(&b, "cert:%s", hex);
+	free(hex);
+	return sbuf_take(&b);
+}
+
+/* Who OWNER is, for an operator reading a refusal (into B). */
+static void
+owner_sbuf(const char *owner, struct sbuf *b)
+{
+	if (owner == NULL)
+		sbuf_puts(b, "nobody on record (a transaction older than this "
+		    "rule)");
+	else if (strncmp(owner, "mac:", 4) == 0)
+		sbuf_printf(b, "MAC reference \"%s\"", owner + 4);
+	else
+		sbuf_printf(b, "the certificate with SHA-256 fingerprint %.16s...",
+		    owner + 5);
+}
+
+/* Who sent C (authenticated), for a refusal (into B). */
+static void
+sender_sbuf(const struct rq *c, struct sbuf *b)
+{
+	const char *fp;
+
+	if (c->mac_ok || c->signer == NULL) {
+		owner_sbuf(c->owner, b);
+		return;
+	}
+	sbuf_puts(b, "the certificate of ");
+	pk_name_sbuf(X509_get_subject_name(c->signer), b);
+	fp = c->owner != NULL ? c->owner + 5 : "?";
+	sbuf_printf(b, " (SHA-256 fingerprint %.16s...)", fp);
+}
+
+/* RFC 4210 5.1.1: a transaction's later messages (certConf, pollReq, error)
+ * belong to it, and the CA must not let another party end, confirm or poll it:
+ * they must come from the identity that opened it (the same MAC reference, or
+ * the same signer certificate). Refused with notAuthorized, both identities
+ * named. */
+static int
+txn_owner_check(struct rq *c, const struct ca_txn *t)
+{
+	struct sbuf want = SBUF_INIT, have = SBUF_INIT;
+
+	if (t->owner != NULL && c->owner != NULL &&
+	    strcmp(t->owner, c->owner) == 0)
+		return 0;
+	owner_sbuf(t->owner, &want);
+	sender_sbuf(c, &have);
+	refuse(c, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1: the %s of "
+	    "transaction %s must come from the identity that opened it, %s; "
+	    "it comes from %s", cmp_body_name(c->body), c->tid, sbuf_str(&want),
+	    sbuf_str(&have));
+	sbuf_free(&want);
+	sbuf_free(&have);
+	return -1;
+}
+
 /* ---- responses ---- */
 
 static void
@@ -452,6 +548,7 @@ txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
 	t.sender_nonce = c->nonce;
 	t.server_nonce = c->srv_nonce_hex;
 	t.profile = (char *)c->pc->name;
+	t.owner = c->owner;
 	if (keep_request) {
 		t.request = (unsigned char *)c->der;
 		t.request_len = c->der_len;
@@ -914,6 +1011,11 @@ txn_lookup(struct ca_server *s, struct rq *c, struct ca_txn *t)
 		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
 		    "transactionID %s belongs to another profile's path", c->tid);
 	}
+	if (txn_owner_check(c, t) != 0) {
+		ca_txn_clear(t);
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
 	/* RFC 4210 5.1.1: recipNonce answers our last senderNonce */
 	rn = octets_hex(cmp_msg_get0_recip_nonce(c->req));
 	if (rn == NULL || t->server_nonce == NULL ||
@@ -1119,7 +1221,10 @@ out:
 	return rc;
 }
 
-/* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf. */
+/* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf.
+ * Like certConf and pollReq it must come from the transaction's owner and
+ * answer our last senderNonce (txn_lookup): otherwise anyone who saw the
+ * transactionID could revoke another device's fresh certificate. */
 static int
 do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
@@ -1129,18 +1234,13 @@ do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 
 	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
-	pthread_mutex_lock(&s->mu);
-	/* only a transaction of this profile (see txn_lookup) */
-	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0 &&
-	    strcmp(t.profile, c->pc->name) != 0)
-		ca_txn_clear(&t);
-	else if (t.tid != NULL) {
-		if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
-			(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
-		if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
-			txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
-		ca_txn_clear(&t);
-	}
+	if (txn_lookup(s, c, &t) != 0)
+		return -1;
+	if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
+		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
+	if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
+		txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
+	ca_txn_clear(&t);
 	pthread_mutex_unlock(&s->mu);
 	hdr_init(s, c, &h);
 	if (cmp_build_pkiconf(&h, c->req, rsp, &c->err) != 0)
@@ -1546,6 +1646,7 @@ out:
 	X509_free(c.signer);
 	free(c.tid);
 	free(c.nonce);
+	free(c.owner);
 	free(c.srv_nonce_hex);
 	return rc;
 }

@@ -1570,6 +1570,153 @@ START_TEST(weak_keys_refused)
 }
 END_TEST
 
+/* Protects M with SIGNER / SKEY (senderKID is the signer's key identifier). */
+static void
+sign_as(CMP_PKIMESSAGE *m, X509 *signer, EVP_PKEY *skey)
+{
+	struct pk_err e;
+
+	ck_assert_msg(cmp_msg_protect_sig(m, skey, signer, NULL, 0, 0, &e) == 0,
+	    "%s", e.msg);
+}
+
+/* A follow-up header answering RSP without the MAC reference (signed). */
+static void
+follow_hdr_signed(struct cmp_hdr *h, const CMP_PKIMESSAGE *rsp, X509 *signer)
+{
+	follow_hdr(h, rsp);
+	h->sender_kid = NULL;
+	h->sender_kid_len = 0;
+	h->sender = X509_get_subject_name(signer);
+}
+
+static int
+is_revoked(X509 *x)
+{
+	char *hex = ca_serial_hex(X509_get0_serialNumber(x));
+	int r = ca_db_is_revoked(ca_get0_db(ca), hex, NULL);
+
+	free(hex);
+	return r;
+}
+
+/* Issue 11: anyone with a valid credential who saw the transactionID revoked
+ * another device's fresh certificate (a rejecting certConf, an error message)
+ * or polled it. Every later message must come from the identity that opened
+ * the transaction; otherwise it is refused and the transaction untouched. */
+START_TEST(followups_from_another_identity_refused)
+{
+	X509 *mallory = enroll_san("mallory", NULL), *victim;
+	CMP_PKIMESSAGE *ir = make_ir("victim", 0, SECRET), *ip, *m = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	ip = exchange(ir);
+	victim = got_cert(ip);
+	/* a rejecting certConf signed by another certificate of this CA */
+	follow_hdr_signed(&h, ip, mallory);
+	ck_assert(cmp_build_certconf(&h, victim, 0, CMP_STATUS_REJECTION, 0,
+	    "not mine", &m, &e) == 0);
+	sign_as(m, mallory, key);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1",
+	    "MAC reference \"lab\"", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* an error message from it */
+	ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION, 0, "stop", -1,
+	    NULL, &m, &e) == 0);
+	sign_as(m, mallory, key);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "issued");
+	free(st);
+	ck_assert_int_eq(is_revoked(victim), 0);
+	/* the owner's error with a recipNonce that is not our last senderNonce:
+	 * refused too (RFC 4210 5.1.1), nothing touched */
+	follow_hdr(&h, ip);
+	h.recip_nonce = (const unsigned char *)"0123456789abcdef";
+	ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION, 0, "stop", -1,
+	    NULL, &m, &e) == 0);
+	mac(m, SECRET, NULL);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_RECIPIENT_NONCE, "recipNonce", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	ck_assert_int_eq(is_revoked(victim), 0);
+	/* the owner's certConf: accepted */
+	m = make_certconf(ip, victim, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "confirmed");
+	free(st);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(mallory);
+}
+END_TEST
+
+/* The same for polling: another identity's pollReq gets nothing; a signed
+ * transaction's certConf by MAC is refused as well. */
+START_TEST(poll_from_another_identity_refused)
+{
+	X509 *a, *mallory;
+	CMP_PKIMESSAGE *cr, *rsp, *pr = NULL, *m = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	a = enroll_san("poll-a", NULL);
+	mallory = enroll_san("poll-m", NULL);
+	close_server();
+	cfg.def.poll = 1;
+	open_server();
+	cr = make_signed(CMP_BODY_CR, "poll-a", a, key, NULL);
+	rsp = exchange(cr);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
+	ck_assert_int_eq(cmp_si_status(cmp_certresp_get0_status(cmp_rep_get0(rsp,
+	    0))), CMP_STATUS_WAITING);
+	/* mallory polls a's transaction */
+	follow_hdr_signed(&h, rsp, mallory);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	sign_as(pr, mallory, key);
+	m = exchange(pr);
+	assert_refused(m, CMP_FAIL_NOT_AUTHORIZED, "CN=poll-m", NULL);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	/* the shared secret's holder polls it */
+	follow_hdr(&h, rsp);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	mac(pr, SECRET, NULL);
+	m = exchange(pr);
+	assert_refused(m, CMP_FAIL_NOT_AUTHORIZED, "MAC reference \"lab\"", NULL);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	st = txn_state_of(cr);
+	ck_assert_str_eq(st, "polling");
+	free(st);
+	/* a itself: the certificate */
+	follow_hdr_signed(&h, rsp, a);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	sign_as(pr, a, key);
+	m = exchange(pr);
+	(void)got_cert(m);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+	X509_free(mallory);
+}
+END_TEST
+
 /* ------------------------------------------------------- hierarchy ---- */
 /*
  * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
@@ -2254,6 +2401,8 @@ main(void)
 	tcase_add_test(tc, allow_subject_change_but_never_the_cas_name);
 	tcase_add_test(tc, template_asking_ca_true_refused);
 	tcase_add_test(tc, weak_keys_refused);
+	tcase_add_test(tc, followups_from_another_identity_refused);
+	tcase_add_test(tc, poll_from_another_identity_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);

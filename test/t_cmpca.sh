@@ -80,7 +80,7 @@ secret=$(cat "$ca/secret")
 check secret_printed 'grep -q "reference \"cmpca\", secret \"$secret\"" "$tmp/run1"'
 check ca_cert_is_ca 'openssl x509 -in "$ca/ca.crt" -noout -text | grep -q "CA:TRUE"'
 check ca_self_verifies 'openssl verify -CAfile "$ca/ca.crt" "$ca/ca.crt" | grep -q ": OK"'
-check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 2 ]'
+check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 3 ]'
 case $url1 in http://127.0.0.1:[0-9]*/) ok url_printed ;; *) fail url_printed "$url1" ;; esac
 
 if command -v curl >/dev/null 2>&1; then
