@@ -354,12 +354,14 @@ main(int argc, char **argv)
 		printf("cmpca: reference \"%s\", secret %s %s\n", ca_get0_ref(ca),
 		    def->secret_file != NULL ? "kept in" : "set in",
 		    def->secret_file != NULL ? def->secret_file : cfg.file);
+	/* issue 11: the secret itself is never printed (a log or a terminal
+	 * is no place for it), only where it is */
 	else if (ca_secret_path(ca) != NULL)
-		printf("cmpca: reference \"%s\", secret \"%s\" (kept in %s)\n",
-		    ca_get0_ref(ca), ca_get0_secret(ca), ca_secret_path(ca));
+		printf("cmpca: reference \"%s\", secret kept in %s\n",
+		    ca_get0_ref(ca), ca_secret_path(ca));
 	else
-		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
-		    ca_get0_ref(ca), ca_get0_secret(ca));
+		printf("cmpca: reference \"%s\", secret given with --secret\n",
+		    ca_get0_ref(ca));
 	if (cfg.nprofiles > 1 || cfg.file != NULL)
 		print_profiles(&cfg);
 	/* the protocol (ca_server.c) answers every request */
