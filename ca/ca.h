@@ -83,6 +83,11 @@ struct ca_profile {
 	const char *secret;		/* PBM secret given as such, or NULL */
 	const char *secret_file;	/* ... or the file that holds it, or NULL */
 	enum ca_src secret_src;
+	/* the administrator credential (issue 11): the one MAC an rr takes
+	 * (the enrolment secret above is handed to every device); both or
+	 * neither; the secret only in a file, never on the command line */
+	const char *admin_ref;
+	const char *admin_secret_file;
 	struct ca_strlist trust;	/* PEM files: anchors for signed ir, certConf,
 					 * pollReq, genm (vendor certificates) */
 	long validity;			/* of issued certificates, seconds */

@@ -88,6 +88,8 @@ static const struct key keys[] = {
 	P("ref", K_STR, ref),
 	P("secret", K_SECRET, secret),
 	P("secret-file", K_SECRET_FILE, secret_file),
+	P("admin-ref", K_STR, admin_ref),
+	P("admin-secret-file", K_FILE, admin_secret_file),
 	P("trust", K_FILES, trust),
 	P("validity", K_DURATION, validity),
 	PI("poll", poll, 0, 1000),
@@ -461,9 +463,10 @@ ca_config_set(struct ca_config *c, struct ca_profile *p, const char *name,
 	case K_SECRET_FILE:
 		if (*value == '\0')
 			return pk_err_set(e, "%s: the value is empty", name);
-		if (k->kind == K_STR && strcmp(name, "ref") == 0 &&
-		    strlen(value) > MAX_REF)
-			return pk_err_set(e, "ref: longer than %d bytes", MAX_REF);
+		if (k->kind == K_STR && (strcmp(name, "ref") == 0 ||
+		    strcmp(name, "admin-ref") == 0) && strlen(value) > MAX_REF)
+			return pk_err_set(e, "%s: longer than %d bytes", name,
+			    MAX_REF);
 		*(const char **)((char *)base + k->off) = pool_dup(c, value);
 		if (k->kind == K_SECRET || k->kind == K_SECRET_FILE) {
 			/* the one given last wins: the command line over the
@@ -929,6 +932,13 @@ ca_config_check(struct ca_config *c, struct pk_err *e)
 			return pk_err_set(e, "profile %s: key-types is empty", p->name);
 		if (p->ref == NULL || *p->ref == '\0')
 			return pk_err_set(e, "profile %s: no reference (ref)", p->name);
+		if ((p->admin_ref == NULL) != (p->admin_secret_file == NULL))
+			return pk_err_set(e, "profile %s: admin-ref and "
+			    "admin-secret-file go together", p->name);
+		if (p->admin_ref != NULL && strcmp(p->admin_ref, p->ref) == 0)
+			return pk_err_set(e, "profile %s: admin-ref must differ "
+			    "from ref (the enrolment reference revokes nothing)",
+			    p->name);
 	}
 	/* RFC 6712 3.3: a path names one service */
 	for (i = 0; i < c->nprofiles; i++)

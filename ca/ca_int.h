@@ -135,6 +135,7 @@ struct ca_prof {
 	const struct ca_profile *cfg;
 	char *secret;			/* the PBM secret; NULL: no MAC accepted */
 	char *secret_path;		/* the file it was read from, or NULL */
+	char *admin_secret;		/* admin-secret-file's text, or NULL */
 	X509_STORE *trust;		/* its trust anchors (full chains), or NULL */
 };
 

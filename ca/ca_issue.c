@@ -385,6 +385,13 @@ load_profile(struct ca *ca, struct ca_prof *pr, const struct ca_profile *p,
 		}
 	} else if (p == &ca->cfg->def && default_secret(ca, pr, e) != 0)
 		goto out;
+	if (p->admin_secret_file != NULL &&
+	    read_secret(p->admin_secret_file, &pr->admin_secret, e) != 0) {
+		struct pk_err e2 = *e;
+
+		pk_err_set(e, "admin-secret-file: %s", e2.msg);
+		goto out;
+	}
 	for (i = 0; i < p->trust.n; i++) {
 		if (ca_load_certs(p->trust.v[i], &sk, e) != 0) {
 			struct pk_err e2 = *e;
@@ -857,6 +864,7 @@ ca_close(struct ca *ca)
 	X509_free(ca->old_with_new);
 	for (i = 0; i < ca->nprofs; i++) {
 		storage_wipe_free(ca->profs[i].secret);
+		storage_wipe_free(ca->profs[i].admin_secret);
 		free(ca->profs[i].secret_path);
 		X509_STORE_free(ca->profs[i].trust);
 	}

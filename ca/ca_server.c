@@ -20,7 +20,9 @@
  *                       certificate (reason unspecified) so it cannot be used
  *   pollReq          -> pollRep (checkAfter) until the profile's poll count is
  *                       reached, then the ip/cp/kup with the certificate
- *   rr               -> rp; revocation recorded in the database, by CRLReason:
+ *   rr               -> rp (signed by the certificate to revoke, or MAC'd with
+ *                       the administrator credential); revocation recorded
+ *                       in the database, by CRLReason:
  *                       certificateHold suspends (the certificate is refused as
  *                       a credential), removeFromCRL releases a hold, any other
  *                       reason revokes for good (a hold too)
@@ -35,7 +37,9 @@
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
  * senderKID = the profile's reference and a MAC with its secret (not for kur; a
- * profile without a secret takes none). A signature needs the protecting
+ * profile without a secret takes none); for an rr the administrator's
+ * (admin-ref, admin-secret-file) instead: the enrolment secret is handed to
+ * every device and revokes nothing. A signature needs the protecting
  * certificate (found in extraCerts by senderKID, then sender name, else the
  * first) to be issued by this CA (the CA certificate is the anchor, root or
  * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
@@ -112,6 +116,8 @@ struct rq {
 	char *srv_nonce_hex;
 	/* authentication outcome */
 	int mac_ok;			/* answer with PBM */
+	const char *mac_ref;		/* ... the reference that passed */
+	const char *mac_secret;		/* ... and its secret */
 	struct cmp_pbm_opts pbm;
 	X509 *signer;			/* the protecting certificate (up-ref'd) */
 	int signer_is_ours;		/* chains to the CA */
@@ -315,6 +321,7 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 	const ASN1_OCTET_STRING *kid;
 	const char *ref = c->pc->ref, *secret = c->prof->secret;
 	const char *why = NULL, *why_trust = NULL;
+	int admin = c->body == CMP_BODY_RR;
 	STACK_OF(X509) *material;
 	struct pk_err e;
 	X509 *x;
@@ -332,15 +339,35 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
 			    "a %s must be signed, not MAC-protected",
 			    cmp_body_name(c->body));
+		/* issue 11: the enrolment secret is handed to every device
+		 * for its ir, so it authorises no revocation: a MAC-protected
+		 * rr takes the administrator credential only (admin-ref) */
+		if (admin) {
+			ref = c->pc->admin_ref;
+			secret = c->prof->admin_secret;
+		}
+		if (admin && secret == NULL)
+			return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a MAC-protected "
+			    "rr needs the administrator credential, and profile "
+			    "%s has none (admin-ref); the enrolment secret "
+			    "revokes nothing: sign the rr with the certificate "
+			    "to revoke", c->pc->name);
 		if (secret == NULL)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: profile %s takes no MAC-protected requests "
 			    "(it has no secret)", c->pc->name);
 		kid = cmp_msg_get0_sender_kid(m);
 		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
-		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
+		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0) {
+			if (admin)
+				return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a "
+				    "MAC-protected rr needs the administrator "
+				    "reference (admin-ref) of profile %s; the "
+				    "enrolment secret revokes nothing",
+				    c->pc->name);
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.1: senderKID is not a known reference");
+		}
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
 		pk_err_clear(&e);
@@ -349,6 +376,8 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
 		c->mac_ok = 1;
+		c->mac_ref = ref;
+		c->mac_secret = secret;
 		return 0;
 	case CMP_PROT_SIG:
 		break;
@@ -428,7 +457,7 @@ rq_owner(const struct rq *c)
 	char *hex;
 
 	if (c->mac_ok) {
-		sbuf_printf(&b, "mac:%s", c->pc->ref);
+		sbuf_printf(&b, "mac:%s", c->mac_ref);
 		return sbuf_take(&b);
 	}
 	if (c->signer == NULL || !X509_digest(c->signer, EVP_sha256(), md, &n))
@@ -498,7 +527,7 @@ txn_owner_check(struct rq *c, const struct ca_txn *t)
 static void
 hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 {
-	const char *ref = c->pc->ref;
+	const char *ref = c->mac_ref;
 
 	memset(h, 0, sizeof(*h));
 	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
@@ -521,9 +550,8 @@ static int
 protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
 {
-	const char *secret = c->prof->secret;
+	const char *secret = c->mac_secret;
 
-	(void)s;
 	if (c->mac_ok)
 		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
 	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),
@@ -1301,8 +1329,8 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		goto out;
 	}
 	found = 1;
-	/* a certificate may revoke itself, nothing else (MAC: the secret holder
-	 * is the administrator) */
+	/* a certificate may revoke itself, nothing else (MAC: only the
+	 * administrator credential passed authenticate) */
 	if (c->signer != NULL &&
 	    (ASN1_INTEGER_cmp(ser, X509_get0_serialNumber(c->signer)) != 0 ||
 	    X509_NAME_cmp(iss, X509_get_issuer_name(c->signer)) != 0)) {

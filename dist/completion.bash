@@ -64,14 +64,14 @@ _cmpca()
 		return 0 ;;
 	esac
 	_pkish_complete "--config --check-config --dir --listen --path --ref
-	    --secret --secret-file --ca-cert --ca-key --signer-cert --signer-key
-	    --extra-certs --capubs --previous-ca-cert --trust --validity --poll
+	    --secret --secret-file --admin-ref --admin-secret-file --ca-cert
+	    --ca-key --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert --trust --validity --poll
 	    --check-after
 	    --implicit-confirm --key-types --allow-subject-change --threads
 	    --timeout --help --version" \
-	    "--dir" "--config --secret-file --ca-cert --ca-key --signer-cert
+	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key --signer-cert
 	    --signer-key --extra-certs --capubs --previous-ca-cert --trust" \
-	    "--listen --path --ref
+	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
 	    --timeout --implicit-confirm --allow-subject-change"
 }

@@ -215,6 +215,12 @@ START_TEST(bad_lines)
 	    "not both");
 	refused("ca-cert = a.crt\n", 1, "ca-cert and ca-key");
 	refused("signer-key = a.key\n", 1, "signer-cert and signer-key");
+	refused("admin-ref = adm\n", 1, "admin-ref and admin-secret-file go "
+	    "together");
+	refused("[x]\nadmin-secret-file = /a\n", 1, "profile x: admin-ref and "
+	    "admin-secret-file");
+	refused("ref = lab\nadmin-ref = lab\nadmin-secret-file = /a\n", 1,
+	    "admin-ref must differ from ref");
 }
 END_TEST
 

@@ -29,8 +29,11 @@
 
 #define SECRET	"s3cr3t"
 #define REF	"lab"
+/* the administrator credential: the only MAC that an rr takes */
+#define ADMIN_REF	"admin"
+#define ADMIN_SECRET	"adm1n-s3cr3t"
 
-static char *dir, *cadir;
+static char *dir, *cadir, *admin_file;
 static struct ca_config cfg;
 static struct ca *ca;
 static struct ca_server *srv;
@@ -68,6 +71,12 @@ setup(void)
 	cfg.dir = cadir;
 	cfg.def.secret = SECRET;
 	cfg.def.ref = REF;
+	admin_file = malloc(n + 16);
+	snprintf(admin_file, n + 16, "%s/admin.secret", dir);
+	ck_assert_int_eq(tu_sh("printf '%%s\\n' '%s' >'%s'", ADMIN_SECRET,
+	    admin_file), 0);
+	cfg.def.admin_ref = ADMIN_REF;
+	cfg.def.admin_secret_file = admin_file;
 	open_server();
 	key = EVP_EC_gen("P-256");
 	ck_assert_ptr_nonnull(key);
@@ -82,6 +91,7 @@ teardown(void)
 	tu_rmrf(dir);
 	free(dir);
 	free(cadir);
+	free(admin_file);
 }
 
 /* DER round trip through the HTTP handler. */
@@ -700,17 +710,18 @@ static X509 *enroll(const char *name);
 static CMP_PKIMESSAGE *make_signed(int type, const char *name, X509 *signer,
     EVP_PKEY *skey, STACK_OF(X509) *chain);
 
-/* An rr for CERT with REASON (-1: none), MAC'd: the answer. */
+/* An rr for CERT with REASON (-1: none), MAC'd with REF / SECRET: the
+ * answer. */
 static CMP_PKIMESSAGE *
-rr_mac(X509 *cert, int reason)
+rr_mac_as(X509 *cert, int reason, const char *ref, const char *secret)
 {
 	CMP_PKIMESSAGE *rr = NULL, *rsp;
 	struct cmp_hdr h;
 	struct pk_err e;
 
 	memset(&h, 0, sizeof(h));
-	h.sender_kid = (const unsigned char *)REF;
-	h.sender_kid_len = strlen(REF);
+	h.sender_kid = (const unsigned char *)ref;
+	h.sender_kid_len = strlen(ref);
 	/* our builder refuses 7: write it into crlEntryDetails by hand */
 	ck_assert(cmp_build_rr(&h, cert, reason == 7 ? -1 : reason, &rr, &e) == 0);
 	if (reason == 7) {
@@ -723,10 +734,17 @@ rr_mac(X509 *cert, int reason)
 		ASN1_ENUMERATED_free(en);
 		cmp_msg_touch(rr);
 	}
-	mac(rr, SECRET, NULL);
+	mac(rr, secret, NULL);
 	rsp = exchange(rr);
 	CMP_PKIMESSAGE_free(rr);
 	return rsp;
+}
+
+/* The same with the administrator credential. */
+static CMP_PKIMESSAGE *
+rr_mac(X509 *cert, int reason)
+{
+	return rr_mac_as(cert, reason, ADMIN_REF, ADMIN_SECRET);
 }
 
 static int
@@ -798,6 +816,48 @@ START_TEST(rr_reasons_hold_and_release)
 }
 END_TEST
 
+static char *error_text(const CMP_PKIMESSAGE *rsp);
+static CMP_PKIMESSAGE *make_ir_ref(const char *ref, const char *secret,
+    EVP_PKEY *k);
+
+/* Issue 11: the enrolment secret is handed to every device for its ir; a
+ * MAC-protected rr with it revoked any certificate. Only the administrator
+ * credential (admin-ref) revokes by MAC; the shared secret revokes nothing,
+ * and the administrator credential enrols nothing. */
+START_TEST(rr_by_shared_secret_refused)
+{
+	X509 *victim = enroll("victim");
+	CMP_PKIMESSAGE *rsp, *ir;
+	char *hex = ca_serial_hex(X509_get0_serialNumber(victim)), *txt;
+	struct pk_err e;
+
+	rsp = rr_mac_as(victim, 1, REF, SECRET);
+	ck_assert_msg(cmp_msg_body_type(rsp) == CMP_BODY_ERROR, "body %s",
+	    cmp_body_name(cmp_msg_body_type(rsp)));
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_NOT_AUTHORIZED));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "admin-ref") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 0);
+	/* the administrator's secret on an ir: not a known reference */
+	ir = make_ir_ref(ADMIN_REF, ADMIN_SECRET, key);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the administrator revokes; the answer is MAC'd with its secret */
+	rsp = rr_mac(victim, 1);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_RP);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, ADMIN_SECRET,
+	    strlen(ADMIN_SECRET), NULL, &e) == 0, "%s", e.msg);
+	CMP_PKIMESSAGE_free(rsp);
+	ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 1);
+	free(hex);
+	X509_free(victim);
+}
+END_TEST
+
 START_TEST(rr_unknown_certificate)
 {
 	CMP_PKIMESSAGE *ir = make_ir("rr", 0, SECRET), *ip, *rr = NULL, *rsp;
@@ -811,10 +871,10 @@ START_TEST(rr_unknown_certificate)
 	ASN1_INTEGER_set(sn, 12345);
 	X509_set_serialNumber(other, sn);
 	memset(&h, 0, sizeof(h));
-	h.sender_kid = (const unsigned char *)REF;
-	h.sender_kid_len = strlen(REF);
+	h.sender_kid = (const unsigned char *)ADMIN_REF;
+	h.sender_kid_len = strlen(ADMIN_REF);
 	ck_assert(cmp_build_rr(&h, other, -1, &rr, &e) == 0);
-	mac(rr, SECRET, NULL);
+	mac(rr, ADMIN_SECRET, NULL);
 	rsp = exchange(rr);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_CERT_ID));
 	CMP_PKIMESSAGE_free(rsp);
@@ -822,7 +882,7 @@ START_TEST(rr_unknown_certificate)
 	/* the real one: rp accepted, then revoked in the database */
 	rr = NULL;
 	ck_assert(cmp_build_rr(&h, ip_cert(ip), 1, &rr, &e) == 0);
-	mac(rr, SECRET, NULL);
+	mac(rr, ADMIN_SECRET, NULL);
 	rsp = exchange(rr);
 	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_RP);
 	ck_assert_int_eq(cmp_si_status(cmp_msg_get0_status(rsp, 0)),
@@ -2382,6 +2442,7 @@ main(void)
 	tcase_add_test(tc, genm_values);
 	tcase_add_test(tc, polling_then_certificate);
 	tcase_add_test(tc, rr_unknown_certificate);
+	tcase_add_test(tc, rr_by_shared_secret_refused);
 	tcase_add_test(tc, rr_reasons_hold_and_release);
 	tcase_add_test(tc, kur_signed_by_the_old_certificate);
 	tcase_add_test(tc, kur_with_expired_certificate);

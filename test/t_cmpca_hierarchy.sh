@@ -77,6 +77,7 @@ umask 077
 printf 'default-secret-1\n' >default.secret
 printf 'secret-of-a\n' >a.secret
 printf 'secret-of-b\n' >b.secret
+printf 'admin-secret-9\n' >admin.secret
 umask 022
 cat >cmpca.conf <<EOF
 # cmpca on the issuing CA of the test hierarchy
@@ -87,6 +88,8 @@ extra-certs      = pki/chain.pem
 previous-ca-cert = pki/rollover.pem
 ref              = lab
 secret-file      = default.secret
+admin-ref        = admin
+admin-secret-file = admin.secret
 trust            = pki/vroot.crt
 validity         = 2d
 
@@ -106,7 +109,7 @@ allow-subject-change = yes
 EOF
 out=$("$CMPCA" --config cmpca.conf --check-config 2>&1); rc=$?
 check hier_check_config '[ $rc -eq 0 ] && echo "$out" | grep -q "^CA chain: .*Test Issuing CA <- .*Test Intermediate CA <- .*Test Root CA (root)" &&
-    ! echo "$out" | grep -q -e default-secret-1 -e secret-of-a -e secret-of-b' "$out"
+    ! echo "$out" | grep -q -e default-secret-1 -e secret-of-a -e secret-of-b -e admin-secret-9' "$out"
 if cmpca_start ca run1 127.0.0.1:0 --config cmpca.conf; then
 	ok hier_cmpca_started
 else
@@ -114,9 +117,11 @@ else
 	exit 1
 fi
 check hier_chain_printed 'grep -q "^cmpca: CA chain: .*(root)" run1 &&
-    ! grep -q -e default-secret-1 -e secret-of-a -e secret-of-b run1'
+    ! grep -q -e default-secret-1 -e secret-of-a -e secret-of-b -e admin-secret-9 run1'
 S="-server 127.0.0.1:$port -path /pkix/"
 MAC="-ref lab -secret file:default.secret"
+# the administrator credential: the only MAC an rr takes
+ADM="-ref admin -secret file:admin.secret"
 TR="-trusted pki/root.crt"
 
 # --- ir with MAC: the certificate verifies to the root; caPubs is the root
@@ -180,15 +185,15 @@ check hier_rr_every_reason '[ $good -eq 8 ]'
 openssl cmp -cmd cr $S -cert rc1.pem -key rk1.pem -subject /CN=x -certout x.pem $TR \
     >rrcr.log 2>&1
 failinfo hier_revoked_certRevoked rrcr.log certRevoked
-# ... and its revocation is final: removeFromCRL (by MAC) is refused
-openssl cmp -cmd rr $S $MAC -oldcert rc1.pem -revreason 8 $TR >rr8a.log 2>&1
+# ... and its revocation is final: removeFromCRL (by the administrator) is refused
+openssl cmp -cmd rr $S $ADM -oldcert rc1.pem -revreason 8 $TR >rr8a.log 2>&1
 failinfo hier_remove_revoked_badRequest rr8a.log badRequest
 
 # --- certificateHold: suspended, released by removeFromCRL, then valid again
 eckey kh.pem
 openssl cmp -cmd ir $S $MAC -newkey kh.pem -subject /CN=held -certout ch.pem $TR \
     >ch.pem.log 2>&1
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 8 $TR >rr8b.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 8 $TR >rr8b.log 2>&1
 failinfo hier_remove_not_held_badRequest rr8b.log badRequest
 openssl cmp -cmd rr $S -cert ch.pem -key kh.pem -oldcert ch.pem -revreason 6 $TR \
     >rr6.log 2>&1
@@ -197,9 +202,9 @@ check hier_hold 'grep -q "received RP" rr6.log && ! grep -q "CMP error" rr6.log 
 openssl cmp -cmd cr $S -cert ch.pem -key kh.pem -subject /CN=x -certout x.pem $TR \
     >hcr.log 2>&1
 failinfo hier_held_certRevoked hcr.log certRevoked
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 6 $TR >rr6b.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 6 $TR >rr6b.log 2>&1
 failinfo hier_hold_twice_certRevoked rr6b.log certRevoked
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 8 $TR >rr8.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 8 $TR >rr8.log 2>&1
 check hier_remove_from_crl 'grep -q "received RP" rr8.log && ! grep -q "CMP error" rr8.log &&
     [ -z "$(db "SELECT revoked_at FROM certs WHERE serial = '"'$(serial ch.pem)'"'")" ]'
 eckey k7.pem

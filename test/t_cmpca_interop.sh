@@ -219,9 +219,13 @@ failinfo kur_revoked_certRevoked kurrev.log certRevoked
 openssl cmp -cmd cr $S -cert c3.pem -key k3.pem -subject /CN=x -certout x.pem \
     -srvcert ca/ca.crt >crrev.log 2>&1
 failinfo cr_revoked_certRevoked crrev.log certRevoked
-# rr with MAC of an already revoked certificate
-openssl cmp -cmd rr $S $MAC -oldcert c3.pem -srvcert ca/ca.crt >rr2.log 2>&1
+# rr of an already revoked certificate, signed by it
+openssl cmp -cmd rr $S -cert c3.pem -key k3.pem -oldcert c3.pem -srvcert ca/ca.crt >rr2.log 2>&1
 failinfo rr_again_certRevoked rr2.log certRevoked
+# issue 11: the enrolment secret (every device has it) revokes nothing
+openssl cmp -cmd rr $S $MAC -oldcert c6.pem -srvcert ca/ca.crt >rr4.log 2>&1
+failinfo rr_by_shared_secret_notAuthorized rr4.log notAuthorized
+check rr_by_shared_secret_not_revoked '[ -z "$(db "SELECT revoked_at FROM certs WHERE serial = '"'$(serial c6.pem)'"'")" ]'
 # a signed rr may only revoke its own certificate
 openssl cmp -cmd rr $S -cert c5.pem -key k5.pem -oldcert c6.pem -srvcert ca/ca.crt >rr3.log 2>&1
 failinfo rr_other_notAuthorized rr3.log notAuthorized

@@ -51,6 +51,10 @@ usage(FILE *f)
 "  --ref REF               PBM reference (senderKID) (default " CA_DEFAULT_REF ")\n"
 "  --secret SECRET         PBM secret (default: random, kept in DIR/secret)\n"
 "  --secret-file F         PBM secret: the text of file F\n"
+"  --admin-ref REF --admin-secret-file F\n"
+"                          the administrator credential: the only MAC that an\n"
+"                          rr takes (default none: an rr must be signed by the\n"
+"                          certificate it revokes)\n"
 "  --ca-cert F --ca-key F  use this CA certificate and key instead of DIR's\n"
 "  --signer-cert F --signer-key F\n"
 "                          sign responses with this certificate (default: CA)\n"
@@ -95,6 +99,8 @@ static const struct option longopts[] = {
 	{ "ref", required_argument, NULL, O_KEY },
 	{ "secret", required_argument, NULL, O_KEY },
 	{ "secret-file", required_argument, NULL, O_KEY },
+	{ "admin-ref", required_argument, NULL, O_KEY },
+	{ "admin-secret-file", required_argument, NULL, O_KEY },
 	{ "ca-cert", required_argument, NULL, O_KEY },
 	{ "ca-key", required_argument, NULL, O_KEY },
 	{ "signer-cert", required_argument, NULL, O_KEY },
