@@ -1012,6 +1012,32 @@ out:
 
 /* ---- certConf, pollReq, error: messages inside a transaction ---- */
 
+/* Issue 11 (PBM cost): a certConf, pollReq or error must name a transaction
+ * of this profile; checked before authentication, so that an unauthenticated
+ * request naming none costs a database lookup, not a MAC computation of up
+ * to CA_PBM_MAX_ITER iterations. txn_lookup checks it again under the lock. */
+static int
+txn_known(struct ca_server *s, struct rq *c)
+{
+	struct ca_txn t;
+	struct pk_err e;
+	int r, other;
+
+	pk_err_clear(&e);
+	r = ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e);
+	if (r == 1)
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: no "
+		    "transaction with transactionID %s", c->tid);
+	if (r != 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	other = t.profile == NULL || strcmp(t.profile, c->pc->name) != 0;
+	ca_txn_clear(&t);
+	if (other)
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
+		    "transactionID %s belongs to another profile's path", c->tid);
+	return 0;
+}
+
 /* Looks up the transaction of C under the lock and checks recipNonce. Returns 0
  * with *t filled and s->mu held; -1 (refused, lock released). */
 static int
@@ -1101,7 +1127,8 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	long st;
 	int rc = -1, n;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;
@@ -1194,7 +1221,8 @@ do_pollreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	long rid;
 	int rc = -1, count = 0;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;
@@ -1260,7 +1288,8 @@ do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct cmp_hdr h;
 	struct pk_err e;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;

@@ -1777,6 +1777,49 @@ START_TEST(poll_from_another_identity_refused)
 }
 END_TEST
 
+/* Issue 11: an unauthenticated PBM request must not buy a MAC computation
+ * with what is cheap to check: a pollReq, certConf or error naming no
+ * transaction is refused before its MAC is verified (a wrong secret gets "no
+ * transaction", not badMessageCheck, and the answer is signed). */
+START_TEST(followup_without_transaction_costs_no_mac)
+{
+	static const unsigned char tid[16] = "no-such-txn-000";
+	static const unsigned char rn[16] = "0123456789abcdef";
+	struct cmp_pbm_opts o = { NID_sha256, NID_hmacWithSHA256, 10000, 16 };
+	CMP_PKIMESSAGE *m = NULL, *rsp;
+	X509 *x = enroll_san("nomac", NULL);
+	struct cmp_hdr h;
+	struct pk_err e;
+	int i;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	h.transaction_id = tid;
+	h.transaction_id_len = sizeof(tid);
+	h.recip_nonce = rn;
+	h.recip_nonce_len = sizeof(rn);
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			ck_assert(cmp_build_pollreq(&h, 0, &m, &e) == 0);
+		else if (i == 1)
+			ck_assert(cmp_build_certconf(&h, x, 0,
+			    CMP_STATUS_ACCEPTED, 0, NULL, &m, &e) == 0);
+		else
+			ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION,
+			    0, "stop", -1, NULL, &m, &e) == 0);
+		mac(m, "wrong", &o);
+		rsp = exchange(m);
+		assert_refused(rsp, CMP_FAIL_BAD_REQUEST, "no transaction", NULL);
+		ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+		CMP_PKIMESSAGE_free(rsp);
+		CMP_PKIMESSAGE_free(m);
+		m = NULL;
+	}
+	X509_free(x);
+}
+END_TEST
+
 /* ------------------------------------------------------- hierarchy ---- */
 /*
  * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
@@ -2464,6 +2507,7 @@ main(void)
 	tcase_add_test(tc, weak_keys_refused);
 	tcase_add_test(tc, followups_from_another_identity_refused);
 	tcase_add_test(tc, poll_from_another_identity_refused);
+	tcase_add_test(tc, followup_without_transaction_costs_no_mac);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);
