@@ -45,6 +45,8 @@
 #define CA_DEFAULT_VALIDITY	(365L * 86400)	/* seconds */
 #define CA_DEFAULT_THREADS	4
 #define CA_DEFAULT_TIMEOUT	30		/* idle seconds per connection */
+#define CA_DEFAULT_CONFIRM_WAIT	300		/* seconds, RFC 4210 5.1.1.2 */
+#define CA_DEFAULT_RETENTION	(7 * 86400)	/* seconds */
 #define CA_DEFAULT_CHECK_AFTER	1		/* pollRep checkAfter, seconds */
 #define CA_MAX_REQUEST		(256u * 1024)	/* request body cap: 413 above */
 #define CA_MAX_KEY_TYPES	16
@@ -122,6 +124,9 @@ struct ca_config {
 					 * rollover and the link certificates */
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
+	long confirm_wait;		/* seconds a delivered certificate waits
+					 * for certConf before it is revoked */
+	long retention;			/* seconds a finished transaction is kept */
 	size_t max_request;		/* request body cap, bytes */
 	struct ca_profile def;		/* the default profile */
 	struct ca_profile **profiles;	/* [0] = &def, then cmpca.conf's sections */

@@ -84,6 +84,8 @@ static const struct key keys[] = {
 	G("previous-ca-cert", K_FILE, previous_ca_cert),
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
+	G("confirm-wait", K_DURATION, confirm_wait),
+	G("retention", K_DURATION, retention),
 	P("path", K_PATHS, paths),
 	P("ref", K_STR, ref),
 	P("secret", K_SECRET, secret),
@@ -556,6 +558,8 @@ ca_config_init(struct ca_config *c)
 	c->listen = CA_DEFAULT_LISTEN;
 	c->threads = CA_DEFAULT_THREADS;
 	c->timeout = CA_DEFAULT_TIMEOUT;
+	c->confirm_wait = CA_DEFAULT_CONFIRM_WAIT;
+	c->retention = CA_DEFAULT_RETENTION;
 	c->max_request = CA_MAX_REQUEST;
 	profile_init(&c->def, CA_DEFAULT_PROFILE);
 	c->def.ref = CA_DEFAULT_REF;

@@ -101,6 +101,7 @@ static const char *state_names[] = {
 	[CA_TXN_CONFIRMED] = "confirmed",
 	[CA_TXN_REJECTED] = "rejected",
 	[CA_TXN_CLOSED] = "closed",
+	[CA_TXN_EXPIRED] = "expired",
 };
 
 const char *
@@ -939,6 +940,69 @@ fail:
 	db_end(db, 0, e);
 out:
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+/* Runs SQL (one statement) with NOW and AGE bound to ?1 and ?2; *n gets the
+ * rows it changed. Inside the caller's SQL transaction. */
+static int
+sweep_step(struct ca_db *db, const char *sql, int64_t now, int64_t age,
+    long *n, struct pk_err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (db_prep(db, sql, &st, e) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)age);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return db_fail(db, e, "sweeping transactions");
+	}
+	sqlite3_finalize(st);
+	if (n != NULL)
+		*n = sqlite3_changes(db->db);
+	return 0;
+}
+
+int
+ca_db_txn_sweep(struct ca_db *db, int64_t now, int64_t wait, int64_t retention,
+    long *revoked, long *pruned, struct pk_err *e)
+{
+	int rc = -1;
+
+	*revoked = *pruned = 0;
+	pthread_mutex_lock(&db->mu);
+	if (db_begin(db, e) != 0)
+		goto out;
+	/* RFC 4210 5.1.1.2 / 5.3.18: a certificate delivered (or waiting to be
+	 * polled for) and not confirmed within the wait is revoked
+	 * (unspecified), its transaction expired */
+	if (sweep_step(db, "UPDATE certs SET revoked_at = ?1, reason = 0 WHERE "
+	    "revoked_at IS NULL AND serial IN (SELECT cert_serial FROM "
+	    "transactions WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2 AND cert_serial IS NOT NULL)", now, wait,
+	    revoked, e) != 0 ||
+	    sweep_step(db, "UPDATE transactions SET state = 'expired', "
+	    "updated_at = ?1 WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    /* a finished transaction needs its request no more (rows of the
+	     * last wait are left: a request being answered is 'rejected' until
+	     * it is done) */
+	    sweep_step(db, "UPDATE transactions SET request = NULL WHERE state "
+	    "IN ('confirmed', 'rejected', 'closed', 'expired') AND request IS "
+	    "NOT NULL AND updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    sweep_step(db, "DELETE FROM transactions WHERE state IN "
+	    "('confirmed', 'rejected', 'closed', 'expired') AND updated_at < "
+	    "?1 - ?2", now, retention, pruned, e) != 0) {
+		db_end(db, 0, e);
+		goto out;
+	}
+	if (db_end(db, 1, e) != 0)
+		goto out;
+	rc = 0;
+out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
 }

@@ -32,7 +32,8 @@ enum ca_txn_state {
 	CA_TXN_ISSUED,		/* certificate sent, certConf expected */
 	CA_TXN_CONFIRMED,	/* certConf accepted (or implicitConfirm) */
 	CA_TXN_REJECTED,	/* request refused, or certConf rejected the cert */
-	CA_TXN_CLOSED		/* finished without a certificate (rr, genm, error) */
+	CA_TXN_CLOSED,		/* finished without a certificate (rr, genm, error) */
+	CA_TXN_EXPIRED		/* not confirmed in time: certificate revoked */
 };
 
 struct ca_txn {
@@ -122,6 +123,14 @@ int ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 /* Writes state, nonces, cert_serial, request, poll_count of T->tid; updated=now.
  * 1 if no such transaction. */
 int ca_db_txn_update(struct ca_db *db, const struct ca_txn *t, struct pk_err *e);
+/* The sweep (all at once, one SQL transaction): transactions issued or
+ * polling whose last message is older than WAIT seconds before NOW get their
+ * certificate revoked (reason unspecified; *revoked counts them) and become
+ * expired; finished ones (confirmed, rejected, closed, expired) older than
+ * WAIT lose their request DER, and those older than RETENTION are deleted
+ * (*pruned). */
+int ca_db_txn_sweep(struct ca_db *db, int64_t now, int64_t wait,
+    int64_t retention, long *revoked, long *pruned, struct pk_err *e);
 /* Atomically increments poll_count of TID; *count gets the new value. */
 int ca_db_txn_poll(struct ca_db *db, const char *tid, int *count,
     struct pk_err *e);
@@ -196,5 +205,12 @@ int ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e);
 int ca_server_process(struct ca_server *s, const struct ca_prof *prof,
     const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e);
+/* The sweep of transactions (ca_db_txn_sweep with the configured confirm-wait
+ * and retention) as of NOW (Unix seconds); serialized with certConf. Run by
+ * ca_server_process at most every CA_SWEEP_EVERY seconds; the counts go to
+ * *revoked and *pruned (either may be NULL). */
+#define CA_SWEEP_EVERY	10
+int ca_server_sweep(struct ca_server *s, int64_t now, long *revoked,
+    long *pruned, struct pk_err *e);
 
 #endif

@@ -63,7 +63,10 @@
  * (same MAC reference or same signer certificate) and answer our last
  * senderNonce in recipNonce. Read-modify-write of a transaction
  * is serialized by a mutex, so several clients (HTTP worker threads) may run at
- * once. Certificates are issued when the request is accepted (also when polling
+ * once. RFC 4210 5.1.1.2 / 5.3.18: a certificate not confirmed within
+ * confirm-wait (nor polled for) is revoked and its transaction expired; a
+ * finished transaction loses its request DER after that wait and is deleted
+ * after the retention time (ca_server_sweep, run as requests pass by). Certificates are issued when the request is accepted (also when polling
  * is asked for; polling only delays delivery).
  */
 #include <pthread.h>
@@ -100,6 +103,7 @@ struct ca_server {
 	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
 					 * untrusted path material */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
+	double last_sweep;		/* pk_mono_s of the last sweep, 0: none */
 };
 
 /* One request being answered. */
@@ -1642,6 +1646,48 @@ dispatch(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 }
 
 int
+ca_server_sweep(struct ca_server *s, int64_t now, long *revoked, long *pruned,
+    struct pk_err *e)
+{
+	const struct ca_config *cfg = ca_get0_config(s->ca);
+	long r = 0, p = 0;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = ca_db_txn_sweep(ca_get0_db(s->ca), now, cfg->confirm_wait,
+	    cfg->retention, &r, &p, e);
+	pthread_mutex_unlock(&s->mu);
+	if (revoked != NULL)
+		*revoked = r;
+	if (pruned != NULL)
+		*pruned = p;
+	return rc;
+}
+
+/* The sweep, when it is due (a request passes by at least every
+ * CA_SWEEP_EVERY seconds or there is nothing new to sweep). A failed sweep is
+ * tried again with the next request. */
+static void
+sweep_due(struct ca_server *s)
+{
+	struct pk_err e;
+	double now = pk_mono_s();
+	int due;
+
+	pthread_mutex_lock(&s->mu);
+	due = s->last_sweep == 0 || now - s->last_sweep >= CA_SWEEP_EVERY;
+	if (due)
+		s->last_sweep = now;
+	pthread_mutex_unlock(&s->mu);
+	pk_err_clear(&e);
+	if (due && ca_server_sweep(s, pk_wall_ms() / 1000, NULL, NULL, &e) != 0) {
+		pthread_mutex_lock(&s->mu);
+		s->last_sweep = 0;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+int
 ca_server_process(struct ca_server *s, const struct ca_prof *prof,
     const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e)
@@ -1653,6 +1699,7 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 	int rc = -1, pt;
 
 	*out = NULL;
+	sweep_due(s);
 	memset(&c, 0, sizeof(c));
 	pk_err_clear(&c.err);
 	c.prof = prof != NULL ? prof : ca_get0_prof(s->ca, 0);

@@ -68,12 +68,13 @@ _cmpca()
 	    --ca-key --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert --trust --validity --poll
 	    --check-after
 	    --implicit-confirm --key-types --allow-subject-change --threads
-	    --timeout --help --version" \
+	    --timeout --confirm-wait --retention --help --version" \
 	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key --signer-cert
 	    --signer-key --extra-certs --capubs --previous-ca-cert --trust" \
 	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
-	    --timeout --implicit-confirm --allow-subject-change"
+	    --timeout --confirm-wait --retention --implicit-confirm
+	    --allow-subject-change"
 }
 
 _cmpdump()

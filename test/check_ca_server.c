@@ -1820,6 +1820,86 @@ START_TEST(followup_without_transaction_costs_no_mac)
 }
 END_TEST
 
+/* The transaction of M: 0 found (*t filled), 1 gone. */
+static int
+txn_of(const CMP_PKIMESSAGE *m, struct ca_txn *t)
+{
+	const ASN1_OCTET_STRING *tid = cmp_msg_get0_transaction_id(m);
+	char *hex = pk_hex(ASN1_STRING_get0_data(tid), ASN1_STRING_length(tid), 0);
+	struct pk_err e;
+	int r = ca_db_txn_get(ca_get0_db(ca), hex, t, &e);
+
+	free(hex);
+	ck_assert_int_ge(r, 0);
+	return r;
+}
+
+/* Issue 11: an issued but never confirmed certificate stayed valid forever
+ * and every transaction kept its request DER forever. RFC 4210 5.1.1.2 /
+ * 5.3.18: after confirm-wait (default 300 s) it is revoked and the
+ * transaction expired; finished transactions lose their request after that
+ * wait and are deleted after the retention time. */
+START_TEST(unconfirmed_revoked_and_transactions_pruned)
+{
+	CMP_PKIMESSAGE *ira = make_ir("unconfirmed", 0, SECRET), *ipa;
+	CMP_PKIMESSAGE *irb = make_ir("confirmed", 0, SECRET), *ipb, *m, *rsp;
+	X509 *a, *b;
+	struct ca_txn t;
+	struct pk_err e;
+	long rev = -1, pruned = -1;
+	int64_t now = (int64_t)time(NULL);
+	char *st;
+
+	ck_assert_int_eq(cfg.confirm_wait, 300);
+	ipa = exchange(ira);
+	a = got_cert(ipa);
+	ipb = exchange(irb);
+	b = got_cert(ipb);
+	m = make_certconf(ipb, b, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* within the wait: nothing happens */
+	ck_assert_msg(ca_server_sweep(srv, now + 290, &rev, &pruned, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(rev, 0);
+	ck_assert_int_eq(is_revoked(a), 0);
+	ck_assert_int_eq(txn_of(irb, &t), 0);
+	ck_assert_ptr_nonnull(t.request);
+	ca_txn_clear(&t);
+	/* past it: a revoked, its transaction expired; b's request dropped */
+	ck_assert_msg(ca_server_sweep(srv, now + 310, &rev, &pruned, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(rev, 1);
+	ck_assert_int_eq(pruned, 0);
+	ck_assert_int_eq(is_revoked(a), 1);
+	ck_assert_int_eq(is_revoked(b), 0);
+	st = txn_state_of(ira);
+	ck_assert_str_eq(st, "expired");
+	free(st);
+	ck_assert_int_eq(txn_of(irb, &t), 0);
+	ck_assert_ptr_null(t.request);
+	ca_txn_clear(&t);
+	/* a late certConf confirms nothing */
+	m = make_certconf(ipa, a, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_REQUEST, "expired", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* after the retention time both are gone */
+	ck_assert_msg(ca_server_sweep(srv, now + cfg.retention + 400, &rev,
+	    &pruned, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(pruned, 2);
+	ck_assert_int_eq(txn_of(ira, &t), 1);
+	ck_assert_int_eq(txn_of(irb, &t), 1);
+	CMP_PKIMESSAGE_free(ipa);
+	CMP_PKIMESSAGE_free(ipb);
+	CMP_PKIMESSAGE_free(ira);
+	CMP_PKIMESSAGE_free(irb);
+}
+END_TEST
+
 /* ------------------------------------------------------- hierarchy ---- */
 /*
  * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
@@ -2508,6 +2588,7 @@ main(void)
 	tcase_add_test(tc, followups_from_another_identity_refused);
 	tcase_add_test(tc, poll_from_another_identity_refused);
 	tcase_add_test(tc, followup_without_transaction_costs_no_mac);
+	tcase_add_test(tc, unconfirmed_revoked_and_transactions_pruned);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);

@@ -81,6 +81,10 @@ usage(FILE *f)
 "                          rsa is rsa:2048, BITS the least size)\n"
 "  --threads N             HTTP worker threads (default %d)\n"
 "  --timeout S             idle timeout per connection, seconds (default %d)\n"
+"  --confirm-wait DURATION a certificate not confirmed (certConf) within this\n"
+"                          time is revoked (default 300s)\n"
+"  --retention DURATION    finished transactions are deleted after this time\n"
+"                          (default 7d)\n"
 "  --help, --version\n",
 	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT);
 }
@@ -117,6 +121,8 @@ static const struct option longopts[] = {
 	{ "allow-subject-change", required_argument, NULL, O_KEY },
 	{ "threads", required_argument, NULL, O_KEY },
 	{ "timeout", required_argument, NULL, O_KEY },
+	{ "confirm-wait", required_argument, NULL, O_KEY },
+	{ "retention", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
 };
 
