@@ -45,6 +45,7 @@
 #define CA_DEFAULT_VALIDITY	(365L * 86400)	/* seconds */
 #define CA_DEFAULT_THREADS	4
 #define CA_DEFAULT_TIMEOUT	30		/* idle seconds per connection */
+#define CA_DEFAULT_PER_ADDRESS	16		/* connections per client address */
 #define CA_DEFAULT_CONFIRM_WAIT	300		/* seconds, RFC 4210 5.1.1.2 */
 #define CA_DEFAULT_RETENTION	(7 * 86400)	/* seconds */
 #define CA_DEFAULT_CHECK_AFTER	1		/* pollRep checkAfter, seconds */
@@ -124,6 +125,7 @@ struct ca_config {
 					 * rollover and the link certificates */
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
+	int max_per_address;		/* connections per client address */
 	long confirm_wait;		/* seconds a delivered certificate waits
 					 * for certConf before it is revoked */
 	long retention;			/* seconds a finished transaction is kept */
@@ -229,6 +231,8 @@ struct ca_http_opts {
 	int threads;			/* worker threads */
 	int timeout;			/* idle seconds per connection */
 	size_t max_request;		/* body bytes; 413 above */
+	int max_per_address;		/* connections at once from one client
+					 * address (0: CA_DEFAULT_PER_ADDRESS) */
 	ca_http_route_fn route;		/* NULL: every path served (route NULL) */
 	ca_http_handler_fn handler;
 	void *arg;			/* for route and handler */

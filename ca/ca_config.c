@@ -84,6 +84,7 @@ static const struct key keys[] = {
 	G("previous-ca-cert", K_FILE, previous_ca_cert),
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
+	GI("max-per-address", max_per_address, 1, 512),
 	G("confirm-wait", K_DURATION, confirm_wait),
 	G("retention", K_DURATION, retention),
 	P("path", K_PATHS, paths),
@@ -558,6 +559,7 @@ ca_config_init(struct ca_config *c)
 	c->listen = CA_DEFAULT_LISTEN;
 	c->threads = CA_DEFAULT_THREADS;
 	c->timeout = CA_DEFAULT_TIMEOUT;
+	c->max_per_address = CA_DEFAULT_PER_ADDRESS;
 	c->confirm_wait = CA_DEFAULT_CONFIRM_WAIT;
 	c->retention = CA_DEFAULT_RETENTION;
 	c->max_request = CA_MAX_REQUEST;

@@ -68,12 +68,14 @@ _cmpca()
 	    --ca-key --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert --trust --validity --poll
 	    --check-after
 	    --implicit-confirm --key-types --allow-subject-change --threads
-	    --timeout --confirm-wait --retention --help --version" \
+	    --timeout --max-per-address --confirm-wait --retention --help
+	    --version" \
 	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key --signer-cert
 	    --signer-key --extra-certs --capubs --previous-ca-cert --trust" \
 	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
-	    --timeout --confirm-wait --retention --implicit-confirm
+	    --timeout --max-per-address --confirm-wait --retention
+	    --implicit-confirm
 	    --allow-subject-change"
 }
 

@@ -80,13 +80,17 @@ usage(FILE *f)
 "                          ec:P-384, ec:P-521, ed25519, ed448 (default all;\n"
 "                          rsa is rsa:2048, BITS the least size)\n"
 "  --threads N             HTTP worker threads (default %d)\n"
-"  --timeout S             idle timeout per connection, seconds (default %d)\n"
+"  --timeout S             idle timeout per connection, seconds (default %d);\n"
+"                          a request not received whole within 2 S is dropped\n"
+"  --max-per-address N     connections at once from one client address\n"
+"                          (default %d)\n"
 "  --confirm-wait DURATION a certificate not confirmed (certConf) within this\n"
 "                          time is revoked (default 300s)\n"
 "  --retention DURATION    finished transactions are deleted after this time\n"
 "                          (default 7d)\n"
 "  --help, --version\n",
-	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT);
+	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT,
+	    CA_DEFAULT_PER_ADDRESS);
 }
 
 enum { O_CONFIG = 256, O_CHECK, O_HELP, O_VERSION, O_KEY };
@@ -121,6 +125,7 @@ static const struct option longopts[] = {
 	{ "allow-subject-change", required_argument, NULL, O_KEY },
 	{ "threads", required_argument, NULL, O_KEY },
 	{ "timeout", required_argument, NULL, O_KEY },
+	{ "max-per-address", required_argument, NULL, O_KEY },
 	{ "confirm-wait", required_argument, NULL, O_KEY },
 	{ "retention", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
@@ -385,6 +390,7 @@ main(int argc, char **argv)
 	ho.listen = cfg.listen;
 	ho.threads = cfg.threads;
 	ho.timeout = cfg.timeout;
+	ho.max_per_address = cfg.max_per_address;
 	ho.max_request = cfg.max_request;
 	ho.route = ca_server_route;
 	ho.handler = ca_server_handle;
