@@ -186,10 +186,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (pk_mono_s() - rq->start > h->deadline)
 			return MHD_NO;
 		if (rq->len + *upload_size > rq->cap) {
-			size_t cap = rq->len + *upload_size;
+			/* doubling (at most the cap): few copies of a body */
+			size_t cap = rq->cap < 4096 ? 4096 : rq->cap;
 
-			if (cap < 4096)
-				cap = 4096;
+			while (cap < rq->len + *upload_size)
+				cap *= 2;
+			if (cap > h->max)
+				cap = h->max;
 			if (budget_take(h, cap - rq->cap) != 0)
 				return MHD_NO;
 			rq->cap = cap;
