@@ -13,8 +13,10 @@
  *   certs(serial PK, subject, issuer, not_before, not_after, der, issued_at, tid,
  *         revoked_at, reason)                    issued certificates
  *   transactions(tid PK, state, body_type, sender_nonce, server_nonce,
- *         cert_serial, request, poll_count, created_at, updated_at, profile)
- *                                                (profile: schema 2)
+ *         cert_serial, request, poll_count, created_at, updated_at, profile,
+ *         owner)                                 (profile: schema 2; owner and
+ *                                                the index on state and
+ *                                                updated_at: schema 3)
  *   issued (view)                                certs with readable dates
  * Times are Unix seconds. Serials are upper-case hex (`openssl x509 -serial`).
  */
@@ -84,12 +86,22 @@ static const char *schema_v2[] = {
 	NULL
 };
 
+/* Schema 3: who opened a transaction (its later messages must come from the
+ * same; NULL in older rows, which then take none), and the index the sweep
+ * of unconfirmed and finished transactions reads. */
+static const char *schema_v3[] = {
+	"ALTER TABLE transactions ADD COLUMN owner TEXT",
+	"CREATE INDEX transactions_sweep ON transactions(state, updated_at)",
+	NULL
+};
+
 static const char *state_names[] = {
 	[CA_TXN_POLLING] = "polling",
 	[CA_TXN_ISSUED] = "issued",
 	[CA_TXN_CONFIRMED] = "confirmed",
 	[CA_TXN_REJECTED] = "rejected",
 	[CA_TXN_CLOSED] = "closed",
+	[CA_TXN_EXPIRED] = "expired",
 };
 
 const char *
@@ -233,6 +245,10 @@ migrate(struct ca_db *db, struct pk_err *e)
 	if (v < 2)
 		for (i = 0; schema_v2[i] != NULL; i++)
 			if (db_exec(db, schema_v2[i], e) != 0)
+				return db_end(db, 0, e);
+	if (v < 3)
+		for (i = 0; schema_v3[i] != NULL; i++)
+			if (db_exec(db, schema_v3[i], e) != 0)
 				return db_end(db, 0, e);
 	/* later versions: their steps from v to CA_DB_SCHEMA go here */
 	if (v < CA_DB_SCHEMA) {
@@ -752,6 +768,7 @@ ca_txn_clear(struct ca_txn *t)
 	free(t->cert_serial);
 	free(t->request);
 	free(t->profile);
+	free(t->owner);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -767,7 +784,8 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "INSERT INTO transactions(tid, state, body_type, sender_nonce, "
 	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at, "
-	    "profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
+	    "profile, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st,
+	    e) != 0)
 		goto out;
 	bind_text(st, 1, t->tid);
 	bind_text(st, 2, ca_txn_state_name(t->state));
@@ -784,6 +802,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, now);
 	bind_text(st, 11, t->profile);
+	bind_text(st, 12, t->owner);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE)
 		rc = 0;
@@ -808,8 +827,8 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "SELECT tid, state, body_type, sender_nonce, server_nonce, "
-	    "cert_serial, request, poll_count, created_at, updated_at, profile "
-	    "FROM transactions WHERE tid = ?", &st, e) != 0)
+	    "cert_serial, request, poll_count, created_at, updated_at, profile, "
+	    "owner FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, tid);
 	s = sqlite3_step(st);
@@ -840,6 +859,7 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 		t->profile = col_text(st, 10);
 		if (t->profile == NULL)
 			t->profile = xstrdup(CA_DEFAULT_PROFILE);
+		t->owner = col_text(st, 11);
 		rc = 0;
 	}
 	sqlite3_finalize(st);
@@ -920,6 +940,69 @@ fail:
 	db_end(db, 0, e);
 out:
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+/* Runs SQL (one statement) with NOW and AGE bound to ?1 and ?2; *n gets the
+ * rows it changed. Inside the caller's SQL transaction. */
+static int
+sweep_step(struct ca_db *db, const char *sql, int64_t now, int64_t age,
+    long *n, struct pk_err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (db_prep(db, sql, &st, e) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)age);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return db_fail(db, e, "sweeping transactions");
+	}
+	sqlite3_finalize(st);
+	if (n != NULL)
+		*n = sqlite3_changes(db->db);
+	return 0;
+}
+
+int
+ca_db_txn_sweep(struct ca_db *db, int64_t now, int64_t wait, int64_t retention,
+    long *revoked, long *pruned, struct pk_err *e)
+{
+	int rc = -1;
+
+	*revoked = *pruned = 0;
+	pthread_mutex_lock(&db->mu);
+	if (db_begin(db, e) != 0)
+		goto out;
+	/* RFC 4210 5.1.1.2 / 5.3.18: a certificate delivered (or waiting to be
+	 * polled for) and not confirmed within the wait is revoked
+	 * (unspecified), its transaction expired */
+	if (sweep_step(db, "UPDATE certs SET revoked_at = ?1, reason = 0 WHERE "
+	    "revoked_at IS NULL AND serial IN (SELECT cert_serial FROM "
+	    "transactions WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2 AND cert_serial IS NOT NULL)", now, wait,
+	    revoked, e) != 0 ||
+	    sweep_step(db, "UPDATE transactions SET state = 'expired', "
+	    "updated_at = ?1 WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    /* a finished transaction needs its request no more (rows of the
+	     * last wait are left: a request being answered is 'rejected' until
+	     * it is done) */
+	    sweep_step(db, "UPDATE transactions SET request = NULL WHERE state "
+	    "IN ('confirmed', 'rejected', 'closed', 'expired') AND request IS "
+	    "NOT NULL AND updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    sweep_step(db, "DELETE FROM transactions WHERE state IN "
+	    "('confirmed', 'rejected', 'closed', 'expired') AND updated_at < "
+	    "?1 - ?2", now, retention, pruned, e) != 0) {
+		db_end(db, 0, e);
+		goto out;
+	}
+	if (db_end(db, 1, e) != 0)
+		goto out;
+	rc = 0;
+out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
 }

@@ -58,21 +58,27 @@ _pkish()
 _cmpca()
 {
 	local _pkish_args_are_files=
-	if [ "${COMP_WORDS[COMP_CWORD-1]}" = --implicit-confirm ]; then
+	case "${COMP_WORDS[COMP_CWORD-1]}" in
+	--implicit-confirm|--allow-subject-change)
 		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "${COMP_WORDS[COMP_CWORD]}")
-		return 0
-	fi
+		return 0 ;;
+	esac
 	_pkish_complete "--config --check-config --dir --listen --path --ref
-	    --secret --secret-file --ca-cert --ca-key --signer-cert --signer-key
-	    --extra-certs --capubs --previous-ca-cert --tls-cert --tls-key --trust
-	    --validity --poll --check-after
-	    --implicit-confirm --key-types --threads --timeout --help --version" \
-	    "--dir" "--config --secret-file --ca-cert --ca-key --signer-cert
-	    --signer-key --extra-certs --capubs --previous-ca-cert --tls-cert
-	    --tls-key --trust" \
-	    "--listen --path --ref
+	    --secret --secret-file --admin-ref --admin-secret-file --ca-cert
+	    --ca-key --signer-cert --signer-key --extra-certs --capubs
+	    --previous-ca-cert --tls-cert --tls-key --trust --validity --poll
+	    --check-after
+	    --implicit-confirm --key-types --allow-subject-change --threads
+	    --timeout --max-per-address --confirm-wait --retention --help
+	    --version" \
+	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key
+	    --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert
+	    --tls-cert --tls-key --trust" \
+	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
-	    --timeout"
+	    --timeout --max-per-address --confirm-wait --retention
+	    --implicit-confirm
+	    --allow-subject-change"
 }
 
 _cmpdump()

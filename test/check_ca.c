@@ -161,7 +161,7 @@ START_TEST(db_schema_wal_and_newer_refused)
 	ck_assert_int_eq(ca_db_schema(db), CA_DB_SCHEMA);
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' 'PRAGMA journal_mode; PRAGMA user_version'", dir);
-	ck_assert_str_eq(q, "wal\n2");
+	ck_assert_str_eq(q, "wal\n3");
 	free(q);
 	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'PRAGMA user_version = 99'", dir), 0);
 	p = path("ca.db");
@@ -172,7 +172,7 @@ START_TEST(db_schema_wal_and_newer_refused)
 END_TEST
 
 /* A database of schema 1 (before profiles) is upgraded in place; its
- * transactions belong to the default profile. */
+ * transactions belong to the default profile, and have no owner (schema 3). */
 START_TEST(db_migrates_schema_1)
 {
 	struct ca_db *db = db_open_here();
@@ -181,20 +181,23 @@ START_TEST(db_migrates_schema_1)
 	char *q;
 
 	ca_db_close(db);
-	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'ALTER TABLE transactions DROP "
-	    "COLUMN profile; PRAGMA user_version = 1; INSERT INTO transactions(tid, "
-	    "state, body_type, created_at, updated_at) VALUES (\"ab01\", "
-	    "\"issued\", 0, 1, 1)'", dir), 0);
+	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'DROP INDEX transactions_sweep; "
+	    "ALTER TABLE transactions DROP COLUMN owner; ALTER TABLE transactions "
+	    "DROP COLUMN profile; PRAGMA user_version = 1; INSERT INTO "
+	    "transactions(tid, state, body_type, created_at, updated_at) VALUES "
+	    "(\"ab01\", \"issued\", 0, 1, 1)'", dir), 0);
 	db = db_open_here();
-	ck_assert_int_eq(ca_db_schema(db), 2);
+	ck_assert_int_eq(ca_db_schema(db), 3);
 	ck_assert_int_eq(ca_db_txn_get(db, "ab01", &t, &e), 0);
 	ck_assert_str_eq(t.profile, CA_DEFAULT_PROFILE);
 	ck_assert_int_eq(t.state, CA_TXN_ISSUED);
+	ck_assert_ptr_null(t.owner);
 	ca_txn_clear(&t);
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' 'SELECT count(*) FROM pragma_table_info("
-	    "\"transactions\") WHERE name = \"profile\"'", dir);
-	ck_assert_str_eq(q, "1");
+	    "\"transactions\") WHERE name IN (\"profile\", \"owner\"); SELECT "
+	    "count(*) FROM sqlite_master WHERE name = \"transactions_sweep\"'", dir);
+	ck_assert_str_eq(q, "2\n1");
 	free(q);
 }
 END_TEST
@@ -804,7 +807,7 @@ START_TEST(issue_empty_subject_needs_san)
 	X509 *x;
 	char *p, *q;
 
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -1);
+	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -2);
 	ck_assert_ptr_null(x);
 	ck_assert_ptr_nonnull(strstr(e.msg, "4.1.2.6"));
 	ck_assert_int_eq(ca_issue(ca, k, subj, san, 60, NULL, &x, &e), 0);
