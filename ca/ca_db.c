@@ -41,7 +41,9 @@
 struct ca_db {
 	sqlite3 *db;
 	char *path;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;	/* recursive: a batch holds it across calls */
+	int depth;		/* open db_begin()s: only the outermost commits */
+	int failed;		/* an inner step of the batch failed */
 };
 
 static const char *schema_v1[] = {
@@ -156,21 +158,74 @@ db_prep(struct ca_db *db, const char *sql, sqlite3_stmt **st, struct pk_err *e)
 	return 0;
 }
 
+/*
+ * BEGIN IMMEDIATE ... COMMIT, nested: inside a batch (ca_db_batch_begin) a
+ * call's own begin and end are steps of the batch's one SQL transaction, so
+ * what a CMP message changes is written with one commit (one fsync: the cost
+ * that dominates an issuance) and a crash leaves all of it or none.
+ */
 static int
 db_begin(struct ca_db *db, struct pk_err *e)
 {
-	return db_exec(db, "BEGIN IMMEDIATE", e);
+	if (db->depth > 0) {
+		/* a failed statement may have ended the batch's transaction
+		 * (SQLITE_FULL, _IOERR...): the steps after it must not run
+		 * in autocommit mode, half a batch committed */
+		if (sqlite3_get_autocommit(db->db)) {
+			db->failed = 1;
+			return pk_err_set(e, "CA database %s: the transaction "
+			    "ended early", db->path);
+		}
+		db->depth++;
+		return 0;
+	}
+	if (db_exec(db, "BEGIN IMMEDIATE", e) != 0)
+		return -1;
+	db->depth = 1;
+	db->failed = 0;
+	return 0;
 }
 
 static int
 db_end(struct ca_db *db, int ok, struct pk_err *e)
 {
-	if (ok)
+	if (db->depth > 1) {
+		db->depth--;
+		if (!ok)
+			db->failed = 1;
+		return ok ? 0 : -1;
+	}
+	db->depth = 0;
+	if (ok && !db->failed)
 		return db_exec(db, "COMMIT", e);
+	db->failed = 0;
 	/* A failed statement may already have ended the transaction. */
 	if (!sqlite3_get_autocommit(db->db))
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+	if (ok)
+		pk_err_set(e, "CA database %s: a step of the transaction failed; "
+		    "nothing was written", db->path);
 	return -1;
+}
+
+int
+ca_db_batch_begin(struct ca_db *db, struct pk_err *e)
+{
+	pthread_mutex_lock(&db->mu);
+	if (db_begin(db, e) != 0) {
+		pthread_mutex_unlock(&db->mu);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_db_batch_end(struct ca_db *db, int ok, struct pk_err *e)
+{
+	int rc = db_end(db, ok, e);
+
+	pthread_mutex_unlock(&db->mu);
+	return rc;
 }
 
 static char *
@@ -268,7 +323,14 @@ ca_db_open(struct ca_db **out, const char *path, struct pk_err *e)
 
 	*out = NULL;
 	db->path = xstrdup(path);
-	pthread_mutex_init(&db->mu, NULL);
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&db->mu, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		pk_err_set(e, "cannot open CA database %s: %s", path,

@@ -713,7 +713,7 @@ START_TEST(issue_rsa_verifies)
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev1", -1, -1, 0);
 	pk_err_clear(&e);
-	ck_assert_msg(ca_issue(ca, k, subj, san, 3600, "abcd", &x, &e) == 0, "%s",
+	ck_assert_msg(ca_issue(ca, k, NULL, subj, san, 3600, "abcd", &x, &e) == 0, "%s",
 	    e.msg);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", ca_cert_path(ca), p);
@@ -776,7 +776,7 @@ START_TEST(issue_ec_default_validity_and_usage)
 	ca = ca_open_ok();
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"ec dev", -1, -1, 0);
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 0, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 0, NULL, &x, &e), 0);
 	ck_assert_int_eq(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
 	    X509_get0_notAfter(x)), 1);
 	ck_assert_int_eq(days * 86400 + secs, 20);
@@ -807,10 +807,10 @@ START_TEST(issue_empty_subject_needs_san)
 	X509 *x;
 	char *p, *q;
 
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -2);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 60, NULL, &x, &e), -2);
 	ck_assert_ptr_null(x);
 	ck_assert_ptr_nonnull(strstr(e.msg, "4.1.2.6"));
-	ck_assert_int_eq(ca_issue(ca, k, subj, san, 60, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, san, 60, NULL, &x, &e), 0);
 	p = write_cert(x, "s.crt");
 	q = sh_out("openssl x509 -in '%s' -noout -text", p);
 	/* RFC 5280 4.2.1.6: critical when the subject is empty */
@@ -859,7 +859,7 @@ START_TEST(explicit_ca_files)
 	ck_assert_int_eq(access(dirkey, F_OK), -1);	/* nothing generated */
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev", -1, -1, 0);
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 86400, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 86400, NULL, &x, &e), 0);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", crt, p);
 	ck_assert_msg(strstr(q, ": OK") != NULL, "%s", q);
@@ -918,7 +918,7 @@ START_TEST(explicit_ca_without_ski)
 	ca = ca_open_ok();
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev", -1, -1, 0);
-	ck_assert_msg(ca_issue(ca, k, subj, NULL, 600, NULL, &x, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_issue(ca, k, NULL, subj, NULL, 600, NULL, &x, &e) == 0, "%s", e.msg);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", crt, p);
 	ck_assert_msg(strstr(q, ": OK") != NULL, "%s", q);
