@@ -987,7 +987,7 @@ issue_thread(void *arg)
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"many", -1, -1, 0);
 	for (i = 0; i < j->n; i++)
-		if (ca_issue(j->ca, j->key, subj, NULL, 600, NULL, &j->certs[i], &e) == 0)
+		if (ca_issue(j->ca, j->key, NULL, subj, NULL, 600, NULL, &j->certs[i], &e) == 0)
 			j->ok++;
 	X509_NAME_free(subj);
 	return NULL;
