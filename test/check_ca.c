@@ -382,6 +382,60 @@ START_TEST(db_hold_and_release)
 END_TEST
 END_TEST
 
+/* What one CMP message changes is one batch: all of it on record after a
+ * reopen, or (a step failed) none of it. */
+START_TEST(db_batch_all_or_nothing)
+{
+	struct ca_db *db = db_open_here();
+	struct ca_txn t, g;
+	struct pk_err e;
+	ASN1_INTEGER *serial = NULL;
+	struct ca_cert_rec r;
+	X509 *x = openssl_cert("batch", "/CN=batch");
+	char *hex, *xhex;
+
+	memset(&t, 0, sizeof(t));
+	t.tid = "aa02030405060708090a0b0c0d0e0f10";
+	t.state = CA_TXN_ISSUED;
+	t.profile = "default";
+	/* a good batch: the transaction and a serial, one commit */
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_new_serial(db, &serial, &e), 0);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), 0);
+	hex = ca_serial_hex(serial);
+	ca_db_close(db);
+	db = db_open_here();
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 0);
+	ca_txn_clear(&g);
+	/* the serial is taken: reserving it again finds it */
+	ck_assert_int_eq(ca_db_reserve_serial(db, hex, &e), 1);
+	/* a batch whose last step fails leaves nothing of its first */
+	t.tid = "bb02030405060708090a0b0c0d0e0f10";
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_add_cert(db, x, t.tid, &e), 0);
+	/* the same certificate twice: its serial is on record already */
+	ck_assert_int_eq(ca_db_add_cert(db, x, t.tid, &e), -1);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), -1);
+	ck_assert_msg(strstr(e.msg, "nothing was written") != NULL, "%s", e.msg);
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 1);
+	xhex = ca_serial_hex(X509_get0_serialNumber(x));
+	ck_assert_int_eq(ca_db_find_cert(db, xhex, &r, &e), 1);
+	/* and the connection is usable again: a batch after it commits */
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), 0);
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 0);
+	ca_txn_clear(&g);
+	free(hex);
+	free(xhex);
+	X509_free(x);
+	ASN1_INTEGER_free(serial);
+	ca_db_close(db);
+}
+END_TEST
+
 START_TEST(db_transactions)
 {
 	struct ca_db *db = db_open_here();
@@ -1546,6 +1600,7 @@ main(void)
 	tcase_add_test(db, db_revocation);
 	tcase_add_test(db, db_hold_and_release);
 	tcase_add_test(db, db_transactions);
+	tcase_add_test(db, db_batch_all_or_nothing);
 	tcase_add_test(db, db_threads_allocate_at_once);
 	suite_add_tcase(s, db);
 
