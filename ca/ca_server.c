@@ -104,8 +104,11 @@ struct ca_server {
 					 * (X509_V_FLAG_PARTIAL_CHAIN) */
 	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
 					 * untrusted path material */
-	pthread_mutex_t mu;		/* transaction read-modify-write, and
-					 * recent[] */
+	pthread_mutex_t mu;		/* transaction read-modify-write */
+	pthread_mutex_t recent_mu;	/* recent[]: never held across a
+					 * database call (an ir's recent_put
+					 * must not wait for a certConf's
+					 * commit under mu) */
 	/* The last certificates issued, as issued: what the certConf that
 	 * follows needs (the certReqId, the certificate to hash) without
 	 * decoding the request and the certificate again from the database
@@ -876,23 +879,26 @@ recent_put(struct ca_server *s, const char *tid, const char *serial,
 
 	if (tid == NULL || serial == NULL || !X509_up_ref(cert))
 		return;
-	pthread_mutex_lock(&s->mu);
+	pthread_mutex_lock(&s->recent_mu);
 	r = &s->recent[s->recent_next++ % RECENT_MAX];
 	recent_clear(r);
 	r->tid = xstrdup(tid);
 	r->serial = xstrdup(serial);
 	r->req_id = req_id;
 	r->cert = cert;
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->recent_mu);
 }
 
-/* With s->mu held: the certificate issued in T (its serial on record) and its
+/* The certificate issued in T (its serial on record) and its
  * certReqId, taken from recent[] (the entry is used up); 0, or -1 for none. */
 static int
 recent_take(struct ca_server *s, const struct ca_txn *t, X509 **cert,
     long *req_id)
 {
-	for (unsigned i = 0; i < RECENT_MAX; i++) {
+	int rc = -1;
+
+	pthread_mutex_lock(&s->recent_mu);
+	for (unsigned i = 0; i < RECENT_MAX && rc != 0; i++) {
 		struct recent *r = &s->recent[i];
 
 		if (r->tid == NULL || t->cert_serial == NULL ||
@@ -903,9 +909,10 @@ recent_take(struct ca_server *s, const struct ca_txn *t, X509 **cert,
 		*req_id = r->req_id;
 		r->cert = NULL;
 		recent_clear(r);
-		return 0;
+		rc = 0;
 	}
-	return -1;
+	pthread_mutex_unlock(&s->recent_mu);
+	return rc;
 }
 
 /* kur: the certificate being updated is the one that signed the request
@@ -1926,6 +1933,7 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 	*out = NULL;
 	s->ca = ca;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->recent_mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca)) ||
 	    !X509_STORE_set_flags(s->ca_store, X509_V_FLAG_PARTIAL_CHAIN) ||
@@ -1954,6 +1962,7 @@ ca_server_free(struct ca_server *s)
 	sk_X509_free(s->material);
 	for (unsigned i = 0; i < RECENT_MAX; i++)
 		recent_clear(&s->recent[i]);
+	pthread_mutex_destroy(&s->recent_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
