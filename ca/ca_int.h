@@ -74,6 +74,12 @@ void ca_db_close(struct ca_db *db);
 #define CA_DB_SCHEMA 3
 int ca_db_schema(struct ca_db *db);
 
+/* A batch: the calls between begin and end (from the calling thread; other
+ * threads wait) are one SQL transaction, committed by end when OK and every
+ * step succeeded, else rolled back (end returns -1). What one CMP message
+ * changes is one batch: one commit, all or nothing. */
+int ca_db_batch_begin(struct ca_db *db, struct pk_err *e);
+int ca_db_batch_end(struct ca_db *db, int ok, struct pk_err *e);
 /* A fresh serial: random, positive, 72 bits (RFC 5280 4.1.2.2), recorded in the
  * database so it is never handed out again (insert, retry on collision). *serial is
  * new (ASN1_INTEGER_free). */
@@ -172,7 +178,8 @@ STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca);
  * CA certificate. */
 STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
 
-/* Issues a v3 end-entity certificate for PUB (public part used) with SUBJECT and
+/* Issues a v3 end-entity certificate for PUB (public part used; SPKI, when not
+ * NULL, is PUB as the request encoded it, copied as it is) with SUBJECT and
  * optional SAN (critical when SUBJECT is empty, RFC 5280 4.2.1.6), valid now for
  * VALIDITY seconds (the default profile's when <= 0), with a fresh database serial,
  * basicConstraints CA:FALSE, keyUsage (digitalSignature + keyEncipherment for RSA,
@@ -187,9 +194,9 @@ STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
  * failures. */
 #define CA_MIN_RSA_BITS	2048
 int ca_key_policy(EVP_PKEY *pub, struct pk_err *e);
-int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
-    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
-    struct pk_err *e);
+int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_PUBKEY *spki,
+    const X509_NAME *subject, const GENERAL_NAMES *san, long validity,
+    const char *tid, X509 **out, struct pk_err *e);
 
 /* Reads every certificate of a PEM (or one DER) file. */
 int ca_load_certs(const char *file, STACK_OF(X509) **out, struct pk_err *e);

@@ -990,10 +990,66 @@ is_ca_name(const struct ca *ca, const X509_NAME *name)
 	    names(name, ca->old_with_new);
 }
 
+/*
+ * The certificate's subjectPublicKeyInfo from SPKI, the request's encoding of
+ * the key, copied field by field. X509_set_pubkey() would encode the key and
+ * decode it again (OpenSSL 3.0 sets up a decoder for every key decoded, the
+ * dearest step of an issuance after the commit); the key was decoded once
+ * already, with the request. RFC 5280 4.1.2.7: the field is the subject's key
+ * as is. The new certificate then has no decoded key cached: what uses it
+ * encodes, hashes or signs it, and a copy decoded from DER has one.
+ */
+static int
+copy_spki(X509 *x, const X509_PUBKEY *spki)
+{
+	ASN1_OBJECT *obj;
+	const unsigned char *bits;
+	int nbits;
+	X509_ALGOR *alg, *a2 = NULL;
+	ASN1_TYPE *param;
+	unsigned char *copy = NULL;
+	int type = V_ASN1_UNDEF;
+	void *val = NULL;
+
+	if (!X509_PUBKEY_get0_param(&obj, &bits, &nbits, &alg,
+	    (X509_PUBKEY *)spki) || alg == NULL || nbits <= 0 ||
+	    (a2 = X509_ALGOR_dup(alg)) == NULL ||
+	    (copy = OPENSSL_memdup(bits, (size_t)nbits)) == NULL)
+		goto fail;
+	/* take the duplicate's parts: X509_PUBKEY_set0_param owns them */
+	obj = a2->algorithm;
+	a2->algorithm = NULL;
+	if ((param = a2->parameter) != NULL) {
+		type = param->type;
+		val = param->value.ptr;
+		param->value.ptr = NULL;
+		param->type = V_ASN1_NULL;
+	}
+	X509_ALGOR_free(a2);
+	a2 = NULL;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj, type, val,
+	    copy, nbits)) {
+		ASN1_OBJECT_free(obj);
+		if (val != NULL) {
+			ASN1_TYPE *t = ASN1_TYPE_new();
+
+			if (t != NULL)
+				ASN1_TYPE_set(t, type, val);
+			ASN1_TYPE_free(t);
+		}
+		goto fail;
+	}
+	return 1;
+fail:
+	X509_ALGOR_free(a2);
+	OPENSSL_free(copy);
+	return 0;
+}
+
 int
-ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
-    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
-    struct pk_err *e)
+ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_PUBKEY *spki,
+    const X509_NAME *subject, const GENERAL_NAMES *san, long validity,
+    const char *tid, X509 **out, struct pk_err *e)
 {
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
@@ -1043,7 +1099,7 @@ ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !(subject != NULL ? X509_set_subject_name(x, subject) : 1) ||
-	    !X509_set_pubkey(x, pub)) {
+	    !(spki != NULL ? copy_spki(x, spki) : X509_set_pubkey(x, pub))) {
 		pk_err_ossl(e, "cannot build the certificate");
 		goto out;
 	}

@@ -99,6 +99,8 @@ static const struct cmp_pbm_limits ca_pbm_limits = {
 	CMP_PBM_MIN_ITER, CA_PBM_MAX_ITER, CMP_PBM_MIN_SALT, 0
 };
 
+#define RECENT_MAX	64
+
 struct ca_server {
 	struct ca *ca;
 	X509_STORE *ca_store;		/* the CA certificate alone, as an anchor
@@ -106,6 +108,22 @@ struct ca_server {
 	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
 					 * untrusted path material */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
+	pthread_mutex_t recent_mu;	/* recent[]: never held across a
+					 * database call (an ir's recent_put
+					 * must not wait for a certConf's
+					 * commit under mu) */
+	/* The last certificates issued, as issued: what the certConf that
+	 * follows needs (the certReqId, the certificate to hash) without
+	 * decoding the request and the certificate again from the database
+	 * (two key decodes: a third of a transaction's CPU). A miss (a
+	 * restart, many transactions between) reads the database. */
+	struct recent {
+		char *tid;
+		char *serial;
+		long req_id;
+		X509 *cert;
+	} recent[RECENT_MAX];
+	unsigned recent_next;
 	double last_sweep;		/* pk_mono_s of the last sweep, 0: none */
 };
 
@@ -606,6 +624,24 @@ protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
 /* ---- transactions ---- */
 
 /* Creates the transaction row of a new request (RFC 4210 5.1.1). */
+/* The record of C's new transaction in state ST (borrowing C's strings). */
+static void
+txn_fill(struct rq *c, struct ca_txn *t, enum ca_txn_state st, int keep_request)
+{
+	memset(t, 0, sizeof(*t));
+	t->tid = c->tid;
+	t->state = st;
+	t->body_type = c->body;
+	t->sender_nonce = c->nonce;
+	t->server_nonce = c->srv_nonce_hex;
+	t->profile = (char *)c->pc->name;
+	t->owner = c->owner;
+	if (keep_request) {
+		t->request = (unsigned char *)c->der;
+		t->request_len = c->der_len;
+	}
+}
+
 static int
 txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
     int keep_request)
@@ -614,18 +650,7 @@ txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
 	struct pk_err e;
 	int r;
 
-	memset(&t, 0, sizeof(t));
-	t.tid = c->tid;
-	t.state = st;
-	t.body_type = c->body;
-	t.sender_nonce = c->nonce;
-	t.server_nonce = c->srv_nonce_hex;
-	t.profile = (char *)c->pc->name;
-	t.owner = c->owner;
-	if (keep_request) {
-		t.request = (unsigned char *)c->der;
-		t.request_len = c->der_len;
-	}
+	txn_fill(c, &t, st, keep_request);
 	pk_err_clear(&e);
 	r = ca_db_txn_new(ca_get0_db(s->ca), &t, &e);
 	if (r == 1)
@@ -876,6 +901,61 @@ orig_req_id(const CMP_PKIMESSAGE *orig)
 	return cmp_crm_req_id(cmp_req_get0(orig, 0));
 }
 
+static void
+recent_clear(struct recent *r)
+{
+	free(r->tid);
+	free(r->serial);
+	X509_free(r->cert);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Remembers CERT (up-ref'd), issued with SERIAL for certReqId REQ_ID in
+ * transaction TID. */
+static void
+recent_put(struct ca_server *s, const char *tid, const char *serial,
+    long req_id, X509 *cert)
+{
+	struct recent *r;
+
+	if (tid == NULL || serial == NULL || !X509_up_ref(cert))
+		return;
+	pthread_mutex_lock(&s->recent_mu);
+	r = &s->recent[s->recent_next++ % RECENT_MAX];
+	recent_clear(r);
+	r->tid = xstrdup(tid);
+	r->serial = xstrdup(serial);
+	r->req_id = req_id;
+	r->cert = cert;
+	pthread_mutex_unlock(&s->recent_mu);
+}
+
+/* The certificate issued in T (its serial on record) and its
+ * certReqId, taken from recent[] (the entry is used up); 0, or -1 for none. */
+static int
+recent_take(struct ca_server *s, const struct ca_txn *t, X509 **cert,
+    long *req_id)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&s->recent_mu);
+	for (unsigned i = 0; i < RECENT_MAX && rc != 0; i++) {
+		struct recent *r = &s->recent[i];
+
+		if (r->tid == NULL || t->cert_serial == NULL ||
+		    strcmp(r->tid, t->tid) != 0 ||
+		    strcmp(r->serial, t->cert_serial) != 0)
+			continue;
+		*cert = r->cert;
+		*req_id = r->req_id;
+		r->cert = NULL;
+		recent_clear(r);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->recent_mu);
+	return rc;
+}
+
 /* kur: the certificate being updated is the one that signed the request
  * (RFC 4210 5.3.5, RFC 9483 4.1.3); id-regCtrl-oldCertID, when sent, must name
  * it. *old gets a reference to the signer. */
@@ -941,14 +1021,16 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	const CMP_CERTTEMPLATE *tmpl;
 	X509_REQ *csr = NULL;
 	EVP_PKEY *pub = NULL;
+	const X509_PUBKEY *spki = NULL;	/* PUB as encoded in the request */
 	const X509_NAME *subject = NULL;
 	GENERAL_NAMES *san = NULL;
 	X509 *old = NULL, *cert = NULL;
 	char *serial = NULL;
 	struct cmp_hdr h;
 	struct pk_err e;
+	struct ca_db *db = ca_get0_db(s->ca);
 	long req_id = 0;
-	int r, rc = -1, created = 0;
+	int r, rc = -1, created = 0, batch = 0;
 
 	if (c->body == CMP_BODY_IR)
 		allowed |= AUTH_TRUST;		/* 3GPP TS 33.310 vendor cert */
@@ -956,13 +1038,11 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		allowed = AUTH_CA;
 	if (authenticate(s, c, allowed) != 0)
 		return -1;
-	if (txn_create(s, c, CA_TXN_REJECTED, 1) != 0)
-		return -1;
-	created = 1;
 	if (c->body == CMP_BODY_P10CR) {
 		csr = cmp_msg_get0_p10(c->req);
 		req_id = -1;
 		pub = csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL;
+		spki = csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL;
 		if (pub == NULL) {
 			refuse(c, CMP_FAIL_BAD_DATA_FORMAT, "the PKCS#10 request "
 			    "has no usable public key");
@@ -988,6 +1068,7 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		crm = cmp_req_get0(c->req, 0);
 		req_id = cmp_crm_req_id(crm);
 		tmpl = cmp_crm_get0_template(crm);
+		spki = cmp_tmpl_get0_spki(tmpl);
 		if ((pub = cmp_tmpl_get0_pubkey(tmpl)) == NULL) {
 			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 4211 5: the "
 			    "certTemplate has no usable publicKey (central key "
@@ -1015,10 +1096,24 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		refuse_key_type(c, pub);
 		goto out;
 	}
+	/* What the request changes is one batch, one commit (the fsync is
+	 * most of an issuance's cost): the transaction (its transactionID
+	 * claimed here, RFC 4210 5.1.1), the serial, the certificate, its
+	 * state. The checks above ran outside it, in parallel with other
+	 * requests; a refusal among them is recorded at out. */
+	pk_err_clear(&e);
+	if (ca_db_batch_begin(db, &e) != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
+	batch = 1;
+	if (txn_create(s, c, CA_TXN_REJECTED, 1) != 0)
+		goto out;
+	created = 1;
 	pk_err_clear(&e);
 	/* -2: the policy that holds for every profile (the key's type and
 	 * size, never the CA's name) refused the template */
-	if ((r = ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
+	if ((r = ca_issue(s->ca, pub, spki, subject, san, cfg->validity, c->tid, &cert,
 	    &e)) != 0) {
 		refuse(c, r == -2 ? CMP_FAIL_BAD_CERT_TEMPLATE :
 		    CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
@@ -1048,6 +1143,26 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 out:
 	if (rc != 0 && created)
 		txn_finish(s, c, CA_TXN_REJECTED, serial);
+	if (batch) {
+		pk_err_clear(&e);
+		if (ca_db_batch_end(db, 1, &e) != 0 && rc == 0) {
+			/* nothing is on record: the certificate must not leave */
+			CMP_PKIMESSAGE_free(*rsp);
+			*rsp = NULL;
+			refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+			rc = -1;
+		}
+		if (rc == 0 && cfg->poll == 0 && !c->implicit)
+			recent_put(s, c->tid, serial, req_id, cert);
+	} else if (rc != 0 && c->tid != NULL) {
+		/* refused before the batch: the transactionID is used up all
+		 * the same (an answer was given under it); a clash with an
+		 * existing one changes nothing */
+		struct ca_txn t;
+
+		txn_fill(c, &t, CA_TXN_REJECTED, 1);
+		(void)ca_db_txn_new(db, &t, &e);
+	}
 	free(serial);
 	X509_free(cert);
 	X509_free(old);
@@ -1169,7 +1284,7 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct cmp_hdr h;
 	struct pk_err e;
 	X509 *cert = NULL;
-	long st;
+	long st, orig_id = 0;
 	int rc = -1, n;
 
 	if (txn_known(s, c) != 0 ||
@@ -1194,12 +1309,15 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		    ca_txn_state_name(t.state));
 		goto out;
 	}
-	if (txn_request(c, &t, &orig) != 0)
-		goto out;
-	if ((cert = txn_cert(s, &t)) == NULL) {
-		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued certificate is "
-		    "not on record");
-		goto out;
+	if (recent_take(s, &t, &cert, &orig_id) != 0) {
+		if (txn_request(c, &t, &orig) != 0)
+			goto out;
+		orig_id = orig_req_id(orig);
+		if ((cert = txn_cert(s, &t)) == NULL) {
+			refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued "
+			    "certificate is not on record");
+			goto out;
+		}
 	}
 	n = cmp_certconf_count(c->req);
 	if (n > 1) {
@@ -1212,10 +1330,10 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		st = CMP_STATUS_REJECTION;
 	} else {
 		cs = cmp_certconf_get0(c->req, 0);
-		if (cmp_certstatus_req_id(cs) != orig_req_id(orig)) {
+		if (cmp_certstatus_req_id(cs) != orig_id) {
 			refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: "
 			    "certReqId %ld does not match the request's %ld",
-			    cmp_certstatus_req_id(cs), orig_req_id(orig));
+			    cmp_certstatus_req_id(cs), orig_id);
 			goto out;
 		}
 		pk_err_clear(&e);
@@ -1238,12 +1356,24 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
 		goto out;
 	}
+	/* one commit: the revocation and the transaction's end together */
+	pk_err_clear(&e);
+	if (ca_db_batch_begin(ca_get0_db(s->ca), &e) != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
 	if (st == CMP_STATUS_REJECTION) {
 		/* the client refused the certificate: it must never be used */
 		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
 		txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
 	} else {
 		txn_set(s, c, &t, CA_TXN_CONFIRMED, NULL);
+	}
+	if (ca_db_batch_end(ca_get0_db(s->ca), 1, &e) != 0) {
+		CMP_PKIMESSAGE_free(*rsp);
+		*rsp = NULL;
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
 	}
 	rc = 0;
 out:
@@ -1844,6 +1974,7 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 	*out = NULL;
 	s->ca = ca;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->recent_mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca)) ||
 	    !X509_STORE_set_flags(s->ca_store, X509_V_FLAG_PARTIAL_CHAIN) ||
@@ -1870,6 +2001,9 @@ ca_server_free(struct ca_server *s)
 		return;
 	X509_STORE_free(s->ca_store);
 	sk_X509_free(s->material);
+	for (unsigned i = 0; i < RECENT_MAX; i++)
+		recent_clear(&s->recent[i]);
+	pthread_mutex_destroy(&s->recent_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
