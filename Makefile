@@ -210,7 +210,7 @@ INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
 INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
 INST_DOCS    := README.md $(wildcard doc/*.md)
 INST_EXAMPLES:= $(wildcard examples/*.cfg)
-COMPLETIONS  := pkish cmpca cmpdump
+COMPLETIONS  := pkish cmpca cmpdump cmpload
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(schemadir) \
