@@ -92,6 +92,11 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
+# The torture suite's helper programs (test/torture/NAME.c -> torture/NAME);
+# `make check` builds them too: t_torture_checks shows that they find faults.
+TORTSRC  := $(wildcard test/torture/*.c)
+TORTURE_HELPERS := $(TORTSRC:test/torture/%.c=$(BUILD)/torture/%)
+
 # Generated with the installation directories: the man pages (man/NAME.S.in ->
 # $(BUILD)/man/manS/NAME.S) and the systemd units (dist/NAME.service.in ->
 # $(BUILD)/dist/NAME.service). $(BUILD)/paths changes when a directory does.
@@ -107,14 +112,16 @@ MANSRC := $(wildcard man/*.in)
 MANS   := $(foreach f,$(notdir $(MANSRC:.in=)),$(BUILD)/man/man$(subst .,,$(suffix $(f)))/$(f))
 UNITS  := $(patsubst dist/%.in,$(BUILD)/dist/%,$(wildcard dist/*.service.in))
 
-.PHONY: all check demo fuzz bench clean install uninstall valgrind deps man units
+.PHONY: all check demo fuzz fuzz-long torture bench clean install uninstall valgrind deps \
+	man units
 .SECONDARY:
 all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS)
 man: $(MANS)
 units: $(UNITS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
-ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC)
+ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC) \
+              $(TORTSRC)
 DEFS_USERS := $(shell grep -l -E 'PKISH_(VERSION|SCHEMA_DIR)' $(ALLSRC))
 $(DEFS_USERS:%.c=$(BUILD)/obj/%.o): $(DEFS_STAMP)
 
@@ -168,7 +175,8 @@ $(BUILD)/dist/%.service: dist/%.service.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
-check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS)
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) \
+	$(TORTURE_HELPERS)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -198,6 +206,19 @@ fuzz: $(DEPS_STAMP)
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
 	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+
+# ---- the torture suite (not part of check) ----
+# `make torture`: crash consistency of the device and of the CA under kill -9,
+# and a load test of cmpca (test/torture/run.sh); one table of trials, faults and
+# losses, exit status 1 on any loss. About 10 minutes on 2 cores; TORTURE_SCALE=N
+# runs N times the trials.
+TORTURE_SCALE ?= 1
+$(BUILD)/torture/%: $(BUILD)/obj/test/torture/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+torture: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(TORTURE_HELPERS)
+	BUILD=$(BUILD) TORTURE_SCALE=$(TORTURE_SCALE) bash test/torture/run.sh
 
 # ---- install / uninstall ----
 # `make install` installs what `make` built (give make the same PREFIX): the

@@ -26,7 +26,9 @@
  *
  * The shared secret never comes from the command line (it would be visible in
  * ps): --secret-file (the first line of a file, e.g. cmpca's DIR/secret) or
- * --secret-env. SIGINT / SIGTERM stop new transactions; the report follows.
+ * --secret-env. After a failed transaction a client pauses 10 ms, so that a
+ * server that is down is not spun against. SIGINT / SIGTERM stop new
+ * transactions; the report follows.
  *
  * Exit status: 0 every transaction succeeded, 1 some failed, 2 usage or set-up
  * error.
@@ -42,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -61,6 +64,7 @@
 #define MAX_CLIENTS		1000
 #define MAX_CAUSES		64	/* distinct error texts kept; more: "other" */
 #define SECRET_MAX		1024
+#define FAIL_PAUSE_MS		10	/* after a failed transaction */
 
 enum flow { FLOW_IR, FLOW_CR, FLOW_KUR, FLOW_IR_CR, FLOW_IR_KUR };
 static const char *flow_names[] = { "ir", "cr", "kur", "ir+cr", "ir+kur" };
@@ -121,6 +125,7 @@ static pthread_mutex_t go_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go_cv = PTHREAD_COND_INITIALIZER;
 static int go;				/* the clients start together */
 static double t_start, t_deadline;
+static const struct timespec fail_pause = { 0, FAIL_PAUSE_MS * 1000 * 1000 };
 
 static void
 usage(FILE *f)
@@ -131,7 +136,8 @@ usage(FILE *f)
 "  --clients N             concurrent clients, each one transaction at a time\n"
 "                          (default %d, at most %d)\n"
 "  --count N               iterations per client (default %d; 0: no limit)\n"
-"  --duration S            stop starting transactions after S seconds\n"
+"  --duration S            stop starting transactions after S seconds (0.5:\n"
+"                          half a second)\n"
 "  --flow FLOW             ir (default), cr, kur, ir+cr or ir+kur: ir is MAC\n"
 "                          protected; cr and kur are signed with the certificate\n"
 "                          of a first ir (kur: of the previous kur); ir+cr and\n"
@@ -322,6 +328,8 @@ transaction(struct worker *w, enum rtype t, long iter, X509 **cert,
 failed:
 	w->failed[t]++;
 	count_error(e.msg);
+	/* a server that is down refuses at once: do not spin against it */
+	nanosleep(&fail_pause, NULL);
 out:
 	X509_free(w->seen);
 	w->seen = NULL;
@@ -416,6 +424,25 @@ parse_long(const char *opt, const char *s, long min, long max, long *out)
 	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
 		fprintf(stderr, "cmpload: %s: '%s' is not a number from %ld to %ld\n",
 		    opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A duration in seconds, decimals allowed ("0.5"), more than 0. */
+static int
+parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v > 0) ||
+	    v > 86400.0 * 365) {
+		fprintf(stderr, "cmpload: --duration: '%s' is not a number of seconds "
+		    "(more than 0, decimals allowed)\n", s);
 		return -1;
 	}
 	*out = v;
@@ -547,9 +574,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			count_given = 1;
 			break;
 		case O_DURATION:
-			if (parse_long("--duration", optarg, 1, 86400 * 365, &v) != 0)
+			if (parse_seconds(optarg, &o->duration) != 0)
 				return -1;
-			o->duration = (double)v;
 			break;
 		case O_FLOW:
 			for (f = 0; f < (int)(sizeof(flow_names) /
