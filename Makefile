@@ -1,8 +1,10 @@
 # pkish build. `make` builds the programs; `make check` builds and runs every test;
 # `make check SANITIZE=1` does the same under ASan+UBSan (in build/san);
-# `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
-# `make bench` runs the benchmarks; `make install` / `make uninstall` (PREFIX,
-# DESTDIR and the GNU directory variables below).
+# `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang),
+# `make fuzz-long` runs them on a budget; `make torture` kills pkish and cmpca at
+# random instants and loads cmpca (not part of check); `make bench` runs the
+# benchmarks; `make install` / `make uninstall` (PREFIX, DESTDIR and the GNU
+# directory variables below).
 #
 # Modules are folders (util storage pki cmp ca device cli); every .c in them is
 # part of the library that the programs and tests link. Program mains: cli/main.c
@@ -92,6 +94,11 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
+# The fuzz targets built without libFuzzer (test/fuzz/replay.c gives them a
+# main): `make check` replays their regression inputs and corpus with them
+# (test/t_fuzz_regress.sh), with the sanitizers under SANITIZE=1.
+FUZZ_REPLAY := $(FUZZSRC:test/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
 # The torture suite's helper programs (test/torture/NAME.c -> torture/NAME);
 # `make check` builds them too: t_torture_checks shows that they find faults.
 TORTSRC  := $(wildcard test/torture/*.c)
@@ -121,13 +128,13 @@ units: $(UNITS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
 ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC) \
-              $(TORTSRC)
+              $(TORTSRC) $(FUZZSRC)
 DEFS_USERS := $(shell grep -l -E 'PKISH_(VERSION|SCHEMA_DIR)' $(ALLSRC))
 $(DEFS_USERS:%.c=$(BUILD)/obj/%.o): $(DEFS_STAMP)
 
-# Benchmarks are never installed: they read the tree's grammar.
-$(BUILD)/obj/bench/%.o: DEFS := -DPKISH_VERSION='"$(VERSION)"' \
-	-DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"'
+# Benchmarks and fuzz targets are never installed: they read the tree's grammar.
+$(BUILD)/obj/bench/%.o $(BUILD)/obj/test/fuzz/%.o: DEFS := \
+	-DPKISH_VERSION='"$(VERSION)"' -DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"'
 
 # Set-up on a fresh machine: install the Debian packages that are missing (once).
 DEPS_STAMP := build/.deps-installed
@@ -161,6 +168,10 @@ $(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TESTHELP:%.c=$(BUILD)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/obj/test/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -176,7 +187,7 @@ $(BUILD)/dist/%.service: dist/%.service.in $(PATHS_STAMP)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
 check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) \
-	$(TORTURE_HELPERS)
+	$(TORTURE_HELPERS) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -206,6 +217,16 @@ fuzz: $(DEPS_STAMP)
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
 	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+
+# `make fuzz-long`: every target to FUZZ_RUNS executions on the corpus kept in
+# test/fuzz/corpus/ (minimised and written back), crashes into
+# test/fuzz/regress/ (replayed by make check); the table in build/fuzz/long.txt.
+# FUZZ_JOBS targets at a time (test/fuzz/long.sh).
+FUZZ_RUNS ?= 10000000
+FUZZ_JOBS ?= 1
+fuzz-long: fuzz
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BUILD=$(FUZZ_BUILD) \
+	    bash test/fuzz/long.sh
 
 # ---- the torture suite (not part of check) ----
 # `make torture`: crash consistency of the device and of the CA under kill -9,
