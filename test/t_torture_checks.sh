@@ -83,8 +83,12 @@ check cacheck-finds-serial-twice '[ $? -eq 1 ] && grep -q "PROBLEM: serial .* wa
 kill "$cmpca_pid"
 wait "$cmpca_pid" 2>/dev/null
 sqlite3 ca/ca.db "UPDATE certs SET der = X'3003020100' WHERE rowid = (SELECT min(rowid) FROM certs)"
-"$CC" ca/ca.db certs.pem >out
+"$CC" --rows ca/ca.db certs.pem >out
 check cacheck-finds-damaged-row '[ $? -eq 1 ] &&
 	grep -q "PROBLEM: the certificate of serial .* in the database does not parse" out &&
+	grep -q "PROBLEM: the certificate of serial .* a client received differs from the database" out'
+sqlite3 ca/ca.db "DELETE FROM certs WHERE rowid = (SELECT max(rowid) FROM certs)"
+"$CC" ca/ca.db certs.pem >out
+check cacheck-finds-deleted-row '[ $? -eq 1 ] &&
 	grep -q "PROBLEM: the confirmed certificate of serial .* is not in the database" out'
 exit 0

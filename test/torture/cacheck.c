@@ -4,16 +4,17 @@
  * certificates the clients received (cmpload --cert-log). It reads the database
  * with SQL and the certificates with OpenSSL, not through the ca/ module.
  *
- *   cacheck DB CERTLOG
+ *   cacheck [--rows] DB CERTLOG
  *
  * Problems (each printed as "cacheck: PROBLEM: ..."):
  *   - PRAGMA integrity_check is not "ok";
- *   - a row of certs whose DER does not parse, or whose certificate's serial is
- *     not the row's serial, or a serial of certs missing from serials;
  *   - two certificates received by clients with the same serial (a serial
  *     issued twice);
  *   - a certificate a client received (confirmed or not) that the database
- *     does not hold, or holds with other bytes.
+ *     does not hold, or holds with other bytes;
+ *   - with --rows (every row is decoded: slower): a row of certs whose DER
+ *     does not parse, or whose certificate's serial is not the row's serial,
+ *     or a serial of certs missing from serials.
  * Last line: "cacheck: integrity=ok certs=N received=N confirmed=N
  * unconfirmed=N problems=N". Exit status: 0 no problem, 1 problems, 2 usage or
  * an unreadable input.
@@ -61,7 +62,7 @@ serial_hex(X509 *x)
 	return r;
 }
 
-struct rcv {
+struct rcv {	/* a certificate a client received */
 	char *serial;
 	X509 *x;
 	int confirmed;
@@ -73,6 +74,88 @@ by_serial(const void *a, const void *b)
 	return strcmp(((const struct rcv *)a)->serial, ((const struct rcv *)b)->serial);
 }
 
+/* Every row of certs: its DER parses, its certificate's serial is the row's,
+ * the serial is in serials. */
+static int
+check_rows(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rows = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT c.serial, c.der, s.serial FROM certs c "
+	    "LEFT JOIN serials s ON s.serial = c.serial", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "cacheck: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *serial = (const char *)sqlite3_column_text(st, 0);
+		const unsigned char *der = sqlite3_column_blob(st, 1);
+		const unsigned char *p = der;
+		int len = sqlite3_column_bytes(st, 1);
+		X509 *x = der != NULL ? d2i_X509(NULL, &p, len) : NULL;
+		char *hex;
+
+		rows++;
+		if (serial == NULL)
+			serial = "(null)";
+		if (x == NULL || p != der + len) {
+			problem("the certificate of serial %s in the database does not "
+			    "parse", serial);
+			X509_free(x);
+			ERR_clear_error();
+			continue;
+		}
+		hex = serial_hex(x);
+		if (strcmp(hex, serial) != 0)
+			problem("the row of serial %s holds the certificate of serial %s",
+			    serial, hex);
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			problem("serial %s is in certs but not in serials", serial);
+		free(hex);
+		X509_free(x);
+	}
+	sqlite3_finalize(st);
+	return rows;
+}
+
+/* Each received certificate is the database's certificate of its serial. */
+static void
+check_received(sqlite3 *db, const struct rcv *v, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT der FROM certs WHERE serial = ?", -1, &st,
+	    NULL) != SQLITE_OK) {
+		problem("cannot look certificates up: %s", sqlite3_errmsg(db));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *der, *p;
+		X509 *x = NULL;
+		int len;
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, v[i].serial, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			problem("the %s certificate of serial %s that a client received "
+			    "is not in the database", v[i].confirmed ? "confirmed" :
+			    "unconfirmed", v[i].serial);
+			continue;
+		}
+		der = p = sqlite3_column_blob(st, 0);
+		len = sqlite3_column_bytes(st, 0);
+		if (der != NULL)
+			x = d2i_X509(NULL, &p, len);
+		if (x == NULL || X509_cmp(x, v[i].x) != 0)
+			problem("the certificate of serial %s a client received differs "
+			    "from the database's", v[i].serial);
+		X509_free(x);
+		ERR_clear_error();
+	}
+	sqlite3_finalize(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -80,17 +163,20 @@ main(int argc, char **argv)
 	sqlite3_stmt *st = NULL;
 	struct rcv *v = NULL;
 	size_t n = 0, cap = 0, i;
-	int certs = 0, confirmed = 0, rc = 2;
-	const char *integrity = "?";
+	int certs = -1, confirmed = 0, rc = 2, all_rows = 0, a = 1;
 	char line[512], *integ = NULL;
 	FILE *f;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: cacheck DB CERTLOG\n");
+	if (argc > 1 && strcmp(argv[1], "--rows") == 0) {
+		all_rows = 1;
+		a++;
+	}
+	if (argc - a != 2) {
+		fprintf(stderr, "usage: cacheck [--rows] DB CERTLOG\n");
 		return 2;
 	}
-	if (sqlite3_open_v2(argv[1], &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "cacheck: cannot open %s: %s\n", argv[1],
+	if (sqlite3_open_v2(argv[a], &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		fprintf(stderr, "cacheck: cannot open %s: %s\n", argv[a],
 		    sqlite3_errmsg(db));
 		goto out;
 	}
@@ -111,11 +197,10 @@ main(int argc, char **argv)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	integrity = integ != NULL ? integ : "(no answer)";
 
 	/* the certificates received by the clients */
-	if ((f = fopen(argv[2], "r")) == NULL) {
-		fprintf(stderr, "cacheck: cannot open %s\n", argv[2]);
+	if ((f = fopen(argv[a + 1], "r")) == NULL) {
+		fprintf(stderr, "cacheck: cannot open %s\n", argv[a + 1]);
 		goto out;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -127,7 +212,7 @@ main(int argc, char **argv)
 		conf = strstr(line, " confirmed ") != NULL;
 		if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL) {
 			problem("the certificate after \"%.*s\" in %s does not parse",
-			    (int)strcspn(line, "\n"), line, argv[2]);
+			    (int)strcspn(line, "\n"), line, argv[a + 1]);
 			ERR_clear_error();
 			continue;
 		}
@@ -150,61 +235,19 @@ main(int argc, char **argv)
 			problem("serial %s was received twice (%s)", v[i].serial,
 			    X509_cmp(v[i].x, v[i - 1].x) == 0 ? "the same certificate" :
 			    "two different certificates");
-
-	/* every row: DER parses, its serial is the row's, in serials */
-	if (sqlite3_prepare_v2(db, "SELECT c.serial, c.der, s.serial FROM certs c "
-	    "LEFT JOIN serials s ON s.serial = c.serial", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "cacheck: %s\n", sqlite3_errmsg(db));
+	check_received(db, v, n);
+	if (all_rows && (certs = check_rows(db)) < 0)
 		goto out;
+	if (certs < 0) {
+		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM certs", -1, &st,
+		    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			certs = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *serial = (const char *)sqlite3_column_text(st, 0);
-		const unsigned char *der = sqlite3_column_blob(st, 1);
-		const unsigned char *p = der;
-		int len = sqlite3_column_bytes(st, 1);
-		X509 *x = der != NULL ? d2i_X509(NULL, &p, len) : NULL;
-		struct rcv key, *hit;
-
-		certs++;
-		if (serial == NULL)
-			serial = "(null)";
-		if (x == NULL || p != der + len) {
-			problem("the certificate of serial %s in the database does not "
-			    "parse", serial);
-			X509_free(x);
-			ERR_clear_error();
-			continue;
-		}
-		key.serial = serial_hex(x);
-		if (strcmp(key.serial, serial) != 0)
-			problem("the row of serial %s holds the certificate of serial %s",
-			    serial, key.serial);
-		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-			problem("serial %s is in certs but not in serials", serial);
-		/* mark the received certificate of this serial as found */
-		hit = bsearch(&key, v, n, sizeof(*v), by_serial);
-		while (hit != NULL && hit > v && strcmp(hit[-1].serial, key.serial) == 0)
-			hit--;
-		for (; hit != NULL && hit < v + n && strcmp(hit->serial, key.serial)
-		    == 0; hit++) {
-			if (X509_cmp(hit->x, x) != 0)
-				problem("the certificate of serial %s a client received "
-				    "differs from the database's", key.serial);
-			X509_free(hit->x);
-			hit->x = NULL;		/* found */
-		}
-		free(key.serial);
-		X509_free(x);
-	}
-	for (i = 0; i < n; i++)
-		if (v[i].x != NULL)
-			problem("the %s certificate of serial %s that a client received "
-			    "is not in the database", v[i].confirmed ? "confirmed" :
-			    "unconfirmed", v[i].serial);
 	printf("cacheck: integrity=%s certs=%d received=%zu confirmed=%d "
-	    "unconfirmed=%zu problems=%d\n", integrity, certs, n, confirmed,
-	    n - (size_t)confirmed, problems);
+	    "unconfirmed=%zu problems=%d\n", integ != NULL ? integ : "(no answer)",
+	    certs, n, confirmed, n - (size_t)confirmed, problems);
 	rc = problems ? 1 : 0;
 out:
 	sqlite3_finalize(st);

@@ -39,6 +39,7 @@ mkdir -p "$w"
 export losslog=$w/losses
 : >"$losslog"
 t0=$(date +%s)
+load0=$(cut -d ' ' -f 1 /proc/loadavg)
 
 dev_trials=${TORTURE_DEVICE_TRIALS:-$((250 * scale))}	# per workload: 4 x 250
 ca_trials=${TORTURE_CA_TRIALS:-$((200 * scale))}
@@ -69,7 +70,8 @@ cat "$w"/row.device-save "$w"/row.device-certs "$w"/row.device-keys \
 total_losses=$(grep -c . "$losslog")
 echo
 echo "pkish torture, $(date -u '+%Y-%m-%d'), $(nproc) CPUs, TORTURE_SCALE=$scale," \
-	"$((t3 - t0)) s (device $((t1 - t0)) s, CA $((t2 - t1)) s, load $((t3 - t2)) s)"
+	"$((t3 - t0)) s (device $((t1 - t0)) s, CA $((t2 - t1)) s, load $((t3 - t2)) s);" \
+	"load average $load0 at the start, $(cut -d ' ' -f 1 /proc/loadavg) at the end"
 echo
 echo "| test | trials | faults | losses | figures |"
 echo "|---|---:|---:|---:|---|"
