@@ -57,7 +57,9 @@ clean_refusal() {
 }
 
 : >"$d/certs.pem"
-tx=0; cut=0; refused=0; restarts=0
+tx=0; restarts=0
+: >"$d/causes"
+: >"$d/bad"
 for i in $(seq 1 "$n"); do
 	load --clients 8 --duration 0.5 --cert-log "$d/trial.pem" >"$d/load.json" 2>&1 &
 	lp=$!
@@ -75,18 +77,12 @@ for i in $(seq 1 "$n"); do
 	ok=$(jnum ok "$d/load.json")
 	failed=$(jnum failed "$d/load.json")
 	tx=$((tx + ${ok:-0} + ${failed:-0}))
-	# connections refused while the CA was down, and the other failures
-	# (a connection closed under a transaction in flight, a CMP refusal)
-	r=$(grep -o '"cannot connect to [^"]*: Connection refused": [0-9]*' "$d/load.json" |
-		sed 's/.*: //')
-	refused=$((refused + ${r:-0}))
-	cut=$((cut + ${failed:-0} - ${r:-0}))
 	# the causes: "TEXT": COUNT pairs of the errors object
 	sed -n 's/.*"errors": {\(.*\)}}$/\1/p' "$d/load.json" |
-		grep -o '"[^"]*": [0-9]*' | while read -r l; do
+		grep -o '"[^"]*": [0-9]*' | tee -a "$d/causes" | while read -r l; do
 		cause=$(echo "$l" | sed 's/^"\(.*\)": [0-9]*$/\1/')
-		clean_refusal "$cause" || echo "[$name] trial $i: a transaction in flight" \
-			"ended badly: $l" >>"$losslog"
+		clean_refusal "$cause" || { echo "[$name] trial $i: a transaction in" \
+			"flight ended badly: $l" >>"$losslog"; echo "$l" >>"$d/bad"; }
 	done
 	if [ -z "$ok" ]; then
 		loss "trial $i: cmpload gave no report: $(head -c 300 "$d/load.json")"
@@ -112,7 +108,16 @@ load --clients 4 --count 10 >"$d/after.json" 2>&1
 [ "$(jnum failed "$d/after.json")" = 0 ] && [ "$(jnum ok "$d/after.json")" = 80 ] ||
 	echo "[$name] after the run: the CA fails clients: $(head -c 400 "$d/after.json")" \
 		>>"$losslog"
+# the failures by kind, over the run
+kind() {	# a pattern of the causes: the sum of their counts
+	grep -- "$1" "$d/causes" | sed 's/.*: //' | awk '{ t += $1 } END { print t + 0 }'
+}
+failed=$(kind '')
+bad=$(sed 's/.*: //' "$d/bad" | awk '{ t += $1 } END { print t + 0 }')
+if [ "$bad" -eq 0 ]; then clean="all as clean refusals"; else
+	clean="$bad of them not as a clean refusal"; fi
+kinds="$(kind 'Connection refused"') connection refused, $(kind 'Connection reset by peer"') reset, $(kind 'closed the connection without an answer"') closed without an answer, $(kind '"HTTP exchange with') other transport, $(kind 'the CA answered with an error message') CMP error messages"
 losses=$(grep -c "^\[$name\]" "$losslog")
 row "$name" "$n" "$restarts" "$losses" \
-	"$tx transactions, $((cut + refused)) failed around the crashes, all as clean refusals ($refused connections refused while the CA was down, $cut others); ${received:-?} certificates received ($unconf before a crash cut the confirmation), all in the database of ${rows:-?}; integrity_check ${integ:-?}"
+	"$tx transactions, $failed failed around the crashes, $clean ($kinds); ${received:-?} certificates received ($unconf before a crash cut the confirmation), all in the database of ${rows:-?}; integrity_check ${integ:-?}"
 exit 0
