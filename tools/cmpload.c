@@ -184,10 +184,11 @@ count_error(const char *text)
 		if (strcmp(causes[i].text, text) == 0)
 			break;
 	if (i == ncauses) {
+		/* a new cause; once the table is full i is MAX_CAUSES, "other" */
 		if (ncauses < MAX_CAUSES)
 			causes[ncauses++].text = xstrdup(text);
-		else if ((i = MAX_CAUSES), causes[i].text == NULL)
-			causes[i].text = xstrdup("other causes");
+		else if (causes[MAX_CAUSES].text == NULL)
+			causes[MAX_CAUSES].text = xstrdup("other causes");
 	}
 	causes[i].n++;
 	pthread_mutex_unlock(&mu);
