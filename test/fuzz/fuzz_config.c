@@ -26,7 +26,9 @@ static const cli_feature_fn features[] = {
 	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
 };
 static struct cli *c;
-static char dir[] = "/tmp/pkish-fuzzcfg.XXXXXX";
+/* the flash in memory when there is a tmpfs: the store's writes fsync, which on
+ * a disk would make the target a few times slower */
+static char dir[] = "/dev/shm/pkish-fuzzcfg.XXXXXX";
 static char cfg[sizeof(dir) + 16];
 static FILE *devnull;
 
@@ -51,6 +53,13 @@ rm_tree(const char *path)
 	}
 }
 
+/* at exit (libFuzzer and the replay program end with exit()): the flash goes */
+static void
+rm_dir(void)
+{
+	rm_tree(dir);
+}
+
 static void
 session_new(void)
 {
@@ -72,8 +81,12 @@ session_new(void)
 static void
 setup(void)
 {
-	if (mkdtemp(dir) == NULL)
-		abort();
+	if (mkdtemp(dir) == NULL) {	/* no tmpfs: on the disk */
+		strcpy(dir, "/tmp/pkish-fuzzcfg.XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+	atexit(rm_dir);
 	snprintf(cfg, sizeof(cfg), "%s/vrpcfg.cfg", dir);
 	if ((devnull = fopen("/dev/null", "w")) == NULL)
 		abort();
