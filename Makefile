@@ -89,6 +89,11 @@ TESTSRC  := $(wildcard test/check_*.c)
 TESTHELP := $(filter-out $(TESTSRC),$(wildcard test/*.c))
 TESTS    := $(TESTSRC:test/%.c=$(BUILD)/test/%)
 
+# Test programs with a main of their own (test/prog/NAME.c -> $(BUILD)/test/NAME,
+# e.g. the fault-injecting server of t_faults.sh), linked with the test helpers.
+TESTPROGSRC := $(wildcard test/prog/*.c)
+TESTPROGS   := $(TESTPROGSRC:test/prog/%.c=$(BUILD)/test/%)
+
 BENCHSRC := $(wildcard bench/*.c)
 BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -128,7 +133,7 @@ units: $(UNITS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
 ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC) \
-              $(TORTSRC) $(FUZZSRC)
+              $(TESTPROGSRC) $(TORTSRC) $(FUZZSRC)
 DEFS_USERS := $(shell grep -l -E 'PKISH_(VERSION|SCHEMA_DIR)' $(ALLSRC))
 $(DEFS_USERS:%.c=$(BUILD)/obj/%.o): $(DEFS_STAMP)
 
@@ -168,6 +173,11 @@ $(BUILD)/test/%: $(BUILD)/obj/test/%.o $(TESTHELP:%.c=$(BUILD)/obj/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(TESTPROGS): $(BUILD)/test/%: $(BUILD)/obj/test/prog/%.o \
+    $(TESTHELP:%.c=$(BUILD)/obj/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/fuzz-replay/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/obj/test/fuzz/replay.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -186,7 +196,7 @@ $(BUILD)/dist/%.service: dist/%.service.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
-check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) \
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) $(TESTPROGS) \
 	$(TORTURE_HELPERS) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
@@ -216,7 +226,9 @@ fuzz: $(DEPS_STAMP)
 	    -DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"' -fsanitize=fuzzer,address,undefined \
 	    $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIBSRC) $(PKG_LIBS) -lpthread || exit 1; \
 	done
-	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. $(FUZZ_BUILD)/fuzz_cmp_decode -max_total_time=60)"
+	@echo "fuzz targets in $(FUZZ_BUILD)/ (run e.g. mkdir -p $(FUZZ_BUILD)/corpus &&" \
+	    "$(FUZZ_BUILD)/fuzz_cmp_client -max_total_time=60 $(FUZZ_BUILD)/corpus test/vectors:" \
+	    "libFuzzer writes new inputs into the first directory, never give it test/vectors first)"
 
 # `make fuzz-long`: every target to FUZZ_RUNS executions on the corpus kept in
 # test/fuzz/corpus/ (minimised and written back), crashes into
@@ -251,7 +263,7 @@ INST_SBIN    := cmpca
 INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
 INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
 INST_DOCS    := README.md $(wildcard doc/*.md)
-INST_EXAMPLES:= $(wildcard examples/*.cfg)
+INST_EXAMPLES:= $(wildcard examples/*.cfg examples/*.conf)
 COMPLETIONS  := pkish cmpca cmpdump cmpload
 
 install: all

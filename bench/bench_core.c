@@ -161,7 +161,7 @@ bench_cmp(void)
 	    "(%.0f msgs/s)\n", N, len, now_s() - t0, N / (now_s() - t0));
 	t0 = now_s();
 	for (int i = 0; i < N / 10; i++)
-		if (cmp_msg_verify_pbm(m, "secret", 6, &e) != 0)
+		if (cmp_msg_verify_pbm(m, "secret", 6, NULL, &e) != 0)
 			abort();
 	printf("cmp: %d PBM verifications (500 iterations) in %.3f s (%.0f/s)\n",
 	    N / 10, now_s() - t0, (N / 10) / (now_s() - t0));

@@ -13,7 +13,8 @@
  *   certs(serial PK, subject, issuer, not_before, not_after, der, issued_at, tid,
  *         revoked_at, reason)                    issued certificates
  *   transactions(tid PK, state, body_type, sender_nonce, server_nonce,
- *         cert_serial, request, poll_count, created_at, updated_at)
+ *         cert_serial, request, poll_count, created_at, updated_at, profile)
+ *                                                (profile: schema 2)
  *   issued (view)                                certs with readable dates
  * Times are Unix seconds. Serials are upper-case hex (`openssl x509 -serial`).
  */
@@ -73,6 +74,13 @@ static const char *schema_v1[] = {
 	" datetime(not_after, 'unixepoch') AS not_after,"
 	" datetime(issued_at, 'unixepoch') AS issued_at, tid,"
 	" datetime(revoked_at, 'unixepoch') AS revoked_at, reason FROM certs",
+	NULL
+};
+
+/* Schema 2: the profile a transaction belongs to (NULL in rows of schema 1:
+ * the default profile, the only one there was). */
+static const char *schema_v2[] = {
+	"ALTER TABLE transactions ADD COLUMN profile TEXT",
 	NULL
 };
 
@@ -218,15 +226,20 @@ migrate(struct ca_db *db, struct pk_err *e)
 		    "program's %d", db->path, v, CA_DB_SCHEMA);
 		return db_end(db, 0, e);
 	}
-	if (v == 0) {
+	if (v == 0)
 		for (i = 0; schema_v1[i] != NULL; i++)
 			if (db_exec(db, schema_v1[i], e) != 0)
 				return db_end(db, 0, e);
+	if (v < 2)
+		for (i = 0; schema_v2[i] != NULL; i++)
+			if (db_exec(db, schema_v2[i], e) != 0)
+				return db_end(db, 0, e);
+	/* later versions: their steps from v to CA_DB_SCHEMA go here */
+	if (v < CA_DB_SCHEMA) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", CA_DB_SCHEMA);
 		if (db_exec(db, sql, e) != 0)
 			return db_end(db, 0, e);
 	}
-	/* Future versions: ALTER steps from v to CA_DB_SCHEMA go here. */
 	return db_end(db, 1, e) == 0 ? 0 : -1;
 }
 
@@ -624,39 +637,57 @@ ca_db_revoke(struct ca_db *db, const char *serial, int reason, struct pk_err *e)
 {
 	sqlite3_stmt *st = NULL;
 	char *h = serial_norm(serial, e);
-	int s, rc = -1;
+	int s, rc = -1, revoked, held;
 
 	if (h == NULL)
 		return -1;
 	pthread_mutex_lock(&db->mu);
 	if (db_begin(db, e) != 0)
 		goto out;
-	if (db_prep(db, "SELECT revoked_at FROM certs WHERE serial = ?", &st, e) != 0)
+	if (db_prep(db, "SELECT revoked_at, reason FROM certs WHERE serial = ?", &st,
+	    e) != 0)
 		goto fail;
 	bind_text(st, 1, h);
 	s = sqlite3_step(st);
-	if (s == SQLITE_DONE || (s == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)) {
-		rc = s == SQLITE_DONE ? 1 : 2;
-		sqlite3_finalize(st);
-		st = NULL;
-		db_end(db, 0, e);
-		goto out;
+	if (s == SQLITE_DONE) {
+		rc = 1;
+		goto fail;
 	}
 	if (s != SQLITE_ROW) {
 		db_fail(db, e, "looking up a certificate");
 		goto fail;
 	}
+	revoked = sqlite3_column_type(st, 0) != SQLITE_NULL;
+	held = revoked && sqlite3_column_type(st, 1) != SQLITE_NULL &&
+	    sqlite3_column_int(st, 1) == CA_CRL_HOLD;
 	sqlite3_finalize(st);
-	if (db_prep(db, "UPDATE certs SET revoked_at = ?, reason = ? WHERE serial = ?",
-	    &st, e) != 0)
+	st = NULL;
+	/* RFC 5280 5.3.1: removeFromCRL releases a hold; a hold may become a
+	 * revocation; a revocation is final */
+	if (reason == CA_CRL_REMOVE && !held) {
+		rc = 3;
 		goto fail;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	if (reason >= 0)
-		sqlite3_bind_int(st, 2, reason);
-	else
-		sqlite3_bind_null(st, 2);
-	bind_text(st, 3, h);
+	}
+	if (revoked && (!held || reason == CA_CRL_HOLD)) {
+		rc = 2;
+		goto fail;
+	}
+	if (reason == CA_CRL_REMOVE) {
+		if (db_prep(db, "UPDATE certs SET revoked_at = NULL, reason = NULL "
+		    "WHERE serial = ?", &st, e) != 0)
+			goto fail;
+		bind_text(st, 1, h);
+	} else {
+		if (db_prep(db, "UPDATE certs SET revoked_at = ?, reason = ? "
+		    "WHERE serial = ?", &st, e) != 0)
+			goto fail;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		if (reason >= 0)
+			sqlite3_bind_int(st, 2, reason);
+		else
+			sqlite3_bind_null(st, 2);
+		bind_text(st, 3, h);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		db_fail(db, e, "revoking");
 		goto fail;
@@ -720,6 +751,7 @@ ca_txn_clear(struct ca_txn *t)
 	free(t->server_nonce);
 	free(t->cert_serial);
 	free(t->request);
+	free(t->profile);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -734,8 +766,8 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 		return pk_err_set(e, "RFC 4210 5.1.1: a transaction needs a transactionID");
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "INSERT INTO transactions(tid, state, body_type, sender_nonce, "
-	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
+	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at, "
+	    "profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, t->tid);
 	bind_text(st, 2, ca_txn_state_name(t->state));
@@ -751,6 +783,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	sqlite3_bind_int(st, 8, t->poll_count);
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, now);
+	bind_text(st, 11, t->profile);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE)
 		rc = 0;
@@ -775,8 +808,8 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "SELECT tid, state, body_type, sender_nonce, server_nonce, "
-	    "cert_serial, request, poll_count, created_at, updated_at FROM transactions "
-	    "WHERE tid = ?", &st, e) != 0)
+	    "cert_serial, request, poll_count, created_at, updated_at, profile "
+	    "FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, tid);
 	s = sqlite3_step(st);
@@ -804,6 +837,9 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 		t->poll_count = sqlite3_column_int(st, 7);
 		t->created = sqlite3_column_int64(st, 8);
 		t->updated = sqlite3_column_int64(st, 9);
+		t->profile = col_text(st, 10);
+		if (t->profile == NULL)
+			t->profile = xstrdup(CA_DEFAULT_PROFILE);
 		rc = 0;
 	}
 	sqlite3_finalize(st);

@@ -4,14 +4,17 @@
  * Contract (ca.h): listens on "ADDR:PORT" / "[V6]:PORT" (port 0 picks a
  * free one; we bind the socket ourselves so the port is known), serves with a pool
  * of THREADS worker threads (each runs the handler for its connections), keep-alive
- * allowed, an idle timeout per connection. Every path is the CMP endpoint:
+ * allowed, an idle timeout per connection. Requests are refused, in this order:
+ *   - a path the route function does not serve  404: paths match exactly (the
+ *     profile's paths; case and a trailing '/' count; the query is not part of
+ *     the path)
  *   - any method but POST                       405 (Allow: POST)  RFC 6712 3.3
  *   - Content-Type other than application/pkixcmp  415            RFC 6712 3.4
  *   - a body longer than the cap                413 when Content-Length says so
  *     up front; a chunked body that grows past the cap has its connection closed
  *   - an empty body                             400
- *   - otherwise the handler runs: 0 -> 200 with its DER as application/pkixcmp,
- *     -1 -> 500.
+ *   - otherwise the handler runs with the path's route: 0 -> 200 with its DER
+ *     as application/pkixcmp, -1 -> 500.
  * ca_http_stop() stops accepting, lets running handlers finish, closes everything.
  * This module never prints (no MHD error log).
  */
@@ -34,6 +37,7 @@
 
 struct ca_http {
 	struct MHD_Daemon *d;
+	ca_http_route_fn route;
 	ca_http_handler_fn fn;
 	void *arg;
 	size_t max;
@@ -42,6 +46,7 @@ struct ca_http {
 };
 
 struct req {
+	const void *route;		/* what serves the path */
 	unsigned char *buf;
 	size_t len, cap;
 };
@@ -93,12 +98,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	unsigned char *rsp = NULL;
 	size_t rsp_len = 0;
 	const char *cl;
+	const void *route = NULL;
 	enum MHD_Result ret;
 
-	(void)url;
 	(void)version;
 	if (rq == NULL) {
 		/* First call: headers only. Refuse early what we will never take. */
+		if (h->route != NULL && (route = h->route(h->arg, url)) == NULL)
+			return reply_text(c, MHD_HTTP_NOT_FOUND,
+			    "no CMP service at this path\n");
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "RFC 6712 3.3: CMP messages are sent with POST\n");
@@ -112,6 +120,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 			    "request too large\n");
 		rq = xcalloc(1, sizeof(*rq));
+		rq->route = route;
 		*con_cls = rq;
 		return MHD_YES;
 	}
@@ -131,7 +140,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (rq->len == 0)
 		return reply_text(c, MHD_HTTP_BAD_REQUEST, "empty request\n");
-	if (h->fn == NULL || h->fn(h->arg, rq->buf, rq->len, &rsp, &rsp_len) != 0 ||
+	if (h->fn == NULL || h->fn(h->arg, rq->route, rq->buf, rq->len, &rsp,
+	    &rsp_len) != 0 ||
 	    rsp == NULL) {
 		free(rsp);
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -238,23 +248,23 @@ out:
 }
 
 int
-ca_http_start(struct ca_http **out, const char *listen_spec, int threads,
-    int timeout, size_t max_request, ca_http_handler_fn fn, void *arg,
+ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
     struct pk_err *e)
 {
 	struct ca_http *h = xcalloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-	int fd = -1, v6 = 0;
+	int fd = -1, v6 = 0, threads = o->threads, timeout = o->timeout;
 
 	*out = NULL;
-	h->fn = fn;
-	h->arg = arg;
-	h->max = max_request > 0 ? max_request : CA_MAX_REQUEST;
+	h->route = o->route;
+	h->fn = o->handler;
+	h->arg = o->arg;
+	h->max = o->max_request > 0 ? o->max_request : CA_MAX_REQUEST;
 	if (threads < 1)
 		threads = 1;
 	if (timeout < 1)
 		timeout = CA_DEFAULT_TIMEOUT;
-	if (listen_on(listen_spec, &fd, &v6, &h->url, &h->port, e) != 0)
+	if (listen_on(o->listen, &fd, &v6, &h->url, &h->port, e) != 0)
 		goto fail;
 	if (v6)
 		flags |= MHD_USE_IPv6;

@@ -46,6 +46,8 @@ struct ca_txn {
 	size_t request_len;
 	int poll_count;
 	int64_t created, updated;	/* Unix seconds; set by the database */
+	char *profile;			/* the profile whose path it came on
+					 * (set at creation only) */
 };
 
 struct ca_cert_rec {
@@ -64,7 +66,7 @@ struct ca_cert_rec {
 int ca_db_open(struct ca_db **out, const char *path, struct pk_err *e);
 void ca_db_close(struct ca_db *db);
 /* The schema version of this code and of an open database. */
-#define CA_DB_SCHEMA 1
+#define CA_DB_SCHEMA 2
 int ca_db_schema(struct ca_db *db);
 
 /* A fresh serial: random, positive, 72 bits (RFC 5280 4.1.2.2), recorded in the
@@ -91,7 +93,15 @@ int ca_db_find_cert_id(struct ca_db *db, const X509_NAME *issuer,
 void ca_cert_rec_clear(struct ca_cert_rec *r);
 /* The record's certificate, decoded (new, X509_free); NULL on error. */
 X509 *ca_cert_rec_get1_x509(const struct ca_cert_rec *r);
-/* Revokes: 0 done, 1 unknown serial, 2 already revoked, -1 error. */
+/* CRLReason values with a meaning of their own (RFC 5280 5.3.1). */
+#define CA_CRL_HOLD		6	/* certificateHold: revoked until released */
+#define CA_CRL_REMOVE		8	/* removeFromCRL: releases a hold */
+/* Changes the revocation state of SERIAL by CRLReason REASON (-1: none):
+ * removeFromCRL releases a certificate on hold (valid again); any other reason
+ * revokes a valid certificate, or turns a hold into a revocation for REASON.
+ * 0 done, 1 unknown serial, 2 already revoked (or on hold, for a second
+ * certificateHold), 3 removeFromCRL but the certificate is not on hold, -1
+ * error. */
 int ca_db_revoke(struct ca_db *db, const char *serial, int reason,
     struct pk_err *e);
 /* 1 revoked, 0 valid (issued, not revoked), -1 unknown serial or error. */
@@ -116,19 +126,41 @@ const char *ca_txn_state_name(enum ca_txn_state s);
 
 /* --- CA material and issuance (ca_issue.c) --- */
 
+/* A profile as served: its configuration and what ca_open loaded for it. */
+struct ca_prof {
+	const struct ca_profile *cfg;
+	char *secret;			/* the PBM secret; NULL: no MAC accepted */
+	char *secret_path;		/* the file it was read from, or NULL */
+	X509_STORE *trust;		/* its trust anchors (full chains), or NULL */
+};
+
+/* The profiles, [0] the default one, in the config's order. */
+size_t ca_nprofs(const struct ca *ca);
+const struct ca_prof *ca_get0_prof(const struct ca *ca, size_t i);
+/* The profile serving URL PATH (ca_config_route), NULL for none. */
+const struct ca_prof *ca_route(const struct ca *ca, const char *path);
+
 const struct ca_config *ca_get0_config(const struct ca *ca);
 EVP_PKEY *ca_get0_key(const struct ca *ca);
 struct ca_db *ca_get0_db(const struct ca *ca);
 /* Protection signer (the CA unless --signer-cert/--signer-key). */
 X509 *ca_get0_signer_cert(const struct ca *ca);
 EVP_PKEY *ca_get0_signer_key(const struct ca *ca);
-/* --extra-certs (empty stack when none); trust store of --trust (NULL when none). */
+/* --extra-certs (empty stack when none); the default profile's trust store
+ * (NULL when none). */
 STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca);
 X509_STORE *ca_get0_trust(const struct ca *ca);
+/* extraCerts of a signed response after the signer's certificate (RFC 9483
+ * 3.3): the CA certificate when another signs, the chain's intermediates, the
+ * other --extra-certs; never the self-signed root. */
+STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca);
+/* caPubs of an ip (RFC 4210 5.3.2): --capubs, else the chain's root, else the
+ * CA certificate. */
+STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
 
 /* Issues a v3 end-entity certificate for PUB (public part used) with SUBJECT and
  * optional SAN (critical when SUBJECT is empty, RFC 5280 4.2.1.6), valid now for
- * VALIDITY seconds (the config's when <= 0), with a fresh database serial,
+ * VALIDITY seconds (the default profile's when <= 0), with a fresh database serial,
  * basicConstraints CA:FALSE, keyUsage (digitalSignature + keyEncipherment for RSA,
  * + keyAgreement for EC), SKI, AKI, signed SHA-256 by the CA key and recorded in
  * the database for transaction TID (may be NULL). *out is new (X509_free). */
@@ -144,9 +176,11 @@ int ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e);
 
 /* --- the protocol (ca_server.c) --- */
 
-/* One request (DER, as received) -> the protected response *out (new). -1 only
- * when no response at all could be built (then HTTP 500). */
-int ca_server_process(struct ca_server *s, const unsigned char *der,
-    size_t len, CMP_PKIMESSAGE **out, struct pk_err *e);
+/* One request (DER, as received) on a path of profile PROF (NULL: the default
+ * profile) -> the protected response *out (new). -1 only when no response at
+ * all could be built (then HTTP 500). */
+int ca_server_process(struct ca_server *s, const struct ca_prof *prof,
+    const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
+    struct pk_err *e);
 
 #endif

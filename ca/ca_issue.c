@@ -37,97 +37,27 @@
 #define CA_SUBJECT_CN		"cmpca CA"
 #define CA_SUBJECT_O		"pkish"
 #define SECRET_BYTES		16
-#define MAX_DURATION		(100LL * 366 * 86400)
 
 struct ca {
 	const struct ca_config *cfg;
-	char *dir, *cert_path, *key_path, *db_path, *secret_path;
-	char *secret;
+	int check_only;			/* ca_check(): nothing is written */
+	char *dir, *cert_path, *key_path, *db_path;
 	int created;
 	X509 *cert;
 	EVP_PKEY *key;
 	X509 *signer_cert;
 	EVP_PKEY *signer_key;
-	STACK_OF(X509) *extra;
-	X509_STORE *trust;
+	STACK_OF(X509) *extra;		/* --extra-certs as given */
+	STACK_OF(X509) *trust_certs;	/* every profile's trust certificates */
+	STACK_OF(X509) *chain;		/* the CA certificate, then its issuers */
+	X509 *root;			/* the chain's self-signed top, or NULL */
+	STACK_OF(X509) *resp_chain;	/* extraCerts after the signer's */
+	STACK_OF(X509) *capubs;		/* caPubs of an ip */
+	X509 *old_root, *new_with_old, *old_with_new;	/* root key rollover */
+	struct ca_prof *profs;		/* one per cfg->profiles[i] */
+	size_t nprofs;
 	struct ca_db *db;
 };
-
-/* ---- configuration ---- */
-
-void
-ca_config_init(struct ca_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->dir = CA_DEFAULT_DIR;
-	c->listen = CA_DEFAULT_LISTEN;
-	c->validity = CA_DEFAULT_VALIDITY;
-	c->check_after = CA_DEFAULT_CHECK_AFTER;
-	c->implicit_confirm = 1;
-	c->threads = CA_DEFAULT_THREADS;
-	c->timeout = CA_DEFAULT_TIMEOUT;
-	c->max_request = CA_MAX_REQUEST;
-}
-
-void
-ca_config_clear(struct ca_config *c)
-{
-	if (c == NULL)
-		return;
-	free(c->trust);
-	c->trust = NULL;
-	c->ntrust = 0;
-}
-
-void
-ca_config_add_trust(struct ca_config *c, const char *file)
-{
-	c->trust = xrealloc(c->trust, (c->ntrust + 1) * sizeof(*c->trust));
-	c->trust[c->ntrust++] = file;
-}
-
-int
-ca_parse_duration(const char *s, long *secs, struct pk_err *e)
-{
-	long long v = 0, mul = 86400;	/* a bare number means days */
-	const char *p = s;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return pk_err_set(e, "invalid duration '%s' (expected e.g. 20s, 10m, "
-		    "2h, 30d or a number of days)", s != NULL ? s : "");
-	for (; *p >= '0' && *p <= '9'; p++) {
-		v = v * 10 + (*p - '0');
-		if (v > MAX_DURATION)
-			return pk_err_set(e, "duration '%s' is too long", s);
-	}
-	switch (*p) {
-	case '\0':
-		break;
-	case 's':
-		mul = 1;
-		break;
-	case 'm':
-		mul = 60;
-		break;
-	case 'h':
-		mul = 3600;
-		break;
-	case 'd':
-		mul = 86400;
-		break;
-	default:
-		return pk_err_set(e, "invalid duration '%s': unit must be s, m, h or d",
-		    s);
-	}
-	if (*p != '\0' && p[1] != '\0')
-		return pk_err_set(e, "invalid duration '%s': trailing text", s);
-	if (v == 0)
-		return pk_err_set(e, "duration '%s' must be more than zero", s);
-	if (v * mul > MAX_DURATION)
-		return pk_err_set(e, "duration '%s' is too long", s);
-	*secs = (long)(v * mul);
-	return 0;
-}
 
 /* ---- files ---- */
 
@@ -375,20 +305,46 @@ load_or_create(struct ca *ca, struct pk_err *e)
 	return 0;
 }
 
+/* The secret in PATH: its text without the final line break; not empty. */
 static int
-load_secret(struct ca *ca, struct pk_err *e)
+read_secret(const char *path, char **out, struct pk_err *e)
 {
-	unsigned char *data = NULL, rnd[SECRET_BYTES];
-	size_t len = 0, n;
-	char *hex;
+	unsigned char *data = NULL;
+	size_t len = 0;
 	int rc = -1;
 
-	if (ca->cfg->secret != NULL) {
-		ca->secret = xstrdup(ca->cfg->secret);
-		return 0;
+	*out = NULL;
+	if (storage_read(path, 4096, &data, &len, e) != 0)
+		goto out;
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		data[--len] = '\0';
+	if (len == 0 || strlen((char *)data) != len) {
+		pk_err_set(e, "%s: the secret is empty or not text", path);
+		goto out;
 	}
-	ca->secret_path = storage_path(ca->dir, "secret");
-	if (!file_exists(ca->secret_path)) {
+	*out = xstrdup((char *)data);
+	rc = 0;
+out:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+/* The default profile's secret file DIR/secret: random, made on the first run. */
+static int
+default_secret(struct ca *ca, struct ca_prof *pr, struct pk_err *e)
+{
+	unsigned char rnd[SECRET_BYTES];
+	size_t n;
+	char *hex;
+	int rc;
+
+	pr->secret_path = storage_path(ca->dir, "secret");
+	if (!file_exists(pr->secret_path)) {
+		if (ca->check_only)
+			return 0;	/* made on the first run */
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 			return pk_err_ossl(e, "no random bytes for the secret");
 		hex = pk_hex(rnd, sizeof(rnd), 0);
@@ -397,27 +353,66 @@ load_secret(struct ca *ca, struct pk_err *e)
 		hex = xrealloc(hex, n + 2);
 		hex[n] = '\n';
 		hex[n + 1] = '\0';
-		rc = storage_write_atomic(ca->secret_path, hex, n + 1, 0600, e);
+		rc = storage_write_atomic(pr->secret_path, hex, n + 1, 0600, e);
 		storage_wipe_free(hex);
 		if (rc != 0)
 			return -1;
-		rc = -1;
 	}
-	if (storage_read(ca->secret_path, 4096, &data, &len, e) != 0)
+	return read_secret(pr->secret_path, &pr->secret, e);
+}
+
+/* A profile's secret (given, in its secret-file, or for the default profile
+ * DIR/secret; a named profile may have none) and its trust anchors. */
+static int
+load_profile(struct ca *ca, struct ca_prof *pr, const struct ca_profile *p,
+    struct pk_err *e)
+{
+	STACK_OF(X509) *sk = NULL;
+	size_t i;
+	int rc = -1;
+
+	pr->cfg = p;
+	if (p->secret != NULL)
+		pr->secret = xstrdup(p->secret);
+	else if (p->secret_file != NULL) {
+		pr->secret_path = xstrdup(p->secret_file);
+		if (read_secret(pr->secret_path, &pr->secret, e) != 0) {
+			struct pk_err e2 = *e;
+
+			pk_err_set(e, "secret-file: %s", e2.msg);
+			goto out;
+		}
+	} else if (p == &ca->cfg->def && default_secret(ca, pr, e) != 0)
 		goto out;
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	if (len == 0 || strlen((char *)data) != len) {
-		pk_err_set(e, "%s: the secret is empty or not text", ca->secret_path);
-		goto out;
+	for (i = 0; i < p->trust.n; i++) {
+		if (ca_load_certs(p->trust.v[i], &sk, e) != 0) {
+			struct pk_err e2 = *e;
+
+			pk_err_set(e, "trust: %s", e2.msg);
+			goto out;
+		}
+		if (pr->trust == NULL && (pr->trust = X509_STORE_new()) == NULL) {
+			pk_err_ossl(e, "out of memory");
+			goto out;
+		}
+		while (sk_X509_num(sk) > 0) {
+			X509 *x = sk_X509_shift(sk);
+			int ok = X509_STORE_add_cert(pr->trust, x) &&
+			    sk_X509_push(ca->trust_certs, x);
+
+			if (!ok) {
+				X509_free(x);
+				pk_err_ossl(e, "%s: cannot add to the trust store",
+				    p->trust.v[i]);
+				goto out;
+			}
+		}
+		sk_X509_free(sk);
+		sk = NULL;
 	}
-	ca->secret = xstrdup((char *)data);
 	rc = 0;
 out:
-	if (data != NULL) {
-		OPENSSL_cleanse(data, len);
-		free(data);
-	}
+	sk_X509_pop_free(sk, X509_free);
 	return rc;
 }
 
@@ -429,22 +424,300 @@ check_pair(X509 *x, EVP_PKEY *k, const char *what, struct pk_err *e)
 	return 0;
 }
 
-int
-ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
+/* ---- the CA's chain ---- */
+
+/* 1 when X is self-signed: its own issuer, and its signature verifies with its
+ * own key (a self-issued link certificate of a key rollover is not). */
+static int
+is_self_signed(X509 *x)
+{
+	int r = X509_self_signed(x, 1);
+
+	ERR_clear_error();
+	return r == 1;
+}
+
+/* The issuer of X in POOL: names and key identifiers match (RFC 5280 4.2.1.1,
+ * X509_check_issued) and X's signature verifies with its key. NULL if none. */
+static X509 *
+find_issuer(X509 *x, STACK_OF(X509) *pool)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(pool); i++) {
+		X509 *c = sk_X509_value(pool, i);
+
+		if (X509_cmp(c, x) != 0 && X509_check_issued(c, x) == X509_V_OK &&
+		    X509_verify(x, X509_get0_pubkey(c)) == 1)
+			return c;
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+static int
+push_ref(STACK_OF(X509) *sk, X509 *x)
+{
+	if (!sk_X509_push(sk, x))
+		return -1;
+	X509_up_ref(x);
+	return 0;
+}
+
+static int
+in_stack(STACK_OF(X509) *sk, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/* The chain of the CA certificate: its issuers looked up in --extra-certs and
+ * the --trust certificates, up to a self-signed root when they hold one. A
+ * chain that reaches a root must verify (RFC 5280 6.1: names, signatures,
+ * validity, basicConstraints), so that what this CA issues verifies too. */
+static int
+build_chain(struct ca *ca, struct pk_err *e)
+{
+	STACK_OF(X509) *pool = sk_X509_new_null();
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509 *cur = ca->cert, *up;
+	int i, rc = -1;
+
+	ca->chain = sk_X509_new_null();
+	if (pool == NULL || ca->chain == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(ca->extra); i++)
+		sk_X509_push(pool, sk_X509_value(ca->extra, i));
+	for (i = 0; i < sk_X509_num(ca->trust_certs); i++)
+		sk_X509_push(pool, sk_X509_value(ca->trust_certs, i));
+	if (push_ref(ca->chain, cur) != 0) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	/* at most as many steps as certificates: a loop of cross-certificates
+	 * ends there */
+	while (!is_self_signed(cur) && sk_X509_num(ca->chain) <= sk_X509_num(pool) &&
+	    (up = find_issuer(cur, pool)) != NULL && !in_stack(ca->chain, up)) {
+		if (push_ref(ca->chain, up) != 0) {
+			pk_err_ossl(e, "out of memory");
+			goto out;
+		}
+		cur = up;
+	}
+	if (!is_self_signed(cur)) {
+		rc = 0;		/* no root known: the chain as far as it goes */
+		goto out;
+	}
+	ca->root = cur;
+	if ((st = X509_STORE_new()) == NULL || !X509_STORE_add_cert(st, cur) ||
+	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(ctx, st, ca->cert, ca->chain)) {
+		pk_err_ossl(e, "cannot check the CA certificate's chain");
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		struct sbuf n = SBUF_INIT;
+
+		pk_name_sbuf(X509_get_subject_name(
+		    X509_STORE_CTX_get_current_cert(ctx) != NULL ?
+		    X509_STORE_CTX_get_current_cert(ctx) : ca->cert), &n);
+		pk_err_set(e, "%s does not verify up to its root: %s: %s",
+		    ca->cert_path, sbuf_str(&n), X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(ctx)));
+		sbuf_free(&n);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	sk_X509_free(pool);
+	return rc;
+}
+
+/* What signed responses carry in extraCerts after the signer (RFC 4210 5.1.1,
+ * RFC 9483 3.3: the protection certificate first, then its chain; the
+ * self-signed root is left out, a client anchors it from elsewhere, e.g. caPubs):
+ * the CA certificate when another certificate signs, the chain's intermediates,
+ * then the other --extra-certs. caPubs (RFC 4210 5.3.2): --capubs, else the
+ * chain's root, else the CA certificate. */
+static int
+response_certs(struct ca *ca, struct pk_err *e)
+{
+	int i, ok = 1;
+
+	ca->resp_chain = sk_X509_new_null();
+	if (ca->resp_chain == NULL)
+		return pk_err_ossl(e, "out of memory");
+	for (i = 0; ok && i < sk_X509_num(ca->chain); i++) {
+		X509 *x = sk_X509_value(ca->chain, i);
+
+		if (x != ca->root && X509_cmp(x, ca->signer_cert) != 0)
+			ok = push_ref(ca->resp_chain, x) == 0;
+	}
+	for (i = 0; ok && i < sk_X509_num(ca->extra); i++) {
+		X509 *x = sk_X509_value(ca->extra, i);
+
+		if ((ca->root == NULL || X509_cmp(x, ca->root) != 0) &&
+		    X509_cmp(x, ca->signer_cert) != 0 && !in_stack(ca->resp_chain, x))
+			ok = push_ref(ca->resp_chain, x) == 0;
+	}
+	if (!ok)
+		return pk_err_ossl(e, "out of memory");
+	if (ca->cfg->capubs != NULL)
+		return ca_load_certs(ca->cfg->capubs, &ca->capubs, e);
+	if ((ca->capubs = sk_X509_new_null()) == NULL ||
+	    push_ref(ca->capubs, ca->root != NULL ? ca->root : ca->cert) != 0)
+		return pk_err_ossl(e, "out of memory");
+	return 0;
+}
+
+/* 1 when X's signature verifies with the public key of K. */
+static int
+signed_by(X509 *x, X509 *k)
+{
+	int r = X509_verify(x, X509_get0_pubkey(k));
+
+	ERR_clear_error();
+	return r == 1;
+}
+
+/* --previous-ca-cert: the root before its key rollover and the link
+ * certificates (RFC 4210 4.4), made when the root was rolled over, told apart
+ * by keys and signatures (the names are usually the same): the old root is
+ * self-signed with another key than the new root (the chain's root); newWithOld
+ * holds the new root's key and verifies with the old one; oldWithNew holds the
+ * old key and verifies with the new one. newWithOld is required (RFC 9483
+ * 4.3.2), oldWithNew optional; nothing else may be in the file. */
+static int
+load_rollover(struct ca *ca, struct pk_err *e)
+{
+	const char *f = ca->cfg->previous_ca_cert;
+	STACK_OF(X509) *sk = NULL;
+	X509 *nr = ca->root, *x;
+	int i, rc = -1;
+
+	if (nr == NULL)
+		return pk_err_set(e, "%s: the root of the CA's chain is not known (give "
+		    "it with --extra-certs or --trust), so there is no new root "
+		    "for its key rollover", f);
+	if (ca_load_certs(f, &sk, e) != 0)
+		return -1;
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if (is_self_signed(x) && !EVP_PKEY_eq(X509_get0_pubkey(x),
+		    X509_get0_pubkey(nr)) && ca->old_root == NULL)
+			ca->old_root = x;
+	}
+	if (ca->old_root == NULL) {
+		pk_err_set(e, "%s: no self-signed root with another key than the "
+		    "CA's root (the root before the rollover)", f);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if (x == ca->old_root)
+			continue;
+		if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(nr)) == 1 &&
+		    signed_by(x, ca->old_root) && ca->new_with_old == NULL)
+			ca->new_with_old = x;
+		else if (EVP_PKEY_eq(X509_get0_pubkey(x),
+		    X509_get0_pubkey(ca->old_root)) == 1 && signed_by(x, nr) &&
+		    ca->old_with_new == NULL)
+			ca->old_with_new = x;
+		else {
+			struct sbuf n = SBUF_INIT;
+
+			pk_name_sbuf(X509_get_subject_name(x), &n);
+			pk_err_set(e, "%s: certificate %d (%s) is neither the old root, "
+			    "nor newWithOld (the new root's key signed with the old), "
+			    "nor oldWithNew (the old key signed with the new)", f, i + 1,
+			    sbuf_str(&n));
+			sbuf_free(&n);
+			goto out;
+		}
+	}
+	if (ca->new_with_old == NULL) {
+		pk_err_set(e, "%s: RFC 9483 4.3.2: newWithOld (the new root's key "
+		    "signed with the old root's) is missing", f);
+		goto out;
+	}
+	X509_up_ref(ca->old_root);
+	X509_up_ref(ca->new_with_old);
+	if (ca->old_with_new != NULL)
+		X509_up_ref(ca->old_with_new);
+	rc = 0;
+out:
+	if (rc != 0)
+		ca->old_root = ca->new_with_old = ca->old_with_new = NULL;
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
+}
+
+/* Every certificate cmpca may send (the signer, the chain in extraCerts,
+ * caCerts and caPubs, the rollover's) must be X.509 v3: BouncyCastle-based
+ * peers refuse a CMP message with a v1 or v2 certificate anywhere in it. */
+static int
+check_v3(const char *what, X509 *x, struct pk_err *e)
+{
+	struct sbuf n = SBUF_INIT;
+
+	if (x == NULL || X509_get_version(x) == X509_VERSION_3)
+		return 0;
+	pk_name_sbuf(X509_get_subject_name(x), &n);
+	pk_err_set(e, "%s: the certificate %s is X.509 v%ld; CMP peers (BouncyCastle) "
+	    "refuse anything but v3 in a message", what, sbuf_str(&n),
+	    X509_get_version(x) + 1);
+	sbuf_free(&n);
+	return -1;
+}
+
+static int
+sent_certs_v3(struct ca *ca, struct pk_err *e)
+{
+	int i;
+
+	if (check_v3("signer-cert", ca->signer_cert, e) != 0)
+		return -1;
+	for (i = 0; i < sk_X509_num(ca->chain); i++)
+		if (check_v3(i == 0 ? "ca-cert" : "the CA's chain",
+		    sk_X509_value(ca->chain, i), e) != 0)
+			return -1;
+	for (i = 0; i < sk_X509_num(ca->resp_chain); i++)
+		if (check_v3("extra-certs", sk_X509_value(ca->resp_chain, i), e) != 0)
+			return -1;
+	for (i = 0; i < sk_X509_num(ca->capubs); i++)
+		if (check_v3("capubs", sk_X509_value(ca->capubs, i), e) != 0)
+			return -1;
+	if (check_v3("previous-ca-cert", ca->old_root, e) != 0 ||
+	    check_v3("previous-ca-cert", ca->new_with_old, e) != 0 ||
+	    check_v3("previous-ca-cert", ca->old_with_new, e) != 0)
+		return -1;
+	return 0;
+}
+
+/* ca_open and ca_check: CHECK_ONLY loads and checks without writing. */
+static int
+open_ca(struct ca **out, const struct ca_config *cfg, int check_only,
+    struct pk_err *e)
 {
 	struct ca *ca = xcalloc(1, sizeof(*ca));
-	STACK_OF(X509) *sk = NULL;
 	char *lock = NULL;
 	int lfd = -1, rc = -1;
 	size_t i;
 
 	*out = NULL;
 	ca->cfg = cfg;
+	ca->check_only = check_only;
 	ca->dir = xstrdup(cfg->dir != NULL ? cfg->dir : CA_DEFAULT_DIR);
-	if (mkdir(ca->dir, 0700) != 0 && errno != EEXIST) {
-		pk_err_set(e, "cannot create %s: %s", ca->dir, strerror(errno));
-		goto out;
-	}
 	ca->db_path = storage_path(ca->dir, "ca.db");
 	if ((cfg->ca_cert == NULL) != (cfg->ca_key == NULL)) {
 		pk_err_set(e, "--ca-cert and --ca-key go together");
@@ -454,8 +727,14 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 		pk_err_set(e, "--signer-cert and --signer-key go together");
 		goto out;
 	}
-	if (ca_db_open(&ca->db, ca->db_path, e) != 0)
-		goto out;
+	if (!check_only) {
+		if (mkdir(ca->dir, 0700) != 0 && errno != EEXIST) {
+			pk_err_set(e, "cannot create %s: %s", ca->dir, strerror(errno));
+			goto out;
+		}
+		if (ca_db_open(&ca->db, ca->db_path, e) != 0)
+			goto out;
+	}
 	if (cfg->ca_cert != NULL) {
 		ca->cert_path = xstrdup(cfg->ca_cert);
 		ca->key_path = xstrdup(cfg->ca_key);
@@ -465,30 +744,39 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 	} else {
 		ca->cert_path = storage_path(ca->dir, "ca.crt");
 		ca->key_path = storage_path(ca->dir, "ca.key");
-		lock = storage_path(ca->dir, ".lock");
-		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
-			pk_err_set(e, "cannot lock %s: %s", lock, strerror(errno));
+		if (check_only) {
+			/* what a first run would make is not there yet */
+			if (file_exists(ca->cert_path) &&
+			    (load_one_cert(ca->cert_path, &ca->cert, e) != 0 ||
+			    ca_load_key(ca->key_path, &ca->key, e) != 0))
+				goto out;
+		} else {
+			lock = storage_path(ca->dir, ".lock");
+			lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+			if (lfd < 0 || flock(lfd, LOCK_EX) != 0) {
+				pk_err_set(e, "cannot lock %s: %s", lock,
+				    strerror(errno));
+				goto out;
+			}
+			if (load_or_create(ca, e) != 0)
+				goto out;
+		}
+	}
+	if (ca->cert != NULL) {
+		if (check_pair(ca->cert, ca->key, "CA", e) != 0)
+			goto out;
+		/* RFC 5280 4.2.1.9: only a CA certificate may issue. */
+		if (X509_check_ca(ca->cert) == 0) {
+			pk_err_set(e, "%s is not a CA certificate", ca->cert_path);
 			goto out;
 		}
-		if (load_or_create(ca, e) != 0)
-			goto out;
 	}
-	if (check_pair(ca->cert, ca->key, "CA", e) != 0)
-		goto out;
-	/* RFC 5280 4.2.1.9: only a CA certificate may issue. */
-	if (X509_check_ca(ca->cert) == 0) {
-		pk_err_set(e, "%s is not a CA certificate", ca->cert_path);
-		goto out;
-	}
-	if (load_secret(ca, e) != 0)
-		goto out;
 	if (cfg->signer_cert != NULL) {
 		if (load_one_cert(cfg->signer_cert, &ca->signer_cert, e) != 0 ||
 		    ca_load_key(cfg->signer_key, &ca->signer_key, e) != 0 ||
 		    check_pair(ca->signer_cert, ca->signer_key, "signer", e) != 0)
 			goto out;
-	} else {
+	} else if (ca->cert != NULL) {
 		X509_up_ref(ca->cert);
 		ca->signer_cert = ca->cert;
 		EVP_PKEY_up_ref(ca->key);
@@ -499,29 +787,30 @@ ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
 			goto out;
 	} else
 		ca->extra = sk_X509_new_null();
-	if (cfg->ntrust > 0) {
-		ca->trust = X509_STORE_new();
-		for (i = 0; i < cfg->ntrust; i++) {
-			if (ca_load_certs(cfg->trust[i], &sk, e) != 0)
-				goto out;
-			while (sk_X509_num(sk) > 0) {
-				X509 *x = sk_X509_shift(sk);
-				int ok = X509_STORE_add_cert(ca->trust, x);
+	ca->trust_certs = sk_X509_new_null();
+	ca->profs = xcalloc(cfg->nprofiles, sizeof(*ca->profs));
+	for (i = 0; i < cfg->nprofiles; i++, ca->nprofs++)
+		if (load_profile(ca, &ca->profs[i], cfg->profiles[i], e) != 0) {
+			struct pk_err e2 = *e;
 
-				X509_free(x);
-				if (!ok) {
-					pk_err_ossl(e, "%s: cannot add to the trust store",
-					    cfg->trust[i]);
-					goto out;
-				}
-			}
-			sk_X509_free(sk);
-			sk = NULL;
+			ca->nprofs++;
+			pk_err_set(e, "profile %s: %s", cfg->profiles[i]->name,
+			    e2.msg);
+			goto out;
 		}
-	}
+	if (ca->cert != NULL &&
+	    (build_chain(ca, e) != 0 || response_certs(ca, e) != 0))
+		goto out;
+	if (ca->cert != NULL && cfg->previous_ca_cert != NULL &&
+	    load_rollover(ca, e) != 0)
+		goto out;
+	if (ca->cert == NULL && cfg->capubs != NULL &&
+	    ca_load_certs(cfg->capubs, &ca->capubs, e) != 0)
+		goto out;
+	if (sent_certs_v3(ca, e) != 0)
+		goto out;
 	rc = 0;
 out:
-	sk_X509_pop_free(sk, X509_free);
 	if (lfd >= 0)
 		close(lfd);	/* releases the lock */
 	free(lock);
@@ -533,9 +822,23 @@ out:
 	return 0;
 }
 
+int
+ca_open(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
+{
+	return open_ca(out, cfg, 0, e);
+}
+
+int
+ca_check(struct ca **out, const struct ca_config *cfg, struct pk_err *e)
+{
+	return open_ca(out, cfg, 1, e);
+}
+
 void
 ca_close(struct ca *ca)
 {
+	size_t i;
+
 	if (ca == NULL)
 		return;
 	ca_db_close(ca->db);
@@ -544,13 +847,23 @@ ca_close(struct ca *ca)
 	X509_free(ca->signer_cert);
 	EVP_PKEY_free(ca->signer_key);
 	sk_X509_pop_free(ca->extra, X509_free);
-	X509_STORE_free(ca->trust);
-	storage_wipe_free(ca->secret);
+	sk_X509_pop_free(ca->trust_certs, X509_free);
+	sk_X509_pop_free(ca->chain, X509_free);
+	sk_X509_pop_free(ca->resp_chain, X509_free);
+	sk_X509_pop_free(ca->capubs, X509_free);
+	X509_free(ca->old_root);
+	X509_free(ca->new_with_old);
+	X509_free(ca->old_with_new);
+	for (i = 0; i < ca->nprofs; i++) {
+		storage_wipe_free(ca->profs[i].secret);
+		free(ca->profs[i].secret_path);
+		X509_STORE_free(ca->profs[i].trust);
+	}
+	free(ca->profs);
 	free(ca->dir);
 	free(ca->cert_path);
 	free(ca->key_path);
 	free(ca->db_path);
-	free(ca->secret_path);
 	free(ca);
 }
 
@@ -558,8 +871,8 @@ int ca_created(const struct ca *ca) { return ca->created; }
 const char *ca_cert_path(const struct ca *ca) { return ca->cert_path; }
 const char *ca_key_path(const struct ca *ca) { return ca->key_path; }
 const char *ca_db_path(const struct ca *ca) { return ca->db_path; }
-const char *ca_secret_path(const struct ca *ca) { return ca->secret_path; }
-const char *ca_get0_secret(const struct ca *ca) { return ca->secret; }
+const char *ca_secret_path(const struct ca *ca) { return ca->profs[0].secret_path; }
+const char *ca_get0_secret(const struct ca *ca) { return ca->profs[0].secret; }
 const struct ca_config *ca_get0_config(const struct ca *ca) { return ca->cfg; }
 X509 *ca_get0_cert(const struct ca *ca) { return ca->cert; }
 EVP_PKEY *ca_get0_key(const struct ca *ca) { return ca->key; }
@@ -567,12 +880,33 @@ struct ca_db *ca_get0_db(const struct ca *ca) { return ca->db; }
 X509 *ca_get0_signer_cert(const struct ca *ca) { return ca->signer_cert; }
 EVP_PKEY *ca_get0_signer_key(const struct ca *ca) { return ca->signer_key; }
 STACK_OF(X509) *ca_get0_extra_certs(const struct ca *ca) { return ca->extra; }
-X509_STORE *ca_get0_trust(const struct ca *ca) { return ca->trust; }
+X509_STORE *ca_get0_trust(const struct ca *ca) { return ca->profs[0].trust; }
+size_t ca_nprofs(const struct ca *ca) { return ca->nprofs; }
+const struct ca_prof *ca_get0_prof(const struct ca *ca, size_t i) { return &ca->profs[i]; }
+
+const struct ca_prof *
+ca_route(const struct ca *ca, const char *path)
+{
+	const struct ca_profile *p = ca_config_route(ca->cfg, path);
+	size_t i;
+
+	for (i = 0; p != NULL && i < ca->nprofs; i++)
+		if (ca->profs[i].cfg == p)
+			return &ca->profs[i];
+	return NULL;
+}
+STACK_OF(X509) *ca_get0_chain(const struct ca *ca) { return ca->chain; }
+X509 *ca_get0_root(const struct ca *ca) { return ca->root; }
+X509 *ca_get0_old_root(const struct ca *ca) { return ca->old_root; }
+X509 *ca_get0_new_with_old(const struct ca *ca) { return ca->new_with_old; }
+X509 *ca_get0_old_with_new(const struct ca *ca) { return ca->old_with_new; }
+STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca) { return ca->resp_chain; }
+STACK_OF(X509) *ca_get0_capubs(const struct ca *ca) { return ca->capubs; }
 
 const char *
 ca_get0_ref(const struct ca *ca)
 {
-	return ca->cfg->ref != NULL ? ca->cfg->ref : CA_DEFAULT_REF;
+	return ca->cfg->def.ref != NULL ? ca->cfg->def.ref : CA_DEFAULT_REF;
 }
 
 /* ---- issuance ---- */
@@ -610,7 +944,8 @@ ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 		goto out;
 	}
 	if (validity <= 0)
-		validity = ca->cfg->validity > 0 ? ca->cfg->validity : CA_DEFAULT_VALIDITY;
+		validity = ca->cfg->def.validity > 0 ? ca->cfg->def.validity :
+		    CA_DEFAULT_VALIDITY;
 	if ((x = X509_new()) == NULL) {
 		pk_err_ossl(e, "out of memory");
 		goto out;

@@ -1,46 +1,58 @@
 /*
  * ca_server: the CA responder's protocol (RFC 4210 / RFC 4211, RFC 6712), the
- * ca_http_handler_fn that cmpca plugs into its HTTP front.
+ * ca_http_handler_fn (and route function) that cmpca plugs into its HTTP front.
  *
- * Contract (ca.h): one DER request in, one DER response out, always a
- * CMP message (HTTP 500 only when even an error message cannot be built):
+ * Contract (ca.h): one DER request on a profile's path in, one DER response out,
+ * always a CMP message (HTTP 500 only when even an error message cannot be
+ * built). The profile (cmpca.conf) gives the reference, secret, trust anchors
+ * and issuing policy that apply:
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
- *                       the requested key, subject and subjectAltName; "waiting"
- *                       first when --poll N is set; implicitConfirm granted when
- *                       asked and --implicit-confirm yes; the ip carries caPubs
+ *                       the requested key (of a type the profile certifies),
+ *                       subject and subjectAltName; "waiting" first when the
+ *                       profile polls; implicitConfirm granted when asked and
+ *                       allowed; the ip carries caPubs (the chain's root)
  *   certConf         -> pkiConf; statusInfo absent or accepted confirms, a
  *                       rejection marks the transaction rejected and REVOKES the
  *                       certificate (reason unspecified) so it cannot be used
- *   pollReq          -> pollRep (checkAfter) until the --poll count is reached,
- *                       then the ip/cp/kup with the certificate
- *   rr               -> rp; revocation recorded in the database
- *   genm             -> genp: caCerts, signKeyPairTypes; other infoTypes are
- *                       answered without a value
+ *   pollReq          -> pollRep (checkAfter) until the profile's poll count is
+ *                       reached, then the ip/cp/kup with the certificate
+ *   rr               -> rp; revocation recorded in the database, by CRLReason:
+ *                       certificateHold suspends (the certificate is refused as
+ *                       a credential), removeFromCRL releases a hold, any other
+ *                       reason revokes for good (a hold too)
+ *   genm             -> genp (RFC 9483 4.3): caCerts, rootCaKeyUpdate,
+ *                       certReqTemplate, signKeyPairTypes; other infoTypes are
+ *                       left out (RFC 4210 5.3.19)
  *   error            -> pkiConf (the transaction is marked rejected)
  * Anything refused is answered with an error message (status rejection, the
  * failInfo bit, the reason as statusString).
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. PBM needs
- * senderKID = the configured reference and a MAC with the configured secret (not
- * for kur). A signature needs the protecting certificate (found in extraCerts by
- * senderKID, then sender name, else the first) to chain to the CA (a certificate
- * this CA issued and has not revoked) or, for ir, certConf, pollReq and genm, to a
- * --trust anchor (3GPP TS 33.310 vendor certificate). A kur must be signed by the
- * certificate it updates; an rr signed by a certificate may only revoke that one.
+ * senderKID = the profile's reference and a MAC with its secret (not for kur; a
+ * profile without a secret takes none). A signature needs the protecting
+ * certificate (found in extraCerts by senderKID, then sender name, else the
+ * first) to be issued by this CA (the CA certificate is the anchor, root or
+ * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
+ * and not revoked) or, for ir, certConf, pollReq and genm, to chain to one of
+ * the profile's trust anchors (3GPP TS 33.310 vendor certificate). The request's
+ * extraCerts and the CA's chain are path material, never anchors. A kur must be
+ * signed by the certificate it updates; an rr signed by a certificate may only
+ * revoke that one.
  *
- * Responses: pvno 2, the request's transactionID, recipNonce = its senderNonce, a
- * fresh senderNonce (RFC 4210 5.1.1); PBM with the configured secret (same OWF and
- * MAC as the request) when the request was PBM and passed, otherwise signed with
- * the signer key, the signer certificate and --extra-certs in extraCerts (also
- * errors answering requests that failed authentication, so the client can still
- * authenticate them).
+ * Responses: the request's pvno (RFC 4210 7), the request's transactionID,
+ * recipNonce = its senderNonce, a fresh senderNonce (RFC 4210 5.1.1); PBM with
+ * the profile's secret (same OWF and MAC as the request) when the request was
+ * PBM and passed, otherwise signed with the signer key, the signer certificate
+ * then its chain without the root in extraCerts (also errors answering requests
+ * that failed authentication, so the client can still authenticate them).
  *
  * Transactions live in the database (ca_db_txn_*): the request creates the row
- * (a known transactionID is transactionIdInUse); certConf and pollReq must name a
- * transaction in the right state and answer our last senderNonce in recipNonce.
- * Read-modify-write of a transaction is serialized by a mutex, so several clients
- * (HTTP worker threads) may run at once. Certificates are issued when the request
- * is accepted (also when polling is asked for; polling only delays delivery).
+ * with its profile (a known transactionID is transactionIdInUse); certConf and
+ * pollReq must name a transaction of the same profile in the right state and
+ * answer our last senderNonce in recipNonce. Read-modify-write of a transaction
+ * is serialized by a mutex, so several clients (HTTP worker threads) may run at
+ * once. Certificates are issued when the request is accepted (also when polling
+ * is asked for; polling only delays delivery).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -55,10 +67,6 @@
 
 #include "ca_int.h"
 
-/* RFC 4210 5.3.19 / RFC 9480: id-it-signKeyPairTypes, id-it-caCerts. */
-#define OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"
-#define OID_IT_CA_CERTS			"1.3.6.1.5.5.7.4.17"
-
 /* Which authentications a body type admits. */
 #define AUTH_MAC	0x1	/* PBM with the configured reference and secret */
 #define AUTH_CA		0x2	/* signature, certificate issued by this CA */
@@ -69,14 +77,18 @@
 
 struct ca_server {
 	struct ca *ca;
-	X509_STORE *ca_store;		/* the CA certificate alone */
-	X509_STORE *trust_store;	/* --trust anchors (the ca's), or NULL */
+	X509_STORE *ca_store;		/* the CA certificate alone, as an anchor
+					 * (X509_V_FLAG_PARTIAL_CHAIN) */
+	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
+					 * untrusted path material */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
 };
 
 /* One request being answered. */
 struct rq {
 	const CMP_PKIMESSAGE *req;
+	const struct ca_prof *prof;	/* the profile of the request's path */
+	const struct ca_profile *pc;	/* its configuration */
 	const unsigned char *der;	/* the request as received */
 	size_t der_len;
 	int body;
@@ -121,19 +133,21 @@ octets_hex(const ASN1_OCTET_STRING *o)
 	return pk_hex(ASN1_STRING_get0_data(o), (size_t)ASN1_STRING_length(o), 0);
 }
 
-/* The verify error of a failed chain build, as text. */
+/* Verifies X against STORE with UNTRUSTED as chain material: NULL when it
+ * verifies (*depth = the number of certificates in the chain built, anchor
+ * included), else the verify error as text. */
 static const char *
-chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *ok)
+chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *depth)
 {
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	const char *why = "out of memory";
 
-	*ok = 0;
+	*depth = 0;
 	if (ctx == NULL)
 		return why;
 	if (X509_STORE_CTX_init(ctx, store, x, untrusted) == 1) {
 		if (X509_verify_cert(ctx) == 1) {
-			*ok = 1;
+			*depth = sk_X509_num(X509_STORE_CTX_get0_chain(ctx));
 			why = NULL;
 		} else {
 			why = X509_verify_cert_error_string(
@@ -143,6 +157,58 @@ chain_error(X509_STORE *store, X509 *x, STACK_OF(X509) *untrusted, int *ok)
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	return why;
+}
+
+/* The request's extraCerts followed by the CA's own chain material: what a
+ * signer's path may be built from (never an anchor). New stack, borrowed
+ * certificates (sk_X509_free). */
+static STACK_OF(X509) *
+chain_material(struct ca_server *s, const CMP_PKIMESSAGE *m)
+{
+	STACK_OF(X509) *ec = cmp_msg_get0_extra_certs(m);
+	STACK_OF(X509) *sk = ec != NULL ? sk_X509_dup(ec) : sk_X509_new_null();
+	int i;
+
+	for (i = 0; sk != NULL && i < sk_X509_num(s->material); i++)
+		if (!sk_X509_push(sk, sk_X509_value(s->material, i))) {
+			sk_X509_free(sk);
+			return NULL;
+		}
+	return sk;
+}
+
+/* 0 when X is a certificate this CA issued, on record byte for byte and not
+ * revoked; otherwise refused with the reason. */
+static int
+issued_here(struct ca_server *s, struct rq *c, X509 *x)
+{
+	struct ca_cert_rec r;
+	struct pk_err e;
+	char *serial = ca_serial_hex(X509_get0_serialNumber(x));
+	X509 *rec = NULL;
+	int f, same;
+
+	pk_err_clear(&e);
+	f = serial != NULL ? ca_db_find_cert(ca_get0_db(s->ca), serial, &r, &e) : 1;
+	free(serial);
+	if (f < 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	if (f == 1)
+		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: the "
+		    "certificate protecting the request is not on record at this CA");
+	rec = ca_cert_rec_get1_x509(&r);
+	same = rec != NULL && X509_cmp(rec, x) == 0;
+	f = r.revoked;
+	X509_free(rec);
+	ca_cert_rec_clear(&r);
+	if (!same)
+		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: the "
+		    "certificate protecting the request is not the one on record "
+		    "with its serial number");
+	if (f)
+		return refuse(c, CMP_FAIL_CERT_REVOKED, "the certificate protecting "
+		    "the request is revoked");
+	return 0;
 }
 
 /* The protecting certificate: RFC 4210 5.1.1 senderKID names its key identifier,
@@ -231,12 +297,12 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 {
 	const CMP_PKIMESSAGE *m = c->req;
 	const ASN1_OCTET_STRING *kid;
-	const char *ref = ca_get0_ref(s->ca), *secret = ca_get0_secret(s->ca);
+	const char *ref = c->pc->ref, *secret = c->prof->secret;
 	const char *why = NULL, *why_trust = NULL;
+	STACK_OF(X509) *material;
 	struct pk_err e;
 	X509 *x;
-	char *serial;
-	int ok = 0, r;
+	int depth = 0, trusted = 0;
 
 	switch (cmp_msg_protection_kind(m)) {
 	case CMP_PROT_NONE:
@@ -250,6 +316,10 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
 			    "a %s must be signed, not MAC-protected",
 			    cmp_body_name(c->body));
+		if (secret == NULL)
+			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
+			    "5.1.3.1: profile %s takes no MAC-protected requests "
+			    "(it has no secret)", c->pc->name);
 		kid = cmp_msg_get0_sender_kid(m);
 		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
 		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
@@ -258,7 +328,7 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
 		pk_err_clear(&e);
-		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &e) != 0)
+		if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL, &e) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
 		c->mac_ok = 1;
@@ -280,31 +350,32 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	if (cmp_msg_verify_sig(m, x, &e) != 0)
 		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3.3: %s",
 		    e.msg);
+	if ((material = chain_material(s, m)) == NULL)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "out of memory");
 	if (allowed & AUTH_CA) {
-		why = chain_error(s->ca_store, x, cmp_msg_get0_extra_certs(m), &ok);
-		if (ok) {
-			/* issued by us: it must be on record and not revoked */
-			serial = ca_serial_hex(X509_get0_serialNumber(x));
-			pk_err_clear(&e);
-			r = serial != NULL ? ca_db_is_revoked(ca_get0_db(s->ca),
-			    serial, &e) : -1;
-			free(serial);
-			if (r == 1)
-				return refuse(c, CMP_FAIL_CERT_REVOKED, "the "
-				    "certificate protecting the request is "
-				    "revoked");
-			if (r != 0)
-				return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "the "
-				    "certificate protecting the request was not "
-				    "issued by this CA: %s", e.msg);
+		/* the CA certificate is the anchor, whether it is a root or not
+		 * (X509_V_FLAG_PARTIAL_CHAIN on a store that holds only it): the
+		 * signer must be its direct subject */
+		why = chain_error(s->ca_store, x, material, &depth);
+		if (why == NULL && depth == 2) {
+			sk_X509_free(material);
+			if (issued_here(s, c, x) != 0)
+				return -1;
 			c->signer_is_ours = 1;
+			X509_up_ref(x);
+			c->signer = x;
+			return 0;
 		}
+		if (why == NULL)
+			why = "it is not issued by this CA directly";
 	}
-	if (!ok && (allowed & AUTH_TRUST) && s->trust_store != NULL) {
-		why_trust = chain_error(s->trust_store, x,
-		    cmp_msg_get0_extra_certs(m), &ok);
+	/* RFC 4210 5.1.3.3 / 3GPP TS 33.310: a full chain to a --trust anchor */
+	if ((allowed & AUTH_TRUST) && c->prof->trust != NULL) {
+		why_trust = chain_error(c->prof->trust, x, material, &depth);
+		trusted = why_trust == NULL;
 	}
-	if (!ok)
+	sk_X509_free(material);
+	if (!trusted)
 		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: "
 		    "the certificate protecting the request is not trusted: %s",
 		    why_trust != NULL ? why_trust : why != NULL ? why :
@@ -319,13 +390,16 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 static void
 hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 {
-	const char *ref = ca_get0_ref(s->ca);
+	const char *ref = c->pc->ref;
 
 	memset(h, 0, sizeof(*h));
 	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
 	h->sender_nonce = c->srv_nonce;
 	h->sender_nonce_len = sizeof(c->srv_nonce);
-	h->pvno = CMP_PVNO;	/* we speak cmp2000 */
+	/* RFC 4210 7: the response has the version of the request (both
+	 * cmp2000 and cmp2021 are ours); RFC 9480 2.20: cmp2021 only where
+	 * its syntax is needed, so we never raise it */
+	h->pvno = c->req != NULL && cmp_msg_pvno(c->req) == 3 ? 3 : CMP_PVNO;
 	if (c->mac_ok) {
 		h->sender_kid = (const unsigned char *)ref;
 		h->sender_kid_len = strlen(ref);
@@ -339,12 +413,13 @@ static int
 protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
 {
-	const char *secret = ca_get0_secret(s->ca);
+	const char *secret = c->prof->secret;
 
+	(void)s;
 	if (c->mac_ok)
 		return cmp_msg_protect_pbm(rsp, secret, strlen(secret), &c->pbm, e);
 	return cmp_msg_protect_sig(rsp, ca_get0_signer_key(s->ca),
-	    ca_get0_signer_cert(s->ca), ca_get0_extra_certs(s->ca), 0, 0, e);
+	    ca_get0_signer_cert(s->ca), ca_get0_resp_chain(s->ca), 0, 0, e);
 }
 
 /* ---- transactions ---- */
@@ -364,6 +439,7 @@ txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
 	t.body_type = c->body;
 	t.sender_nonce = c->nonce;
 	t.server_nonce = c->srv_nonce_hex;
+	t.profile = (char *)c->pc->name;
 	if (keep_request) {
 		t.request = (unsigned char *)c->der;
 		t.request_len = c->der_len;
@@ -435,6 +511,24 @@ csr_san(X509_REQ *csr)
 	return san;
 }
 
+/* Refuses a key the profile does not certify, naming what it does. */
+static void
+refuse_key_type(struct rq *c, EVP_PKEY *pub)
+{
+	struct sbuf b = SBUF_INIT;
+	char grp[64];
+
+	sbuf_printf(&b, "%s %d bits", OBJ_nid2sn(EVP_PKEY_get_base_id(pub)),
+	    EVP_PKEY_get_bits(pub));
+	if (EVP_PKEY_get_utf8_string_param(pub, "group", grp, sizeof(grp), NULL))
+		sbuf_printf(&b, " (%s)", grp);
+	ERR_clear_error();
+	refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "profile %s does not certify a %s "
+	    "key (its key-types are in signKeyPairTypes)", c->pc->name,
+	    sbuf_str(&b));
+	sbuf_free(&b);
+}
+
 /* The certificate answer of a delivered request: ip/cp/kup with CERT, caPubs
  * in an ip (RFC 4210 5.3.2), implicitConfirm when asked and granted. */
 static int
@@ -442,22 +536,16 @@ deliver(struct ca_server *s, struct rq *c, const CMP_PKIMESSAGE *orig,
     long req_id, X509 *cert, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	struct cmp_hdr h;
-	STACK_OF(X509) *capubs = NULL;
-	int type = rep_type(cmp_msg_body_type(orig)), rc;
+	int type = rep_type(cmp_msg_body_type(orig));
 
 	/* RFC 4210 5.1.1.1: implicitConfirm only when asked and allowed */
 	c->implicit = cmp_msg_implicit_confirm(orig) &&
-	    ca_get0_config(s->ca)->implicit_confirm;
+	    c->pc->implicit_confirm;
 	hdr_init(s, c, &h);
-	if (type == CMP_BODY_IP) {
-		capubs = sk_X509_new_null();
-		if (capubs != NULL)
-			sk_X509_push(capubs, ca_get0_cert(s->ca));
-	}
-	rc = cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
-	    NULL, cert, capubs, rsp, e);
-	sk_X509_free(capubs);
-	return rc;
+	/* RFC 4210 5.3.2: caPubs in an ip only */
+	return cmp_build_certrep(&h, c->req, type, req_id, CMP_STATUS_ACCEPTED, 0,
+	    NULL, cert, type == CMP_BODY_IP ? ca_get0_capubs(s->ca) : NULL, rsp,
+	    e);
 }
 
 /* The certReqId of a stored request: the CertReqMsg's, -1 for p10cr
@@ -529,7 +617,7 @@ out:
 static int
 do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
-	const struct ca_config *cfg = ca_get0_config(s->ca);
+	const struct ca_profile *cfg = c->pc;
 	int allowed = AUTH_MAC | AUTH_CA;
 	const CMP_CERTREQMSG *crm = NULL;
 	const CMP_CERTTEMPLATE *tmpl;
@@ -608,8 +696,14 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 				    NULL, NULL);
 		}
 	}
+	/* the profile's issuing policy: the key types it certifies */
+	if (!ca_profile_accepts_key(cfg, pub)) {
+		refuse_key_type(c, pub);
+		goto out;
+	}
 	pk_err_clear(&e);
-	if (ca_issue(s->ca, pub, subject, san, 0, c->tid, &cert, &e) != 0) {
+	if (ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
+	    &e) != 0) {
 		refuse(c, strstr(e.msg, "RFC 5280") != NULL ?
 		    CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE, "%s",
 		    e.msg);
@@ -666,6 +760,14 @@ txn_lookup(struct ca_server *s, struct rq *c, struct ca_txn *t)
 			return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: no "
 			    "transaction with transactionID %s", c->tid);
 		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	}
+	/* a transaction lives in the profile whose path opened it: its
+	 * secret and trust anchors, not another profile's, admit what follows */
+	if (t->profile == NULL || strcmp(t->profile, c->pc->name) != 0) {
+		ca_txn_clear(t);
+		pthread_mutex_unlock(&s->mu);
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
+		    "transactionID %s belongs to another profile's path", c->tid);
 	}
 	/* RFC 4210 5.1.1: recipNonce answers our last senderNonce */
 	rn = octets_hex(cmp_msg_get0_recip_nonce(c->req));
@@ -808,7 +910,7 @@ out:
 static int
 do_pollreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
-	const struct ca_config *cfg = ca_get0_config(s->ca);
+	const struct ca_profile *cfg = c->pc;
 	struct ca_txn t;
 	CMP_PKIMESSAGE *orig = NULL;
 	struct cmp_hdr h;
@@ -883,7 +985,11 @@ do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	pthread_mutex_lock(&s->mu);
-	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0) {
+	/* only a transaction of this profile (see txn_lookup) */
+	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0 &&
+	    strcmp(t.profile, c->pc->name) != 0)
+		ca_txn_clear(&t);
+	else if (t.tid != NULL) {
 		if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
 			(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
 		if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
@@ -908,6 +1014,7 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct ca_cert_rec r;
 	struct cmp_hdr h;
 	struct pk_err e;
+	long reason = -1;
 	int f, rc = -1, found = 0;
 
 	if (authenticate(s, c, AUTH_MAC | AUTH_CA) != 0)
@@ -919,6 +1026,14 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (cmp_rr_count(c->req) != 1) {
 		refuse(c, CMP_FAIL_BAD_REQUEST, "exactly one RevDetails is "
 		    "supported, the request has %d", cmp_rr_count(c->req));
+		goto out;
+	}
+	/* RFC 5280 5.3.1: CRLReason 0 to 10, 7 is not used; certificateHold
+	 * (6) suspends, removeFromCRL (8) releases a hold */
+	if (cmp_rr_reason_code(c->req, 0, &reason) != 0 || reason == 7 ||
+	    reason > 10) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 5280 5.3.1: the reasonCode in "
+		    "crlEntryDetails is not a CRLReason (0 to 10 but 7)");
 		goto out;
 	}
 	d = cmp_rr_get0_details(c->req, 0);
@@ -950,16 +1065,17 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		    "the certificate that signed it");
 		goto out;
 	}
-	if (r.revoked) {
-		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
-		    "is already revoked");
-		goto out;
-	}
-	f = ca_db_revoke(ca_get0_db(s->ca), r.serial, cmp_rr_reason(c->req, 0),
-	    &e);
+	f = ca_db_revoke(ca_get0_db(s->ca), r.serial, (int)reason, &e);
 	if (f == 2) {
 		refuse(c, CMP_FAIL_CERT_REVOKED, "RFC 9483 4.2: the certificate "
-		    "is already revoked");
+		    "is already %s", r.reason == CA_CRL_HOLD ? "on hold" :
+		    "revoked");
+		goto out;
+	}
+	if (f == 3) {
+		refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 5280 5.3.1: removeFromCRL "
+		    "releases a certificate on hold; this one is %s",
+		    r.revoked ? "revoked for good" : "not revoked");
 		goto out;
 	}
 	if (f != 0) {
@@ -981,117 +1097,149 @@ out:
 	return rc;
 }
 
-/* ---- genm ---- */
+/* ---- genm (RFC 4210 5.3.19, RFC 9483 4.3) ---- */
 
-/* An ASN1_TYPE SEQUENCE holding the DER elements in ELEMS (concatenated). */
-static ASN1_TYPE *
-seq_type(const struct sbuf *elems)
+/* The AlgorithmIdentifier of a key type: rsaEncryption (NULL parameters,
+ * RFC 3279 2.3.1), id-ecPublicKey with its namedCurve (RFC 5480 2.1.1),
+ * id-Ed25519 / id-Ed448 without parameters (RFC 8410 3). New. */
+static X509_ALGOR *
+key_type_alg(const struct ca_key_type *kt)
 {
-	ASN1_TYPE *t = NULL;
-	ASN1_STRING *str = NULL;
-	unsigned char *der = NULL, *p;
-	int len = (int)elems->len, total;
+	X509_ALGOR *a = X509_ALGOR_new();
+	int ok;
 
-	total = ASN1_object_size(1, len, V_ASN1_SEQUENCE);
-	if (total <= 0 || (der = OPENSSL_malloc((size_t)total)) == NULL ||
-	    (str = ASN1_STRING_new()) == NULL || (t = ASN1_TYPE_new()) == NULL)
-		goto out;
-	p = der;
-	ASN1_put_object(&p, 1, len, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	if (len > 0)
-		memcpy(p, elems->s, (size_t)len);
-	ASN1_STRING_set0(str, der, total);
-	der = NULL;
-	ASN1_TYPE_set(t, V_ASN1_SEQUENCE, str);
-	str = NULL;
-out:
-	if (str != NULL) {	/* failed before the hand-over */
-		ASN1_TYPE_free(t);
-		t = NULL;
+	if (a == NULL)
+		return NULL;
+	switch (kt->type) {
+	case EVP_PKEY_RSA:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
+		    NULL);
+		break;
+	case EVP_PKEY_EC:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+		    V_ASN1_OBJECT, OBJ_nid2obj(kt->param));
+		break;
+	default:
+		ok = X509_ALGOR_set0(a, OBJ_nid2obj(kt->type), V_ASN1_UNDEF, NULL);
+		break;
 	}
-	OPENSSL_free(der);
-	ASN1_STRING_free(str);
-	return t;
-}
-
-/* RFC 9480 2.5 caCerts: SEQUENCE OF CMPCertificate (the CA, then extras). */
-static ASN1_TYPE *
-ca_certs_value(struct ca_server *s)
-{
-	struct sbuf b = SBUF_INIT;
-	STACK_OF(X509) *extra = ca_get0_extra_certs(s->ca);
-	ASN1_TYPE *t = NULL;
-	unsigned char *der;
-	int i, n;
-
-	for (i = -1; i < sk_X509_num(extra); i++) {
-		X509 *x = i < 0 ? ca_get0_cert(s->ca) : sk_X509_value(extra, i);
-
-		der = NULL;
-		if ((n = i2d_X509(x, &der)) <= 0)
-			goto out;
-		sbuf_add(&b, der, (size_t)n);
-		OPENSSL_free(der);
-	}
-	t = seq_type(&b);
-out:
-	sbuf_free(&b);
-	return t;
-}
-
-/* RFC 4210 5.3.19.2 signKeyPairTypes: SEQUENCE OF AlgorithmIdentifier of the
- * key types we certify. */
-static ASN1_TYPE *
-key_types_value(void)
-{
-	struct sbuf b = SBUF_INIT;
-	ASN1_TYPE *t = NULL;
-	X509_ALGOR *a;
-	unsigned char *der;
-	int i, n, ok = 1;
-
-	for (i = 0; i < 3 && ok; i++) {
-		if ((a = X509_ALGOR_new()) == NULL)
-			break;
-		switch (i) {
-		case 0:
-			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_rsaEncryption),
-			    V_ASN1_NULL, NULL);
-			break;
-		case 1:
-			ok = X509_ALGOR_set0(a,
-			    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-			    OBJ_nid2obj(NID_X9_62_prime256v1));
-			break;
-		default:
-			ok = X509_ALGOR_set0(a, OBJ_nid2obj(NID_ED25519),
-			    V_ASN1_UNDEF, NULL);
-			break;
-		}
-		der = NULL;
-		if (ok && (n = i2d_X509_ALGOR(a, &der)) > 0)
-			sbuf_add(&b, der, (size_t)n);
-		else
-			ok = 0;
-		OPENSSL_free(der);
+	if (!ok) {
 		X509_ALGOR_free(a);
+		return NULL;
 	}
-	if (ok && i == 3)
-		t = seq_type(&b);
-	sbuf_free(&b);
-	return t;
+	return a;
 }
 
-static int
-oid_is(const ASN1_OBJECT *o, const char *text)
+/* RFC 4210 5.3.19.2 signKeyPairTypes: the profile's key types (RSA once). */
+static CMP_ITAV *
+key_types_itav(const struct ca_profile *p)
 {
-	ASN1_OBJECT *x = OBJ_txt2obj(text, 1);
-	int eq = x != NULL && OBJ_cmp(o, x) == 0;
+	STACK_OF(X509_ALGOR) *algs = sk_X509_ALGOR_new_null();
+	CMP_ITAV *it = NULL;
+	X509_ALGOR *a;
+	size_t i, j;
+	int dup;
 
-	ASN1_OBJECT_free(x);
-	return eq;
+	for (i = 0; algs != NULL && i < p->nkey_types; i++) {
+		for (dup = 0, j = 0; j < i; j++)
+			dup |= p->key_types[j].type == EVP_PKEY_RSA &&
+			    p->key_types[i].type == EVP_PKEY_RSA;
+		if (dup)
+			continue;
+		if ((a = key_type_alg(&p->key_types[i])) == NULL ||
+		    !sk_X509_ALGOR_push(algs, a)) {
+			X509_ALGOR_free(a);
+			goto out;
+		}
+	}
+	if (algs != NULL)
+		it = cmp_itav_new_algs(CMP_OID_IT_SIGN_KEY_PAIR_TYPES, algs);
+out:
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	return it;
 }
 
+/* RFC 9483 4.3.3 / RFC 9480 2.16 certReqTemplate: the profile's requirements.
+ * The certTemplate is empty (the subject and its extensions are the
+ * requester's: the CA adds basicConstraints, keyUsage and the key identifiers
+ * itself; publicKey MUST NOT be given); keySpec has one control per key type:
+ * id-regCtrl-rsaKeyLen with the least RSA size, id-regCtrl-algId for the
+ * others. */
+static CMP_ITAV *
+template_itav(const struct ca_profile *p)
+{
+	CMP_CERTREQTEMPLATE *t = CMP_CERTREQTEMPLATE_new();
+	CMP_ITAV *it = NULL;
+	CMP_ATAV *c;
+	X509_ALGOR *a;
+	size_t i;
+
+	if (t == NULL || (t->keySpec = sk_CMP_ATAV_new_null()) == NULL)
+		goto out;
+	for (i = 0; i < p->nkey_types; i++) {
+		if (p->key_types[i].type == EVP_PKEY_RSA)
+			c = cmp_atav_new_rsa_key_len(p->key_types[i].param);
+		else {
+			if ((a = key_type_alg(&p->key_types[i])) == NULL)
+				goto out;
+			c = cmp_atav_new_alg_id(a);
+			X509_ALGOR_free(a);
+		}
+		if (c == NULL || !sk_CMP_ATAV_push(t->keySpec, c)) {
+			CMP_ATAV_free(c);
+			goto out;
+		}
+	}
+	it = cmp_itav_new_cert_req_template(t);
+out:
+	CMP_CERTREQTEMPLATE_free(t);
+	return it;
+}
+
+/* RFC 9480 2.15 / RFC 9483 4.3.2: the root CA's key update. The genm may hold
+ * the requester's current root (rootCaCert): an update is sent when it is the
+ * root before the rollover, or not given; otherwise (it is the current root
+ * already, or a root unknown here) the value is absent, as when no rollover
+ * is configured. */
+static CMP_ITAV *
+root_update_itav(struct ca_server *s, const CMP_ITAV *req, struct rq *c)
+{
+	X509 *have = NULL;
+	struct pk_err e;
+	CMP_ITAV *it;
+	int update = ca_get0_new_with_old(s->ca) != NULL;
+
+	if (update && req != NULL && cmp_itav_is(req, CMP_OID_IT_ROOT_CA_CERT)) {
+		pk_err_clear(&e);
+		if (cmp_itav_get1_cert(req, &have, &e) != 0) {
+			refuse(c, CMP_FAIL_BAD_DATA_FORMAT, "RFC 9480 2.15: "
+			    "rootCaCert: %s", e.msg);
+			return NULL;
+		}
+		if (have != NULL && X509_cmp(have, ca_get0_old_root(s->ca)) != 0)
+			update = 0;
+		X509_free(have);
+	}
+	it = update ? cmp_itav_new_root_ca_key_update(ca_get0_root(s->ca),
+	    ca_get0_new_with_old(s->ca), ca_get0_old_with_new(s->ca)) :
+	    cmp_itav_new_root_ca_key_update(NULL, NULL, NULL);
+	if (it == NULL)
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build rootCaKeyUpdate");
+	return it;
+}
+
+/*
+ * RFC 4210 5.3.19 / RFC 9483 4.3: one answer per infoType asked for:
+ *   caCerts           the CA's chain (the CA certificate first, up to the root)
+ *   rootCaCert        rootCaKeyUpdate (its own infoType; RFC 9480 2.15), also
+ *                     for a genm naming id-it-rootCaKeyUpdate itself (what
+ *                     OpenSSL 3.0's client can send)
+ *   certReqTemplate   the profile's template
+ *   signKeyPairTypes  the profile's key types
+ * An infoType we do not know is left out of the genp ("the receiver is free to
+ * ignore any contained OIDs that it does not recognize"); an empty genm gets
+ * an empty genp.
+ */
 static int
 do_genm(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
@@ -1105,40 +1253,39 @@ do_genm(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	if (txn_create(s, c, CA_TXN_CLOSED, 0) != 0)
 		return -1;
 	if ((out = sk_CMP_ITAV_new_null()) == NULL)
-		goto out;
+		goto oom;
 	for (i = 0; i < sk_CMP_ITAV_num(in); i++) {
-		const ASN1_OBJECT *type = sk_CMP_ITAV_value(in, i)->infoType;
-		ASN1_TYPE *v = NULL;
+		const CMP_ITAV *q = sk_CMP_ITAV_value(in, i);
 		CMP_ITAV *it;
 
-		if (oid_is(type, OID_IT_CA_CERTS)) {
-			if ((v = ca_certs_value(s)) == NULL)
+		if (cmp_itav_is(q, CMP_OID_IT_CA_CERTS))
+			it = cmp_itav_new_certs(CMP_OID_IT_CA_CERTS,
+			    ca_get0_chain(s->ca));
+		else if (cmp_itav_is(q, CMP_OID_IT_SIGN_KEY_PAIR_TYPES))
+			it = key_types_itav(c->pc);
+		else if (cmp_itav_is(q, CMP_OID_IT_CERT_REQ_TEMPLATE))
+			it = template_itav(c->pc);
+		else if (cmp_itav_is(q, CMP_OID_IT_ROOT_CA_CERT) ||
+		    cmp_itav_is(q, CMP_OID_IT_ROOT_CA_KEY_UPDATE)) {
+			if ((it = root_update_itav(s, q, c)) == NULL)
 				goto out;
-		} else if (oid_is(type, OID_IT_SIGN_KEY_PAIR_TYPES)) {
-			if ((v = key_types_value()) == NULL)
-				goto out;
-		}
-		/* RFC 4210 5.3.19: what we do not know comes back without a
-		 * value */
-		if ((it = CMP_ITAV_new()) == NULL) {
-			ASN1_TYPE_free(v);
-			goto out;
-		}
-		ASN1_OBJECT_free(it->infoType);
-		it->infoType = OBJ_dup(type);
-		it->infoValue = v;
-		if (it->infoType == NULL || !sk_CMP_ITAV_push(out, it)) {
+		} else
+			continue;
+		if (it == NULL)
+			goto oom;
+		if (!sk_CMP_ITAV_push(out, it)) {
 			CMP_ITAV_free(it);
-			goto out;
+			goto oom;
 		}
 	}
 	hdr_init(s, c, &h);
 	if (cmp_build_genp(&h, c->req, out, rsp, &c->err) != 0)
-		goto out;
+		goto oom;
 	rc = 0;
+	goto out;
+oom:
+	refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
 out:
-	if (rc != 0)
-		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "cannot build the genp");
 	sk_CMP_ITAV_pop_free(out, CMP_ITAV_free);
 	return rc;
 }
@@ -1193,8 +1340,9 @@ dispatch(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 }
 
 int
-ca_server_process(struct ca_server *s, const unsigned char *der, size_t len,
-    CMP_PKIMESSAGE **out, struct pk_err *e)
+ca_server_process(struct ca_server *s, const struct ca_prof *prof,
+    const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
+    struct pk_err *e)
 {
 	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
 	struct rq c;
@@ -1205,6 +1353,8 @@ ca_server_process(struct ca_server *s, const unsigned char *der, size_t len,
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	pk_err_clear(&c.err);
+	c.prof = prof != NULL ? prof : ca_get0_prof(s->ca, 0);
+	c.pc = c.prof->cfg;
 	if (RAND_bytes(c.srv_nonce, sizeof(c.srv_nonce)) != 1)
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
@@ -1253,9 +1403,17 @@ out:
 	return rc;
 }
 
+const void *
+ca_server_route(void *arg, const char *path)
+{
+	struct ca_server *s = arg;
+
+	return ca_route(s->ca, path);
+}
+
 int
-ca_server_handle(void *arg, const unsigned char *req, size_t len,
-    unsigned char **rsp, size_t *rsp_len)
+ca_server_handle(void *arg, const void *route, const unsigned char *req,
+    size_t len, unsigned char **rsp, size_t *rsp_len)
 {
 	struct ca_server *s = arg;
 	CMP_PKIMESSAGE *m = NULL;
@@ -1267,7 +1425,7 @@ ca_server_handle(void *arg, const unsigned char *req, size_t len,
 	*rsp = NULL;
 	*rsp_len = 0;
 	pk_err_clear(&e);
-	if (ca_server_process(s, req, len, &m, &e) != 0 ||
+	if (ca_server_process(s, route, req, len, &m, &e) != 0 ||
 	    cmp_msg_encode(m, &der, &n, &e) != 0)
 		goto out;
 	/* the HTTP front frees with free() */
@@ -1288,18 +1446,26 @@ int
 ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 {
 	struct ca_server *s = xcalloc(1, sizeof(*s));
+	int i;
 
 	*out = NULL;
 	s->ca = ca;
 	pthread_mutex_init(&s->mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
-	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca))) {
+	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca)) ||
+	    !X509_STORE_set_flags(s->ca_store, X509_V_FLAG_PARTIAL_CHAIN) ||
+	    (s->material = sk_X509_dup(ca_get0_chain(ca))) == NULL) {
 		pk_err_ossl(e, "cannot make the CA trust store");
 		ca_server_free(s);
 		return -1;
 	}
-	/* the --trust anchors ca_open loaded (borrowed: the ca outlives us) */
-	s->trust_store = ca_get0_trust(ca);
+	for (i = 0; i < sk_X509_num(ca_get0_extra_certs(ca)); i++)
+		if (!sk_X509_push(s->material,
+		    sk_X509_value(ca_get0_extra_certs(ca), i))) {
+			pk_err_ossl(e, "out of memory");
+			ca_server_free(s);
+			return -1;
+		}
 	*out = s;
 	return 0;
 }
@@ -1310,6 +1476,7 @@ ca_server_free(struct ca_server *s)
 	if (s == NULL)
 		return;
 	X509_STORE_free(s->ca_store);
+	sk_X509_free(s->material);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

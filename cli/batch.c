@@ -4,6 +4,14 @@
  * '#' lines and blank lines are skipped; a line ending in '?' prints the help for
  * that position and runs nothing; a failing line does not stop the run unless
  * stop_on_error. The caller prints the summary (cli_batch_summary).
+ *
+ * A saved configuration is a replayable script: `display current-configuration`
+ * (and so vrpcfg.cfg) is the system view's content, VRP-like, without a
+ * system-view line. In the user view, a line that is a command of the system view
+ * only enters the system view first (silently: the prompt in the echo shows it),
+ * so `pkish -f vrpcfg.cfg` and `ssh dev pkish < vrpcfg.cfg` rebuild the
+ * configuration; its closing `return` goes back to the user view. A line that is
+ * a command of neither view is the user view's error, as at a terminal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +48,8 @@ cli_batch_line(struct cli *c, struct cli_batch *b, const char *line)
 		record_failure(b, b->lineno);
 		return -1;
 	}
+	if (cli_system_line(c, line))
+		cli_view_set(c, "system");
 	{
 		struct sbuf echo = SBUF_INIT;
 

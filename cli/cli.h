@@ -3,7 +3,8 @@
  *
  * Pieces (one file each): tokenizer (token.c), grammar model loaded from
  * the grammar files schemas/NAME.xml, validated against cli.xsd (grammar.c), the matcher serving
- * execution, '?' and Tab (match.c), the configuration tree and its rendering
+ * execution, '?' and Tab (match.c), the output filters of display commands
+ * (filter.c), the configuration tree and its rendering
  * (config.c), the session: views, prompt, dispatch, output (session.c), the general
  * commands (cmd_sys.c), the batch and libedit front ends (batch.c, edit.c), the
  * program (main.c).
@@ -82,6 +83,9 @@ typedef int (*cli_handler_fn)(struct cli *c, const struct cli_args *a);
 /* Lists the existing objects of a kind (for Tab and the existence check of params
  * with object="KIND"). Returns a NULL-terminated array of new strings. */
 typedef char **(*cli_list_fn)(void *arg);
+/* Words the error for NAME, which names no existing object of the kind, into MSG
+ * without "Error: " ("The key pair k9 does not exist."). */
+typedef void (*cli_missing_fn)(void *arg, const char *name, struct sbuf *msg);
 
 /* ---- feature registration ----------------------------------------------
  * Each feature (cmd_sys.c, cmd_pki.c, cmd_cmp.c) has an init that registers its
@@ -100,8 +104,10 @@ void cli_cmp_init(struct cli *c);
 
 /* Handler NAME (the grammar's handler= or check=) is FN. */
 void cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn);
-/* Params with object="KIND" name one of LIST(ARG). */
-void cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg);
+/* Params with object="KIND" name one of LIST(ARG); a name that is none of them is
+ * answered with MISSING's words (NULL: "The KIND NAME does not exist."). */
+void cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
+    cli_missing_fn missing, void *arg);
 
 /* ---- typed configuration: bindings ------------------------------------------
  * A feature reads the configuration of a view as a struct of its own, filled from
@@ -170,6 +176,7 @@ enum cli_status {
 	CLI_AMBIGUOUS,
 	CLI_WRONG_PARAM,
 	CLI_TOO_MANY,
+	CLI_MISSING,		/* the syntax is right, a named object does not exist */
 };
 
 /* The message of a caret error ("Error: Unrecognized command found at '^' position."). */
@@ -192,6 +199,9 @@ void cli_free(struct cli *c);
 /* Runs one input line: returns 0 when it succeeded or was skipped, -1 when it
  * failed (caret error or a handler failure). Output goes to the session's out. */
 int cli_exec(struct cli *c, const char *line);
+/* 1 when LINE, in the user view, is a command of the system view only (a line
+ * of a saved configuration): batch mode enters the system view for it. */
+int cli_system_line(struct cli *c, const char *line);
 /* LINE as the console echoes it: values of secret parameters replaced by
  * asterisks (matched in the current view). Appends to OUT. */
 void cli_echo_text(struct cli *c, const char *line, struct sbuf *out);
@@ -214,6 +224,17 @@ void cli_view_set(struct cli *c, const char *view);
 int cli_load_config(struct cli *c, const char *path, const char *shown);
 /* 1 once `quit` was given in user view. */
 int cli_done(const struct cli *c);
+/* Writes the configuration to flash:/FILE (a checked bare name) atomically and
+ * prints "Save the configuration successfully."; saving flash:/vrpcfg.cfg makes
+ * the configuration the saved one. -1 (printed) on failure. */
+int cli_save(struct cli *c, const char *file);
+/* 1 when the configuration differs from the one loaded at start or last saved
+ * to flash:/vrpcfg.cfg. */
+int cli_unsaved(struct cli *c);
+/* The shell is about to end (quit in the user view, Ctrl+D): at a terminal,
+ * unsaved changes are announced and the operator is asked whether to save them
+ * first; batch mode says nothing. */
+void cli_leave(struct cli *c);
 
 /* Output: everything the console shows goes through these. */
 void cli_out(struct cli *c, const char *fmt, ...)
@@ -223,12 +244,20 @@ void cli_write(struct cli *c, const char *text);
 /* Prints a line that was not asked for (an event of the device): at a terminal
  * the prompt and typed text are hidden and redrawn around it; in daemon mode it
  * goes to stderr (with the time) and syslog; while a command runs it is output
- * like the command's. */
+ * like the command's. When stderr is the systemd journal (JOURNAL_STREAM), the
+ * daemon writes each line once, to stderr with its sd-daemon priority prefix. */
 void cli_notify(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Prints "Error: <msg>" and returns -1. */
 int cli_error(struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For a handler whose line lacks a value that batch mode cannot ask for (a
+ * secret): the caret after the line and "Error: Incomplete command found at '^'
+ * position."; returns -1. */
+int cli_incomplete(struct cli *c);
+/* Asks for a secret once at a terminal, without echo: a new string (wipe it with
+ * storage_wipe_free), NULL in batch mode or at the end of input. */
+char *cli_ask_secret_once(struct cli *c, const char *prompt);
 /* Asks QUESTION at a terminal (answer y/n); in batch mode prints the question with
  * the automatic answer BATCH_ANSWER and returns it. 1 yes, 0 no. */
 int cli_confirm(struct cli *c, const char *question, int batch_answer);

@@ -101,6 +101,7 @@ struct reg_handler {
 struct reg_object {
 	const char *kind;
 	cli_list_fn list;
+	cli_missing_fn missing;
 	void *arg;
 };
 
@@ -120,7 +121,7 @@ struct cli_registry {
 
 void registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn);
 void registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
-    void *arg);
+    cli_missing_fn missing, void *arg);
 void registry_add_view(struct cli_registry *r, const struct cli_view_binding *vb,
     void *arg);
 /* The handler / object kind / view binding registered under NAME, or NULL. */
@@ -154,9 +155,11 @@ struct match_env {
 struct match_result {
 	enum cli_status status;
 	size_t bad_col;		/* column of the caret in the line */
-	struct gcmd *cmd;	/* CLI_OK */
+	struct gcmd *cmd;	/* CLI_OK, CLI_MISSING */
 	struct cli_args args;	/* CLI_OK: owned arrays, values borrowed from tokens */
 	struct gview *view;	/* the view where the command matched */
+	const char *missing_kind;	/* CLI_MISSING: the object kind (borrowed) */
+	const char *missing_value;	/* CLI_MISSING: the name typed (borrowed) */
 };
 
 /* Matches TOKS in view V (falls back to parent views). */
@@ -175,11 +178,45 @@ int match_help(const struct match_env *m, const struct gview *v,
     struct sbuf *out);
 char **match_complete(const struct match_env *m, const struct gview *v,
     const struct cli_tokens *toks, const char *line, size_t *word_start);
-/* Type check of one value; 1 valid. */
+/* Type check of one value, the existence of the object it names included; 1
+ * valid. */
 int param_value_ok(const struct match_env *m, const struct gparam *p,
     const char *value);
+/* The same without the existence check. */
+int param_type_ok(const struct gparam *p, const char *value);
 /* Display form of a param type ("STRING<1-64>"). */
 void param_type_text(const struct gparam *p, struct sbuf *out);
+
+/* ---- output filters of display commands (filter.c) ---- */
+
+#include <regex.h>
+
+enum filter_kind { FILTER_NONE, FILTER_INCLUDE, FILTER_EXCLUDE, FILTER_BEGIN,
+	FILTER_COUNT };
+
+struct cli_filter {
+	enum filter_kind kind;
+	regex_t re;
+	int compiled;
+};
+
+/* The index of the first unquoted "|" word of T, or T->n. */
+size_t filter_pipe(const struct cli_tokens *t);
+/* 1 when CMD is a display command (its first keyword is "display"). */
+int gcmd_is_display(const struct grammar *g, const struct gcmd *cmd);
+/* Parses the words after T->v[PIPE] (LINE is the typed line) into *F. A syntax
+ * error returns its status with *bad_col; a regular expression that does not
+ * compile returns CLI_OK with F->kind FILTER_NONE and the message in ERR. */
+enum cli_status filter_parse(const struct cli_tokens *t, size_t pipe,
+    const char *line, struct cli_filter *f, size_t *bad_col, struct sbuf *err);
+void filter_free(struct cli_filter *f);
+/* The lines of TEXT that F lets through (or, count, their number) into OUT. */
+void filter_apply(const struct cli_filter *f, const char *text, struct sbuf *out);
+/* '?' after the "|" word at PIPE. */
+void filter_help(const struct cli_tokens *t, size_t pipe, size_t prompt_len,
+    struct sbuf *out);
+/* Tab after the "|": the filter keywords completing the last word. */
+char **filter_complete(const struct cli_tokens *t, size_t pipe, size_t *word_start);
 
 /* ---- config tree ---- */
 
@@ -246,9 +283,16 @@ struct cli {
 	struct device *dev;		/* the device core: CMP sessions, scheduler */
 	struct loop *loop;		/* the device's: timers, background completions */
 	int daemon;			/* no console: events go to stderr + syslog */
+	int stderr_journal;		/* daemon: stderr is the journal, so events
+					 * go there only (once) */
 	int in_exec;			/* a command line is running */
 	int no_prompt;			/* carets count from the line (startup load) */
+	size_t end_col;			/* the running line's end, as the console
+					 * shows it (cli_incomplete's caret) */
 	char *hostname;			/* %s of the prompts, NULL: "pkish" */
+	char *saved;			/* the configuration's text when it was
+					 * loaded at start or last saved to
+					 * vrpcfg.cfg (cli_unsaved) */
 	void (*redraw)(void *arg);	/* front end: redraw prompt and line */
 	void *redraw_arg;
 };

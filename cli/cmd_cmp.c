@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../device/device.h"
+#include "../pki/pki.h"
 #include "cli_int.h"
 
 /* ---- the session view, typed: one binding table, checked when the grammar
@@ -101,14 +102,24 @@ h_session_check(struct cli *c, const struct cli_args *a)
 	} else if (cli_kw(a, "url")) {
 		if (!device_url_ok(cli_arg(a, "url"), cli_kw(a, "esc"), &e))
 			return cli_error(c, "%s", e.msg);
-	} else if ((v = cli_arg(a, "file")) != NULL) {
+	} else if ((v = cli_arg(a, "file")) != NULL &&
+	    cli_kw(a, "authentication-cert")) {
+		/* an imported local certificate by its name first, else the file
+		 * (device.h: the file is only the way in) */
 		struct pki_cert_info info;
 
-		if (pki_cert_file_info(c->pki, PKI_FMT_AUTO, v, &info, &e) != 0)
+		if (device_auth_cert_info(c->dev, v, &info, &e) != 0)
 			return cli_error(c, "%s", e.msg);
-		if (cli_kw(a, "authentication-cert") && info.key_name[0] == '\0')
+		if (info.key_name[0] == '\0')
 			return cli_error(c, "The certificate %s does not match any key "
 			    "pair in the device.", v);
+	} else if (v != NULL) {
+		/* verification-cert: an imported CA certificate, else the file */
+		struct pki_cert_info info;
+
+		if (pki_cert_get0(c->pki, PKI_CERT_CA, v) == NULL &&
+		    pki_cert_file_info(c->pki, PKI_FMT_AUTO, v, &info, &e) != 0)
+			return cli_error(c, "%s", e.msg);
 	} else if (cli_kw(a, "auto-update")) {
 		const char *what = cfg.entity == NULL ? "entity" :
 		    cfg.ca_name == NULL ? "CA name" : cfg.url == NULL ? "server URL" :
@@ -140,18 +151,39 @@ was_interrupted(void *arg)
 	return interrupted;
 }
 
-/* Runs KIND for session NAME; prints the outcome. */
+/* Runs KIND for session NAME; prints the outcome. A failure is one Error line
+ * with its cause (the device's message carries the CA's status, failInfo and
+ * text, and whether the answer was authenticated): nothing before it claims a
+ * success, nothing after it repeats it. An existing result file is replaced only
+ * after a question at a terminal; in batch mode it is replaced and said so. */
 static int
 run_action(struct cli *c, const char *name, enum device_req kind)
 {
+	const struct device_session *s = device_session_find(c->dev, name);
 	struct device_result r;
 	struct pk_err e;
 	struct sigaction sa, old;
-	int rc;
+	char file[300], q[512];
+	int rc, existed;
 
+	if (s != NULL)
+		name = device_session_cfg(s)->name;
+	device_result_file(name, kind, file, sizeof(file));
+	existed = pki_public_exists(c->pki, file);
+	if (existed && c->interactive) {
+		snprintf(q, sizeof(q), "Warning: The file flash:/pki/public/%s exists and "
+		    "will be replaced by the new certificate. Continue? [Y/N]:", file);
+		if (!cli_confirm(c, q, 1)) {
+			cli_out(c, "Info: The %s was not sent.\n", device_req_action(kind));
+			return 0;
+		}
+	}
 	interrupted = 0;
 	if (c->interactive) {
-		/* Ctrl+C stops a transaction that waits (the console keeps running) */
+		/* Ctrl+C stops the transaction in any phase (connecting, waiting
+		 * for the answer, polling: the engine asks was_interrupted every
+		 * 100 ms, and the signal interrupts its waits); the console keeps
+		 * running. No SA_RESTART: a wait returns at once. */
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_sigint;
 		sigaction(SIGINT, &sa, &old);
@@ -159,22 +191,15 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 	rc = device_request(c->dev, name, kind, was_interrupted, NULL, &r, &e);
 	if (c->interactive)
 		sigaction(SIGINT, &old, NULL);
+	/* the terminal echoed "^C" where the cursor was: the outcome goes on a
+	 * line of its own */
+	if (c->interactive && interrupted)
+		cli_write(c, "\n");
 	if (rc != 0 && !r.sent)
 		return cli_error(c, "%s", e.msg);
-	if (rc != 0) {
-		cli_error(c, "The %s of the CMP session %s failed: %s",
-		    device_req_action(kind), device_session_cfg(device_session_find(c->dev,
-		    name))->name, e.msg);
-		if (r.status >= 0)
-			cli_out(c, "Info: PKIStatus: %s%s%s%s%s%s\n", r.status_name,
-			    r.failinfo[0] ? ", failInfo: " : "", r.failinfo,
-			    r.status_text[0] ? ", text: \"" : "", r.status_text,
-			    r.status_text[0] ? "\"" : "");
-		if (r.unauthenticated)
-			cli_out(c, "Warning: The error message was not authenticated "
-			    "(unprotected or with a protection that did not verify).\n");
-		return -1;
-	}
+	if (rc != 0)
+		return cli_error(c, "The %s of the CMP session %s failed: %s",
+		    device_req_action(kind), name, e.msg);
 	{
 		const struct device_session_cfg *cfg =
 		    device_session_cfg(device_session_find(c->dev, name));
@@ -182,8 +207,17 @@ run_action(struct cli *c, const char *name, enum device_req kind)
 		if (r.key_replaced)
 			cli_out(c, "Info: The key pair %s was replaced by the new key "
 			    "pair.\n", cfg->key);
+		if (existed && strcmp(file, r.cert_file) == 0)
+			cli_out(c, "Info: The existing file flash:/pki/public/%s was "
+			    "overwritten.\n", r.cert_file);
 		cli_out(c, "Info: The certificate was saved as flash:/pki/public/%s.\n",
 		    r.cert_file);
+		if (r.local_record == 1)
+			cli_out(c, "Info: The certificate was imported as the local "
+			    "certificate %s.\n", r.cert_file);
+		else if (r.local_record == 2)
+			cli_out(c, "Info: The imported local certificate %s was "
+			    "replaced.\n", r.cert_file);
 		/* the running configuration follows the device */
 		if (r.auth_cert_changed && cli_config_update(c, &session_view, cfg->name,
 		    offsetof(struct device_session_cfg, auth_cert), r.cert_file) == 0)
@@ -226,9 +260,11 @@ h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 		return cli_error(c, "The CMP session %s does not exist.", name);
 	name = device_session_cfg(device_session_find(c->dev, name))->name;
 	if (rc == 0)
-		cli_out(c, "Info: The CMP session %s is not polling.\n", name);
+		cli_out(c, "Info: The CMP session %s has no transaction in "
+		    "progress.\n", name);
 	else
-		cli_out(c, "Info: Polling of the CMP session %s will stop.\n", name);
+		cli_out(c, "Info: The transaction of the CMP session %s will "
+		    "stop.\n", name);
 	return 0;
 }
 
@@ -331,13 +367,15 @@ h_cmp_display_stats(struct cli *c, const struct cli_args *a)
 		device_session_status(s, &st);
 		if (shown++)
 			cli_out(c, "\n");
+		/* the vendor's layout, spelling and columns: the three Send lines,
+		 * then the three fail lines */
 		cli_out(c, " CMP Context Name: %s\n", device_session_cfg(s)->name);
-		cli_out(c, " Ir Send Counts : %lu\n", st.sent[DEVICE_IR]);
-		cli_out(c, " Ir Fail Counts : %lu\n", st.failed[DEVICE_IR]);
-		cli_out(c, " Cr Send Counts : %lu\n", st.sent[DEVICE_CR]);
-		cli_out(c, " Cr Fail Counts : %lu\n", st.failed[DEVICE_CR]);
-		cli_out(c, " Kur Send Counts : %lu\n", st.sent[DEVICE_KUR]);
-		cli_out(c, " Kur Fail Counts : %lu\n", st.failed[DEVICE_KUR]);
+		cli_out(c, " %-22s: %lu\n", "Ir Send Counts", st.sent[DEVICE_IR]);
+		cli_out(c, " %-22s: %lu\n", "Cr Send Counts", st.sent[DEVICE_CR]);
+		cli_out(c, " %-22s: %lu\n", "Kur Send Counts", st.sent[DEVICE_KUR]);
+		cli_out(c, " %-20s: %lu\n", "Ir Faild Counts", st.failed[DEVICE_IR]);
+		cli_out(c, " %-20s: %lu\n", "Cr Faild Counts", st.failed[DEVICE_CR]);
+		cli_out(c, " %-20s: %lu\n", "Kur Faild Counts", st.failed[DEVICE_KUR]);
 	}
 	if (shown == 0)
 		cli_out(c, "Info: No CMP session exists.\n");

@@ -104,13 +104,36 @@ h_display_entity(struct cli *c, const struct cli_args *a)
 
 /* ---- key pairs ---- */
 
+/* A key pair a CMP session uses is neither destroyed nor replaced: said before
+ * any question, naming the session. */
 static int
-confirm_replace(struct cli *c, const char *name)
+key_in_use(struct cli *c, const char *name, const char *what)
+{
+	const char *user = device_key_user(c->dev, name);
+
+	if (user == NULL)
+		return 0;
+	cli_error(c, "The key pair %s is used by the CMP session %s and cannot be %s.",
+	    name, user, what);
+	return 1;
+}
+
+/* 1: go on (no key pair NAME, or the operator agreed to replace it of type T);
+ * 0: the operator said no; -1: refused (printed). */
+static int
+confirm_replace(struct cli *c, const char *name, enum pki_key_type type)
 {
 	enum pki_key_type t = pki_key_exists(c->pki, name);
 
 	if (t == PKI_KEY_ANY)
 		return 1;
+	if (t != type) {
+		cli_error(c, "The key pair %s exists and is an %s key pair; destroy it "
+		    "first.", name, t == PKI_KEY_RSA ? "RSA" : "ECC");
+		return -1;
+	}
+	if (key_in_use(c, name, "replaced"))
+		return -1;
 	cli_out(c, "Info: The key pair %s already exists.\n", name);
 	return cli_confirm(c, "Are you sure you want to replace it? [y/n]:", 1);
 }
@@ -120,7 +143,7 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 {
 	const char *name = cli_arg(a, "key"), *bits_s = cli_arg(a, "bits");
 	struct pk_err e;
-	int bits = bits_s ? atoi(bits_s) : 0, used;
+	int bits = bits_s ? atoi(bits_s) : 0, used, rc;
 
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
@@ -146,8 +169,8 @@ h_rsa_create(struct cli *c, const struct cli_args *a)
 		}
 		free(ans);
 	}
-	if (!confirm_replace(c, name))
-		return 0;
+	if ((rc = confirm_replace(c, name, PKI_KEY_RSA)) <= 0)
+		return rc;
 	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
 	cli_out(c, "Generating key-pairs...\n");
 	fflush(c->out);
@@ -166,6 +189,7 @@ h_ecc_create(struct cli *c, const struct cli_args *a)
 	const char *name = cli_arg(a, "key"), *curve = NULL;
 	const char *const *curves = pki_ec_curves();
 	struct pk_err e;
+	int rc;
 
 	for (size_t i = 0; curves[i] != NULL; i++)
 		if (cli_kw(a, curves[i]))
@@ -174,8 +198,8 @@ h_ecc_create(struct cli *c, const struct cli_args *a)
 		return cli_error(c, "Unsupported curve.");
 	if (!pki_key_name_ok(name, &e))
 		return cli_error(c, "%s", e.msg);
-	if (!confirm_replace(c, name))
-		return 0;
+	if ((rc = confirm_replace(c, name, PKI_KEY_EC)) <= 0)
+		return rc;
 	cli_out(c, "Info: The name of the new key-pair will be: %s\n", name);
 	cli_out(c, "Generating key-pairs...\n");
 	fflush(c->out);
@@ -191,6 +215,8 @@ key_destroy(struct cli *c, const struct cli_args *a, enum pki_key_type t)
 	const char *name = cli_arg(a, "key");
 	struct pk_err e;
 
+	if (key_in_use(c, name, "deleted"))
+		return -1;
 	if (c->interactive &&
 	    !cli_confirm(c, "Are you sure you want to delete the key pair? [y/n]:", 1))
 		return 0;
@@ -238,26 +264,128 @@ h_ecc_display(struct cli *c, const struct cli_args *a)
 	return key_display(c, a, PKI_KEY_EC);
 }
 
+/* A password given on the line: plain, or the sealed form of the configuration
+ * (unsealed into *plain, which the caller wipes). NULL with the error printed. */
+static const char *
+line_password(struct cli *c, const char *pw, char **plain)
+{
+	struct pk_err e;
+
+	*plain = NULL;
+	if (pw == NULL || !storage_is_sealed(pw))
+		return pw;
+	if (storage_unseal(c->st, pw, plain, &e) != 0) {
+		cli_error(c, "The password cannot be used: %s.", e.msg);
+		return NULL;
+	}
+	return *plain;
+}
+
+/* FILE in flash:/pki/public is about to be written: 1 go on (it does not exist,
+ * the operator agreed, or batch mode, where *replaced says it was), 0 not. */
+static int
+confirm_overwrite(struct cli *c, const char *file, int *replaced)
+{
+	char q[512];
+
+	*replaced = pki_public_exists(c->pki, file);
+	if (!*replaced || !c->interactive)
+		return 1;
+	snprintf(q, sizeof(q), "Warning: The file flash:/pki/public/%s exists and will "
+	    "be overwritten. Continue? [Y/N]:", file);
+	return cli_confirm(c, q, 1);
+}
+
+/* pki export {rsa|ecc}-key-pair KEY {pem|pkcs12} FILE password PW */
 static int
 h_key_export(struct cli *c, const struct cli_args *a)
 {
-	const char *pw = cli_arg(a, "password");
-	char *plain = NULL;
+	const char *name = cli_arg(a, "key"), *file = cli_arg(a, "file");
+	int pkcs12 = cli_kw(a, "pkcs12"), replaced, rc;
+	const char *pw;
+	char *plain;
 	struct pk_err e;
-	int rc;
 
-	if (storage_is_sealed(pw)) {
-		if (storage_unseal(c->st, pw, &plain, &e) != 0)
-			return cli_error(c, "The password cannot be used: %s.", e.msg);
-		pw = plain;
+	if (!confirm_overwrite(c, file, &replaced)) {
+		cli_out(c, "Info: The key pair %s was not exported.\n", name);
+		return 0;
 	}
-	rc = pki_key_export(c->pki, PKI_KEY_ANY, cli_arg(a, "key"), PKI_KEYFMT_PEM,
-	    cli_arg(a, "file"), pw, PKI_EXPORT_OVERWRITE, &e);
+	if ((pw = line_password(c, cli_arg(a, "password"), &plain)) == NULL)
+		return -1;
+	rc = pki_key_export(c->pki, cli_kw(a, "rsa-key-pair") ? PKI_KEY_RSA :
+	    PKI_KEY_EC, name, pkcs12 ? PKI_KEYFMT_PKCS12 : PKI_KEYFMT_PEM, file, pw,
+	    PKI_EXPORT_OVERWRITE, &e);
 	storage_wipe_free(plain);
 	if (rc != 0)
 		return cli_error(c, "%s", e.msg);
-	cli_out(c, "Info: The key pair %s was exported to flash:/pki/public/%s.\n",
-	    cli_arg(a, "key"), cli_arg(a, "file"));
+	if (replaced)
+		cli_out(c, "Info: The existing file flash:/pki/public/%s was "
+		    "overwritten.\n", file);
+	cli_out(c, "Info: The key pair %s was exported to flash:/pki/public/%s%s.\n",
+	    name, file, pkcs12 ? " in PKCS12 format" : "");
+	return 0;
+}
+
+/* pki import {rsa|ecc}-key-pair KEY [exclude-cert] {pem|pkcs12} FILE [exportable]
+ * [password PW]: the file is read first (is it encrypted?), the password asked
+ * for at a terminal only when it is needed; refusals come before questions. */
+static int
+h_key_import(struct cli *c, const struct cli_args *a)
+{
+	enum pki_key_type type = cli_kw(a, "rsa-key-pair") ? PKI_KEY_RSA : PKI_KEY_EC;
+	enum pki_key_format fmt = cli_kw(a, "pkcs12") ? PKI_KEYFMT_PKCS12 :
+	    PKI_KEYFMT_PEM;
+	const char *name = cli_arg(a, "key"), *file = cli_arg(a, "file"), *pw;
+	const char *tname = type == PKI_KEY_RSA ? "RSA" : "ECC";
+	struct pki_key_import_result res;
+	unsigned flags = 0;
+	char *plain = NULL, *asked = NULL;
+	struct pk_err e;
+	int need, rc = -1;
+
+	if (!pki_key_name_ok(name, &e))
+		return cli_error(c, "%s", e.msg);
+	if ((need = pki_key_file_needs_password(c->pki, fmt, file, &e)) < 0)
+		return cli_error(c, "%s", e.msg);
+	if ((rc = confirm_replace(c, name, type)) <= 0)
+		return rc;
+	if (pki_key_exists(c->pki, name) != PKI_KEY_ANY)
+		flags |= PKI_IMPORT_REPLACE;
+	if (cli_kw(a, "exportable"))
+		flags |= PKI_IMPORT_EXPORTABLE;
+	if (cli_kw(a, "exclude-cert"))
+		flags |= PKI_IMPORT_EXCLUDE_CERT;
+	if ((pw = line_password(c, cli_arg(a, "password"), &plain)) == NULL &&
+	    cli_arg(a, "password") != NULL)
+		return -1;
+	if (pw == NULL && need) {
+		/* CLI.md: asked once at a terminal; in batch mode a secret that
+		 * would be asked for is an incomplete command */
+		if (!c->interactive)
+			return cli_incomplete(c);
+		asked = cli_ask_secret_once(c, "The current password is required, please "
+		    "enter the password <length 1-32>:");
+		if (asked == NULL || asked[0] == '\0' ||
+		    strlen(asked) > PKI_IMPORT_PASSWORD_MAX) {
+			storage_wipe_free(asked);
+			return cli_error(c, "The password must be 1 to %d characters.",
+			    PKI_IMPORT_PASSWORD_MAX);
+		}
+		pw = asked;
+	}
+	rc = pki_key_import(c->pki, type, name, fmt, file, pw, flags, &res, &e);
+	storage_wipe_free(plain);
+	storage_wipe_free(asked);
+	if (rc != 0)
+		return cli_error(c, "%s", e.msg);
+	if (res.weak)
+		cli_out(c, "Warning: Keys less than 3072 digits impose security "
+		    "risks...\n");
+	if (res.cert_imported)
+		cli_out(c, "Info: The certificate in the file was imported as the local "
+		    "certificate %s.\n", res.cert_name);
+	cli_out(c, "Info: Succeeded in importing the %s key pair in %s format.\n",
+	    tname, fmt == PKI_KEYFMT_PKCS12 ? "PKCS12" : "PEM");
 	return 0;
 }
 
@@ -400,6 +528,47 @@ list_cert_records(void *arg)
 	return all;
 }
 
+/* A key pair name that is not of the kind asked for: either no such key pair, or
+ * one of the other type. */
+static void
+missing_key_of(struct cli *c, const char *name, enum pki_key_type want,
+    struct sbuf *msg)
+{
+	enum pki_key_type t = pki_key_exists(c->pki, name);
+
+	if (t != PKI_KEY_ANY && want != PKI_KEY_ANY && t != want)
+		sbuf_printf(msg, "The key pair %s is an %s key pair, not an %s one.",
+		    name, t == PKI_KEY_RSA ? "RSA" : "ECC",
+		    want == PKI_KEY_RSA ? "RSA" : "ECC");
+	else
+		sbuf_printf(msg, "The key pair %s does not exist.", name);
+}
+
+static void
+missing_rsa(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_RSA, msg);
+}
+
+static void
+missing_ecc(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_EC, msg);
+}
+
+static void
+missing_key(void *arg, const char *name, struct sbuf *msg)
+{
+	missing_key_of(arg, name, PKI_KEY_ANY, msg);
+}
+
+static void
+missing_cert(void *arg, const char *name, struct sbuf *msg)
+{
+	(void)arg;
+	sbuf_printf(msg, "The certificate %s does not exist in the device.", name);
+}
+
 void
 cli_pki_init(struct cli *c)
 {
@@ -413,12 +582,13 @@ cli_pki_init(struct cli *c)
 	cli_install_handler(c, "ecc_destroy", h_ecc_destroy);
 	cli_install_handler(c, "ecc_display", h_ecc_display);
 	cli_install_handler(c, "key_export", h_key_export);
+	cli_install_handler(c, "key_import", h_key_import);
 	cli_install_handler(c, "cert_import", h_cert_import);
 	cli_install_handler(c, "cert_delete", h_cert_delete);
 	cli_install_handler(c, "cert_display", h_cert_display);
 	cli_install_handler(c, "cert_validate", h_cert_validate);
-	cli_install_object(c, "rsa-key", list_rsa, c);
-	cli_install_object(c, "ecc-key", list_ecc, c);
-	cli_install_object(c, "key", list_keys, c);
-	cli_install_object(c, "cert-record", list_cert_records, c);
+	cli_install_object(c, "rsa-key", list_rsa, missing_rsa, c);
+	cli_install_object(c, "ecc-key", list_ecc, missing_ecc, c);
+	cli_install_object(c, "key", list_keys, missing_key, c);
+	cli_install_object(c, "cert-record", list_cert_records, missing_cert, c);
 }

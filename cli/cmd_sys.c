@@ -56,6 +56,8 @@ static int
 h_quit(struct cli *c, const struct cli_args *a)
 {
 	(void)a;
+	if (strcmp(c->view->name, "user") == 0)
+		cli_leave(c);	/* unsaved changes: asked at a terminal */
 	return cli_view_up(c);
 }
 
@@ -106,10 +108,7 @@ static int
 h_save(struct cli *c, const struct cli_args *a)
 {
 	const char *file = cli_arg(a, "file");
-	struct sbuf b = SBUF_INIT;
 	struct pk_err e;
-	char *path;
-	int rc;
 
 	if (file == NULL)
 		file = "vrpcfg.cfg";
@@ -120,15 +119,7 @@ h_save(struct cli *c, const struct cli_args *a)
 	if (c->interactive && !cli_confirm(c, "The current configuration will be "
 	    "written to the device.\nAre you sure to continue?[Y/N]", 1))
 		return 0;
-	cfg_render(c->root, 1, &b);
-	path = storage_path(storage_root(c->st), file);
-	rc = storage_write_atomic(path, b.s, b.len, 0644, &e);
-	free(path);
-	sbuf_free(&b);
-	if (rc != 0)
-		return cli_error(c, "Failed to save the configuration: %s.", e.msg);
-	cli_out(c, "Save the configuration successfully.\n");
-	return 0;
+	return cli_save(c, file);
 }
 
 static void
@@ -218,6 +209,13 @@ list_public(void *arg)
 	return names;
 }
 
+static void
+missing_public(void *arg, const char *name, struct sbuf *msg)
+{
+	(void)arg;
+	sbuf_printf(msg, "The file %s does not exist in flash:/pki/public.", name);
+}
+
 void
 cli_sys_init(struct cli *c)
 {
@@ -230,5 +228,5 @@ cli_sys_init(struct cli *c)
 	cli_install_handler(c, "display_version", h_display_version);
 	cli_install_handler(c, "save", h_save);
 	cli_install_handler(c, "dir", h_dir);
-	cli_install_object(c, "public-file", list_public, c);
+	cli_install_object(c, "public-file", list_public, missing_public, c);
 }

@@ -3,6 +3,11 @@
  * redraws the typed line, Tab completion (repeated Tab cycles through the
  * candidates), history, Ctrl+Z as `return`. Only used when stdin is a terminal.
  * Context reaches the callbacks through EL_CLIENTDATA, not globals.
+ *
+ * Secrets typed inline (a MAC secret, a key file password): the history keeps
+ * the masked form, the line is redrawn masked once entered, and every copy of
+ * the typed line (ours and libedit's) is wiped after use. Ctrl+D, like `quit`
+ * in the user view, asks about unsaved configuration changes (cli_leave).
  */
 #include <errno.h>
 #include <histedit.h>
@@ -10,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -225,6 +231,46 @@ read_answer(void *arg, const char *prompt, int echo)
 	return line;
 }
 
+/* libedit's copies of the line just read (the returned buffer and its own line
+ * buffer): wiped, since the line may hold a secret. */
+static void
+wipe_editor_line(struct edit *ed, const char *l)
+{
+	const LineInfoW *li = el_wline(ed->el);
+
+	explicit_bzero((char *)l, strlen(l));
+	if (li != NULL && li->lastchar > li->buffer)
+		explicit_bzero((wchar_t *)li->buffer,
+		    (size_t)(li->lastchar - li->buffer) * sizeof(wchar_t));
+}
+
+/* The history keeps the line as the console echoes it: a secret typed inline
+ * is kept as ******, never in clear (Up-arrow shows the masked form). When the
+ * line held one, the line just typed is redrawn masked on the screen too. */
+static void
+remember(struct edit *ed, const char *line)
+{
+	struct sbuf masked = SBUF_INIT;
+	HistEvent ev;
+
+	cli_echo_text(ed->c, line, &masked);
+	history(ed->hist, &ev, H_ENTER, sbuf_str(&masked));
+	if (strcmp(sbuf_str(&masked), line) != 0) {
+		const char *prompt = cli_prompt(ed->c);
+		struct winsize ws;
+		size_t cols = 80, width = strlen(prompt) + strlen(line), rows;
+
+		if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+			cols = ws.ws_col;
+		rows = width / cols + 1;
+		/* up to the line's first row, clear to the end, print it masked */
+		printf("\033[%zuA\r\033[J%s%s\n", rows, prompt, sbuf_str(&masked));
+		fflush(stdout);
+	}
+	explicit_bzero(masked.s, masked.len);
+	sbuf_free(&masked);
+}
+
 int
 cli_edit_run(struct cli *c)
 {
@@ -270,16 +316,20 @@ cli_edit_run(struct cli *c)
 			continue;
 		}
 		if (l == NULL || count <= 0) {
+			/* Ctrl+D (or the end of the terminal's input) */
 			fputc('\n', stdout);
+			cli_leave(c);
 			break;
 		}
 		line = xstrdup(l);
+		wipe_editor_line(&ed, l);
 		n = strlen(line);
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (n > 0)
-			history(ed.hist, &ev, H_ENTER, line);
+			remember(&ed, line);
 		cli_exec(c, line);
+		explicit_bzero(line, n);
 		free(line);
 	}
 	reset_cycle(&ed);

@@ -4,11 +4,14 @@
  * A set of threads (NFA node + the nodes matched so far) advances token by token.
  * At each token: an exact keyword match wins over prefix matches; several distinct
  * keywords matching by prefix is ambiguous; a keyword wins over a parameter value;
- * parameters are type checked (length, range, IPv4/IPv6, URL, secret, existing
- * object). Errors name the first bad token's column: Unrecognized (no keyword
- * fits), Wrong parameter (a value was expected but does not fit), Ambiguous,
- * Too many parameters (every command already ended), Incomplete (the line stops
- * before any command ends).
+ * parameters are type checked (length, range, IPv4/IPv6, URL, secret). Errors
+ * name the first bad token's column: Unrecognized (no keyword fits), Wrong
+ * parameter (a value was expected but does not fit), Ambiguous, Too many
+ * parameters (every command already ended), Incomplete (the line stops before any
+ * command ends). A value that names an object (object="KIND") which does not
+ * exist is not a syntax error: the walk goes on, and a line whose syntax is right
+ * ends in CLI_MISSING with that value and kind, which the session words as
+ * "The key pair k9 does not exist.".
  *
  * The matcher works on a grammar and an object lister (struct match_env), not on
  * a session: it can run without a flash or a PKI store (test/check_cli.c does).
@@ -129,7 +132,7 @@ object_ok(const struct match_env *m, const struct gparam *p, const char *v)
 }
 
 int
-param_value_ok(const struct match_env *m, const struct gparam *p, const char *v)
+param_type_ok(const struct gparam *p, const char *v)
 {
 	if (has_ctrl(v))
 		return 0;
@@ -188,9 +191,13 @@ param_value_ok(const struct match_env *m, const struct gparam *p, const char *v)
 	}
 	if (p->charset == GC_FILENAME && !storage_name_ok(v, NULL))
 		return 0;
-	if (p->object != NULL && !object_ok(m, p, v))
-		return 0;
 	return 1;
+}
+
+int
+param_value_ok(const struct match_env *m, const struct gparam *p, const char *v)
+{
+	return param_type_ok(p, v) && (p->object == NULL || object_ok(m, p, v));
 }
 
 void
@@ -218,18 +225,28 @@ struct walk {
 	enum cli_status status;
 	size_t bad;		/* index of the bad token */
 	struct tset s;		/* threads after the last consumed token */
+	/* the first token that names an object that does not exist (taken for the
+	 * syntax, reported once the whole line matches) */
+	int missing;
+	size_t missing_tok;
+	const struct gparam *missing_param;
 };
 
-/* Advances S by token T; returns the new status (CLI_OK when some thread took it). */
+/* Advances S by token T; returns the new status (CLI_OK when some thread took it).
+ * A value that fits a parameter's type but names no existing object of its kind
+ * is taken when nothing else takes it, and *MISSING set to that parameter: the
+ * syntax goes on being checked (a caret for syntax), and the caller names the
+ * missing object (VRP: "The key pair k9 does not exist."). */
 static enum cli_status
-step(const struct match_env *m, struct tset *s, const struct cli_token *tok)
+step(const struct match_env *m, struct tset *s, const struct cli_token *tok,
+    const struct gparam **missing)
 {
 	const char *t = tok->text;
 	/* CLI.md: '?' is never part of a value, unless quoted (a literal then). */
 	int value_ok = tok->quoted || strchr(t, '?') == NULL;
 	const struct grammar *g = m->g;
 	struct tset next = { 0 };
-	int exact = 0, nparam_cand = 0, nparam_ok = 0, any_tok = 0;
+	int exact = 0, nparam_cand = 0, nparam_ok = 0, nparam_absent = 0, any_tok = 0;
 	const char *seen[64];
 	size_t nseen = 0, tl = strlen(t);
 	int prefix_distinct;
@@ -259,6 +276,9 @@ step(const struct match_env *m, struct tset *s, const struct cli_token *tok)
 			nparam_cand++;
 			if (value_ok && param_value_ok(m, n->param, t))
 				nparam_ok++;
+			else if (value_ok && n->param->object != NULL &&
+			    param_type_ok(n->param, t))
+				nparam_absent++;
 		}
 	}
 	if (!any_tok)
@@ -279,6 +299,12 @@ step(const struct match_env *m, struct tset *s, const struct cli_token *tok)
 		else if (nparam_ok)
 			take = n->kind == GN_PARAM && value_ok &&
 			    param_value_ok(m, n->param, t);
+		else if (nparam_absent) {
+			take = n->kind == GN_PARAM && value_ok &&
+			    n->param->object != NULL && param_type_ok(n->param, t);
+			if (take && missing != NULL && *missing == NULL)
+				*missing = n->param;
+		}
 		if (take) {
 			int *path = xmalloc((th->n + 1) * sizeof(int));
 
@@ -306,12 +332,18 @@ walk(const struct match_env *m, const struct gview *v, const struct cli_tokens *
 	memset(w, 0, sizeof(*w));
 	start_set(m, v, &w->s);
 	for (size_t i = 0; i < upto; i++) {
-		enum cli_status st = step(m, &w->s, &toks->v[i]);
+		const struct gparam *missing = NULL;
+		enum cli_status st = step(m, &w->s, &toks->v[i], &missing);
 
 		if (st != CLI_OK) {
 			w->status = st;
 			w->bad = i;
 			return;
+		}
+		if (missing != NULL && !w->missing) {
+			w->missing = 1;
+			w->missing_tok = i;
+			w->missing_param = missing;
 		}
 	}
 	w->status = CLI_OK;
@@ -384,6 +416,12 @@ match_in(const struct match_env *m, const struct gview *v, const struct cli_toke
 		if (th == NULL) {
 			r->status = CLI_INCOMPLETE;
 			r->bad_col = toks->n ? toks->v[toks->n - 1].end : 0;
+		} else if (w.missing) {
+			r->status = CLI_MISSING;
+			r->cmd = m->g->nodes[th->node].cmd;
+			r->bad_col = toks->v[w.missing_tok].col;
+			r->missing_kind = w.missing_param->object;
+			r->missing_value = toks->v[w.missing_tok].text;
 		} else {
 			r->status = CLI_OK;
 			fill_args(m, th, toks, r);
@@ -455,7 +493,7 @@ match_secret_mask(const struct match_env *m, const struct gview *v, const struct
 				if (n->kind == GN_PARAM && n->param->type == GT_SECRET)
 					mask[i] = 1;
 			}
-			if (step(m, &s, &toks->v[i]) != CLI_OK)
+			if (step(m, &s, &toks->v[i], NULL) != CLI_OK)
 				step_lenient(m, &s, toks->v[i].text);
 			if (s.n == 0)
 				break;
@@ -539,6 +577,19 @@ candidates(const struct match_env *m, const struct tset *s, const char *prefix,
 		qsort(v, n, sizeof(*v), cand_cmp);
 	*out = v;
 	return n;
+}
+
+/* 1 when a display command ends in S: its output may be filtered ("|"). */
+static int
+display_may_end(const struct match_env *m, const struct tset *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct gnode *n = &m->g->nodes[s->v[i].node];
+
+		if (n->kind == GN_END && gcmd_is_display(m->g, n->cmd))
+			return 1;
+	}
+	return 0;
 }
 
 static void
@@ -645,7 +696,11 @@ match_help(const struct match_env *m, const struct gview *v, const struct cli_to
 			tset_free(&w.s);
 			return 0;
 		}
-		render_list(cv, n, can_end, out);
+		render_list(cv, n, 0, out);
+		if (can_end && display_may_end(m, &w.s))
+			sbuf_puts(out, "  |  Matching output\n");
+		if (can_end)
+			sbuf_puts(out, "  <cr>\n");
 	}
 	free(cv);
 	tset_free(&w.s);
@@ -737,6 +792,8 @@ cli_status_msg(enum cli_status st)
 		return "Error: Wrong parameter found at '^' position.";
 	case CLI_TOO_MANY:
 		return "Error: Too many parameters found at '^' position.";
+	case CLI_MISSING:
+		return "Error: The object does not exist.";
 	default:
 		return "";
 	}

@@ -22,11 +22,12 @@ registry_add_handler(struct cli_registry *r, const char *name, cli_handler_fn fn
 
 void
 registry_add_object(struct cli_registry *r, const char *kind, cli_list_fn list,
-    void *arg)
+    cli_missing_fn missing, void *arg)
 {
 	r->objects = xrealloc(r->objects, (r->nobjects + 1) * sizeof(*r->objects));
 	r->objects[r->nobjects].kind = kind;
 	r->objects[r->nobjects].list = list;
+	r->objects[r->nobjects].missing = missing;
 	r->objects[r->nobjects].arg = arg;
 	r->nobjects++;
 }

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,9 +28,10 @@ cli_install_handler(struct cli *c, const char *name, cli_handler_fn fn)
 }
 
 void
-cli_install_object(struct cli *c, const char *kind, cli_list_fn list, void *arg)
+cli_install_object(struct cli *c, const char *kind, cli_list_fn list,
+    cli_missing_fn missing, void *arg)
 {
-	registry_add_object(&c->reg, kind, list, arg);
+	registry_add_object(&c->reg, kind, list, missing, arg);
 }
 
 void
@@ -133,12 +135,20 @@ cli_notify(struct cli *c, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (c->daemon) {
+		int prio = strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING;
 		char ts[40];
 
+		if (c->stderr_journal) {
+			/* once: the journal stamps it; the sd-daemon(3) prefix
+			 * gives the priority */
+			fprintf(stderr, "<%d>%s\n", prio, buf);
+			fflush(stderr);
+			return;
+		}
 		pk_time_text(time(NULL), ts, sizeof(ts));
 		fprintf(stderr, "%s pkish: %s\n", ts, buf);
 		fflush(stderr);
-		syslog(strncmp(buf, "Info", 4) == 0 ? LOG_INFO : LOG_WARNING, "%s", buf);
+		syslog(prio, "%s", buf);
 		return;
 	}
 	if (c->redraw != NULL && !c->in_exec) {
@@ -181,6 +191,22 @@ cli_confirm(struct cli *c, const char *question, int batch_answer)
 	return yes;
 }
 
+int
+cli_incomplete(struct cli *c)
+{
+	cli_out(c, "%*s^\n%s\n", (int)c->end_col, "", cli_status_msg(CLI_INCOMPLETE));
+	return -1;
+}
+
+char *
+cli_ask_secret_once(struct cli *c, const char *prompt)
+{
+	if (!c->interactive || c->io.read_line == NULL)
+		return NULL;
+	fflush(c->out);
+	return c->io.read_line(c->io.arg, prompt, 0);
+}
+
 char *
 cli_ask_secret(struct cli *c, const char *prompt, const char *again)
 {
@@ -207,6 +233,65 @@ void
 cli_set_io(struct cli *c, const struct cli_io *io)
 {
 	c->io = *io;
+}
+
+/* ---- saving ---- */
+
+#define STARTUP_FILE "vrpcfg.cfg"
+
+static void
+remember_saved(struct cli *c)
+{
+	struct sbuf b = SBUF_INIT;
+
+	cfg_render(c->root, 1, &b);
+	free(c->saved);
+	c->saved = sbuf_take(&b);
+}
+
+int
+cli_save(struct cli *c, const char *file)
+{
+	struct sbuf b = SBUF_INIT;
+	struct pk_err e;
+	char *path;
+	int rc;
+
+	cfg_render(c->root, 1, &b);
+	path = storage_path(storage_root(c->st), file);
+	rc = storage_write_atomic(path, b.s, b.len, 0644, &e);
+	free(path);
+	sbuf_free(&b);
+	if (rc != 0)
+		return cli_error(c, "Failed to save the configuration: %s.", e.msg);
+	if (strcmp(file, STARTUP_FILE) == 0)
+		remember_saved(c);
+	cli_out(c, "Save the configuration successfully.\n");
+	return 0;
+}
+
+int
+cli_unsaved(struct cli *c)
+{
+	struct sbuf b = SBUF_INIT;
+	int differs;
+
+	cfg_render(c->root, 1, &b);
+	differs = c->saved == NULL || strcmp(c->saved, sbuf_str(&b)) != 0;
+	sbuf_free(&b);
+	return differs;
+}
+
+void
+cli_leave(struct cli *c)
+{
+	if (!c->interactive || c->io.read_line == NULL || !cli_unsaved(c))
+		return;
+	cli_out(c, "Warning: The current configuration has not been saved; it will "
+	    "be lost when pkish ends.\n");
+	if (cli_confirm(c, "Save it to flash:/" STARTUP_FILE " now? [Y/N]:", 0))
+		cli_save(c, STARTUP_FILE);
+	fflush(c->out);
 }
 
 /* ---- state ---- */
@@ -540,14 +625,98 @@ out:
 	return rc;
 }
 
+/* "Error: The CMP session S9 does not exist.": NAME names no object of KIND
+ * (the instances of a view, or a kind a feature registered with its words). */
+static void
+missing_error(struct cli *c, const char *kind, const char *name)
+{
+	struct sbuf msg = SBUF_INIT;
+	const struct reg_object *o;
+
+	if (strncmp(kind, "view-", 5) == 0) {
+		const struct gview *v = grammar_view(c->g, kind + 5);
+
+		sbuf_printf(&msg, "The %s %s does not exist.",
+		    v != NULL && v->noun != NULL ? v->noun : kind + 5, name);
+	} else if ((o = registry_object(&c->reg, kind)) != NULL &&
+	    o->missing != NULL) {
+		o->missing(o->arg, name, &msg);
+	} else {
+		sbuf_printf(&msg, "The %s %s does not exist.", kind, name);
+	}
+	cli_error(c, "%s", sbuf_str(&msg));
+	sbuf_free(&msg);
+}
+
+/* Frees B after wiping it: a command's canonical text holds its secrets in
+ * clear (a handler's password). */
+static void
+sbuf_wipe_free(struct sbuf *b)
+{
+	if (b->s != NULL)
+		explicit_bzero(b->s, b->len);
+	sbuf_free(b);
+}
+
+/* Matches TOKS in the current view into *R. With an unquoted "|" after a display
+ * command, only the words before it are the command (*pipe: the index of "|"),
+ * the rest is its output filter; otherwise *pipe is TOKS->n and the whole line is
+ * matched. */
+static void
+match_cmd(struct cli *c, const struct cli_tokens *toks, const char *line,
+    struct match_result *r, size_t *pipe)
+{
+	struct match_env m = env(c);
+
+	*pipe = filter_pipe(toks);
+	if (*pipe < toks->n) {
+		struct cli_tokens head = *toks;
+
+		head.n = *pipe;
+		head.too_many = 0;
+		match_line(&m, c->view, &head, line, r);
+		if ((r->status == CLI_OK || r->status == CLI_MISSING) &&
+		    gcmd_is_display(c->g, r->cmd) && r->cmd->handler != NULL)
+			return;
+		match_result_free(r);
+		*pipe = toks->n;
+	}
+	match_line(&m, c->view, toks, line, r);
+}
+
+/* Runs the handler of R with its output through filter F (NULL: none). */
+static int
+run_handler(struct cli *c, struct match_result *r, const struct cli_filter *f)
+{
+	struct sbuf cap = SBUF_INIT, out = SBUF_INIT;
+	struct sbuf *prev = c->capture;
+	int rc;
+
+	if (f == NULL)
+		return r->cmd->handler(c, &r->args);
+	c->capture = &cap;
+	rc = r->cmd->handler(c, &r->args);
+	c->capture = prev;
+	if (rc == 0)
+		filter_apply(f, sbuf_str(&cap), &out);
+	else
+		sbuf_puts(&out, sbuf_str(&cap));	/* a failure is never filtered */
+	cli_write(c, sbuf_str(&out));
+	sbuf_free(&out);
+	sbuf_free(&cap);
+	return rc;
+}
+
 int
 cli_exec(struct cli *c, const char *line)
 {
 	struct cli_tokens toks;
 	struct match_result r;
-	size_t plen;
+	struct cli_filter f;
+	size_t plen, pipe;
 	int rc;
 
+	memset(&f, 0, sizeof(f));
 	cli_tokenize(line, &toks);
 	if (toks.help) {
 		cli_help(c, line);
@@ -559,10 +728,13 @@ cli_exec(struct cli *c, const char *line)
 		return 0;
 	}
 	plen = c->no_prompt ? 0 : strlen(cli_prompt(c));
-	{
-		struct match_env m = env(c);
-
-		match_line(&m, c->view, &toks, line, &r);
+	match_cmd(c, &toks, line, &r, &pipe);
+	if (r.status == CLI_MISSING) {
+		/* the syntax is right: name the object, no caret */
+		missing_error(c, r.missing_kind, r.missing_value);
+		match_result_free(&r);
+		cli_tokens_free(&toks);
+		return -1;
 	}
 	if (r.status != CLI_OK) {
 		cli_out(c, "%*s^\n%s\n", (int)(plen + r.bad_col), "",
@@ -571,6 +743,35 @@ cli_exec(struct cli *c, const char *line)
 		cli_tokens_free(&toks);
 		return -1;
 	}
+	for (size_t i = 0; i < r.args.n; i++) {
+		/* the masked form recalled from the history is not a secret */
+		if (r.args.v[i].secret && strcmp(r.args.v[i].value, "******") == 0) {
+			cli_error(c, "The secret ****** is the masked form the history "
+			    "keeps; type the secret itself.");
+			match_result_free(&r);
+			cli_tokens_free(&toks);
+			return -1;
+		}
+	}
+	if (pipe < toks.n) {
+		struct sbuf err = SBUF_INIT;
+		size_t bad = 0;
+		enum cli_status st = filter_parse(&toks, pipe, line, &f, &bad, &err);
+
+		if (st != CLI_OK || f.kind == FILTER_NONE) {
+			if (st != CLI_OK)
+				cli_out(c, "%*s^\n%s\n", (int)(plen + bad), "",
+				    cli_status_msg(st));
+			else
+				cli_error(c, "%s", sbuf_str(&err));
+			sbuf_free(&err);
+			filter_free(&f);
+			match_result_free(&r);
+			cli_tokens_free(&toks);
+			return -1;
+		}
+		sbuf_free(&err);
+	}
 	if (r.view != c->view)
 		leave_to(c, r.view);
 	{
@@ -578,18 +779,47 @@ cli_exec(struct cli *c, const char *line)
 
 		cfg_canonical(&r.args, &canon);
 		r.args.line = sbuf_str(&canon);
+		c->end_col = plen + toks.v[toks.n - 1].end;
 		c->in_exec++;
 		if (r.cmd->handler != NULL)
-			rc = r.cmd->handler(c, &r.args);
+			rc = run_handler(c, &r, pipe < toks.n ? &f : NULL);
 		else
 			rc = exec_config(c, &r, toks.v[toks.n - 1].end, plen);
 		c->in_exec--;
-		sbuf_free(&canon);
+		sbuf_wipe_free(&canon);
 	}
+	filter_free(&f);
 	match_result_free(&r);
 	cli_tokens_free(&toks);
 	fflush(c->out);
 	return rc;
+}
+
+int
+cli_system_line(struct cli *c, const char *line)
+{
+	const struct gview *user = grammar_view(c->g, "user");
+	const struct gview *sys = grammar_view(c->g, "system");
+	struct match_env m = env(c);
+	struct cli_tokens toks;
+	struct match_result r;
+	int yes = 0;
+
+	if (c->view != user || sys == NULL)
+		return 0;
+	cli_tokenize(line, &toks);
+	if (toks.n > 0 && !toks.help) {
+		match_line(&m, user, &toks, line, &r);
+		yes = r.status != CLI_OK && r.status != CLI_MISSING;
+		match_result_free(&r);
+		if (yes) {
+			match_line(&m, sys, &toks, line, &r);
+			yes = r.status == CLI_OK || r.status == CLI_MISSING;
+			match_result_free(&r);
+		}
+	}
+	cli_tokens_free(&toks);
+	return yes;
 }
 
 void
@@ -623,11 +853,20 @@ cli_help(struct cli *c, const char *line)
 {
 	struct cli_tokens toks;
 	struct sbuf out = SBUF_INIT;
+	struct match_result r;
+	size_t pipe;
 
 	struct match_env m = env(c);
 
 	cli_tokenize(line, &toks);
-	match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
+	if ((pipe = filter_pipe(&toks)) < toks.n) {
+		match_cmd(c, &toks, line, &r, &pipe);
+		match_result_free(&r);
+	}
+	if (pipe < toks.n)
+		filter_help(&toks, pipe, strlen(cli_prompt(c)), &out);
+	else
+		match_help(&m, c->view, &toks, line, strlen(cli_prompt(c)), &out);
 	cli_write(c, sbuf_str(&out));
 	fflush(c->out);
 	sbuf_free(&out);
@@ -641,9 +880,18 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 	char **v;
 
 	struct match_env m = env(c);
+	struct match_result r;
+	size_t pipe;
 
 	cli_tokenize(line, &toks);
-	v = match_complete(&m, c->view, &toks, line, word_start);
+	if ((pipe = filter_pipe(&toks)) < toks.n) {
+		match_cmd(c, &toks, line, &r, &pipe);
+		match_result_free(&r);
+	}
+	if (pipe < toks.n)
+		v = filter_complete(&toks, pipe, word_start);
+	else
+		v = match_complete(&m, c->view, &toks, line, word_start);
 	cli_tokens_free(&toks);
 	return v;
 }
@@ -689,6 +937,25 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 	return failed ? -1 : 0;
 }
 
+/* 1 when standard error is the systemd journal: JOURNAL_STREAM ("DEV:INODE",
+ * set by systemd for a service whose output goes to the journal) names the
+ * file standard error is (systemd.exec(5)). Under systemd the daemon's stderr and
+ * syslog both reach the journal, so it then logs each message once. */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &sb) != 0)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
 int
 cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 {
@@ -699,7 +966,7 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->out = stdout;
 	c->interactive = o->interactive;
 	c->daemon = o->daemon;
-	if (c->daemon)
+	if (c->daemon && !(c->stderr_journal = stderr_is_journal()))
 		openlog("pkish", LOG_PID, LOG_DAEMON);
 	if (storage_open(&c->st, o->flash, e) != 0)
 		goto fail;
@@ -734,12 +1001,14 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 	c->view = grammar_view(c->g, "user");
 	c->node = c->root;
 	if (!o->no_startup) {
-		char *cfg = storage_path(o->flash, "vrpcfg.cfg");
+		char *cfg = storage_path(o->flash, STARTUP_FILE);
 
 		if (access(cfg, F_OK) == 0)
-			cli_load_config(c, cfg, "flash:/vrpcfg.cfg");
+			cli_load_config(c, cfg, "flash:/" STARTUP_FILE);
 		free(cfg);
 	}
+	/* what leaving without save would lose is measured from here */
+	remember_saved(c);
 	*out = c;
 	return 0;
 fail:
@@ -759,6 +1028,7 @@ cli_free(struct cli *c)
 	grammar_free(c->g);
 	registry_free(&c->reg);
 	free(c->hostname);
+	free(c->saved);
 	free(c);
 }
 

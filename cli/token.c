@@ -106,8 +106,11 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 void
 cli_tokens_free(struct cli_tokens *t)
 {
-	for (size_t i = 0; i < t->n; i++)
+	/* a token may be a secret typed inline: wiped before it is freed */
+	for (size_t i = 0; i < t->n; i++) {
+		explicit_bzero(t->v[i].text, strlen(t->v[i].text));
 		free(t->v[i].text);
+	}
 	free(t->v);
 	memset(t, 0, sizeof(*t));
 }

@@ -59,7 +59,8 @@
 /* PasswordBasedMac limits (RFC 4210 5.1.3.1 leaves them to the implementation;
  * these keep a hostile peer from making us hash for minutes). */
 #define CMP_PBM_MAX_ITER	100000
-#define CMP_PBM_MIN_ITER	100		/* for protecting; verify accepts >= 1 */
+#define CMP_PBM_MIN_ITER	100		/* RFC 4211 4.4: at least 100 */
+#define CMP_PBM_MIN_SALT	8		/* RFC 8018 4.1: at least 8 octets */
 #define CMP_PBM_MAX_SALT	128
 #define CMP_PBM_DEFAULT_ITER	500
 #define CMP_PBM_DEFAULT_SALT	16
@@ -73,6 +74,15 @@
  * Certificates inside are checked (X509_check_purpose). *out: new message. */
 int cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e);
+/* The same with FLAGS: CMP_DECODE_DER also refuses what is not DER (RFC 6712
+ * 3.3: a DER-encoded PKIMessage): indefinite or non-minimal lengths and tags,
+ * constructed strings, end-of-contents octets, anywhere in the message (inside
+ * certificates too), and values not in their canonical encoding
+ * (cmp_msg_is_der). The protocol paths decode with it; cmpdump does not, and
+ * reports what it sees. */
+#define CMP_DECODE_DER	0x01
+int cmp_msg_decode_ex(const unsigned char *der, size_t len, int flags,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
 /* DER of M into *der (OPENSSL_free) and *len. An unchanged decoded message gives
  * back exactly the bytes it was decoded from. */
 int cmp_msg_encode(const CMP_PKIMESSAGE *m, unsigned char **der, size_t *len,
@@ -85,8 +95,9 @@ int cmp_msg_protected_part(const CMP_PKIMESSAGE *m, unsigned char **der,
 void cmp_msg_touch(CMP_PKIMESSAGE *m);
 /* 1 when M's encoding is canonical DER at the message level (a fresh encoding
  * of the decoded values gives the same bytes: minimal lengths, no indefinite
- * lengths), 0 otherwise. Decoding accepts such BER (RFC 4210 asks for DER, but a
- * peer's signature covers what it sent); a CA may refuse it with badDataFormat. */
+ * lengths), 0 otherwise. cmp_msg_decode() accepts such BER (a peer's signature
+ * covers what it sent; cmpdump reports it); cmp_msg_decode_ex() with
+ * CMP_DECODE_DER refuses it, and a CA may answer it with badDataFormat. */
 int cmp_msg_is_der(const CMP_PKIMESSAGE *m);
 /* The body tag of an undecodable or unsupported message, -1 if even the outer
  * structure does not parse (for diagnostics). */
@@ -215,6 +226,10 @@ int cmp_rr_count(const CMP_PKIMESSAGE *m);
 CMP_CERTTEMPLATE *cmp_rr_get0_details(const CMP_PKIMESSAGE *m, int idx);
 /* CRLReason from crlEntryDetails of entry IDX, -1 when absent. */
 int cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx);
+/* The reasonCode of entry IDX as sent (RFC 5280 5.3.1; the caller judges the
+ * value): 0 with *code, or *code -1 when absent; -1 when it does not decode
+ * (or appears twice) or is negative. */
+int cmp_rr_reason_code(const CMP_PKIMESSAGE *m, int idx, long *code);
 int cmp_rp_count(const CMP_PKIMESSAGE *m);
 int cmp_certconf_count(const CMP_PKIMESSAGE *m);
 CMP_CERTSTATUS *cmp_certconf_get0(const CMP_PKIMESSAGE *m, int idx);
@@ -235,6 +250,47 @@ int cmp_certstatus_check_hash(const CMP_CERTSTATUS *cs, X509 *cert,
 STACK_OF(CMP_ITAV) *cmp_msg_get0_itavs(const CMP_PKIMESSAGE *m);
 /* New ITAV of type OID_TEXT (dotted); VALUE is taken (may be NULL). */
 CMP_ITAV *cmp_itav_new_oid(const char *oid_text, ASN1_TYPE *value);
+/* 1 when IT's infoType is OID_TEXT (dotted, e.g. CMP_OID_IT_CA_CERTS). */
+int cmp_itav_is(const CMP_ITAV *it, const char *oid_text);
+
+/* The values of the support messages (RFC 4210 5.3.19, RFC 9480 2.14-2.16,
+ * RFC 9483 4.3). Builders (cmp_build.c) return a new ITAV (NULL on failure),
+ * DER-encoded; their arguments are copied. Readers (cmp_msg.c) decode IT's
+ * value strictly (one DER value, nothing after it, certificates checked):
+ * 0 with *out new, or NULL when the value is absent; -1 with the reason. */
+/* OID with a SEQUENCE SIZE (1..MAX) OF CMPCertificate: caCerts (RFC 9480
+ * 2.14); no value when CERTS is NULL or empty. */
+CMP_ITAV *cmp_itav_new_certs(const char *oid, STACK_OF(X509) *certs);
+int cmp_itav_get1_certs(const CMP_ITAV *it, STACK_OF(X509) **out,
+    struct pk_err *e);
+/* OID with one CMPCertificate: rootCaCert in a genm (RFC 9480 2.15); no value
+ * when X is NULL. */
+CMP_ITAV *cmp_itav_new_cert(const char *oid, X509 *x);
+int cmp_itav_get1_cert(const CMP_ITAV *it, X509 **out, struct pk_err *e);
+/* id-it-rootCaKeyUpdate with RootCaKeyUpdateContent (RFC 9480 2.15); no value
+ * (no update available) when NEW_WITH_NEW is NULL; the others may be NULL. */
+CMP_ITAV *cmp_itav_new_root_ca_key_update(X509 *new_with_new,
+    X509 *new_with_old, X509 *old_with_new);
+int cmp_itav_get1_root_ca_key_update(const CMP_ITAV *it,
+    CMP_ROOTCAKEYUPDATE **out, struct pk_err *e);
+/* id-it-certReqTemplate with CertReqTemplateContent (RFC 9480 2.16); no value
+ * when T is NULL. */
+CMP_ITAV *cmp_itav_new_cert_req_template(const CMP_CERTREQTEMPLATE *t);
+int cmp_itav_get1_cert_req_template(const CMP_ITAV *it,
+    CMP_CERTREQTEMPLATE **out, struct pk_err *e);
+/* OID with a SEQUENCE OF AlgorithmIdentifier: signKeyPairTypes (RFC 4210
+ * 5.3.19.2); no value when ALGS is NULL. */
+CMP_ITAV *cmp_itav_new_algs(const char *oid, STACK_OF(X509_ALGOR) *algs);
+int cmp_itav_get1_algs(const CMP_ITAV *it, STACK_OF(X509_ALGOR) **out,
+    struct pk_err *e);
+/* keySpec controls of a certificate request template (RFC 9480 2.16):
+ * id-regCtrl-algId with an AlgorithmIdentifier (a key algorithm other than
+ * rsaEncryption, with its parameters, e.g. the curve), id-regCtrl-rsaKeyLen
+ * with the RSA modulus bits. The reader sets *alg (new) or *rsa_bits. */
+CMP_ATAV *cmp_atav_new_alg_id(const X509_ALGOR *alg);
+CMP_ATAV *cmp_atav_new_rsa_key_len(int bits);
+int cmp_atav_keyspec(const CMP_ATAV *a, X509_ALGOR **alg, long *rsa_bits,
+    struct pk_err *e);
 
 /* --- Protection (cmp_protect.c) --- */
 
@@ -270,11 +326,27 @@ int cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret,
  * CERT's subjectKeyIdentifier when absent. */
 int cmp_msg_protect_sig(CMP_PKIMESSAGE *m, EVP_PKEY *key, X509 *cert,
     STACK_OF(X509) *chain, int md_nid, int pss, struct pk_err *e);
-/* Verifies PBM protection with SECRET. Errors name the reason: not protected,
- * not PBM, PBMAC1 unsupported, malformed parameters, iteration count or salt
- * above the cap, unknown OWF or MAC algorithm, wrong MAC. */
+/* What a verifier accepts of a peer's PBMParameter (RFC 4210 5.1.3.1 leaves
+ * it to the implementation). The minimums keep a weak MAC out (RFC 4211 4.4:
+ * iterationCount MUST be at least 100; RFC 8018 4.1: a salt of at least eight
+ * octets); the maximum bounds the hashing a hostile peer can make us do. Each
+ * side passes its own: the client CMP_PBM_LIMITS_DEFAULT (100..100,000, 8), a
+ * CA a lower cap. */
+struct cmp_pbm_limits {
+	long min_iter;		/* 1.. */
+	long max_iter;		/* ..CMP_PBM_MAX_ITER */
+	int min_salt;		/* bytes, 1..CMP_PBM_MAX_SALT */
+};
+#define CMP_PBM_LIMITS_DEFAULT { CMP_PBM_MIN_ITER, CMP_PBM_MAX_ITER, \
+	CMP_PBM_MIN_SALT }
+/* Verifies PBM protection with SECRET; the parameters must lie within LIM
+ * (NULL: CMP_PBM_LIMITS_DEFAULT; a bound outside the ranges above is clamped
+ * to them), checked before any hashing. Errors name the reason: not
+ * protected, not PBM, PBMAC1 unsupported, malformed parameters, an iteration
+ * count or salt outside the limits (the clause, the limit, the value), unknown
+ * OWF or MAC algorithm, wrong MAC. */
 int cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
-    size_t secret_len, struct pk_err *e);
+    size_t secret_len, const struct cmp_pbm_limits *lim, struct pk_err *e);
 /* Verifies signature protection with CERT's public key. Errors: not protected,
  * PBM-protected, unknown algorithm, key type mismatch, malformed parameters,
  * signature does not verify. */
@@ -385,6 +457,11 @@ void cmp_msg_dump(const CMP_PKIMESSAGE *m, struct sbuf *b);
 struct cmp_http;
 int cmp_http_new(struct cmp_http **out, const char *url, STACK_OF(X509) *trusted,
     int connect_timeout, struct pk_err *e);
+/* SHOULD_STOP (may be NULL) is asked every ~100 ms while connecting, sending
+ * and waiting for the answer; nonzero stops the exchange, which fails with
+ * "stopped by the operator while ...". */
+void cmp_http_set_stop(struct cmp_http *h, int (*should_stop)(void *arg),
+    void *arg);
 /* Sends REQ, returns the decoded response. Errors name their cause: "cannot
  * connect to HOST:PORT: Connection refused", "no response within N seconds",
  * "HTTP status 500 from the server", "the response is not a CMP message: ...". */

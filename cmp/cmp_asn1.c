@@ -8,9 +8,11 @@
  * PKIBody alternatives, POPOPrivKey) are kept as ANY so that they decode and
  * re-encode unchanged.
  *
- * Contract: cmp_msg_decode() accepts exactly one DER PKIMessage of at most
+ * Contract: cmp_msg_decode() accepts exactly one PKIMessage of at most
  * CMP_MSG_MAX_SIZE bytes and nothing after it; the message keeps the received
  * bytes so that encode gives them back and protection is checked over them.
+ * BER passes there (cmpdump shows it); cmp_msg_decode_ex(CMP_DECODE_DER), the
+ * protocol paths' decoder, also refuses everything that is not DER.
  */
 #include <string.h>
 
@@ -142,6 +144,33 @@ ASN1_ITEM_TEMPLATE(CMP_CERTREQMESSAGES) =
 	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CertReqMessages,
 	    CMP_CERTREQMSG)
 ASN1_ITEM_TEMPLATE_END(CMP_CERTREQMESSAGES)
+
+/* RFC 9480 2.15 (RFC 4210 5.3.19.15) RootCaKeyUpdateContent, EXPLICIT tags */
+ASN1_SEQUENCE(CMP_ROOTCAKEYUPDATE) = {
+	ASN1_SIMPLE(CMP_ROOTCAKEYUPDATE, newWithNew, X509),
+	ASN1_EXP_OPT(CMP_ROOTCAKEYUPDATE, newWithOld, X509, 0),
+	ASN1_EXP_OPT(CMP_ROOTCAKEYUPDATE, oldWithNew, X509, 1)
+} ASN1_SEQUENCE_END(CMP_ROOTCAKEYUPDATE)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_ROOTCAKEYUPDATE)
+
+/* RFC 9480 2.16 CertReqTemplateContent; Controls ::= SEQUENCE SIZE (1..MAX) OF
+ * AttributeTypeAndValue */
+ASN1_SEQUENCE(CMP_CERTREQTEMPLATE) = {
+	ASN1_SIMPLE(CMP_CERTREQTEMPLATE, certTemplate, CMP_CERTTEMPLATE),
+	ASN1_SEQUENCE_OF_OPT(CMP_CERTREQTEMPLATE, keySpec, CMP_ATAV)
+} ASN1_SEQUENCE_END(CMP_CERTREQTEMPLATE)
+IMPLEMENT_ASN1_FUNCTIONS(CMP_CERTREQTEMPLATE)
+
+/* RFC 9480 2.14 caCerts: SEQUENCE SIZE (1..MAX) OF CMPCertificate */
+ASN1_ITEM_TEMPLATE(CMP_CERTS) =
+	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, CMPCertificates, X509)
+ASN1_ITEM_TEMPLATE_END(CMP_CERTS)
+
+/* RFC 4210 5.3.19.2 signKeyPairTypes: SEQUENCE OF AlgorithmIdentifier */
+ASN1_ITEM_TEMPLATE(CMP_ALGORS) =
+	ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SEQUENCE_OF, 0, AlgorithmIdentifiers,
+	    X509_ALGOR)
+ASN1_ITEM_TEMPLATE_END(CMP_ALGORS)
 
 /* RFC 4210 5.3.4 CertOrEncCert, CertifiedKeyPair, CertResponse, CertRepMessage */
 ASN1_CHOICE(CMP_CERTORENCCERT) = {
@@ -468,14 +497,119 @@ check_body_certs(const CMP_PKIBODY *b, struct pk_err *e)
 	return 0;
 }
 
+/* Deepest nesting the DER check follows; a CMP message needs about 15. */
+#define DER_MAX_DEPTH	64
+
+/* X.690 10 (DER) at the TLV level over the first TLV of DER[0..LEN) (what
+ * follows it is the caller's trailing-bytes check): every length in the
+ * definite form with the fewest octets (10.1), tag numbers in their shortest
+ * form (8.1.2), string types of the universal class primitive (10.2), no
+ * end-of-contents octets. Certificates and ANY fields inside are walked too, so
+ * that a kept encoding cannot hide BER. 0 DER; -1 with what and where; -2 when
+ * it nests deeper than DER_MAX_DEPTH (before any template decoder sees it). */
+/* A structural error of der_strict(): -3 with the reason. */
+static int
+bad(struct pk_err *e, const char *fmt, size_t at)
+{
+	pk_err_set(e, fmt, at);
+	return -3;
+}
+
+static int
+der_strict(const unsigned char *der, size_t len, struct pk_err *e)
+{
+	size_t end[DER_MAX_DEPTH + 1], pos = 0, start, l;
+	int depth = 0, cls, cons, n, i;
+	unsigned long tag;
+
+	end[0] = len;
+	while (pos < end[0]) {
+		while (depth > 0 && pos == end[depth])
+			depth--;
+		start = pos;
+		cls = der[pos] >> 6;
+		cons = der[pos] & 0x20;
+		tag = der[pos] & 0x1f;
+		pos++;
+		if (tag == 0x1f) {
+			/* high tag number form: base 128, no leading 0x80 */
+			if (pos >= end[depth] || der[pos] == 0x80)
+				return pk_err_set(e, "non-minimal tag at byte %zu",
+				    start);
+			for (tag = 0, i = 0; ; i++) {
+				if (pos >= end[depth] || i >= 4)
+					return bad(e, "malformed tag at byte %zu", start);
+				tag = (tag << 7) | (der[pos] & 0x7f);
+				if (!(der[pos++] & 0x80))
+					break;
+			}
+			if (tag < 0x1f)
+				return pk_err_set(e, "non-minimal tag at byte %zu",
+				    start);
+		}
+		if (cls == 0 && tag == 0)
+			return pk_err_set(e, "end-of-contents octets at byte %zu "
+			    "(BER indefinite length)", start);
+		if (pos >= end[depth])
+			return bad(e, "truncated at byte %zu", start);
+		l = der[pos++];
+		if (l == 0x80)
+			return pk_err_set(e, "indefinite length at byte %zu",
+			    start);
+		if (l & 0x80) {
+			n = (int)(l & 0x7f);
+			if (n > 4 || pos + (size_t)n > end[depth])
+				return bad(e, "malformed length at byte %zu", start);
+			if (der[pos] == 0)
+				return pk_err_set(e, "non-minimal length at byte %zu "
+				    "(leading zero octet)", start);
+			for (l = 0, i = 0; i < n; i++)
+				l = (l << 8) | der[pos++];
+			if (l < 0x80)
+				return pk_err_set(e, "non-minimal length at byte %zu "
+				    "(long form for %zu)", start, l);
+		}
+		if (l > end[depth] - pos)
+			return bad(e, "length beyond its container at byte %zu",
+			    start);
+		/* universal string types only primitive (EXTERNAL, EMBEDDED PDV,
+		 * SEQUENCE, SET, CHARACTER STRING are constructed) */
+		if (cls == 0 && cons && tag != 8 && tag != 11 && tag != 16 &&
+		    tag != 17 && tag != 29)
+			return pk_err_set(e, "constructed encoding of universal type "
+			    "%lu at byte %zu", tag, start);
+		if (depth == 0)
+			end[0] = pos + l;	/* the message; the rest is trailing */
+		if (!cons) {
+			pos += l;
+			continue;
+		}
+		if (depth == DER_MAX_DEPTH) {
+			pk_err_set(e, "the message nests deeper than %d levels (no CMP "
+			    "message does)", DER_MAX_DEPTH);
+			return -2;
+		}
+		end[++depth] = pos + l;
+	}
+	return 0;
+}
+
 int
 cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e)
 {
+	return cmp_msg_decode_ex(der, len, 0, out, e);
+}
+
+int
+cmp_msg_decode_ex(const unsigned char *der, size_t len, int flags,
+    CMP_PKIMESSAGE **out, struct pk_err *e)
+{
 	const unsigned char *p = der;
 	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err de;
 	long pvno;
-	int rc = -1, tag;
+	int rc = -1, tag, r = 0;
 
 	*out = NULL;
 	if (der == NULL || len == 0) {
@@ -485,6 +619,17 @@ cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
 	if (len > CMP_MSG_MAX_SIZE) {
 		pk_err_set(e, "CMP message too large: %zu bytes (limit %u)", len,
 		    CMP_MSG_MAX_SIZE);
+		goto out;
+	}
+	/* RFC 6712 3.3: a DER-encoded PKIMessage; X.690 10: one encoding per
+	 * value (the TLVs here, the values after decoding) */
+	if ((flags & CMP_DECODE_DER) && (r = der_strict(der, len, &de)) != 0 &&
+	    r != -3) {
+		if (r == -2)
+			pk_err_set(e, "%s", de.msg);
+		else
+			pk_err_set(e, "RFC 6712 3.3: the message is not DER (X.690 10): "
+			    "%s", de.msg);
 		goto out;
 	}
 	m = d2i_CMP_PKIMESSAGE(NULL, &p, (long)len);
@@ -498,6 +643,10 @@ cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
 			    cmp_body_name(tag));
 		else
 			pk_err_ossl(e, "malformed CMP message");
+		goto out;
+	}
+	if (r == -3) {
+		pk_err_set(e, "malformed CMP message: %s", de.msg);
 		goto out;
 	}
 	/* STYLE.md: all input must be consumed */
@@ -522,6 +671,12 @@ cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
 	if (check_certs(m->extraCerts, "extraCerts", e) != 0 ||
 	    check_body_certs(m->body, e) != 0)
 		goto out;
+	/* a fresh encoding of the values gives the same bytes */
+	if ((flags & CMP_DECODE_DER) && !cmp_msg_is_der(m)) {
+		pk_err_set(e, "RFC 6712 3.3: the message is not DER (X.690 10): its "
+		    "values are not in their canonical encoding");
+		goto out;
+	}
 	*out = m;
 	m = NULL;
 	rc = 0;

@@ -23,6 +23,16 @@
 #define CMP_OID_CONFIRM_WAIT_TIME	"1.3.6.1.5.5.7.4.14"	/* id-it 14 */
 #define CMP_OID_OLD_CERT_ID		"1.3.6.1.5.5.7.5.1.5"	/* RFC 4211 6.5 */
 #define CMP_OID_PBMAC1			"1.2.840.113549.1.5.14"	/* RFC 8018 */
+/* InfoTypes of the support messages (RFC 4210 5.3.19, RFC 9480 2.14-2.16,
+ * RFC 9483 4.3) and the key-spec controls of a certificate request template
+ * (RFC 9480 2.16). */
+#define CMP_OID_IT_SIGN_KEY_PAIR_TYPES	"1.3.6.1.5.5.7.4.2"	/* id-it 2 */
+#define CMP_OID_IT_CA_CERTS		"1.3.6.1.5.5.7.4.17"	/* id-it 17 */
+#define CMP_OID_IT_ROOT_CA_KEY_UPDATE	"1.3.6.1.5.5.7.4.18"	/* id-it 18 */
+#define CMP_OID_IT_CERT_REQ_TEMPLATE	"1.3.6.1.5.5.7.4.19"	/* id-it 19 */
+#define CMP_OID_IT_ROOT_CA_CERT		"1.3.6.1.5.5.7.4.20"	/* id-it 20 */
+#define CMP_OID_REGCTRL_ALG_ID		"1.3.6.1.5.5.7.5.1.11"	/* id-regCtrl 11 */
+#define CMP_OID_REGCTRL_RSA_KEY_LEN	"1.3.6.1.5.5.7.5.1.12"	/* id-regCtrl 12 */
 
 /* PKIBody CHOICE alternatives: the value is the context tag (RFC 4210 5.1.2). */
 enum cmp_body_type {
@@ -216,6 +226,15 @@ typedef struct cmp_errormsgcontent_st {
 	STACK_OF(ASN1_UTF8STRING) *errorDetails;
 } CMP_ERRORMSGCONTENT;
 
+/* RootCaKeyUpdateContent (RFC 9480 2.15, RFC 4210 5.3.19.15): the new root
+ * CA certificate, the new key signed with the old one, the old key signed with
+ * the new one (CMPCertificate is encoded as Certificate). */
+typedef struct cmp_rootcakeyupdate_st {
+	X509 *newWithNew;
+	X509 *newWithOld;		/* [0] OPTIONAL */
+	X509 *oldWithNew;		/* [1] OPTIONAL */
+} CMP_ROOTCAKEYUPDATE;
+
 DEFINE_STACK_OF(CMP_ITAV)
 DEFINE_STACK_OF(CMP_ATAV)
 DEFINE_STACK_OF(CMP_PKISTATUSINFO)
@@ -226,6 +245,14 @@ DEFINE_STACK_OF(CMP_REVDETAILS)
 DEFINE_STACK_OF(CMP_CERTSTATUS)
 DEFINE_STACK_OF(CMP_POLLREQ)
 DEFINE_STACK_OF(CMP_POLLREP)
+
+/* CertReqTemplateContent (RFC 9480 2.16): a prefilled certTemplate and, per
+ * key algorithm the CA certifies, one id-regCtrl-algId or id-regCtrl-rsaKeyLen
+ * control in keySpec. */
+typedef struct cmp_certreqtemplate_st {
+	CMP_CERTTEMPLATE *certTemplate;
+	STACK_OF(CMP_ATAV) *keySpec;	/* Controls OPTIONAL, SIZE (1..MAX) */
+} CMP_CERTREQTEMPLATE;
 
 /* PKIBody CHOICE (RFC 4210 5.1.2); type is enum cmp_body_type. Body types this
  * engine does not handle decode into `other` and are refused by cmp_msg_decode. */
@@ -301,5 +328,11 @@ DECLARE_ASN1_FUNCTIONS(CMP_PKIMESSAGE)
 DECLARE_ASN1_DUP_FUNCTION(CMP_PKIMESSAGE)
 /* CertReqMessages (SEQUENCE OF CertReqMsg), for tests and tools. */
 DECLARE_ASN1_ITEM(CMP_CERTREQMESSAGES)
+DECLARE_ASN1_FUNCTIONS(CMP_ROOTCAKEYUPDATE)
+DECLARE_ASN1_FUNCTIONS(CMP_CERTREQTEMPLATE)
+/* SEQUENCE OF CMPCertificate (caCerts, RFC 9480 2.14) and SEQUENCE OF
+ * AlgorithmIdentifier (signKeyPairTypes, RFC 4210 5.3.19.2). */
+DECLARE_ASN1_ITEM(CMP_CERTS)
+DECLARE_ASN1_ITEM(CMP_ALGORS)
 
 #endif

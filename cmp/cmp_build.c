@@ -662,3 +662,106 @@ out:
 	CMP_PKIMESSAGE_free(m);
 	return rc;
 }
+
+/* ---- genm / genp values (RFC 4210 5.3.19, RFC 9480 2.14-2.16) ---- */
+
+/* An ITAV OID whose value is OBJ encoded as ITEM (DER, a SEQUENCE), or without
+ * a value when OBJ is NULL. */
+static CMP_ITAV *
+itav_item(const char *oid, const ASN1_ITEM *item, const void *obj)
+{
+	ASN1_TYPE *t = NULL;
+	CMP_ITAV *r;
+
+	if (obj != NULL &&
+	    (t = ASN1_TYPE_pack_sequence(item, (void *)obj, NULL)) == NULL)
+		return NULL;
+	if ((r = cmp_itav_new_oid(oid, t)) == NULL)
+		ASN1_TYPE_free(t);
+	return r;
+}
+
+CMP_ITAV *
+cmp_itav_new_certs(const char *oid, STACK_OF(X509) *certs)
+{
+	/* RFC 9480 2.14: SEQUENCE SIZE (1..MAX): none is no value */
+	return itav_item(oid, ASN1_ITEM_rptr(CMP_CERTS),
+	    sk_X509_num(certs) > 0 ? certs : NULL);
+}
+
+CMP_ITAV *
+cmp_itav_new_cert(const char *oid, X509 *x)
+{
+	return itav_item(oid, ASN1_ITEM_rptr(X509), x);
+}
+
+CMP_ITAV *
+cmp_itav_new_root_ca_key_update(X509 *new_with_new, X509 *new_with_old,
+    X509 *old_with_new)
+{
+	CMP_ROOTCAKEYUPDATE u;
+
+	u.newWithNew = new_with_new;
+	u.newWithOld = new_with_old;
+	u.oldWithNew = old_with_new;
+	return itav_item(CMP_OID_IT_ROOT_CA_KEY_UPDATE,
+	    ASN1_ITEM_rptr(CMP_ROOTCAKEYUPDATE), new_with_new != NULL ? &u : NULL);
+}
+
+CMP_ITAV *
+cmp_itav_new_cert_req_template(const CMP_CERTREQTEMPLATE *t)
+{
+	return itav_item(CMP_OID_IT_CERT_REQ_TEMPLATE,
+	    ASN1_ITEM_rptr(CMP_CERTREQTEMPLATE), t);
+}
+
+CMP_ITAV *
+cmp_itav_new_algs(const char *oid, STACK_OF(X509_ALGOR) *algs)
+{
+	return itav_item(oid, ASN1_ITEM_rptr(CMP_ALGORS), algs);
+}
+
+CMP_ATAV *
+cmp_atav_new_alg_id(const X509_ALGOR *alg)
+{
+	CMP_ATAV *a = CMP_ATAV_new();
+	ASN1_TYPE *t = NULL;
+
+	if (a == NULL ||
+	    (t = ASN1_TYPE_pack_sequence(ASN1_ITEM_rptr(X509_ALGOR), (void *)alg,
+	    NULL)) == NULL) {
+		CMP_ATAV_free(a);
+		return NULL;
+	}
+	ASN1_OBJECT_free(a->type);
+	ASN1_TYPE_free(a->value);
+	a->type = OBJ_txt2obj(CMP_OID_REGCTRL_ALG_ID, 1);
+	a->value = t;
+	if (a->type == NULL) {
+		CMP_ATAV_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+CMP_ATAV *
+cmp_atav_new_rsa_key_len(int bits)
+{
+	CMP_ATAV *a = CMP_ATAV_new();
+	ASN1_INTEGER *n = ASN1_INTEGER_new();
+
+	/* RFC 9480 2.16: RsaKeyLenCtrl ::= INTEGER (1..MAX) */
+	if (a == NULL || n == NULL || bits < 1 || !ASN1_INTEGER_set(n, bits)) {
+		CMP_ATAV_free(a);
+		ASN1_INTEGER_free(n);
+		return NULL;
+	}
+	ASN1_OBJECT_free(a->type);
+	a->type = OBJ_txt2obj(CMP_OID_REGCTRL_RSA_KEY_LEN, 1);
+	ASN1_TYPE_set(a->value, V_ASN1_INTEGER, n);
+	if (a->type == NULL) {
+		CMP_ATAV_free(a);
+		return NULL;
+	}
+	return a;
+}

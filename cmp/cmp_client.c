@@ -5,14 +5,28 @@
  * -> certConf -> pkiConf. Every message has the transaction's random
  * transactionID and a fresh senderNonce, and answers the previous response's
  * senderNonce in recipNonce (RFC 4210 5.1.1). Every response is checked before
- * anything in it is used: protection (MAC with the session secret, or a
- * signature by verify_cert or by an extraCerts certificate that chains to the
- * trusted CA certificates), transactionID, recipNonce, body type. Error messages
- * are reported with their PKIStatusInfo; one without valid protection is
- * reported as unauthenticated and never trusted. The issued certificate must
- * carry the requested public key and come from the expected CA, else certConf
- * carries status rejection (RFC 4210 5.2.8, RFC 9483 3.1). The module never
- * prints: progress goes to cfg->progress, failures into struct pk_err.
+ * anything in it is used: protection and whom it comes from, transactionID,
+ * recipNonce, body type. Whom the client believes (DESIGN "Trust rules"):
+ *   - a MAC-protected answer (PBM with the session secret, parameters within
+ *     RFC 4211 4.4 / RFC 8018 4.1 limits) comes from the CA, and the caPubs of
+ *     a MAC-protected ip may become trust anchors (RFC 4210 5.3.2, RFC 9483
+ *     4.1.1);
+ *   - a signed answer counts only when its signer is the pinned
+ *     verification-cert (valid now), or chains to an imported CA certificate
+ *     and speaks for the CA: a CA certificate, or extended key usage
+ *     id-kp-cmcCA / id-kp-cmcRA (RFC 9483 3.5, RFC 6402 2.10); its caPubs are
+ *     never anchors;
+ *   - the new certificate holds the requested key, chains to an imported CA
+ *     certificate (or the MAC ip's caPubs) and names its issuer by key
+ *     identifier as well as by name (RFC 5280 4.2.1.1); otherwise certConf
+ *     rejects it (RFC 4210 5.2.8, RFC 9483 3.1).
+ * Error messages are reported with their PKIStatusInfo; one without valid
+ * protection is reported as unauthenticated and never trusted. Every refusal
+ * names its rule, what was expected and what came. The module never prints:
+ * progress goes to cfg->progress, failures into struct pk_err.
+ *
+ * The checks work on a struct cmp_txn (cmp_client_int.h) that needs no
+ * connection, so the fuzz target of the response checks drives them directly.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,29 +40,22 @@
 #include <openssl/x509v3.h>
 
 #include "cmp.h"
+#include "cmp_client_int.h"
 
 #define CMP_CLIENT_DEFAULT_TIMEOUT	120	/* s, when cfg->timeout <= 0 */
 #define CMP_CLIENT_CONNECT_TIMEOUT	30	/* s, at most, per connection */
 #define CMP_CLIENT_MAX_POLLS		10000	/* a loop guard; time bounds first */
+#define CMP_CLIENT_STOP_SLICE_NS	(100 * 1000 * 1000)	/* should_stop */
 
-struct txn {
-	int type;			/* CMP_BODY_IR, _CR or _KUR */
-	const struct cmp_client_cfg *cfg;
-	struct cmp_client_result *res;
-	struct cmp_http *http;
-	unsigned char tid[CMP_NONCE_LEN];
-	ASN1_OCTET_STRING *peer_nonce;	/* senderNonce of the last response */
-	const X509_NAME *sender;
-	double deadline;
-	int timeout;
-};
+/* What the client accepts of a PBMParameter (cmp.h). */
+static const struct cmp_pbm_limits client_pbm = CMP_PBM_LIMITS_DEFAULT;
 
 static void
-progress(struct txn *t, const char *fmt, ...)
+progress(struct cmp_txn *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void
-progress(struct txn *t, const char *fmt, ...)
+progress(struct cmp_txn *t, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
@@ -63,7 +70,7 @@ progress(struct txn *t, const char *fmt, ...)
 
 /* Whole seconds left of the transaction (at least 1), 0 when it ran out. */
 static int
-remaining(const struct txn *t)
+remaining(const struct cmp_txn *t)
 {
 	double left = t->deadline - pk_mono_s();
 
@@ -84,7 +91,7 @@ rep_body(int type)
  * (NULL: the builder draws one) and recipNonce = the last response's senderNonce
  * (RFC 4210 5.1.1). */
 static void
-hdr_init(struct txn *t, struct cmp_hdr *h)
+hdr_init(struct cmp_txn *t, struct cmp_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->sender = t->sender;
@@ -104,7 +111,7 @@ hdr_init(struct txn *t, struct cmp_hdr *h)
 }
 
 static int
-protect(struct txn *t, CMP_PKIMESSAGE *m, struct pk_err *e)
+protect(struct cmp_txn *t, CMP_PKIMESSAGE *m, struct pk_err *e)
 {
 	const struct cmp_client_cfg *c = t->cfg;
 
@@ -119,30 +126,60 @@ protect(struct txn *t, CMP_PKIMESSAGE *m, struct pk_err *e)
 	    0, e);
 }
 
-/* Verifies CERT up to the trusted certificates (an imported intermediate may be
- * the anchor), with UNTRUSTED as chain material. 0 ok; -1 with the reason. */
+/* The first 8 bytes of OS in hex ("(absent)" when NULL), for messages. */
+static const char *
+octets_hint(const ASN1_OCTET_STRING *os, char *buf, size_t n)
+{
+	char *h;
+	int len;
+
+	if (os == NULL)
+		return snprintf(buf, n, "(absent)"), buf;
+	len = ASN1_STRING_length(os);
+	h = pk_hex(ASN1_STRING_get0_data(os), len > 8 ? 8 : (size_t)len, 0);
+	snprintf(buf, n, "%s%s", h, len > 8 ? "..." : "");
+	free(h);
+	return buf;
+}
+
+static const char *
+name_of(X509 *x, char *buf, size_t n)
+{
+	return pk_name_text(X509_get_subject_name(x), buf, n);
+}
+
+/* Verifies CERT up to ANCHORS1 or ANCHORS2 (an imported intermediate may be the
+ * anchor: partial chains), with UNTRUSTED as chain material. 0 with *chain
+ * (CERT first; sk_X509_pop_free) when CHAIN is not NULL; -1 with the reason. */
 static int
-verify_chain(X509 *cert, STACK_OF(X509) *trusted, STACK_OF(X509) *extra_trust,
-    STACK_OF(X509) *untrusted, char *why, size_t whylen)
+verify_chain(X509 *cert, STACK_OF(X509) *anchors1, STACK_OF(X509) *anchors2,
+    STACK_OF(X509) *untrusted, STACK_OF(X509) **chain, char *why, size_t whylen)
 {
 	X509_STORE *st = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int i, rc = -1;
 
+	if (chain != NULL)
+		*chain = NULL;
 	if (st == NULL || ctx == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < sk_X509_num(trusted); i++)
-		X509_STORE_add_cert(st, sk_X509_value(trusted, i));
-	for (i = 0; i < sk_X509_num(extra_trust); i++)
-		X509_STORE_add_cert(st, sk_X509_value(extra_trust, i));
+	for (i = 0; i < sk_X509_num(anchors1); i++)
+		X509_STORE_add_cert(st, sk_X509_value(anchors1, i));
+	for (i = 0; i < sk_X509_num(anchors2); i++)
+		X509_STORE_add_cert(st, sk_X509_value(anchors2, i));
 	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
 	if (!X509_STORE_CTX_init(ctx, st, cert, untrusted)) {
 		snprintf(why, whylen, "cannot set up certificate verification");
 		goto out;
 	}
 	if (X509_verify_cert(ctx) == 1) {
+		if (chain != NULL && (*chain = X509_STORE_CTX_get1_chain(ctx)) ==
+		    NULL) {
+			snprintf(why, whylen, "out of memory");
+			goto out;
+		}
 		rc = 0;
 		goto out;
 	}
@@ -155,20 +192,141 @@ out:
 	return rc;
 }
 
-/* 1 when CERT may sign CMP messages as far as its keyUsage goes. */
-static int
-signer_usage_ok(X509 *cert)
+/* The keyUsage bits of X by name, for messages ("" when there is none). */
+static void
+key_usage_text(X509 *x, char *buf, size_t n)
 {
-	X509_check_purpose(cert, -1, 0);
-	return !(X509_get_extension_flags(cert) & EXFLAG_KUSAGE) ||
-	    (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE);
+	static const struct { uint32_t bit; const char *name; } ku[] = {
+		{ KU_DIGITAL_SIGNATURE, "digitalSignature" },
+		{ KU_NON_REPUDIATION, "nonRepudiation" },
+		{ KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+		{ KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+		{ KU_KEY_AGREEMENT, "keyAgreement" },
+		{ KU_KEY_CERT_SIGN, "keyCertSign" },
+		{ KU_CRL_SIGN, "cRLSign" },
+		{ KU_ENCIPHER_ONLY, "encipherOnly" },
+		{ KU_DECIPHER_ONLY, "decipherOnly" },
+	};
+	uint32_t v = X509_get_key_usage(x);
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(ku) / sizeof(ku[0]) && len < n; i++)
+		if (v & ku[i].bit)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s",
+			    len ? ", " : "", ku[i].name);
 }
 
-/* Signature protection (RFC 4210 5.1.3.3): by verify_cert when configured, else
- * by a certificate of extraCerts (the one named by senderKID, or with the
- * sender's name) that chains to the trusted certificates. */
+/* RFC 5280 4.2.1.3: a keyUsage, when present, must allow digitalSignature for
+ * the key to sign CMP messages. 0 or -1 with the reason. */
 static int
-verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
+signer_usage_ok(X509 *x, const char *what, struct pk_err *e)
+{
+	char nm[256], ku[200];
+
+	X509_check_purpose(x, -1, 0);
+	if (!(X509_get_extension_flags(x) & EXFLAG_KUSAGE) ||
+	    (X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+		return 0;
+	key_usage_text(x, ku, sizeof(ku));
+	return pk_err_set(e, "%s \"%s\" lacks the digitalSignature key usage "
+	    "(RFC 5280 4.2.1.3; its key usage: %s)", what, name_of(x, nm,
+	    sizeof(nm)), ku[0] ? ku : "none");
+}
+
+/* RFC 9483 3.5, RFC 6402 2.10: 1 when X's extended key usage holds
+ * id-kp-cmcCA or id-kp-cmcRA; *text lists what it holds ("" when X has no
+ * extended key usage). */
+static int
+has_cmc_eku(X509 *x, char *text, size_t n)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL,
+	    NULL);
+	size_t len = 0;
+	int i, found = 0;
+
+	text[0] = '\0';
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+		ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+		int nid = OBJ_obj2nid(o);
+		char oid[80];
+
+		if (nid == NID_cmcCA || nid == NID_cmcRA)
+			found = 1;
+		if (nid == NID_undef)
+			OBJ_obj2txt(oid, sizeof(oid), o, 1);
+		if (len < n)
+			len += (size_t)snprintf(text + len, n - len, "%s%s",
+			    len ? ", " : "", nid != NID_undef ? OBJ_nid2sn(nid) :
+			    oid);
+	}
+	EXTENDED_KEY_USAGE_free(eku);
+	ERR_clear_error();
+	return found;
+}
+
+/* RFC 5280 4.1.2.5: 0 when X is valid now, -1 with the reason. */
+static int
+valid_now(X509 *x, const char *what, struct pk_err *e)
+{
+	char nm[256], tm[40];
+
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
+		return pk_err_set(e, "%s \"%s\" is not valid before %s (RFC 5280 "
+		    "4.1.2.5)", what, name_of(x, nm, sizeof(nm)),
+		    pk_asn1_time_text(X509_get0_notBefore(x), tm, sizeof(tm)));
+	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+		return pk_err_set(e, "%s \"%s\" expired on %s (RFC 5280 4.1.2.5)",
+		    what, name_of(x, nm, sizeof(nm)), pk_asn1_time_text(
+		    X509_get0_notAfter(x), tm, sizeof(tm)));
+	return 0;
+}
+
+/* 1 when X is one of the imported CA certificates. */
+static int
+is_imported(const struct cmp_client_cfg *c, X509 *x)
+{
+	for (int i = 0; i < sk_X509_num(c->trusted); i++)
+		if (X509_cmp(sk_X509_value(c->trusted, i), x) == 0)
+			return 1;
+	return 0;
+}
+
+/* A signer X whose signature verified: chains to an imported CA certificate and
+ * may speak for the CA (RFC 9483 3.5). 0 or -1 with the reason. */
+static int
+signer_authorised(struct cmp_txn *t, X509 *x, STACK_OF(X509) *extra,
+    struct pk_err *e)
+{
+	const struct cmp_client_cfg *c = t->cfg;
+	char why[PK_ERR_MAX], nm[256], is[256], eku[256];
+
+	if (verify_chain(x, c->trusted, NULL, extra, NULL, why, sizeof(why)) != 0)
+		return pk_err_set(e, "the CMP signer certificate \"%s\" is not "
+		    "trusted: %s (it must chain to an imported CA certificate)",
+		    name_of(x, nm, sizeof(nm)), why);
+	/* the CA itself (an imported CA certificate, or a CA certificate on a
+	 * chain to one, such as the issuing CA under an imported root), or an
+	 * RA or CA authorised by extended key usage */
+	if (!is_imported(c, x) && X509_check_ca(x) == 0 &&
+	    !has_cmc_eku(x, eku, sizeof(eku)))
+		return pk_err_set(e, "RFC 9483 3.5: the CMP signer certificate "
+		    "\"%s\" (issued by \"%s\") may not speak for the CA: it is "
+		    "neither an imported CA certificate nor a CA certificate, and "
+		    "its extended key usage holds neither id-kp-cmcCA nor "
+		    "id-kp-cmcRA (%s%s)", name_of(x, nm, sizeof(nm)),
+		    pk_name_text(X509_get_issuer_name(x), is, sizeof(is)),
+		    eku[0] ? "its extended key usage: " : "it has no extended key "
+		    "usage", eku);
+	return signer_usage_ok(x, "the CMP signer certificate", e);
+}
+
+/* Signature protection (RFC 4210 5.1.3.3): by the pinned verification-cert
+ * when configured, else by a certificate of extraCerts (the one named by
+ * senderKID, or with the sender's name) or an imported CA certificate, which
+ * must be authorised (signer_authorised). */
+static int
+verify_sig(struct cmp_txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 {
 	const struct cmp_client_cfg *c = t->cfg;
 	STACK_OF(X509) *extra = cmp_msg_get0_extra_certs(m);
@@ -179,12 +337,12 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 	int i, pass, tried = 0;
 
 	if (c->verify_cert != NULL) {
+		/* pinned: this certificate and no other (DESIGN "Trust rules") */
 		if (cmp_msg_verify_sig(m, c->verify_cert, e) != 0)
 			return -1;
-		if (!signer_usage_ok(c->verify_cert))
-			return pk_err_set(e, "the CMP signer certificate (verification-"
-			    "cert) lacks the digitalSignature key usage");
-		return 0;
+		if (valid_now(c->verify_cert, "the verification-cert", e) != 0)
+			return -1;
+		return signer_usage_ok(c->verify_cert, "the verification-cert", e);
 	}
 	if (sk_X509_num(c->trusted) <= 0)
 		return pk_err_set(e, "no verification certificate configured and no "
@@ -214,18 +372,7 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 				snprintf(why, sizeof(why), "%s", se.msg);
 				continue;
 			}
-			if (verify_chain(x, c->trusted, NULL, extra, why,
-			    sizeof(why)) != 0) {
-				char s[256];
-
-				return pk_err_set(e, "the CMP signer certificate \"%s\" "
-				    "is not trusted: %s", pk_name_text(
-				    X509_get_subject_name(x), s, sizeof(s)), why);
-			}
-			if (!signer_usage_ok(x))
-				return pk_err_set(e, "the CMP signer certificate lacks "
-				    "the digitalSignature key usage");
-			return 0;
+			return signer_authorised(t, x, extra, e);
 		}
 	}
 	if (tried > 0)
@@ -235,12 +382,13 @@ verify_sig(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 	    "certificates hold one matching the sender");
 }
 
-/* 0 when M's protection verifies under the session's settings. */
+/* 0 when M's protection verifies and comes from whom the session believes. */
 static int
-verify_protection(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
+verify_protection(struct cmp_txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 {
 	char *d;
 
+	t->rsp_mac = 0;
 	switch (cmp_msg_protection_kind(m)) {
 	case CMP_PROT_NONE:
 		return pk_err_set(e, "the message is not protected");
@@ -248,7 +396,11 @@ verify_protection(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 		if (!t->cfg->use_mac)
 			return pk_err_set(e, "the message is MAC-protected but this "
 			    "session has no shared secret (signature mode)");
-		return cmp_msg_verify_pbm(m, t->cfg->secret, t->cfg->secret_len, e);
+		if (cmp_msg_verify_pbm(m, t->cfg->secret, t->cfg->secret_len,
+		    &client_pbm, e) != 0)
+			return -1;
+		t->rsp_mac = 1;
+		return 0;
 	case CMP_PROT_SIG:
 		return verify_sig(t, m, e);
 	default:
@@ -260,7 +412,7 @@ verify_protection(struct txn *t, const CMP_PKIMESSAGE *m, struct pk_err *e)
 }
 
 static void
-set_status(struct txn *t, const CMP_PKISTATUSINFO *si)
+set_status(struct cmp_txn *t, const CMP_PKISTATUSINFO *si)
 {
 	free(t->res->status_text);
 	t->res->status = cmp_si_status(si);
@@ -270,7 +422,7 @@ set_status(struct txn *t, const CMP_PKISTATUSINFO *si)
 
 /* An error message (RFC 4210 5.3.21): fills the result, composes the report. */
 static int
-report_error_msg(struct txn *t, const CMP_PKIMESSAGE *m, int authentic,
+report_error_msg(struct cmp_txn *t, const CMP_PKIMESSAGE *m, int authentic,
     const char *why_unauth, struct pk_err *e)
 {
 	const CMP_PKISTATUSINFO *si = cmp_msg_get0_status(m, 0);
@@ -299,7 +451,7 @@ report_error_msg(struct txn *t, const CMP_PKIMESSAGE *m, int authentic,
 
 /* A rejecting ip/cp/kup whose protection does not verify. */
 static int
-report_unauth_rejection(struct txn *t, const CMP_PKIMESSAGE *m,
+report_unauth_rejection(struct cmp_txn *t, const CMP_PKIMESSAGE *m,
     const char *why_unauth, struct pk_err *e)
 {
 	const CMP_PKISTATUSINFO *si = cmp_certresp_get0_status(cmp_rep_get0(m, 0));
@@ -314,12 +466,8 @@ report_unauth_rejection(struct txn *t, const CMP_PKIMESSAGE *m,
 	return -1;
 }
 
-/* Checks a response RSP to REQ (RFC 4210 5.1.1, 5.1.3): protection,
- * transactionID, recipNonce, body type EXP1 or EXP2 (-1: none). An error body
- * is reported and makes this fail. On success the response's senderNonce is
- * kept for the next recipNonce. */
-static int
-check_response(struct txn *t, const CMP_PKIMESSAGE *req,
+int
+cmp_txn_check_response(struct cmp_txn *t, const CMP_PKIMESSAGE *req,
     const CMP_PKIMESSAGE *rsp, int exp1, int exp2, struct pk_err *e)
 {
 	int type = cmp_msg_body_type(rsp);
@@ -327,6 +475,7 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 	struct pk_err pe;
 	const ASN1_OCTET_STRING *tid, *rn, *sn;
 	ASN1_OCTET_STRING *mytid = NULL;
+	char h1[40], h2[40];
 	int rc = -1;
 
 	pk_err_clear(&pe);
@@ -343,8 +492,8 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 			return pk_err_set(e, "RFC 4210 5.1.3: the %s answering our %s "
 			    "is not protected; an unprotected positive response is "
 			    "refused", cmp_body_name(type), cmp_body_name(rtype));
-		return pk_err_set(e, "RFC 4210 5.1.3: the protection of the %s "
-		    "answering our %s does not verify: %s", cmp_body_name(type),
+		return pk_err_set(e, "RFC 4210 5.1.3: the %s answering our %s is "
+		    "not authenticated: %s", cmp_body_name(type),
 		    cmp_body_name(rtype), pe.msg);
 	}
 	/* RFC 4210 5.1.1: the transactionID is the same in every message */
@@ -367,8 +516,10 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 		goto out;
 	}
 	if (!cmp_octets_eq(tid, mytid)) {
-		pk_err_set(e, "RFC 4210 5.1.1: the transactionID of the %s does "
-		    "not match the request's", cmp_body_name(type));
+		pk_err_set(e, "RFC 4210 5.1.1: the transactionID of the %s is not "
+		    "the request's: expected %s, came %s", cmp_body_name(type),
+		    octets_hint(mytid, h1, sizeof(h1)), octets_hint(tid, h2,
+		    sizeof(h2)));
 		goto out;
 	}
 	/* RFC 4210 5.1.1: recipNonce is the senderNonce of our request */
@@ -379,7 +530,9 @@ check_response(struct txn *t, const CMP_PKIMESSAGE *req,
 	}
 	if (!cmp_octets_eq(rn, cmp_msg_get0_sender_nonce(req))) {
 		pk_err_set(e, "RFC 4210 5.1.1: the recipNonce of the %s does not "
-		    "match the request's senderNonce", cmp_body_name(type));
+		    "answer the request's senderNonce: expected %s, came %s",
+		    cmp_body_name(type), octets_hint(cmp_msg_get0_sender_nonce(
+		    req), h1, sizeof(h1)), octets_hint(rn, h2, sizeof(h2)));
 		goto out;
 	}
 	if (type != exp1 && type != exp2) {
@@ -408,7 +561,7 @@ out:
 
 /* Sends REQ (protected here) and returns the checked response. */
 static int
-transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
+transfer(struct cmp_txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
     CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	int left, type = cmp_msg_body_type(req);
@@ -427,7 +580,7 @@ transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
 	if (t->cfg->trace != NULL)
 		t->cfg->trace(t->cfg->trace_arg, 0, *rsp);
 	progress(t, "Received %s", cmp_body_name(cmp_msg_body_type(*rsp)));
-	if (check_response(t, req, *rsp, exp1, exp2, e) != 0) {
+	if (cmp_txn_check_response(t, req, *rsp, exp1, exp2, e) != 0) {
 		CMP_PKIMESSAGE_free(*rsp);
 		*rsp = NULL;
 		return -1;
@@ -435,22 +588,27 @@ transfer(struct txn *t, CMP_PKIMESSAGE *req, int exp1, int exp2,
 	return 0;
 }
 
+static int
+stopped(struct cmp_txn *t)
+{
+	return t->cfg->should_stop != NULL && t->cfg->should_stop(t->cfg->stop_arg);
+}
+
 /* Sleeps SECS seconds in short steps, watching should_stop and the deadline. */
 static int
-poll_wait(struct txn *t, long secs, struct pk_err *e)
+poll_wait(struct cmp_txn *t, long secs, struct pk_err *e)
 {
 	double until = pk_mono_s() + (double)secs;
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	struct timespec ts = { 0, CMP_CLIENT_STOP_SLICE_NS };
 
 	if (until > t->deadline)
 		return pk_err_set(e, "the certificate did not arrive within the "
 		    "timeout of %d seconds (the CA asks to check again in %ld "
 		    "seconds)", t->timeout, secs);
 	for (;;) {
-		if (t->cfg->should_stop != NULL &&
-		    t->cfg->should_stop(t->cfg->stop_arg))
-			return pk_err_set(e, "polling stopped by the operator "
-			    "(poll-request stop)");
+		if (stopped(t))
+			return pk_err_set(e, "stopped by the operator while polling "
+			    "(the CA had asked to check again in %ld seconds)", secs);
 		if (pk_mono_s() >= until)
 			return 0;
 		nanosleep(&ts, NULL);
@@ -460,7 +618,7 @@ poll_wait(struct txn *t, long secs, struct pk_err *e)
 /* RFC 4210 5.3.22: pollReq until the ip/cp/kup with the certificate. *rsp is
  * the waiting response on entry, the final one on return. */
 static int
-poll_loop(struct txn *t, long req_id, CMP_PKIMESSAGE **rsp, struct pk_err *e)
+poll_loop(struct cmp_txn *t, long req_id, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 {
 	struct cmp_hdr h;
 	CMP_PKIMESSAGE *req = NULL, *r = NULL;
@@ -471,10 +629,8 @@ poll_loop(struct txn *t, long req_id, CMP_PKIMESSAGE **rsp, struct pk_err *e)
 	while (t->res->polled < CMP_CLIENT_MAX_POLLS) {
 		if (after > 0 && poll_wait(t, after, e) != 0)
 			goto out;
-		if (t->cfg->should_stop != NULL &&
-		    t->cfg->should_stop(t->cfg->stop_arg)) {
-			pk_err_set(e, "polling stopped by the operator "
-			    "(poll-request stop)");
+		if (stopped(t)) {
+			pk_err_set(e, "stopped by the operator while polling");
 			goto out;
 		}
 		hdr_init(t, &h);
@@ -524,19 +680,29 @@ out:
 	return rc;
 }
 
-/* RFC 4210 5.2.8 / RFC 9483 3.1: is the issued certificate the one we asked for,
- * from the CA we expect? 0 yes; -1 with WHY and the failInfo bit to send. */
-static int
-cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
-    int *failbit, char *why, size_t whylen)
+/* The caPubs of RSP when they may be trust anchors: those of an ip whose MAC
+ * verified (RFC 4210 5.3.2, RFC 9483 4.1.1); NULL otherwise. */
+static STACK_OF(X509) *
+capubs_anchors(struct cmp_txn *t, const CMP_PKIMESSAGE *rsp)
+{
+	return t->rsp_mac && cmp_msg_body_type(rsp) == CMP_BODY_IP ?
+	    cmp_rep_get0_capubs(rsp) : NULL;
+}
+
+int
+cmp_txn_cert_acceptable(struct cmp_txn *t, const CMP_PKIMESSAGE *rsp,
+    X509 *cert, int *failbit, char *why, size_t whylen)
 {
 	const struct cmp_client_cfg *c = t->cfg;
 	EVP_PKEY *pub = X509_get0_pubkey(cert);
 	STACK_OF(X509) *capubs = cmp_rep_get0_capubs(rsp);
+	STACK_OF(X509) *anchors = capubs_anchors(t, rsp);
 	STACK_OF(X509) *extra = cmp_msg_get0_extra_certs(rsp);
-	STACK_OF(X509) *untrusted = NULL;
-	char cw[200];
-	int i;
+	STACK_OF(X509) *untrusted = NULL, *chain = NULL;
+	const ASN1_OCTET_STRING *aki, *skid;
+	X509 *issuer;
+	char cw[200], nm[256], h1[40], h2[40];
+	int i, rc = -1;
 
 	if (pub == NULL || EVP_PKEY_eq(pub, c->key) != 1) {
 		ERR_clear_error();
@@ -554,28 +720,69 @@ cert_acceptable(struct txn *t, const CMP_PKIMESSAGE *rsp, X509 *cert,
 		    sizeof(is)), pk_name_text(c->recipient, ca, sizeof(ca)));
 		return -1;
 	}
-	/* chain check when there is something to anchor it: the imported CA
-	 * certificates, or caPubs of an authenticated ip (RFC 4210 5.3.2) */
-	if (sk_X509_num(c->trusted) > 0 || sk_X509_num(capubs) > 0) {
-		if ((untrusted = sk_X509_new_null()) == NULL) {
-			snprintf(why, whylen, "out of memory");
-			*failbit = CMP_FAIL_SYSTEM_FAILURE;
-			return -1;
-		}
-		for (i = 0; i < sk_X509_num(extra); i++)
-			sk_X509_push(untrusted, sk_X509_value(extra, i));
-		for (i = 0; i < sk_X509_num(capubs); i++)
-			sk_X509_push(untrusted, sk_X509_value(capubs, i));
-		i = verify_chain(cert, c->trusted, capubs, untrusted, cw,
-		    sizeof(cw));
-		sk_X509_free(untrusted);
-		if (i != 0) {
-			*failbit = CMP_FAIL_INCORRECT_DATA;
-			snprintf(why, whylen, "it is not from a trusted CA: %s", cw);
-			return -1;
-		}
+	*failbit = CMP_FAIL_INCORRECT_DATA;
+	/* anchors: the imported CA certificates, and the caPubs of a
+	 * MAC-protected ip; never the caPubs of a signed answer */
+	if (sk_X509_num(c->trusted) <= 0 && sk_X509_num(anchors) <= 0) {
+		snprintf(why, whylen, "there is no imported CA certificate to check "
+		    "it against%s (import the CA certificate; RFC 9483 4.1.1: only "
+		    "the caPubs of a MAC-protected ip may stand in for it)",
+		    sk_X509_num(capubs) > 0 ? ", and the caPubs of a signed answer "
+		    "are not trust anchors" : "");
+		return -1;
 	}
-	return 0;
+	if ((untrusted = sk_X509_new_null()) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		*failbit = CMP_FAIL_SYSTEM_FAILURE;
+		return -1;
+	}
+	/* chain material only: extraCerts, caPubs */
+	for (i = 0; i < sk_X509_num(extra); i++)
+		sk_X509_push(untrusted, sk_X509_value(extra, i));
+	for (i = 0; i < sk_X509_num(capubs); i++)
+		sk_X509_push(untrusted, sk_X509_value(capubs, i));
+	if (verify_chain(cert, c->trusted, anchors, untrusted, &chain, cw,
+	    sizeof(cw)) != 0) {
+		snprintf(why, whylen, "it is not from an imported CA: %s%s", cw,
+		    sk_X509_num(capubs) > 0 && anchors == NULL ? " (the caPubs of a "
+		    "signed answer are not trust anchors, RFC 9483 4.1.1)" : "");
+		goto out;
+	}
+	if (sk_X509_num(chain) < 2) {
+		snprintf(why, whylen, "it is itself one of the trusted CA "
+		    "certificates");
+		goto out;
+	}
+	/* RFC 5280 4.2.1.1: the issuer is named by key identifier as well as by
+	 * name (the chain matched the names) */
+	issuer = sk_X509_value(chain, 1);
+	aki = X509_get0_authority_key_id(cert);
+	skid = X509_get0_subject_key_id(issuer);
+	*failbit = CMP_FAIL_WRONG_AUTHORITY;
+	if (aki == NULL) {
+		snprintf(why, whylen, "RFC 5280 4.2.1.1: it has no "
+		    "authorityKeyIdentifier, so its issuer \"%s\" cannot be "
+		    "matched by key identifier", name_of(issuer, nm, sizeof(nm)));
+		goto out;
+	}
+	if (skid == NULL) {
+		snprintf(why, whylen, "RFC 5280 4.2.1.2: its issuer \"%s\" has no "
+		    "subjectKeyIdentifier to match its authorityKeyIdentifier",
+		    name_of(issuer, nm, sizeof(nm)));
+		goto out;
+	}
+	if (ASN1_OCTET_STRING_cmp(aki, skid) != 0) {
+		snprintf(why, whylen, "RFC 5280 4.2.1.1: its authorityKeyIdentifier "
+		    "%s is not the subjectKeyIdentifier %s of its issuer \"%s\"",
+		    octets_hint(aki, h1, sizeof(h1)), octets_hint(skid, h2,
+		    sizeof(h2)), name_of(issuer, nm, sizeof(nm)));
+		goto out;
+	}
+	rc = 0;
+out:
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(chain, X509_free);
+	return rc;
 }
 
 static int
@@ -627,7 +834,7 @@ cmp_client_result_clear(struct cmp_client_result *r)
 /* Sends certConf for CERT (accepted, or rejection with FAILBIT and WHY) and
  * waits for pkiConf (RFC 4210 5.3.18, 5.3.17). */
 static int
-confirm(struct txn *t, X509 *cert, long req_id, int reject, int failbit,
+confirm(struct cmp_txn *t, X509 *cert, long req_id, int reject, int failbit,
     const char *why, struct pk_err *e)
 {
 	struct cmp_hdr h;
@@ -641,7 +848,8 @@ confirm(struct txn *t, X509 *cert, long req_id, int reject, int failbit,
 		goto out;
 	if (transfer(t, req, CMP_BODY_PKICONF, -1, &rsp, e) != 0)
 		goto out;
-	progress(t, "The CA confirmed (pkiConf)");
+	if (!reject)
+		progress(t, "The CA confirmed (pkiConf)");
 	rc = 0;
 out:
 	CMP_PKIMESSAGE_free(req);
@@ -650,56 +858,83 @@ out:
 }
 
 int
-cmp_client_run(int type, const struct cmp_client_cfg *cfg,
-    struct cmp_client_result *result, struct pk_err *e)
+cmp_txn_init(struct cmp_txn *t, int type, const struct cmp_client_cfg *cfg,
+    struct cmp_client_result *res, struct pk_err *e)
 {
-	struct txn t;
-	struct cmp_hdr h;
-	struct cmp_certreq cr;
-	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
-	CMP_CERTRESPONSE *crs;
-	const CMP_PKISTATUSINFO *si;
-	X509 *cert;
-	char why[300];
-	long st, req_id = 0;
-	int failbit = 0, ctimeout, rc = -1;
-	struct pk_err ce;
-
-	memset(result, 0, sizeof(*result));
-	result->status = -1;
-	memset(&t, 0, sizeof(t));
-	pk_err_clear(e);
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+	memset(t, 0, sizeof(*t));
 	if (check_cfg(type, cfg, e) != 0)
 		return -1;
-	t.type = type;
-	t.cfg = cfg;
-	t.res = result;
-	t.timeout = cfg->timeout > 0 ? cfg->timeout : CMP_CLIENT_DEFAULT_TIMEOUT;
-	t.deadline = pk_mono_s() + t.timeout;
+	t->type = type;
+	t->cfg = cfg;
+	t->res = res;
+	t->timeout = cfg->timeout > 0 ? cfg->timeout : CMP_CLIENT_DEFAULT_TIMEOUT;
+	t->deadline = pk_mono_s() + t->timeout;
 	/* RFC 4210 5.1.1: sender names the originator; without a certificate
 	 * (MAC) that is the requested subject, or the NULL-DN */
-	t.sender = cfg->use_mac ? cfg->subject :
+	t->sender = cfg->use_mac ? cfg->subject :
 	    X509_get_subject_name(cfg->auth_cert);
 	/* RFC 4210 5.1.1: transactionID 128 random bits for a new transaction */
-	if (RAND_bytes(t.tid, sizeof(t.tid)) != 1) {
-		pk_err_ossl(e, "cannot draw a transactionID");
-		goto out;
-	}
-	ctimeout = t.timeout < CMP_CLIENT_CONNECT_TIMEOUT ? t.timeout :
-	    CMP_CLIENT_CONNECT_TIMEOUT;
-	if (cmp_http_new(&t.http, cfg->url, cfg->trusted, ctimeout, e) != 0)
-		goto out;
+	if (RAND_bytes(t->tid, sizeof(t->tid)) != 1)
+		return pk_err_ossl(e, "cannot draw a transactionID");
+	return 0;
+}
 
+void
+cmp_txn_clear(struct cmp_txn *t)
+{
+	ASN1_OCTET_STRING_free(t->peer_nonce);
+	t->peer_nonce = NULL;
+	cmp_http_free(t->http);
+	t->http = NULL;
+}
+
+int
+cmp_txn_first_request(struct cmp_txn *t, CMP_PKIMESSAGE **req,
+    struct pk_err *e)
+{
+	const struct cmp_client_cfg *cfg = t->cfg;
+	struct cmp_certreq cr;
+	struct cmp_hdr h;
+
+	*req = NULL;
 	memset(&cr, 0, sizeof(cr));
 	cr.subject = cfg->subject;
 	cr.key = cfg->key;
 	cr.san = cfg->san;
-	cr.cert_req_id = req_id;
+	cr.cert_req_id = 0;
 	/* RFC 4211 6.5 / RFC 4210 5.3.5: kur names the certificate it updates */
-	cr.old_cert = type == CMP_BODY_KUR ? cfg->auth_cert : NULL;
-	hdr_init(&t, &h);
+	cr.old_cert = t->type == CMP_BODY_KUR ? cfg->auth_cert : NULL;
+	hdr_init(t, &h);
 	h.implicit_confirm = cfg->implicit_confirm;	/* RFC 4210 5.1.1.1 */
-	if (cmp_build_certreq(&h, type, &cr, &req, e) != 0)
+	return cmp_build_certreq(&h, t->type, &cr, req, e);
+}
+
+int
+cmp_client_run(int type, const struct cmp_client_cfg *cfg,
+    struct cmp_client_result *result, struct pk_err *e)
+{
+	struct cmp_txn t;
+	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
+	CMP_CERTRESPONSE *crs;
+	const CMP_PKISTATUSINFO *si;
+	STACK_OF(X509) *capubs;
+	X509 *cert;
+	char why[400];
+	long st, req_id = 0;
+	int failbit = 0, ctimeout, rc = -1;
+	struct pk_err ce;
+
+	pk_err_clear(e);
+	if (cmp_txn_init(&t, type, cfg, result, e) != 0)
+		goto out;
+	ctimeout = t.timeout < CMP_CLIENT_CONNECT_TIMEOUT ? t.timeout :
+	    CMP_CLIENT_CONNECT_TIMEOUT;
+	if (cmp_http_new(&t.http, cfg->url, cfg->trusted, ctimeout, e) != 0)
+		goto out;
+	cmp_http_set_stop(t.http, cfg->should_stop, cfg->stop_arg);
+	if (cmp_txn_first_request(&t, &req, e) != 0)
 		goto out;
 	if (transfer(&t, req, rep_body(type), -1, &rsp, e) != 0)
 		goto out;
@@ -724,8 +959,15 @@ cmp_client_run(int type, const struct cmp_client_cfg *cfg,
 		if (poll_loop(&t, req_id, &rsp, e) != 0)
 			goto out;
 	}
-	if (sk_X509_num(cmp_rep_get0_capubs(rsp)) > 0 &&
-	    (result->ca_pubs = X509_chain_up_ref(cmp_rep_get0_capubs(rsp))) == NULL)
+	/* RFC 9483 4.1.1: only the caPubs of a MAC-protected ip are handed on
+	 * as CA certificates */
+	capubs = cmp_rep_get0_capubs(rsp);
+	if (sk_X509_num(capubs) > 0 && capubs_anchors(&t, rsp) == NULL)
+		progress(&t, "The caPubs of the signed %s are not used (RFC 9483 "
+		    "4.1.1: only a MAC-protected ip delivers CA certificates)",
+		    cmp_body_name(cmp_msg_body_type(rsp)));
+	else if (sk_X509_num(capubs) > 0 &&
+	    (result->ca_pubs = X509_chain_up_ref(capubs)) == NULL)
 		goto oom;
 	if (sk_X509_num(cmp_msg_get0_extra_certs(rsp)) > 0 &&
 	    (result->extra_certs = X509_chain_up_ref(
@@ -749,7 +991,8 @@ cmp_client_run(int type, const struct cmp_client_cfg *cfg,
 	result->implicit_confirm_granted = cfg->implicit_confirm &&
 	    cmp_msg_implicit_confirm(rsp);
 
-	if (cert_acceptable(&t, rsp, cert, &failbit, why, sizeof(why)) != 0) {
+	if (cmp_txn_cert_acceptable(&t, rsp, cert, &failbit, why,
+	    sizeof(why)) != 0) {
 		if (result->implicit_confirm_granted) {
 			pk_err_set(e, "the issued certificate is unacceptable: %s "
 			    "(implicit confirmation was granted, so no certConf "
@@ -787,8 +1030,7 @@ out:
 	}
 	CMP_PKIMESSAGE_free(req);
 	CMP_PKIMESSAGE_free(rsp);
-	ASN1_OCTET_STRING_free(t.peer_nonce);
-	cmp_http_free(t.http);
+	cmp_txn_clear(&t);
 	ERR_clear_error();
 	return rc;
 }

@@ -2,7 +2,9 @@
  * cmp_dump: a readable decode of one PKIMessage into an sbuf (cmpdump prints it;
  * the console may show it in debugging output). Names and times in the one style
  * of util (pk_name_sbuf "C=FI, O=Insta Demo, CN=Insta Demo CA", pk_time_text
- * "2018-02-06 13:31:13 UTC"), octet strings lower-case hex. Never fails: fields
+ * "2018-02-06 13:31:13 UTC"), octet strings lower-case hex. The values of the
+ * support messages (caCerts, rootCaCert, rootCaKeyUpdate, certReqTemplate,
+ * signKeyPairTypes; RFC 9483 4.3) are decoded and shown. Never fails: fields
  * that cannot be shown are marked.
  */
 #include <stdlib.h>
@@ -325,6 +327,136 @@ put_crm(struct sbuf *s, const CMP_CERTREQMSG *crm)
 	sbuf_putc(s, '\n');
 }
 
+/* An AlgorithmIdentifier: its name, and a parameter that is an OID (the
+ * curve of id-ecPublicKey). */
+static void
+put_alg(struct sbuf *s, const X509_ALGOR *a)
+{
+	const ASN1_OBJECT *o;
+	const void *pv;
+	int ptype;
+
+	X509_ALGOR_get0(&o, &ptype, &pv, a);
+	put_oid(s, o);
+	if (ptype == V_ASN1_OBJECT && pv != NULL) {
+		sbuf_putc(s, ' ');
+		put_oid(s, pv);
+	}
+}
+
+/* The decoded value of a support message's ITAV (RFC 9483 4.3); 0 when IT
+ * is not one of them. */
+static int
+put_support_value(struct sbuf *s, const char *ind, const CMP_ITAV *it)
+{
+	char in2[32];
+	struct pk_err e;
+	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_ALGOR) *algs = NULL;
+	CMP_ROOTCAKEYUPDATE *u = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	X509 *x = NULL;
+	int i, rc;
+
+	snprintf(in2, sizeof(in2), "%s    ", ind);
+	pk_err_clear(&e);
+	if (cmp_itav_is(it, CMP_OID_IT_CA_CERTS)) {
+		if ((rc = cmp_itav_get1_certs(it, &certs, &e)) == 0) {
+			sbuf_printf(s, ": %d certificates\n", sk_X509_num(certs));
+			for (i = 0; i < sk_X509_num(certs); i++) {
+				sbuf_printf(s, "%s  [%d]\n", ind, i);
+				put_cert(s, in2, sk_X509_value(certs, i));
+			}
+		}
+	} else if (cmp_itav_is(it, CMP_OID_IT_ROOT_CA_CERT)) {
+		if ((rc = cmp_itav_get1_cert(it, &x, &e)) == 0) {
+			sbuf_puts(s, ":\n");
+			put_cert(s, in2, x);
+		}
+	} else if (cmp_itav_is(it, CMP_OID_IT_ROOT_CA_KEY_UPDATE)) {
+		if ((rc = cmp_itav_get1_root_ca_key_update(it, &u, &e)) == 0) {
+			static const char *const n[] = { "newWithNew", "newWithOld",
+			    "oldWithNew" };
+			X509 *c[3];
+
+			c[0] = u->newWithNew;
+			c[1] = u->newWithOld;
+			c[2] = u->oldWithNew;
+			sbuf_puts(s, ":\n");
+			for (i = 0; i < 3; i++) {
+				if (c[i] == NULL) {
+					sbuf_printf(s, "%s  %s: (absent)\n", ind, n[i]);
+					continue;
+				}
+				sbuf_printf(s, "%s  %s:\n", ind, n[i]);
+				put_cert(s, in2, c[i]);
+			}
+			/* RFC 4210 4.4: newWithOld carries the new key under
+			 * the old one, oldWithNew the old key under the new */
+			if (u->newWithOld != NULL)
+				sbuf_printf(s, "%s  newWithOld holds newWithNew's key: "
+				    "%s\n", ind, EVP_PKEY_eq(X509_get0_pubkey(
+				    u->newWithOld), X509_get0_pubkey(u->newWithNew)) ==
+				    1 ? "yes" : "NO");
+			if (u->oldWithNew != NULL)
+				sbuf_printf(s, "%s  oldWithNew verifies with the new key: "
+				    "%s\n", ind, X509_verify(u->oldWithNew,
+				    X509_get0_pubkey(u->newWithNew)) == 1 ? "yes" :
+				    "NO");
+			if (u->oldWithNew != NULL && u->newWithOld != NULL)
+				sbuf_printf(s, "%s  newWithOld verifies with the old key: "
+				    "%s\n", ind, X509_verify(u->newWithOld,
+				    X509_get0_pubkey(u->oldWithNew)) == 1 ? "yes" :
+				    "NO");
+			ERR_clear_error();
+		}
+	} else if (cmp_itav_is(it, CMP_OID_IT_CERT_REQ_TEMPLATE)) {
+		if ((rc = cmp_itav_get1_cert_req_template(it, &t, &e)) == 0) {
+			sbuf_printf(s, ":\n%s  certTemplate:", ind);
+			if (i2d_CMP_CERTTEMPLATE(t->certTemplate, NULL) <= 2)
+				sbuf_puts(s, " (empty)");
+			sbuf_putc(s, '\n');
+			put_template(s, in2, t->certTemplate);
+			sbuf_printf(s, "%s  keySpec:%s\n", ind, t->keySpec == NULL ?
+			    " (absent)" : "");
+			for (i = 0; i < sk_CMP_ATAV_num(t->keySpec); i++) {
+				X509_ALGOR *a = NULL;
+				long bits = -1;
+
+				sbuf_puts(s, in2);
+				if (cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, i),
+				    &a, &bits, &e) != 0)
+					sbuf_printf(s, "%s\n", e.msg);
+				else if (a != NULL) {
+					sbuf_puts(s, "algId ");
+					put_alg(s, a);
+					sbuf_putc(s, '\n');
+				} else
+					sbuf_printf(s, "rsaKeyLen %ld\n", bits);
+				X509_ALGOR_free(a);
+			}
+		}
+	} else if (cmp_itav_is(it, CMP_OID_IT_SIGN_KEY_PAIR_TYPES)) {
+		if ((rc = cmp_itav_get1_algs(it, &algs, &e)) == 0) {
+			sbuf_puts(s, ":");
+			for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+				sbuf_puts(s, i > 0 ? ", " : " ");
+				put_alg(s, sk_X509_ALGOR_value(algs, i));
+			}
+			sbuf_putc(s, '\n');
+		}
+	} else
+		return 0;
+	if (rc != 0)
+		sbuf_printf(s, ": %s\n", e.msg);
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	CMP_ROOTCAKEYUPDATE_free(u);
+	CMP_CERTREQTEMPLATE_free(t);
+	X509_free(x);
+	return 1;
+}
+
 static void
 put_itavs(struct sbuf *s, const char *ind, const STACK_OF(CMP_ITAV) *sk)
 {
@@ -335,12 +467,15 @@ put_itavs(struct sbuf *s, const char *ind, const STACK_OF(CMP_ITAV) *sk)
 
 		sbuf_puts(s, ind);
 		put_oid(s, it->infoType);
-		if (it->infoValue != NULL &&
-		    it->infoValue->type == V_ASN1_GENERALIZEDTIME) {
+		if (it->infoValue == NULL) {
+			sbuf_puts(s, " (no value)\n");
+			continue;
+		}
+		if (put_support_value(s, ind, it))
+			continue;
+		if (it->infoValue->type == V_ASN1_GENERALIZEDTIME) {
 			sbuf_puts(s, " = ");
 			put_time(s, it->infoValue->value.generalizedtime);
-		} else if (it->infoValue == NULL) {
-			sbuf_puts(s, " (no value)");
 		}
 		sbuf_putc(s, '\n');
 	}

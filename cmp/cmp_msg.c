@@ -687,6 +687,27 @@ cmp_rr_reason(const CMP_PKIMESSAGE *m, int idx)
 }
 
 int
+cmp_rr_reason_code(const CMP_PKIMESSAGE *m, int idx, long *code)
+{
+	CMP_REVDETAILS *d;
+	ASN1_ENUMERATED *r;
+	int crit = -1;
+
+	*code = -1;
+	if (cmp_msg_body_type(m) != CMP_BODY_RR ||
+	    (d = sk_CMP_REVDETAILS_value(m->body->value.rr, idx)) == NULL ||
+	    d->crlEntryDetails == NULL)
+		return 0;
+	r = X509V3_get_d2i(d->crlEntryDetails, NID_crl_reason, &crit, NULL);
+	ERR_clear_error();
+	if (r == NULL)
+		return crit == -1 ? 0 : -1;	/* -1: absent; else malformed */
+	*code = ASN1_ENUMERATED_get(r);
+	ASN1_ENUMERATED_free(r);
+	return *code < 0 ? -1 : 0;
+}
+
+int
 cmp_rp_count(const CMP_PKIMESSAGE *m)
 {
 	if (cmp_msg_body_type(m) != CMP_BODY_RP)
@@ -810,4 +831,169 @@ cmp_itav_new_oid(const char *oid_text, ASN1_TYPE *value)
 	it->infoType = o;
 	it->infoValue = value;
 	return it;
+}
+
+int
+cmp_itav_is(const CMP_ITAV *it, const char *oid_text)
+{
+	return it != NULL && cmp_oid_is(it->infoType, oid_text);
+}
+
+/* The value of IT decoded as ITEM: 0 with *out new, or NULL when the value is
+ * absent; -1 when it is not exactly one DER ITEM. */
+static int
+itav_unpack(const CMP_ITAV *it, const ASN1_ITEM *item, const char *what,
+    void **out, struct pk_err *e)
+{
+	const unsigned char *p, *end;
+	void *v;
+
+	*out = NULL;
+	if (it->infoValue == NULL)
+		return 0;
+	if (it->infoValue->type != V_ASN1_SEQUENCE)
+		return pk_err_set(e, "%s: the value is not a SEQUENCE", what);
+	p = ASN1_STRING_get0_data(it->infoValue->value.sequence);
+	end = p + ASN1_STRING_length(it->infoValue->value.sequence);
+	if ((v = ASN1_item_d2i(NULL, &p, end - p, item)) == NULL)
+		return pk_err_ossl(e, "%s: the value does not decode", what);
+	if (p != end) {
+		ASN1_item_free(v, item);
+		return pk_err_set(e, "%s: trailing bytes after the value", what);
+	}
+	*out = v;
+	return 0;
+}
+
+/* X509_check_purpose caches extensions and flags broken ones (STYLE.md). */
+static int
+cert_ok(X509 *x, const char *what, struct pk_err *e)
+{
+	if (x != NULL && (X509_check_purpose(x, -1, 0) != 1 ||
+	    (X509_get_extension_flags(x) & EXFLAG_INVALID)))
+		return pk_err_ossl(e, "%s: a certificate has invalid extensions",
+		    what);
+	return 0;
+}
+
+int
+cmp_itav_get1_certs(const CMP_ITAV *it, STACK_OF(X509) **out, struct pk_err *e)
+{
+	STACK_OF(X509) *sk;
+	int i;
+
+	if (itav_unpack(it, ASN1_ITEM_rptr(CMP_CERTS), "caCerts", (void **)&sk,
+	    e) != 0)
+		return -1;
+	*out = NULL;
+	if (sk == NULL)
+		return 0;
+	/* RFC 9480 2.14: SEQUENCE SIZE (1..MAX) */
+	if (sk_X509_num(sk) == 0) {
+		sk_X509_free(sk);
+		return pk_err_set(e, "RFC 9480 2.14: an empty certificate list");
+	}
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (cert_ok(sk_X509_value(sk, i), "caCerts", e) != 0) {
+			sk_X509_pop_free(sk, X509_free);
+			return -1;
+		}
+	*out = sk;
+	return 0;
+}
+
+int
+cmp_itav_get1_cert(const CMP_ITAV *it, X509 **out, struct pk_err *e)
+{
+	X509 *x;
+
+	if (itav_unpack(it, ASN1_ITEM_rptr(X509), "certificate", (void **)&x,
+	    e) != 0)
+		return -1;
+	if (cert_ok(x, "certificate", e) != 0) {
+		X509_free(x);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int
+cmp_itav_get1_root_ca_key_update(const CMP_ITAV *it, CMP_ROOTCAKEYUPDATE **out,
+    struct pk_err *e)
+{
+	CMP_ROOTCAKEYUPDATE *u;
+
+	if (itav_unpack(it, ASN1_ITEM_rptr(CMP_ROOTCAKEYUPDATE),
+	    "rootCaKeyUpdate", (void **)&u, e) != 0)
+		return -1;
+	if (u != NULL && (cert_ok(u->newWithNew, "rootCaKeyUpdate", e) != 0 ||
+	    cert_ok(u->newWithOld, "rootCaKeyUpdate", e) != 0 ||
+	    cert_ok(u->oldWithNew, "rootCaKeyUpdate", e) != 0)) {
+		CMP_ROOTCAKEYUPDATE_free(u);
+		return -1;
+	}
+	*out = u;
+	return 0;
+}
+
+int
+cmp_itav_get1_cert_req_template(const CMP_ITAV *it, CMP_CERTREQTEMPLATE **out,
+    struct pk_err *e)
+{
+	CMP_CERTREQTEMPLATE *t;
+
+	if (itav_unpack(it, ASN1_ITEM_rptr(CMP_CERTREQTEMPLATE),
+	    "certReqTemplate", (void **)&t, e) != 0)
+		return -1;
+	/* RFC 9480 2.16: Controls ::= SEQUENCE SIZE (1..MAX) */
+	if (t != NULL && t->keySpec != NULL &&
+	    sk_CMP_ATAV_num(t->keySpec) == 0) {
+		CMP_CERTREQTEMPLATE_free(t);
+		return pk_err_set(e, "RFC 9480 2.16: an empty keySpec");
+	}
+	*out = t;
+	return 0;
+}
+
+int
+cmp_itav_get1_algs(const CMP_ITAV *it, STACK_OF(X509_ALGOR) **out,
+    struct pk_err *e)
+{
+	return itav_unpack(it, ASN1_ITEM_rptr(CMP_ALGORS), "algorithms",
+	    (void **)out, e);
+}
+
+int
+cmp_atav_keyspec(const CMP_ATAV *a, X509_ALGOR **alg, long *rsa_bits,
+    struct pk_err *e)
+{
+	const unsigned char *p, *end;
+
+	*alg = NULL;
+	*rsa_bits = -1;
+	if (cmp_oid_is(a->type, CMP_OID_REGCTRL_RSA_KEY_LEN)) {
+		/* RFC 9480 2.16: RsaKeyLenCtrl ::= INTEGER (1..MAX) */
+		if (a->value == NULL || a->value->type != V_ASN1_INTEGER ||
+		    (*rsa_bits = ASN1_INTEGER_get(a->value->value.integer)) < 1)
+			return pk_err_set(e, "RFC 9480 2.16: rsaKeyLen is not a "
+			    "positive INTEGER");
+		return 0;
+	}
+	if (!cmp_oid_is(a->type, CMP_OID_REGCTRL_ALG_ID))
+		return pk_err_set(e, "RFC 9480 2.16: keySpec holds another "
+		    "control than algId and rsaKeyLen");
+	if (a->value == NULL || a->value->type != V_ASN1_SEQUENCE)
+		return pk_err_set(e, "RFC 9480 2.16: algId is not an "
+		    "AlgorithmIdentifier");
+	p = ASN1_STRING_get0_data(a->value->value.sequence);
+	end = p + ASN1_STRING_length(a->value->value.sequence);
+	if ((*alg = d2i_X509_ALGOR(NULL, &p, end - p)) == NULL || p != end) {
+		X509_ALGOR_free(*alg);
+		*alg = NULL;
+		ERR_clear_error();
+		return pk_err_set(e, "RFC 9480 2.16: algId is not an "
+		    "AlgorithmIdentifier");
+	}
+	return 0;
 }

@@ -3,8 +3,9 @@
  *
  * PasswordBasedMac (5.1.3.1): BASEKEY = OWF^iterationCount(secret || salt), then
  * MAC(BASEKEY, DER(ProtectedPart)). OWF SHA-1/224/256/384/512, MAC HMAC with the
- * same family. Iteration counts above CMP_PBM_MAX_ITER and salts above
- * CMP_PBM_MAX_SALT bytes are refused before any hashing (denial of service).
+ * same family. A verifier's limits (struct cmp_pbm_limits: minimum and maximum
+ * iteration count, minimum salt) are checked before any hashing: the minimums
+ * keep a weak MAC out, the maximum bounds the work (denial of service).
  * PBMAC1 (RFC 9481) is recognised and reported as unsupported.
  *
  * Signature (5.1.3.3): any signature algorithm OpenSSL's ASN1_item_sign/verify
@@ -98,11 +99,35 @@ cmp_msg_protection_kind(const CMP_PKIMESSAGE *m)
 	return CMP_PROT_UNKNOWN;
 }
 
-/* Decodes and range-checks PBMParameter (RFC 4210 5.1.3.1). */
-static int
-pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **res, const EVP_MD **owf,
-    const EVP_MD **mac, long *iter, struct pk_err *e)
+/* The limits that decoding for display applies: anything well-formed. */
+static const struct cmp_pbm_limits pbm_any = { 1, CMP_PBM_MAX_ITER, 1 };
+
+/* LIM with its bounds clamped to what this module can do at all. */
+static struct cmp_pbm_limits
+pbm_limits(const struct cmp_pbm_limits *lim)
 {
+	struct cmp_pbm_limits l = CMP_PBM_LIMITS_DEFAULT;
+
+	if (lim != NULL)
+		l = *lim;
+	if (l.min_iter < 1)
+		l.min_iter = 1;
+	if (l.max_iter < 1 || l.max_iter > CMP_PBM_MAX_ITER)
+		l.max_iter = CMP_PBM_MAX_ITER;
+	if (l.min_salt < 1)
+		l.min_salt = 1;
+	if (l.min_salt > CMP_PBM_MAX_SALT)
+		l.min_salt = CMP_PBM_MAX_SALT;
+	return l;
+}
+
+/* Decodes and range-checks PBMParameter (RFC 4210 5.1.3.1) against LIM. */
+static int
+pbm_params(const X509_ALGOR *a, const struct cmp_pbm_limits *lim,
+    CMP_PBMPARAMETER **res, const EVP_MD **owf, const EVP_MD **mac, long *iter,
+    struct pk_err *e)
+{
+	struct cmp_pbm_limits l = pbm_limits(lim);
 	CMP_PBMPARAMETER *p = NULL;
 	char buf[80];
 	int64_t it;
@@ -116,16 +141,30 @@ pbm_params(const X509_ALGOR *a, CMP_PBMPARAMETER **res, const EVP_MD **owf,
 	    a->parameter);
 	if (p == NULL)
 		return pk_err_ossl(e, "malformed PBM parameters");
-	if (p->salt->length < 1 || p->salt->length > CMP_PBM_MAX_SALT) {
-		pk_err_set(e, "PBM salt of %d bytes refused (limit 1..%d)",
-		    p->salt->length, CMP_PBM_MAX_SALT);
+	if (p->salt->length > CMP_PBM_MAX_SALT) {
+		pk_err_set(e, "PBM salt of %d bytes refused (limit %d..%d)",
+		    p->salt->length, l.min_salt, CMP_PBM_MAX_SALT);
 		goto out;
 	}
-	if (!ASN1_INTEGER_get_int64(&it, p->iterationCount) || it < 1 ||
-	    it > CMP_PBM_MAX_ITER) {
+	if (!ASN1_INTEGER_get_int64(&it, p->iterationCount)) {
 		ERR_clear_error();
-		pk_err_set(e, "PBM iteration count refused (limit 1..%d)",
-		    CMP_PBM_MAX_ITER);
+		pk_err_set(e, "PBM iteration count refused: not a number in "
+		    "%ld..%ld", l.min_iter, l.max_iter);
+		goto out;
+	}
+	if (it > l.max_iter) {
+		pk_err_set(e, "PBM iteration count refused: %lld is above the limit "
+		    "of %ld (denial of service)", (long long)it, l.max_iter);
+		goto out;
+	}
+	if (it < l.min_iter) {
+		pk_err_set(e, "RFC 4211 4.4: the PBM iteration count must be at "
+		    "least %ld, this one is %lld", l.min_iter, (long long)it);
+		goto out;
+	}
+	if (p->salt->length < l.min_salt) {
+		pk_err_set(e, "RFC 8018 4.1: a PBM salt of at least %d bytes is "
+		    "required, this one has %d", l.min_salt, p->salt->length);
 		goto out;
 	}
 	if ((*owf = owf_md(OBJ_obj2nid(p->owf->algorithm))) == NULL) {
@@ -212,7 +251,7 @@ cmp_msg_protection_desc(const CMP_PKIMESSAGE *m)
 	case CMP_PROT_NONE:
 		return xstrdup("none");
 	case CMP_PROT_PBM:
-		if (pbm_params(a, &p, &owf, &mac, &iter, &e) != 0) {
+		if (pbm_params(a, &pbm_any, &p, &owf, &mac, &iter, &e) != 0) {
 			sbuf_printf(&b, "PBM (%s)", e.msg);
 			break;
 		}
@@ -267,9 +306,9 @@ cmp_msg_protect_pbm(CMP_PKIMESSAGE *m, const void *secret, size_t secret_len,
 	if (d.iterations < CMP_PBM_MIN_ITER || d.iterations > CMP_PBM_MAX_ITER)
 		return pk_err_set(e, "PBM: iteration count %d outside %d..%d",
 		    d.iterations, CMP_PBM_MIN_ITER, CMP_PBM_MAX_ITER);
-	if (d.salt_len < 8 || d.salt_len > CMP_PBM_MAX_SALT)
-		return pk_err_set(e, "PBM: salt length %d outside 8..%d",
-		    d.salt_len, CMP_PBM_MAX_SALT);
+	if (d.salt_len < CMP_PBM_MIN_SALT || d.salt_len > CMP_PBM_MAX_SALT)
+		return pk_err_set(e, "PBM: salt length %d outside %d..%d",
+		    d.salt_len, CMP_PBM_MIN_SALT, CMP_PBM_MAX_SALT);
 	if (secret == NULL || secret_len == 0)
 		return pk_err_set(e, "PBM: empty secret");
 
@@ -318,7 +357,7 @@ out:
 
 int
 cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
-    size_t secret_len, struct pk_err *e)
+    size_t secret_len, const struct cmp_pbm_limits *lim, struct pk_err *e)
 {
 	const X509_ALGOR *a = m->header->protectionAlg;
 	CMP_PBMPARAMETER *p = NULL;
@@ -352,7 +391,7 @@ cmp_msg_verify_pbm(const CMP_PKIMESSAGE *m, const void *secret,
 	if (m->protection == NULL)
 		return pk_err_set(e, "protectionAlg is set but the protection value "
 		    "is missing");
-	if (pbm_params(a, &p, &owf, &hm, &iter, e) != 0)
+	if (pbm_params(a, lim, &p, &owf, &hm, &iter, e) != 0)
 		goto out;
 	if (cmp_msg_protected_part(m, &pp, &pplen, e) != 0)
 		goto out;

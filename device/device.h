@@ -63,11 +63,14 @@ struct device_session_cfg {
 	int key_ecc;			/* the key pair is ECC (else RSA) */
 	int regenerate;			/* KUR: a new key pair */
 	int regen_bits;			/* its RSA size, or DEVICE_REGEN_BITS_SAME */
-	int use_signature;		/* IR protection: signature (else MAC) */
+	int use_signature;		/* IR protection: signature (else MAC); CR
+					 * and KUR are always signed */
 	const char *mac_ref;		/* MAC reference (senderKID) */
 	const char *mac_secret;		/* MAC secret, sealed (storage_seal) */
-	const char *auth_cert;		/* file in flash:/pki/public */
-	const char *verify_cert;	/* file in flash:/pki/public */
+	const char *auth_cert;		/* an imported local certificate's name,
+					 * else a file in flash:/pki/public */
+	const char *verify_cert;	/* an imported CA certificate's name,
+					 * else a file in flash:/pki/public */
 	int hmac_sha1;			/* PBM integrity HMAC-SHA1 (else SHA256) */
 	int implicit_confirm;
 	int timeout;			/* s */
@@ -103,6 +106,10 @@ struct device_result {
 	int key_replaced;		/* regenerate: the key pair was replaced */
 	int polled;
 	int auth_cert_changed;		/* KUR: the session now signs with cert_file */
+	int local_record;		/* the store's local certificate cert_file:
+					 * 1 imported now (the successor of an
+					 * imported authentication certificate),
+					 * 2 replaced (it was imported), 0 none */
 };
 
 enum device_event_kind {
@@ -173,6 +180,9 @@ const struct pki_entity *device_entity_find(const struct device *d,
     const char *name);
 /* The name of a CMP session that uses entity NAME, or NULL. */
 const char *device_entity_user(const struct device *d, const char *name);
+/* The name of a CMP session that uses key pair NAME, or NULL (the console checks
+ * it before asking whether to destroy or replace the key pair). */
+const char *device_key_user(const struct device *d, const char *name);
 
 /* ==== CMP sessions ==== */
 
@@ -202,25 +212,43 @@ void device_session_status(const struct device_session *s,
     struct device_session_status *out);
 /* 1 while session NAME has a transaction in progress. */
 int device_session_busy(struct device *d, const char *name);
-/* Asks the polling of session NAME to stop: 1 asked, 0 it is not polling, -1 no
- * such session. */
+/* Asks the transaction of session NAME (a console request, or an automatic
+ * update in the background) to stop, in whatever phase it is (connecting,
+ * waiting for the answer, polling): 1 asked, 0 none is under way, -1 no such
+ * session. The transaction ends within ~100 ms as a failure. */
 int device_session_stop(struct device *d, const char *name);
 
 /* Runs KIND for session NAME and stores what came back (certificate file, caPubs,
  * with regenerate the new key pair; a KUR's certificate becomes the session's
- * authentication certificate). CANCELLED(ARG) (may be NULL) is asked while it
- * waits. 0 success (*r filled); -1 with *e, and *r as far as known (r->sent: the
- * request went out and failed; else *e says what is missing). Progress is
- * reported as DEVICE_EV_PROGRESS events. */
+ * authentication certificate, and when the old one was an imported local
+ * certificate the new one is imported too). An IR is protected as the session's
+ * origin-authentication-method says; CR and KUR are always signed with the
+ * authentication certificate's key. A KUR whose certificate has expired or is not
+ * yet valid is refused before anything is sent. CANCELLED(ARG) (may be NULL) is
+ * asked while it waits. 0 success (*r filled); -1 with *e, and *r as far as known
+ * (r->sent: the request went out, was counted and failed; else *e says what is
+ * missing or refused, and nothing was counted). Progress is reported as
+ * DEVICE_EV_PROGRESS events. */
 int device_request(struct device *d, const char *name, enum device_req kind,
     int (*cancelled)(void *arg), void *arg, struct device_result *r,
     struct pk_err *e);
+/* The file that KIND's certificate of session NAME is saved as ("S_ir.cer") into
+ * BUF; the console asks before a request overwrites an existing one. */
+const char *device_result_file(const char *name, enum device_req kind, char *buf,
+    size_t n);
 /* Zeroes the statistics of session NAME (NULL: all) and saves them; -1 with *e
  * when they could not be saved (they are zero in memory). */
 int device_stats_reset(struct device *d, const char *name, struct pk_err *e);
-/* Validity of the certificate FILE through the device (its ops). */
+/* Validity of the authentication certificate NAME through the device (its ops).
+ * A session's authentication certificate is the imported local certificate
+ * recorded as NAME, else the file flash:/pki/public/NAME: the file is only the
+ * way in, deleting it after `pki import-certificate local` changes nothing. */
 int device_cert_validity(struct device *d, const char *file, time_t *not_before,
     time_t *not_after, struct pk_err *e);
+/* Describes the authentication certificate NAME found that way (info->key_name:
+ * the key pair it belongs to, "" none); -1 with *e when there is none. */
+int device_auth_cert_info(struct device *d, const char *name,
+    struct pki_cert_info *info, struct pk_err *e);
 
 /* ==== automatic update (autoupdate.c) ====
  * A session with auto-update enabled gets a timer at

@@ -33,6 +33,8 @@ struct enrol_params {
 	int implicit_confirm;
 	int timeout;
 	const char *result_file;	/* NULL: NAME_ir.cer / _cr.cer / _kur.cer */
+	int64_t now_ms;			/* the device's clock: a KUR's certificate
+					 * must be valid now */
 	int (*should_stop)(void *arg);
 	void *stop_arg;
 	void (*progress)(void *arg, const char *text);
@@ -52,8 +54,18 @@ int enrol_run(struct enrol_job *job);
 int enrol_finish(struct pki *p, struct storage *st, struct enrol_job *job,
     struct device_result *o, struct pk_err *e);
 void enrol_job_free(struct enrol_job *job);
-/* Validity of flash:/pki/public/FILE. */
-int enrol_cert_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
+/* The certificate a session names NAME (authentication-cert: KIND local,
+ * verification-cert: KIND CA): the imported certificate of KIND recorded as NAME,
+ * else the file flash:/pki/public/NAME (the file is only the way in: deleting it
+ * after the import changes nothing). *out is a new reference; *imported (may be
+ * NULL) says which it was. */
+int enrol_cert_get(struct pki *p, enum pki_cert_kind kind, const char *name,
+    struct x509_st **out, int *imported, struct pk_err *e);
+/* Validity of the authentication certificate NAME (as enrol_cert_get finds it). */
+int enrol_cert_validity(struct pki *p, const char *name, time_t *nb, time_t *na,
+    struct pk_err *e);
+/* Describes the authentication certificate NAME (key_name: its key pair). */
+int enrol_auth_cert_info(struct pki *p, const char *name, struct pki_cert_info *info,
     struct pk_err *e);
 
 /* ---- sessions (session.c) ---- */

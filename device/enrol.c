@@ -119,9 +119,10 @@ write_cert(struct storage *st, const char *file, X509 *x, struct pk_err *e)
 
 /* ---- the update journal ----
  * store/cmp-pending-<hex of session name>: "file: F", "key: K" (when a key pair is
- * replaced), "local: 0|1" (re-import F as a local certificate), then the
- * certificate PEM and, with a key, the private key PEM. Written atomically (0600),
- * applied (each step idempotent), then removed. */
+ * replaced), "local: 0|1" (import F as a local certificate: the store's copy is
+ * kept current), "realm: R" (the realm of a new local record; an existing record
+ * keeps its own), then the certificate PEM and, with a key, the private key PEM.
+ * Written atomically (0600), applied (each step idempotent), then removed. */
 
 static char *
 journal_path(struct storage *st, const char *session)
@@ -136,7 +137,8 @@ journal_path(struct storage *st, const char *session)
 
 static int
 journal_write(struct storage *st, const char *session, const char *file,
-    const char *key_name, EVP_PKEY *key, X509 *cert, int local, struct pk_err *e)
+    const char *key_name, EVP_PKEY *key, X509 *cert, int local, const char *realm,
+    struct pk_err *e)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *data, *path;
@@ -149,6 +151,8 @@ journal_write(struct storage *st, const char *session, const char *file,
 	if (key_name != NULL)
 		BIO_printf(b, "key: %s\n", key_name);
 	BIO_printf(b, "local: %d\n", local);
+	if (local && realm != NULL)
+		BIO_printf(b, "realm: %s\n", realm);
 	if (!PEM_write_bio_X509(b, cert) ||
 	    (key != NULL && !PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
 	    NULL))) {
@@ -192,7 +196,7 @@ journal_apply(struct pki *p, struct storage *st, const char *session,
 	char *path = journal_path(st, session);
 	unsigned char *data = NULL;
 	size_t len;
-	char file[300], key[PKI_NAME_MAX + 1], local[8];
+	char file[300], key[PKI_NAME_MAX + 1], local[8], realm[PKI_NAME_MAX + 1];
 	BIO *b = NULL;
 	X509 *cert = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -224,8 +228,11 @@ journal_apply(struct pki *p, struct storage *st, const char *session,
 		goto out;
 	if (header((char *)data, "local", local, sizeof(local)) != NULL &&
 	    strcmp(local, "1") == 0) {
-		const char *realm = pki_cert_realm(p, PKI_CERT_LOCAL, file);
-		char *r = realm ? xstrdup(realm) : NULL;
+		/* an existing record keeps its realm; a new one takes the journal's */
+		const char *old = pki_cert_realm(p, PKI_CERT_LOCAL, file);
+		char *r = old != NULL ? xstrdup(old) :
+		    header((char *)data, "realm", realm, sizeof(realm)) != NULL ?
+		    xstrdup(realm) : NULL;
 		int irc = pki_cert_import_x509(p, PKI_CERT_LOCAL, r, cert, file, NULL, e);
 
 		free(r);
@@ -288,19 +295,54 @@ device_journal_recover(struct pki *p, struct storage *st, struct sbuf *report)
 }
 
 int
-enrol_cert_validity(struct pki *p, const char *file, time_t *nb, time_t *na,
+enrol_cert_get(struct pki *p, enum pki_cert_kind kind, const char *name,
+    X509 **out, int *imported, struct pk_err *e)
+{
+	X509 *x = pki_cert_get0(p, kind, name);
+
+	*out = NULL;
+	if (imported != NULL)
+		*imported = x != NULL;
+	if (x != NULL) {
+		if (!X509_up_ref(x))
+			return pk_err_ossl(e, "out of memory");
+		*out = x;
+		return 0;
+	}
+	if (!pki_public_exists(p, name))
+		return pk_err_set(e, "The certificate %s is neither an imported %s "
+		    "certificate nor a file in flash:/pki/public.", name,
+		    kind == PKI_CERT_CA ? "CA" : "local");
+	return pki_cert_load_file(p, PKI_FMT_AUTO, name, out, e);
+}
+
+int
+enrol_cert_validity(struct pki *p, const char *name, time_t *nb, time_t *na,
     struct pk_err *e)
 {
 	X509 *x = NULL;
 	int rc = 0;
 
-	if (pki_cert_load_file(p, PKI_FMT_AUTO, file, &x, e) != 0)
+	if (enrol_cert_get(p, PKI_CERT_LOCAL, name, &x, NULL, e) != 0)
 		return -1;
 	if (pk_asn1_time(X509_get0_notBefore(x), nb) != 0 ||
 	    pk_asn1_time(X509_get0_notAfter(x), na) != 0)
-		rc = pk_err_set(e, "The certificate %s has an invalid validity.", file);
+		rc = pk_err_set(e, "The certificate %s has an invalid validity.", name);
 	X509_free(x);
 	return rc;
+}
+
+int
+enrol_auth_cert_info(struct pki *p, const char *name, struct pki_cert_info *info,
+    struct pk_err *e)
+{
+	X509 *x = NULL;
+
+	if (enrol_cert_get(p, PKI_CERT_LOCAL, name, &x, NULL, e) != 0)
+		return -1;
+	pki_cert_describe(p, x, info);
+	X509_free(x);
+	return 0;
 }
 
 /* The chain of CERT up to a trust anchor among the imported CA certificates,
@@ -360,6 +402,9 @@ struct enrol_job {
 	STACK_OF(X509) *chain, *trusted;
 	struct cmp_client_cfg cfg;
 	struct cmp_client_result r;
+	int auth_imported;		/* the authentication certificate is an
+					 * imported local certificate */
+	char *auth_realm;		/* its realm */
 	int ran, rc;
 	struct pk_err err;
 };
@@ -396,6 +441,7 @@ enrol_job_free(struct enrol_job *j)
 	storage_wipe_free(j->secret);
 	free(j->key_name);
 	free(j->result_file);
+	free(j->auth_realm);
 	X509_NAME_free(j->subject);
 	X509_NAME_free(j->recipient);
 	GENERAL_NAMES_free(j->san);
@@ -407,6 +453,32 @@ enrol_job_free(struct enrol_job *j)
 	sk_X509_pop_free(j->chain, X509_free);
 	sk_X509_pop_free(j->trusted, X509_free);
 	free(j);
+}
+
+/* A KUR authenticates with the certificate it updates (RFC 4210 5.3.5): one that
+ * has expired or is not yet valid is refused here, before anything is sent (the
+ * CA would refuse it anyway). */
+static int
+auth_cert_current(X509 *x, const struct enrol_params *s, struct pk_err *e)
+{
+	time_t nb, na, now = (time_t)(s->now_ms / 1000);
+	char t[40];
+
+	if (pk_asn1_time(X509_get0_notBefore(x), &nb) != 0 ||
+	    pk_asn1_time(X509_get0_notAfter(x), &na) != 0)
+		return pk_err_set(e, "The authentication certificate %s has an invalid "
+		    "validity.", s->auth_cert);
+	if (now < nb)
+		return pk_err_set(e, "The authentication certificate %s of the CMP "
+		    "session %s is not valid before %s; a key update request needs a "
+		    "valid certificate.", s->auth_cert, s->name,
+		    pk_time_text(nb, t, sizeof(t)));
+	if (now >= na)
+		return pk_err_set(e, "The authentication certificate %s of the CMP "
+		    "session %s expired at %s; a key update request needs a valid "
+		    "certificate (request a new one with pki cmp initial-request).",
+		    s->auth_cert, s->name, pk_time_text(na, t, sizeof(t)));
+	return 0;
 }
 
 int
@@ -447,7 +519,7 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 	if (s->ca_name != NULL && parse_dn(s->ca_name, &j->recipient, e) != 0)
 		goto fail;
 	if (s->verify_cert != NULL &&
-	    pki_cert_load_file(p, PKI_FMT_AUTO, s->verify_cert, &j->verify, e) != 0)
+	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &j->verify, NULL, e) != 0)
 		goto fail;
 	j->trusted = certs_dup(pki_ca_certs_get0(p));
 	cfg->url = j->url;
@@ -477,7 +549,15 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 			    "certificate configured.", s->name);
 			goto fail;
 		}
-		if (pki_cert_load_file(p, PKI_FMT_AUTO, s->auth_cert, &j->auth, e) != 0)
+		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &j->auth,
+		    &j->auth_imported, e) != 0)
+			goto fail;
+		if (j->auth_imported) {
+			const char *r = pki_cert_realm(p, PKI_CERT_LOCAL, s->auth_cert);
+
+			j->auth_realm = r != NULL ? xstrdup(r) : NULL;
+		}
+		if (kind == DEVICE_KUR && auth_cert_current(j->auth, s, e) != 0)
 			goto fail;
 		kn = pki_key_match_cert(p, j->auth);
 		if (kn == NULL) {
@@ -539,10 +619,17 @@ enrol_finish(struct pki *p, struct storage *st, struct enrol_job *j,
 	/* The new key pair (regenerate), the certificate file and the store's copy
 	 * change together through a journal: a crash leaves the old state or one
 	 * that device_journal_recover() completes at the next start. */
+	/* The store's copy is kept current: a result over an imported local
+	 * certificate replaces it, and a KUR of an imported authentication
+	 * certificate imports its successor (the file is only the way in). */
+	o->local_record = pki_local_cert_get0(p, file) != NULL ? 2 :
+	    j->kind == DEVICE_KUR && j->auth_imported ? 1 : 0;
 	if (journal_write(st, j->name, file, j->newkey ? j->key_name : NULL,
-	    j->newkey, j->r.cert, pki_local_cert_get0(p, file) != NULL, e) != 0 ||
-	    journal_apply(p, st, j->name, e) != 0)
+	    j->newkey, j->r.cert, o->local_record != 0, j->auth_realm, e) != 0 ||
+	    journal_apply(p, st, j->name, e) != 0) {
+		o->local_record = 0;
 		return -1;
+	}
 	o->key_replaced = j->newkey != NULL;
 	snprintf(o->cert_file, sizeof(o->cert_file), "%s", file);
 	for (int i = 0; i < sk_X509_num(j->r.ca_pubs); i++) {

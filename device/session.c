@@ -19,11 +19,11 @@
 
 /* The one table of the request kinds. */
 static const struct {
-	const char *name, *action, *suffix, *what;
+	const char *name, *action, *suffix;
 } kinds[DEVICE_REQ_N] = {
-	[DEVICE_IR] = { "IR", "initial-request", "ir", "initial request" },
-	[DEVICE_CR] = { "CR", "certificate-request", "cr", "certificate request" },
-	[DEVICE_KUR] = { "KUR", "keyupdate-request", "kur", "key update request" },
+	[DEVICE_IR] = { "IR", "initial-request", "ir" },
+	[DEVICE_CR] = { "CR", "certificate-request", "cr" },
+	[DEVICE_KUR] = { "KUR", "keyupdate-request", "kur" },
 };
 
 const char *
@@ -179,16 +179,21 @@ device_stats_reset(struct device *d, const char *name, struct pk_err *e)
 
 /* ---- the device ---- */
 
+const char *
+device_key_user(const struct device *d, const char *name)
+{
+	for (size_t i = 0; i < d->norder; i++)
+		if (d->order[i]->cfg.key != NULL &&
+		    pk_strcaseeq(d->order[i]->cfg.key, name))
+			return d->order[i]->cfg.name;
+	return NULL;
+}
+
 /* pki's hook: a key pair a configured session names cannot be destroyed. */
 static int
 key_in_use(void *arg, const char *key)
 {
-	struct device *d = arg;
-
-	for (size_t i = 0; i < d->norder; i++)
-		if (d->order[i]->cfg.key != NULL && pk_strcaseeq(d->order[i]->cfg.key, key))
-			return 1;
-	return 0;
+	return device_key_user(arg, key) != NULL;
 }
 
 int
@@ -301,6 +306,22 @@ device_cert_validity(struct device *d, const char *file, time_t *nb, time_t *na,
 	if (d->pki == NULL)
 		return pk_err_set(e, "The device has no PKI store.");
 	return enrol_cert_validity(d->pki, file, nb, na, e);
+}
+
+int
+device_auth_cert_info(struct device *d, const char *name,
+    struct pki_cert_info *info, struct pk_err *e)
+{
+	if (d->pki == NULL)
+		return pk_err_set(e, "The device has no PKI store.");
+	return enrol_auth_cert_info(d->pki, name, info, e);
+}
+
+const char *
+device_result_file(const char *name, enum device_req kind, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s_%s.cer", name, kinds[kind].suffix);
+	return buf;
 }
 
 /* ---- entities ---- */
@@ -503,7 +524,10 @@ device_session_stop(struct device *d, const char *name)
 
 	if (s == NULL)
 		return -1;
-	if (strcmp(s->state, "polling") != 0 && strcmp(s->state, "waiting") != 0)
+	/* a console request (waiting, polling) or an automatic update in its
+	 * worker thread (updating): the transaction asks should_stop while it
+	 * connects, waits for an answer or polls */
+	if (strcmp(s->state, "idle") == 0)
 		return 0;
 	atomic_store(&s->stop, 1);
 	return 1;
@@ -547,11 +571,10 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 	p->hmac_sha1 = cfg->hmac_sha1;
 	p->implicit_confirm = cfg->implicit_confirm;
 	p->timeout = cfg->timeout;
-	if (kind != DEVICE_IR && !p->use_signature)
-		return pk_err_set(e, "The CMP session %s uses message authentication "
-		    "code protection; a %s must be signed (set cmp-request "
-		    "origin-authentication-method signature).", cfg->name,
-		    kinds[kind].what);
+	p->now_ms = device_now(d);
+	/* origin-authentication-method governs the IR only: CR and KUR are always
+	 * signed with the authentication certificate's key (RFC 4210 5.3.3, 5.3.5:
+	 * they come from an entity that already holds a certificate). */
 	if (kind == DEVICE_IR && !p->use_signature) {
 		struct pk_err why;
 
@@ -566,7 +589,9 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 		p->secret = *secret;
 	} else if (p->auth_cert == NULL) {
 		return pk_err_set(e, "The CMP session %s has no authentication "
-		    "certificate configured.", cfg->name);
+		    "certificate configured%s.", cfg->name, kind == DEVICE_IR ? "" :
+		    kind == DEVICE_CR ? " (a certificate request is signed with it)" :
+		    " (a key update request is signed with it)");
 	}
 	return 0;
 }
@@ -588,6 +613,18 @@ call_should_stop(void *arg)
 	    (k->cancelled != NULL && k->cancelled(k->arg));
 }
 
+/* The steps of the exchange are progress; two of the client's lines are not:
+ * "The CA confirmed (pkiConf)" repeats the "Received pkiconf" step and, after a
+ * certConf that rejected the certificate, would read as a success; "The
+ * certificate is unacceptable (...); rejecting it" is the failure itself, which
+ * the request's error reports once. */
+static int
+is_step(const char *text)
+{
+	return strncmp(text, "The CA confirmed", 16) != 0 &&
+	    strncmp(text, "The certificate is unacceptable", 31) != 0;
+}
+
 static void
 call_progress(void *arg, const char *text)
 {
@@ -595,7 +632,8 @@ call_progress(void *arg, const char *text)
 	struct device_event ev = { .kind = DEVICE_EV_PROGRESS, .session = k->s->name,
 		.text = text };
 
-	device_emit(k->d, &ev);
+	if (is_step(text))
+		device_emit(k->d, &ev);
 }
 
 int
@@ -625,18 +663,20 @@ device_request(struct device *d, const char *name, enum device_req kind,
 		    s->cfg.name);
 		goto out;
 	}
-	atomic_store(&s->stop, 0);
-	s->state = "waiting";
 	p.should_stop = call_should_stop;
 	p.stop_arg = &k;
 	p.progress = call_progress;
 	p.progress_arg = &k;
+	/* refused while preparing (a certificate that is missing, expired, matches
+	 * no key pair): nothing went out, nothing is counted */
+	if (enrol_prepare(d->pki, kind, &p, &job, e) != 0)
+		goto out;
+	atomic_store(&s->stop, 0);
+	s->state = "waiting";
 	r->sent = 1;
 	session_count(d, s, kind, 0);
-	if (enrol_prepare(d->pki, kind, &p, &job, e) == 0) {
-		enrol_run(job);
-		rc = enrol_finish(d->pki, d->st, job, r, e);
-	}
+	enrol_run(job);
+	rc = enrol_finish(d->pki, d->st, job, r, e);
 	s->state = "idle";
 	if (rc != 0) {
 		session_count(d, s, kind, 1);

@@ -62,12 +62,16 @@ _cmpca()
 		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "${COMP_WORDS[COMP_CWORD]}")
 		return 0
 	fi
-	_pkish_complete "--dir --listen --ref --secret --ca-cert --ca-key
-	    --signer-cert --signer-key --extra-certs --trust --validity --poll
-	    --check-after --implicit-confirm --threads --timeout --help --version" \
-	    "--dir" "--ca-cert --ca-key --signer-cert --signer-key --extra-certs
-	    --trust" "--listen --ref --secret --validity --poll --check-after
-	    --threads --timeout"
+	_pkish_complete "--config --check-config --dir --listen --path --ref
+	    --secret --secret-file --ca-cert --ca-key --signer-cert --signer-key
+	    --extra-certs --capubs --previous-ca-cert --trust --validity --poll
+	    --check-after
+	    --implicit-confirm --key-types --threads --timeout --help --version" \
+	    "--dir" "--config --secret-file --ca-cert --ca-key --signer-cert
+	    --signer-key --extra-certs --capubs --previous-ca-cert --trust" \
+	    "--listen --path --ref
+	    --secret --validity --poll --check-after --key-types --threads
+	    --timeout"
 }
 
 _cmpdump()

@@ -2,8 +2,8 @@
 # `make demo`: the main job on the embedded default CA. Starts cmpca on a free
 # loopback port with a temporary directory, replays examples/enroll.cfg through
 # pkish (key pair, entity, session, IR with MAC, import of the CA and local
-# certificates, KUR, display of the new certificate), prints the transcript and
-# stops cmpca.
+# certificates, a signed KUR with a new key pair, display of the new
+# certificate), prints the transcript and stops cmpca.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -32,13 +32,13 @@ if [ -z "$url" ]; then
 	cat "$work/ca.log" >&2
 	exit 1
 fi
-refline=$(grep '^cmpca: reference "' "$work/ca.log" | head -n 1)
-ref=$(echo "$refline" | sed 's/^cmpca: reference "\([^"]*\)".*/\1/')
-secret=$(echo "$refline" | sed 's/.*, secret "\([^"]*\)".*/\1/')
+ref=$(sed -n 's/^cmpca: reference "\([^"]*\)".*/\1/p' "$work/ca.log" | head -n 1)
+# the secret is read from the file cmpca keeps it in, never shown
+secret=$(head -n 1 "$work/ca/secret")
 ca_name=$(openssl x509 -in "$work/ca/ca.crt" -noout -subject \
 	-nameopt sep_comma_plus,sname,utf8 | sed 's/^subject=//')
 echo "== cmpca (the embedded default CA)"
-# the secret is handed to pkish below; it is not shown
+# (a cmpca that prints its secret gets it masked here)
 sed 's/, secret "[^"]*"/, secret "********"/' "$work/ca.log"
 echo
 echo "== pkish replays examples/enroll.cfg"

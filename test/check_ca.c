@@ -161,13 +161,41 @@ START_TEST(db_schema_wal_and_newer_refused)
 	ck_assert_int_eq(ca_db_schema(db), CA_DB_SCHEMA);
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' 'PRAGMA journal_mode; PRAGMA user_version'", dir);
-	ck_assert_str_eq(q, "wal\n1");
+	ck_assert_str_eq(q, "wal\n2");
 	free(q);
 	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'PRAGMA user_version = 99'", dir), 0);
 	p = path("ca.db");
 	ck_assert_int_eq(ca_db_open(&db, p, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "newer"));
 	free(p);
+}
+END_TEST
+
+/* A database of schema 1 (before profiles) is upgraded in place; its
+ * transactions belong to the default profile. */
+START_TEST(db_migrates_schema_1)
+{
+	struct ca_db *db = db_open_here();
+	struct ca_txn t;
+	struct pk_err e;
+	char *q;
+
+	ca_db_close(db);
+	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'ALTER TABLE transactions DROP "
+	    "COLUMN profile; PRAGMA user_version = 1; INSERT INTO transactions(tid, "
+	    "state, body_type, created_at, updated_at) VALUES (\"ab01\", "
+	    "\"issued\", 0, 1, 1)'", dir), 0);
+	db = db_open_here();
+	ck_assert_int_eq(ca_db_schema(db), 2);
+	ck_assert_int_eq(ca_db_txn_get(db, "ab01", &t, &e), 0);
+	ck_assert_str_eq(t.profile, CA_DEFAULT_PROFILE);
+	ck_assert_int_eq(t.state, CA_TXN_ISSUED);
+	ca_txn_clear(&t);
+	ca_db_close(db);
+	q = sh_out("sqlite3 '%s/ca.db' 'SELECT count(*) FROM pragma_table_info("
+	    "\"transactions\") WHERE name = \"profile\"'", dir);
+	ck_assert_str_eq(q, "1");
+	free(q);
 }
 END_TEST
 
@@ -296,6 +324,7 @@ START_TEST(db_revocation)
 	ck_assert_int_eq(ca_db_revoke(db, hex, 1, &e), 0);	/* keyCompromise */
 	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
 	ck_assert_int_eq(ca_db_revoke(db, hex, 4, &e), 2);	/* already */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);	/* final */
 	ck_assert_int_eq(ca_db_revoke(db, "7777", 0, &e), 1);	/* unknown */
 	ck_assert_int_eq(ca_db_is_revoked(db, "7777", &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "no certificate"));
@@ -313,8 +342,41 @@ START_TEST(db_revocation)
 	ck_assert_str_eq(q, "1|1");
 	free(q);
 	free(hex);
+	X509_free(x);}
+
+/* RFC 5280 5.3.1: certificateHold suspends, removeFromCRL releases, another
+ * reason makes a hold final. */
+START_TEST(db_hold_and_release)
+{
+	struct ca_db *db = db_open_here();
+	X509 *x = openssl_cert("h", "/CN=hold me");
+	char *hex = ca_serial_hex(X509_get0_serialNumber(x));
+	struct ca_cert_rec r;
+	struct pk_err e;
+
+	ck_assert_int_eq(ca_db_add_cert(db, x, NULL, &e), 0);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);	/* valid */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 0);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 2);	/* again */
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 0);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 0);
+	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
+	ck_assert_int_eq(r.revoked, 0);
+	ck_assert_int_eq(r.reason, -1);
+	ca_cert_rec_clear(&r);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_HOLD, &e), 0);
+	ck_assert_int_eq(ca_db_revoke(db, hex, 1, &e), 0);	/* keyCompromise */
+	ck_assert_int_eq(ca_db_find_cert(db, hex, &r, &e), 0);
+	ck_assert_int_eq(r.reason, 1);
+	ca_cert_rec_clear(&r);
+	ck_assert_int_eq(ca_db_revoke(db, hex, CA_CRL_REMOVE, &e), 3);
+	ck_assert_int_eq(ca_db_is_revoked(db, hex, &e), 1);
+	ca_db_close(db);
+	free(hex);
 	X509_free(x);
 }
+END_TEST
 END_TEST
 
 START_TEST(db_transactions)
@@ -573,8 +635,8 @@ START_TEST(given_secret_not_stored)
 	struct ca *ca;
 	char *s;
 
-	cfg.ref = "myref";
-	cfg.secret = "pass123";
+	cfg.def.ref = "myref";
+	cfg.def.secret = "pass123";
 	ca = ca_open_ok();
 	ck_assert_str_eq(ca_get0_ref(ca), "myref");
 	ck_assert_str_eq(ca_get0_secret(ca), "pass123");
@@ -707,7 +769,7 @@ START_TEST(issue_ec_default_validity_and_usage)
 	char *p, *q;
 	int days, secs;
 
-	cfg.validity = 20;	/* --validity 20s */
+	cfg.def.validity = 20;	/* --validity 20s */
 	ca = ca_open_ok();
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"ec dev", -1, -1, 0);
@@ -886,7 +948,8 @@ START_TEST(signer_extra_and_trust)
 	ck_assert_ptr_nonnull(strstr(e.msg, "signer key does not match"));
 	cfg.signer_key = sk;
 	cfg.extra_certs = both;
-	ca_config_add_trust(&cfg, both);
+	ck_assert_int_eq(ca_config_set(&cfg, NULL, "trust", both, CA_SRC_ARGS, &e),
+	    0);
 	ca = ca_open_ok();
 	ck_assert_int_eq(X509_cmp(ca_get0_signer_cert(ca), x), 0);
 	ck_assert_int_eq(sk_X509_num(ca_get0_extra_certs(ca)), 2);
@@ -1014,10 +1077,11 @@ static atomic_int calls;
 
 /* Echo handler: "rsp:" + the request; a request starting with "FAIL" fails. */
 static int
-echo_handler(void *arg, const unsigned char *req, size_t len, unsigned char **rsp,
-    size_t *rsp_len)
+echo_handler(void *arg, const void *route, const unsigned char *req, size_t len,
+    unsigned char **rsp, size_t *rsp_len)
 {
 	ck_assert_ptr_eq(arg, &calls);
+	(void)route;
 	atomic_fetch_add(&calls, 1);
 	if (len >= 4 && memcmp(req, "FAIL", 4) == 0)
 		return -1;
@@ -1030,14 +1094,31 @@ echo_handler(void *arg, const unsigned char *req, size_t len, unsigned char **rs
 
 static struct ca_http *http;
 
+/* ca_http_start with the echo handler, every path served. */
+static int
+echo_start(struct ca_http **h, const char *listen, int threads, int timeout,
+    size_t max, struct pk_err *e)
+{
+	struct ca_http_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = listen;
+	o.threads = threads;
+	o.timeout = timeout;
+	o.max_request = max;
+	o.handler = echo_handler;
+	o.arg = &calls;
+	return ca_http_start(h, &o, e);
+}
+
 static void
 http_setup(void)
 {
 	struct pk_err e;
 
 	atomic_store(&calls, 0);
-	ck_assert_msg(ca_http_start(&http, "127.0.0.1:0", 2, 5, 1024, echo_handler,
-	    &calls, &e) == 0, "%s", e.msg);
+	ck_assert_msg(echo_start(&http, "127.0.0.1:0", 2, 5, 1024, &e) == 0, "%s",
+	    e.msg);
 }
 
 static void
@@ -1123,19 +1204,28 @@ read_resp(int fd, struct resp *r)
 	return 0;
 }
 
+/* A request for PATH with METHOD, Content-Type CTYPE (NULL: none) and BODY. */
 static void
-post(int fd, const char *method, const char *ctype, const void *body, size_t len,
-    const char *extra)
+post_path(int fd, const char *method, const char *path, const char *ctype,
+    const void *body, size_t len, const char *extra)
 {
 	char h[1024];
 	int n;
 
-	n = snprintf(h, sizeof(h), "%s /pkix/ HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
-	    "Content-Length: %zu\r\n%s\r\n", method, ctype ? "Content-Type: " : "",
-	    ctype ? ctype : "", ctype ? "\r\n" : "", len, extra ? extra : "");
+	n = snprintf(h, sizeof(h), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s"
+	    "Content-Length: %zu\r\n%s\r\n", method, path,
+	    ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+	    len, extra ? extra : "");
 	send_all(fd, h, (size_t)n);
 	if (body != NULL)
 		send_all(fd, body, len);
+}
+
+static void
+post(int fd, const char *method, const char *ctype, const void *body, size_t len,
+    const char *extra)
+{
+	post_path(fd, method, "/pkix/", ctype, body, len, extra);
 }
 
 START_TEST(http_post_reaches_handler)
@@ -1293,6 +1383,93 @@ START_TEST(http_clients_at_once)
 }
 END_TEST
 
+/* Routing: two served paths with their own route; any other path, a case
+ * variant or a trailing '/' more or less gets 404, before the method (405) is
+ * looked at; the query string is not part of the path. */
+static const char route_a[] = "A", route_b[] = "B";
+static const char *last_route;
+
+static const void *
+route_ab(void *arg, const char *path)
+{
+	ck_assert_ptr_eq(arg, &calls);
+	if (strcmp(path, "/.well-known/cmp/p/a") == 0)
+		return route_a;
+	if (strcmp(path, "/b/") == 0)
+		return route_b;
+	return NULL;
+}
+
+static int
+route_handler(void *arg, const void *route, const unsigned char *req,
+    size_t len, unsigned char **rsp, size_t *rsp_len)
+{
+	last_route = route;
+	return echo_handler(arg, route, req, len, rsp, rsp_len);
+}
+
+START_TEST(http_routing)
+{
+	static const char *const unserved[] = { "/", "/pkix/", "/b", "/B/",
+	    "/b//", "/.well-known/cmp/p/A", "/.well-known/cmp/p/a/",
+	    "/publicweb/cmp/example", "/%42/" };
+	struct ca_http *h2;
+	struct ca_http_opts o;
+	struct pk_err e;
+	struct resp r;
+	size_t i;
+	int fd;
+
+	memset(&o, 0, sizeof(o));
+	o.listen = "127.0.0.1:0";
+	o.threads = 1;
+	o.timeout = 5;
+	o.route = route_ab;
+	o.handler = route_handler;
+	o.arg = &calls;
+	ck_assert_msg(ca_http_start(&h2, &o, &e) == 0, "%s", e.msg);
+	for (i = 0; i < sizeof(unserved) / sizeof(*unserved); i++) {
+		fd = connect_to(ca_http_port(h2));
+		post_path(fd, "POST", unserved[i], "application/pkixcmp", "x", 1,
+		    NULL);
+		ck_assert_int_eq(read_resp(fd, &r), 0);
+		ck_assert_msg(r.status == 404, "%s: %d", unserved[i], r.status);
+		close(fd);
+		fd = connect_to(ca_http_port(h2));
+		post_path(fd, "GET", unserved[i], NULL, NULL, 0, NULL);
+		ck_assert_int_eq(read_resp(fd, &r), 0);
+		ck_assert_msg(r.status == 404, "GET %s: %d", unserved[i], r.status);
+		close(fd);
+	}
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	/* a served path: GET is 405, POST reaches the handler with its route */
+	fd = connect_to(ca_http_port(h2));
+	post_path(fd, "GET", "/b/", NULL, NULL, 0, NULL);
+	ck_assert_int_eq(read_resp(fd, &r), 0);
+	ck_assert_int_eq(r.status, 405);
+	close(fd);
+	fd = connect_to(ca_http_port(h2));
+	post_path(fd, "POST", "/b/?x=1", "application/pkixcmp", "bb", 2, NULL);
+	ck_assert_int_eq(read_resp(fd, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_eq(last_route, route_b);
+	post_path(fd, "POST", "/.well-known/cmp/p/a", "application/pkixcmp", "aa",
+	    2, NULL);
+	ck_assert_int_eq(read_resp(fd, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_eq(last_route, route_a);
+	ck_assert_mem_eq(r.body, "rsp:aa", 6);
+	/* the path is matched after percent-decoding (RFC 3986 2.1) */
+	last_route = NULL;
+	post_path(fd, "POST", "/%62/", "application/pkixcmp", "bb", 2, NULL);
+	ck_assert_int_eq(read_resp(fd, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_eq(last_route, route_b);
+	close(fd);
+	ca_http_stop(h2);
+}
+END_TEST
+
 START_TEST(http_idle_timeout_single_thread)
 {
 	struct ca_http *h2;
@@ -1302,8 +1479,7 @@ START_TEST(http_idle_timeout_single_thread)
 	int fd;
 
 	/* one worker, 1 s idle timeout */
-	ck_assert_int_eq(ca_http_start(&h2, "127.0.0.1:0", 1, 1, 1024, echo_handler,
-	    &calls, &e), 0);
+	ck_assert_int_eq(echo_start(&h2, "127.0.0.1:0", 1, 1, 1024, &e), 0);
 	fd = connect_to(ca_http_port(h2));
 	post(fd, "POST", "application/pkixcmp", "one", 3, NULL);
 	ck_assert_int_eq(read_resp(fd, &r), 0);
@@ -1328,21 +1504,17 @@ START_TEST(http_listen_errors_and_ipv6)
 
 	/* the port is taken */
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ca_http_port(http));
-	ck_assert_int_eq(ca_http_start(&h2, spec, 1, 5, 1024, echo_handler, &calls,
-	    &e), -1);
+	ck_assert_int_eq(echo_start(&h2, spec, 1, 5, 1024, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "cannot listen"));
-	ck_assert_int_eq(ca_http_start(&h2, "127.0.0.1", 1, 5, 1024, echo_handler,
-	    &calls, &e), -1);
+	ck_assert_int_eq(echo_start(&h2, "127.0.0.1", 1, 5, 1024, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "invalid listen address"));
-	ck_assert_int_eq(ca_http_start(&h2, "::1:80", 1, 5, 1024, echo_handler,
-	    &calls, &e), -1);
-	ck_assert_int_eq(ca_http_start(&h2, "127.0.0.1:99999", 1, 5, 1024,
-	    echo_handler, &calls, &e), -1);
+	ck_assert_int_eq(echo_start(&h2, "::1:80", 1, 5, 1024, &e), -1);
+	ck_assert_int_eq(echo_start(&h2, "127.0.0.1:99999", 1, 5, 1024, &e), -1);
 	/* IPv6 loopback, when the host has it */
 	if (tu_sh("test -e /proc/net/if_inet6 && grep -q '^0*1 ' /proc/net/if_inet6")
 	    == 0) {
-		ck_assert_msg(ca_http_start(&h2, "[::1]:0", 1, 5, 1024, echo_handler,
-		    &calls, &e) == 0, "%s", e.msg);
+		ck_assert_msg(echo_start(&h2, "[::1]:0", 1, 5, 1024, &e) == 0,
+		    "%s", e.msg);
 		ck_assert_ptr_nonnull(strstr(ca_http_url(h2), "http://[::1]:"));
 		ca_http_stop(h2);
 	}
@@ -1364,10 +1536,12 @@ main(void)
 	tcase_add_checked_fixture(db, setup, teardown);
 	tcase_add_test(db, db_serials_unique_positive);
 	tcase_add_test(db, db_schema_wal_and_newer_refused);
+	tcase_add_test(db, db_migrates_schema_1);
 	tcase_add_test(db, db_cert_persists_across_reopen);
 	tcase_add_test(db, db_find_by_issuer_and_serial);
 	tcase_add_test(db, db_name_text_style_and_old_rows);
 	tcase_add_test(db, db_revocation);
+	tcase_add_test(db, db_hold_and_release);
 	tcase_add_test(db, db_transactions);
 	tcase_add_test(db, db_threads_allocate_at_once);
 	suite_add_tcase(s, db);
@@ -1389,6 +1563,7 @@ main(void)
 	tcase_add_checked_fixture(ht, http_setup, http_teardown);
 	tcase_add_test(ht, http_post_reaches_handler);
 	tcase_add_test(ht, http_refusals);
+	tcase_add_test(ht, http_routing);
 	tcase_add_test(ht, http_chunked_over_cap_closed);
 	tcase_add_test(ht, http_clients_at_once);
 	tcase_add_test(ht, http_idle_timeout_single_thread);

@@ -3,12 +3,18 @@
  * cannot produce (reused transactionID, a POP signature that does not verify,
  * certConf without statusInfo, wrong recipNonce or certHash, certConf twice,
  * missing senderNonce, garbage, pvno 3), the protection of answers (PBM like the
- * request, signed errors when the request's protection failed), genm values,
- * polling, and several threads at once. Every error text checked here cites
- * each RFC clause once. The openssl interop runs in test/t_cmpca_interop.sh.
+ * request, signed errors when the request's protection failed), genm values
+ * (decoded with cmp/'s readers), polling, revocation reasons with hold and
+ * release, and several threads at once; cmpca on the issuing CA of a three-level
+ * hierarchy (test/mkpki.sh: signed requests, the response chain, caPubs, an
+ * impostor CA and a sibling refused, rootCaKeyUpdate after a root rollover);
+ * profiles from a cmpca.conf (secrets and transactions per path, key-type
+ * policy). Every error text checked here cites each RFC clause once. The
+ * openssl interop runs in test/t_cmpca_interop.sh and t_cmpca_hierarchy.sh.
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -59,8 +65,8 @@ setup(void)
 	snprintf(cadir, n, "%s/ca", dir);
 	ca_config_init(&cfg);
 	cfg.dir = cadir;
-	cfg.secret = SECRET;
-	cfg.ref = REF;
+	cfg.def.secret = SECRET;
+	cfg.def.ref = REF;
 	open_server();
 	key = EVP_EC_gen("P-256");
 	ck_assert_ptr_nonnull(key);
@@ -86,7 +92,7 @@ exchange_der(const unsigned char *der, size_t len)
 	size_t n = 0;
 	struct pk_err e;
 
-	ck_assert_int_eq(ca_server_handle(srv, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, NULL, der, len, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	free(out);
 	return rsp;
@@ -269,7 +275,7 @@ START_TEST(ir_certconf_pkiconf)
 	    cmp_msg_get0_sender_nonce(ir)));
 	/* protected like the request, caPubs = the CA */
 	ck_assert_int_eq(cmp_msg_protection_kind(ip), CMP_PROT_PBM);
-	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), &e) == 0,
+	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), NULL, &e) == 0,
 	    "%s", e.msg);
 	capubs = cmp_rep_get0_capubs(ip);
 	ck_assert_int_eq(sk_X509_num(capubs), 1);
@@ -505,12 +511,13 @@ START_TEST(pbm_style_and_pvno3)
 	mac(ir, SECRET, &o);
 	ip = exchange(ir);
 	ip_cert(ip);
-	ck_assert_int_eq(cmp_msg_pvno(ip), 2);
+	/* RFC 4210 7: a supported version is answered in kind */
+	ck_assert_int_eq(cmp_msg_pvno(ip), 3);
 	d = cmp_msg_protection_desc(ip);
 	ck_assert_msg(strstr(d, "owf=SHA1") != NULL || strstr(d, "owf=sha1") != NULL,
 	    "%s", d);
 	ck_assert_msg(strstr(d, "hmacWithSHA256") != NULL, "%s", d);
-	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), &e) == 0,
+	ck_assert_msg(cmp_msg_verify_pbm(ip, SECRET, strlen(SECRET), NULL, &e) == 0,
 	    "%s", e.msg);
 	free(d);
 	X509_NAME_free(subj);
@@ -519,62 +526,114 @@ START_TEST(pbm_style_and_pvno3)
 }
 END_TEST
 
-START_TEST(genm_values)
+/* A genm with ITAVS (taken), MAC'd with the default secret, sent to PATH (NULL:
+ * the default profile); returns the genp. */
+static CMP_PKIMESSAGE *
+genm_exchange(STACK_OF(CMP_ITAV) *in, int pvno)
 {
-	STACK_OF(CMP_ITAV) *in = sk_CMP_ITAV_new_null();
-	STACK_OF(CMP_ITAV) *out;
 	CMP_PKIMESSAGE *genm = NULL, *genp;
 	struct cmp_hdr h;
 	struct pk_err e;
-	const CMP_ITAV *it;
-	const unsigned char *p;
-	STACK_OF(X509) *certs = NULL;
-	X509 *x;
-	long len;
-	int tag, xclass, i;
 
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.3.6.1.5.5.7.4.17", NULL));
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.3.6.1.5.5.7.4.2", NULL));
-	sk_CMP_ITAV_push(in, cmp_itav_new_oid("1.2.3.4.5", NULL));
 	memset(&h, 0, sizeof(h));
 	h.sender_kid = (const unsigned char *)REF;
 	h.sender_kid_len = strlen(REF);
+	h.pvno = pvno;
 	ck_assert(cmp_build_genm(&h, in, &genm, &e) == 0);
 	mac(genm, SECRET, NULL);
 	genp = exchange(genm);
-	ck_assert_int_eq(cmp_msg_body_type(genp), CMP_BODY_GENP);
-	out = cmp_msg_get0_itavs(genp);
-	ck_assert_int_eq(sk_CMP_ITAV_num(out), 3);
-	/* caCerts: SEQUENCE OF Certificate holding the CA certificate */
-	it = sk_CMP_ITAV_value(out, 0);
-	ck_assert_int_eq(OBJ_cmp(it->infoType, sk_CMP_ITAV_value(in, 0)->infoType),
-	    0);
-	ck_assert_ptr_nonnull(it->infoValue);
-	ck_assert_int_eq(it->infoValue->type, V_ASN1_SEQUENCE);
-	p = it->infoValue->value.sequence->data;
-	ck_assert_int_eq(ASN1_get_object(&p, &len, &tag, &xclass,
-	    it->infoValue->value.sequence->length) & 0x80, 0);
-	certs = sk_X509_new_null();
-	while (len > 0) {
-		const unsigned char *q = p;
+	ck_assert_msg(cmp_msg_body_type(genp) == CMP_BODY_GENP, "body %s",
+	    cmp_body_name(cmp_msg_body_type(genp)));
+	CMP_PKIMESSAGE_free(genm);
+	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
+	return genp;
+}
 
-		x = d2i_X509(NULL, &p, len);
-		ck_assert_ptr_nonnull(x);
-		len -= p - q;
-		sk_X509_push(certs, x);
-	}
+static STACK_OF(CMP_ITAV) *
+itavs(const char *oid, ...)
+{
+	STACK_OF(CMP_ITAV) *sk = sk_CMP_ITAV_new_null();
+	va_list ap;
+
+	va_start(ap, oid);
+	for (; oid != NULL; oid = va_arg(ap, const char *))
+		sk_CMP_ITAV_push(sk, cmp_itav_new_oid(oid, NULL));
+	va_end(ap);
+	return sk;
+}
+
+START_TEST(genm_values)
+{
+	CMP_PKIMESSAGE *genp;
+	STACK_OF(CMP_ITAV) *out;
+	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_ALGOR) *algs = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	CMP_ROOTCAKEYUPDATE *u = NULL;
+	X509_ALGOR *a;
+	struct pk_err e;
+	long bits;
+	int i, n_alg = 0, n_rsa = 0;
+
+	genp = genm_exchange(itavs(CMP_OID_IT_CA_CERTS, "1.2.3.4.5",
+	    CMP_OID_IT_SIGN_KEY_PAIR_TYPES, CMP_OID_IT_CERT_REQ_TEMPLATE,
+	    CMP_OID_IT_ROOT_CA_CERT, NULL), 2);
+	/* RFC 9480 2.20: no cmp2021 syntax here, the request's version */
+	ck_assert_int_eq(cmp_msg_pvno(genp), 2);
+	out = cmp_msg_get0_itavs(genp);
+	/* RFC 4210 5.3.19: the unknown infoType is left out */
+	ck_assert_int_eq(sk_CMP_ITAV_num(out), 4);
+	/* caCerts: the (self-signed) CA certificate */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 0), CMP_OID_IT_CA_CERTS));
+	ck_assert_msg(cmp_itav_get1_certs(sk_CMP_ITAV_value(out, 0), &certs, &e) ==
+	    0, "%s", e.msg);
 	ck_assert_int_eq(sk_X509_num(certs), 1);
 	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), ca_get0_cert(ca)), 0);
-	/* signKeyPairTypes: present; the unknown infoType without a value */
-	ck_assert_ptr_nonnull(sk_CMP_ITAV_value(out, 1)->infoValue);
-	ck_assert_ptr_null(sk_CMP_ITAV_value(out, 2)->infoValue);
-	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(OBJ_cmp(sk_CMP_ITAV_value(out, i)->infoType,
-		    sk_CMP_ITAV_value(in, i)->infoType), 0);
+	/* signKeyPairTypes: rsaEncryption once, three curves, EdDSA */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 1),
+	    CMP_OID_IT_SIGN_KEY_PAIR_TYPES));
+	ck_assert(cmp_itav_get1_algs(sk_CMP_ITAV_value(out, 1), &algs, &e) == 0);
+	ck_assert_int_eq(sk_X509_ALGOR_num(algs), 6);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 0)->algorithm),
+	    NID_rsaEncryption);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 1)->algorithm),
+	    NID_X9_62_id_ecPublicKey);
+	ck_assert_int_eq(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 5)->algorithm),
+	    NID_ED448);
+	/* certReqTemplate: an empty template, a keySpec control per key type */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 2),
+	    CMP_OID_IT_CERT_REQ_TEMPLATE));
+	ck_assert_msg(cmp_itav_get1_cert_req_template(sk_CMP_ITAV_value(out, 2),
+	    &t, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(t->certTemplate->publicKey);	/* RFC 9480 2.16 */
+	ck_assert_int_eq(sk_CMP_ATAV_num(t->keySpec), 6);
+	for (i = 0; i < sk_CMP_ATAV_num(t->keySpec); i++) {
+		ck_assert(cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, i), &a,
+		    &bits, &e) == 0);
+		if (a != NULL)
+			n_alg++;
+		else if (bits == 2048)
+			n_rsa++;
+		X509_ALGOR_free(a);
+	}
+	ck_assert_int_eq(n_alg, 5);
+	ck_assert_int_eq(n_rsa, 1);
+	/* rootCaKeyUpdate: no rollover, no value (RFC 9483 4.3.2) */
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(out, 3),
+	    CMP_OID_IT_ROOT_CA_KEY_UPDATE));
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(out, 3), &u,
+	    &e) == 0);
+	ck_assert_ptr_null(u);
+	CMP_CERTREQTEMPLATE_free(t);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
 	sk_X509_pop_free(certs, X509_free);
-	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
 	CMP_PKIMESSAGE_free(genp);
-	CMP_PKIMESSAGE_free(genm);
+	/* a genm without infoTypes: an empty genp; pvno 3 answered in kind */
+	genp = genm_exchange(NULL, 3);
+	ck_assert_int_eq(sk_CMP_ITAV_num(cmp_msg_get0_itavs(genp)), 0);
+	ck_assert_int_eq(cmp_msg_pvno(genp), 3);
+	CMP_PKIMESSAGE_free(genp);
 }
 END_TEST
 
@@ -588,8 +647,8 @@ START_TEST(polling_then_certificate)
 	char *reason = NULL;
 
 	close_server();
-	cfg.poll = 2;
-	cfg.check_after = 3;
+	cfg.def.poll = 2;
+	cfg.def.check_after = 3;
 	open_server();
 	ir = make_ir("poll", 1, SECRET);
 	ip = exchange(ir);
@@ -633,6 +692,108 @@ START_TEST(polling_then_certificate)
 	CMP_PKIMESSAGE_free(pr);
 	CMP_PKIMESSAGE_free(ip);
 	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+static X509 *enroll(const char *name);
+static CMP_PKIMESSAGE *make_signed(int type, const char *name, X509 *signer,
+    EVP_PKEY *skey, STACK_OF(X509) *chain);
+
+/* An rr for CERT with REASON (-1: none), MAC'd: the answer. */
+static CMP_PKIMESSAGE *
+rr_mac(X509 *cert, int reason)
+{
+	CMP_PKIMESSAGE *rr = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	/* our builder refuses 7: write it into crlEntryDetails by hand */
+	ck_assert(cmp_build_rr(&h, cert, reason == 7 ? -1 : reason, &rr, &e) == 0);
+	if (reason == 7) {
+		CMP_REVDETAILS *d = sk_CMP_REVDETAILS_value(rr->body->value.rr, 0);
+		ASN1_ENUMERATED *en = ASN1_ENUMERATED_new();
+
+		ASN1_ENUMERATED_set(en, 7);
+		ck_assert_int_eq(X509V3_add1_i2d(&d->crlEntryDetails, NID_crl_reason,
+		    en, 0, X509V3_ADD_REPLACE), 1);
+		ASN1_ENUMERATED_free(en);
+		cmp_msg_touch(rr);
+	}
+	mac(rr, SECRET, NULL);
+	rsp = exchange(rr);
+	CMP_PKIMESSAGE_free(rr);
+	return rsp;
+}
+
+static int
+rr_accepted(X509 *cert, int reason)
+{
+	CMP_PKIMESSAGE *rsp = rr_mac(cert, reason);
+	int ok = cmp_msg_body_type(rsp) == CMP_BODY_RP &&
+	    cmp_si_status(cmp_msg_get0_status(rsp, 0)) == CMP_STATUS_ACCEPTED;
+
+	CMP_PKIMESSAGE_free(rsp);
+	return ok;
+}
+
+/* Every CRLReason revokes; certificateHold suspends until removeFromCRL; a
+ * held certificate is no credential; 7 and removeFromCRL of a certificate not
+ * on hold are refused. */
+START_TEST(rr_reasons_hold_and_release)
+{
+	static const int reasons[] = { -1, 0, 1, 2, 3, 4, 5, 9, 10 };
+	CMP_PKIMESSAGE *rsp, *cr;
+	X509 *x, *held = enroll("held");
+	char *txt, *hex;
+	size_t i;
+
+	for (i = 0; i < sizeof(reasons) / sizeof(*reasons); i++) {
+		x = enroll("reason");
+		ck_assert_msg(rr_accepted(x, reasons[i]), "reason %d", reasons[i]);
+		hex = ca_serial_hex(X509_get0_serialNumber(x));
+		ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 1);
+		free(hex);
+		/* final: not even removeFromCRL undoes it */
+		rsp = rr_mac(x, CA_CRL_REMOVE);
+		ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+		CMP_PKIMESSAGE_free(rsp);
+		X509_free(x);
+	}
+	/* 7 is not a CRLReason; removeFromCRL of a valid certificate */
+	rsp = rr_mac(held, 7);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	CMP_PKIMESSAGE_free(rsp);
+	rsp = rr_mac(held, CA_CRL_REMOVE);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "not revoked") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	/* hold: the certificate signs nothing while held */
+	ck_assert(rr_accepted(held, CA_CRL_HOLD));
+	rsp = rr_mac(held, CA_CRL_HOLD);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
+	CMP_PKIMESSAGE_free(rsp);
+	cr = make_signed(CMP_BODY_CR, "while-held", held, key, NULL);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* released: valid again */
+	ck_assert(rr_accepted(held, CA_CRL_REMOVE));
+	cr = make_signed(CMP_BODY_CR, "released", held, key, NULL);
+	rsp = exchange(cr);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* hold, then a reason: final */
+	ck_assert(rr_accepted(held, CA_CRL_HOLD));
+	ck_assert(rr_accepted(held, 1));
+	ck_assert(!rr_accepted(held, CA_CRL_REMOVE));
+	X509_free(held);
 }
 END_TEST
 
@@ -758,7 +919,7 @@ START_TEST(kur_with_expired_certificate)
 	char *txt;
 
 	close_server();
-	cfg.validity = 1;
+	cfg.def.validity = 1;
 	open_server();
 	a = enroll("short");
 	sleep(2);
@@ -933,7 +1094,7 @@ worker_run(void *arg)
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
 		    cmp_msg_encode(ir, &der, &len, &e) != 0 ||
-		    ca_server_handle(srv, der, len, &out, &n) != 0 ||
+		    ca_server_handle(srv, NULL, der, len, &out, &n) != 0 ||
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
@@ -986,6 +1147,631 @@ START_TEST(parallel_requests)
 }
 END_TEST
 
+/* ------------------------------------------------------- hierarchy ---- */
+/*
+ * cmpca on the issuing CA of a three-level hierarchy made by test/mkpki.sh
+ * (root -> intermediate -> issuing), --extra-certs the intermediate and the
+ * root, --trust an external vendor root.
+ */
+
+static char *pki;
+
+/* "DIR/pki/NAME" (free()). */
+static char *
+pki_file(const char *name)
+{
+	char *p;
+
+	ck_assert_int_ge(asprintf(&p, "%s/%s", pki, name), 0);
+	return p;
+}
+
+static X509 *
+pki_cert(const char *name)
+{
+	char *f = pki_file(name);
+	STACK_OF(X509) *sk;
+	struct pk_err e;
+	X509 *x;
+
+	ck_assert_msg(ca_load_certs(f, &sk, &e) == 0, "%s", e.msg);
+	x = sk_X509_shift(sk);
+	sk_X509_pop_free(sk, X509_free);
+	free(f);
+	return x;
+}
+
+static EVP_PKEY *
+pki_key(const char *name)
+{
+	char *f = pki_file(name);
+	struct pk_err e;
+	EVP_PKEY *k;
+
+	ck_assert_msg(ca_load_key(f, &k, &e) == 0, "%s", e.msg);
+	free(f);
+	return k;
+}
+
+static char *hier_files[4];
+
+static void
+hier_setup(void)
+{
+	setup();
+	close_server();
+	ck_assert_int_ge(asprintf(&pki, "%s/pki", dir), 0);
+	ck_assert_int_eq(tu_sh("sh '%s/test/mkpki.sh' '%s'", tu_top(), pki), 0);
+	hier_files[0] = pki_file("issuing.crt");
+	hier_files[1] = pki_file("issuing.key");
+	hier_files[2] = pki_file("chain.pem");
+	hier_files[3] = pki_file("vroot.crt");
+	cfg.ca_cert = hier_files[0];
+	cfg.ca_key = hier_files[1];
+	cfg.extra_certs = hier_files[2];
+	ck_assert_int_eq(ca_config_set(&cfg, NULL, "trust", hier_files[3],
+	    CA_SRC_ARGS, NULL), 0);
+	open_server();
+}
+
+static void
+hier_teardown(void)
+{
+	int i;
+
+	teardown();
+	for (i = 0; i < 4; i++)
+		free(hier_files[i]);
+	free(pki);
+}
+
+/* A cr for KEY with subject CN=NAME signed by SIGNER/SKEY (its certificate
+ * and CHAIN in extraCerts). */
+static CMP_PKIMESSAGE *
+make_signed(int type, const char *name, X509 *signer, EVP_PKEY *skey,
+    STACK_OF(X509) *chain)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *subj = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)name, -1, -1, 0);
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(signer);
+	memset(&r, 0, sizeof(r));
+	r.subject = subj;
+	r.key = key;
+	ck_assert_msg(cmp_build_certreq(&h, type, &r, &m, &e) == 0, "%s", e.msg);
+	ck_assert_msg(cmp_msg_protect_sig(m, skey, signer, chain, 0, 0, &e) == 0,
+	    "%s", e.msg);
+	X509_NAME_free(subj);
+	return m;
+}
+
+/* The certificate of a cp/ip/kup RSP (borrowed). */
+static X509 *
+rep_cert(const CMP_PKIMESSAGE *rsp)
+{
+	CMP_CERTRESPONSE *r;
+	char *txt;
+
+	if (cmp_msg_body_type(rsp) == CMP_BODY_ERROR) {
+		txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+		ck_abort_msg("error: %s", txt != NULL ? txt : "(no text)");
+	}
+	r = cmp_rep_get0(rsp, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(cmp_certresp_get0_cert(r));
+	return cmp_certresp_get0_cert(r);
+}
+
+/* X verifies up to the root with the intermediate and the issuing CA as
+ * untrusted certificates (what `openssl verify -CAfile root -untrusted` does). */
+static void
+assert_verifies_to_root(X509 *x)
+{
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509 *root = pki_cert("root.crt");
+	STACK_OF(X509) *un = sk_X509_new_null();
+	X509 *a = pki_cert("issuing.crt"), *b = pki_cert("int.crt");
+
+	sk_X509_push(un, a);
+	sk_X509_push(un, b);
+	X509_STORE_add_cert(st, root);
+	X509_STORE_CTX_init(ctx, st, x, un);
+	ck_assert_msg(X509_verify_cert(ctx) == 1, "%s",
+	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	ck_assert_int_eq(sk_X509_num(X509_STORE_CTX_get0_chain(ctx)), 4);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	sk_X509_pop_free(un, X509_free);
+	X509_free(root);
+}
+
+/* Issue 12: requests signed by certificates this CA issued were refused with
+ * "unable to get issuer certificate" when the CA is not a root. */
+START_TEST(hier_signed_by_issued_certificate)
+{
+	X509 *a = enroll("dev-a"), *c, *k;
+	CMP_PKIMESSAGE *cr, *cp, *kur, *kup;
+
+	assert_verifies_to_root(a);
+	cr = make_signed(CMP_BODY_CR, "dev-a2", a, key, NULL);
+	cp = exchange(cr);
+	c = rep_cert(cp);
+	ck_assert_int_eq(cmp_msg_body_type(cp), CMP_BODY_CP);
+	assert_verifies_to_root(c);
+	kur = make_kur(a, key, a, key);
+	kup = exchange(kur);
+	k = rep_cert(kup);
+	ck_assert_int_eq(cmp_msg_body_type(kup), CMP_BODY_KUP);
+	assert_verifies_to_root(k);
+	CMP_PKIMESSAGE_free(kup);
+	CMP_PKIMESSAGE_free(kur);
+	CMP_PKIMESSAGE_free(cp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+}
+END_TEST
+
+/* Signed answers carry the signer and its chain without the root (RFC 9483
+ * 3.3); the ip's caPubs is the root (RFC 4210 5.3.2). */
+START_TEST(hier_response_chain_and_capubs)
+{
+	CMP_PKIMESSAGE *ir = make_ir("chain", 0, "wrong secret"), *rsp, *ip;
+	STACK_OF(X509) *ec, *capubs;
+	X509 *iss = pki_cert("issuing.crt"), *in = pki_cert("int.crt");
+	X509 *root = pki_cert("root.crt");
+
+	rsp = exchange(ir);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ec = cmp_msg_get0_extra_certs(rsp);
+	ck_assert_int_eq(sk_X509_num(ec), 2);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(ec, 0), iss), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(ec, 1), in), 0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir("capubs", 1, SECRET);
+	ip = exchange(ir);
+	(void)ip_cert(ip);
+	capubs = cmp_rep_get0_capubs(ip);
+	ck_assert_int_eq(sk_X509_num(capubs), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(capubs, 0), root), 0);
+	ck_assert_int_eq(X509_cmp(ca_get0_root(ca), root), 0);
+	ck_assert_int_eq(sk_X509_num(ca_get0_chain(ca)), 3);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(iss);
+	X509_free(in);
+	X509_free(root);
+}
+END_TEST
+
+/* The attacker's cases: the CA certificate is an anchor, nothing the request
+ * brings is. A certificate from a self-made CA with the issuing CA's name (sent
+ * along in extraCerts), and one from the intermediate (a sibling of this CA),
+ * are not credentials for a cr. */
+START_TEST(hier_partial_chain_only_for_the_ca)
+{
+	X509 *other = pki_cert("other.crt"), *sib = pki_cert("sibling.crt");
+	EVP_PKEY *okey = pki_key("other.key"), *skey = pki_key("sibling.key");
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *fake = X509_new(), *in = pki_cert("int.crt");
+	CMP_PKIMESSAGE *cr, *rsp;
+
+	/* a certificate "issued" by the impostor CA for our key */
+	X509_set_version(fake, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(fake), 4242);
+	X509_set_issuer_name(fake, X509_get_subject_name(other));
+	X509_set_subject_name(fake, X509_get_subject_name(other));
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(fake), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)"mallory", -1, -1, 0);
+	X509_gmtime_adj(X509_getm_notBefore(fake), -60);
+	X509_gmtime_adj(X509_getm_notAfter(fake), 3600);
+	X509_set_pubkey(fake, key);
+	ck_assert_int_gt(X509_sign(fake, okey, EVP_sha256()), 0);
+	sk_X509_push(chain, other);
+	cr = make_signed(CMP_BODY_CR, "mallory", fake, key, chain);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_SIGNER_NOT_TRUSTED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* the sibling chains to the root, but not to this CA */
+	sk_X509_pop(chain);
+	sk_X509_push(chain, in);
+	cr = make_signed(CMP_BODY_CR, "sibling", sib, skey, chain);
+	rsp = exchange(cr);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_SIGNER_NOT_TRUSTED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	sk_X509_free(chain);
+	X509_free(fake);
+	X509_free(other);
+	X509_free(sib);
+	X509_free(in);
+	EVP_PKEY_free(okey);
+	EVP_PKEY_free(skey);
+}
+END_TEST
+
+/* An ir signed by a vendor certificate under a --trust root: accepted. */
+START_TEST(hier_vendor_ir)
+{
+	X509 *v = pki_cert("vdev.crt");
+	EVP_PKEY *vk = pki_key("vdev.key");
+	CMP_PKIMESSAGE *ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL), *ip;
+
+	ip = exchange(ir);
+	assert_verifies_to_root(rep_cert(ip));
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(v);
+	EVP_PKEY_free(vk);
+}
+END_TEST
+
+/* --capubs sets caPubs; a chain that does not verify stops ca_open. */
+START_TEST(hier_capubs_file_and_bad_chain)
+{
+	char *vr = pki_file("vroot.crt"), *t1 = pki_file("tightissuing.crt");
+	char *t2 = pki_file("tightissuing.key"), *t3 = pki_file("tightchain.pem");
+	CMP_PKIMESSAGE *ir, *ip;
+	X509 *v = pki_cert("vroot.crt");
+	struct pk_err e;
+
+	close_server();
+	cfg.capubs = vr;
+	open_server();
+	ir = make_ir("capubs2", 1, SECRET);
+	ip = exchange(ir);
+	(void)ip_cert(ip);
+	ck_assert_int_eq(sk_X509_num(cmp_rep_get0_capubs(ip)), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(cmp_rep_get0_capubs(ip), 0), v), 0);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	close_server();
+	cfg.capubs = NULL;
+	cfg.ca_cert = t1;
+	cfg.ca_key = t2;
+	cfg.extra_certs = t3;
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "path length constraint exceeded") != NULL,
+	    "%s", e.msg);
+	ca = NULL;
+	cfg.ca_cert = hier_files[0];
+	cfg.ca_key = hier_files[1];
+	cfg.extra_certs = hier_files[2];
+	open_server();
+	X509_free(v);
+	free(vr);
+	free(t1);
+	free(t2);
+	free(t3);
+}
+END_TEST
+
+/* genm in the hierarchy: caCerts is the chain up to the root; after the
+ * root's key rollover (--previous-ca-cert) rootCaKeyUpdate carries the new
+ * root and the link certificates, for a requester that has the old root. */
+START_TEST(hier_genm_chain_and_root_update)
+{
+	char *roll = pki_file("rollover.pem");
+	X509 *root = pki_cert("root.crt"), *old = pki_cert("oldroot.crt");
+	X509 *nwo = pki_cert("newwithold.crt"), *own = pki_cert("oldwithnew.crt");
+	STACK_OF(CMP_ITAV) *in;
+	STACK_OF(X509) *certs = NULL;
+	CMP_ROOTCAKEYUPDATE *u = NULL;
+	CMP_PKIMESSAGE *genp;
+	struct pk_err e;
+
+	genp = genm_exchange(itavs(CMP_OID_IT_CA_CERTS, NULL), 2);
+	ck_assert(cmp_itav_get1_certs(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp),
+	    0), &certs, &e) == 0);
+	ck_assert_int_eq(sk_X509_num(certs), 3);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), ca_get0_cert(ca)), 0);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 2), root), 0);
+	sk_X509_pop_free(certs, X509_free);
+	CMP_PKIMESSAGE_free(genp);
+
+	close_server();
+	cfg.previous_ca_cert = roll;
+	open_server();
+	ck_assert_int_eq(X509_cmp(ca_get0_old_root(ca), old), 0);
+	/* rootCaCert with the old root: the update */
+	in = sk_CMP_ITAV_new_null();
+	sk_CMP_ITAV_push(in, cmp_itav_new_cert(CMP_OID_IT_ROOT_CA_CERT, old));
+	genp = genm_exchange(in, 2);
+	ck_assert(cmp_itav_is(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp), 0),
+	    CMP_OID_IT_ROOT_CA_KEY_UPDATE));
+	ck_assert_msg(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(X509_cmp(u->newWithNew, root), 0);
+	ck_assert_int_eq(X509_cmp(u->newWithOld, nwo), 0);
+	ck_assert_int_eq(X509_cmp(u->oldWithNew, own), 0);
+	/* what the requester checks: newWithOld verifies with the old root */
+	ck_assert_int_eq(X509_verify(u->newWithOld, X509_get0_pubkey(old)), 1);
+	CMP_ROOTCAKEYUPDATE_free(u);
+	CMP_PKIMESSAGE_free(genp);
+	/* with the current root already: no update */
+	in = sk_CMP_ITAV_new_null();
+	sk_CMP_ITAV_push(in, cmp_itav_new_cert(CMP_OID_IT_ROOT_CA_CERT, root));
+	genp = genm_exchange(in, 2);
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0);
+	ck_assert_ptr_null(u);
+	CMP_PKIMESSAGE_free(genp);
+	/* no value, or OpenSSL 3.0's id-it-rootCaKeyUpdate: the update */
+	genp = genm_exchange(itavs(CMP_OID_IT_ROOT_CA_KEY_UPDATE, NULL), 2);
+	ck_assert(cmp_itav_get1_root_ca_key_update(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 0), &u, &e) == 0);
+	ck_assert_ptr_nonnull(u);
+	CMP_ROOTCAKEYUPDATE_free(u);
+	CMP_PKIMESSAGE_free(genp);
+
+	/* the rollover file must hold newWithOld, and nothing unknown */
+	close_server();
+	cfg.previous_ca_cert = hier_files[3];	/* vroot: not a rollover */
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "RFC 9483 4.3.2: newWithOld") != NULL, "%s",
+	    e.msg);
+	ck_assert_int_eq(tu_sh("cat '%s/oldroot.crt' '%s/newwithold.crt' "
+	    "'%s/vdev.crt' > '%s/roll2.pem'", pki, pki, pki, pki), 0);
+	free(roll);
+	roll = pki_file("roll2.pem");
+	cfg.previous_ca_cert = roll;
+	ck_assert_int_eq(ca_open(&ca, &cfg, &e), -1);
+	ck_assert_msg(strstr(e.msg, "is neither the old root") != NULL, "%s",
+	    e.msg);
+	ca = NULL;
+	cfg.previous_ca_cert = NULL;
+	open_server();
+	free(roll);
+	X509_free(root);
+	X509_free(old);
+	X509_free(nwo);
+	X509_free(own);
+}
+END_TEST
+
+/* -------------------------------------------------------- profiles ---- */
+/*
+ * Profiles from a cmpca.conf: "a" and "b" on their own paths with their own
+ * secrets; "twin" shares a's reference and secret on another path; "sigonly"
+ * has no secret; "p384" certifies EC P-384 keys only.
+ */
+
+static char *conf_file;
+
+static void
+prof_setup(void)
+{
+	static const char text[] =
+	    "[a]\npath = /a\nref = ref-a\nsecret = secret-a\n"
+	    "[b]\npath = /b\nref = ref-b\nsecret = secret-b\n"
+	    "[twin]\npath = /twin\nref = ref-a\nsecret = secret-a\n"
+	    "[sigonly]\npath = /sig\n"
+	    "[p384]\npath = /p384\nref = lab\nsecret = s3cr3t\n"
+	    "key-types = ec:P-384\n";
+	struct pk_err e;
+
+	setup();
+	close_server();
+	ck_assert_int_ge(asprintf(&conf_file, "%s/cmpca.conf", dir), 0);
+	ck_assert_int_eq(tu_write(conf_file, text, strlen(text)), 0);
+	ck_assert_msg(ca_config_load(&cfg, conf_file, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_config_check(&cfg, &e) == 0, "%s", e.msg);
+	open_server();
+}
+
+static void
+prof_teardown(void)
+{
+	teardown();
+	free(conf_file);
+}
+
+/* REQ sent to PATH (as the HTTP front routes it). */
+static CMP_PKIMESSAGE *
+exchange_at(const char *path, const CMP_PKIMESSAGE *req)
+{
+	const void *route = ca_server_route(srv, path);
+	CMP_PKIMESSAGE *rsp = NULL;
+	unsigned char *der = NULL, *out = NULL;
+	size_t len = 0, n = 0;
+	struct pk_err e;
+
+	ck_assert_msg(route != NULL, "%s is not served", path);
+	ck_assert_msg(cmp_msg_encode(req, &der, &len, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(ca_server_handle(srv, route, der, len, &out, &n), 0);
+	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
+	OPENSSL_free(der);
+	free(out);
+	return rsp;
+}
+
+/* An ir for K with reference REF, MAC with SECRET. */
+static CMP_PKIMESSAGE *
+make_ir_ref(const char *ref, const char *secret, EVP_PKEY *k)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *subj = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"profiled", -1, -1, 0);
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)ref;
+	h.sender_kid_len = strlen(ref);
+	memset(&r, 0, sizeof(r));
+	r.subject = subj;
+	r.key = k;
+	ck_assert_msg(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e) == 0, "%s",
+	    e.msg);
+	X509_NAME_free(subj);
+	mac(m, secret, NULL);
+	return m;
+}
+
+/* Each profile has its own secret: profile a's reference and secret on b's
+ * path are refused, the answer signed (it cannot be MAC'd with a secret the
+ * request did not prove). */
+START_TEST(prof_secret_of_another_profile_refused)
+{
+	CMP_PKIMESSAGE *ir, *rsp;
+	struct pk_err e;
+
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange_at("/b", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	CMP_PKIMESSAGE_free(rsp);
+	/* b's reference with a's secret: the MAC fails */
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("ref-b", "secret-a", key);
+	rsp = exchange_at("/b", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the right pairs on the right paths: MAC'd with that profile's secret */
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange_at("/a", ir);
+	(void)ip_cert(rsp);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, "secret-a", 8, NULL, &e) == 0, "%s", e.msg);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("ref-b", "secret-b", key);
+	rsp = exchange_at("/b", ir);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the default profile still has its own (the command line's) */
+	ir = make_ir_ref("ref-a", "secret-a", key);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* A transaction belongs to the profile whose path opened it: its certConf on
+ * another path is refused even when that path takes the same credentials. */
+START_TEST(prof_transaction_bound_to_its_path)
+{
+	CMP_PKIMESSAGE *ir = make_ir_ref("ref-a", "secret-a", key), *ip, *cc, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	ip = exchange_at("/a", ir);
+	follow_hdr(&h, ip);
+	h.sender_kid = (const unsigned char *)"ref-a";
+	h.sender_kid_len = 5;
+	ck_assert(cmp_build_certconf(&h, ip_cert(ip), 0, CMP_STATUS_REJECTION, 0,
+	    "no", &cc, &e) == 0);
+	mac(cc, "secret-a", NULL);
+	rsp = exchange_at("/twin", cc);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_REQUEST));
+	CMP_PKIMESSAGE_free(rsp);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "issued");		/* untouched */
+	free(st);
+	rsp = exchange_at("/a", cc);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "rejected");
+	free(st);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cc);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* A profile without a secret takes no MAC; a profile's key types are its
+ * policy. */
+START_TEST(prof_no_secret_and_key_types)
+{
+	CMP_PKIMESSAGE *ir, *rsp;
+	EVP_PKEY *k384 = EVP_EC_gen("P-384");
+	char *txt;
+
+	ir = make_ir_ref("sigonly", "anything", key);
+	rsp = exchange_at("/sig", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "profile sigonly takes no MAC") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* P-256 on the P-384 profile: badCertTemplate, nothing issued */
+	ir = make_ir_ref("lab", "s3cr3t", key);
+	rsp = exchange_at("/p384", ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_CERT_TEMPLATE));
+	txt = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+	ck_assert_msg(strstr(txt, "profile p384 does not certify") != NULL &&
+	    strstr(txt, "prime256v1") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_ref("lab", "s3cr3t", k384);
+	rsp = exchange_at("/p384", ir);
+	ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(ip_cert(rsp)), k384), 1);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ck_assert_ptr_null(ca_server_route(srv, "/p384/"));
+	EVP_PKEY_free(k384);
+}
+END_TEST
+
+/* genm on a profile's path answers with that profile's policy. */
+START_TEST(prof_genm_policy)
+{
+	STACK_OF(CMP_ITAV) *in = itavs(CMP_OID_IT_SIGN_KEY_PAIR_TYPES,
+	    CMP_OID_IT_CERT_REQ_TEMPLATE, NULL);
+	STACK_OF(X509_ALGOR) *algs = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	CMP_PKIMESSAGE *genm = NULL, *genp;
+	X509_ALGOR *a = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	const void *pv;
+	long bits;
+	int ptype;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)"lab";
+	h.sender_kid_len = 3;
+	ck_assert(cmp_build_genm(&h, in, &genm, &e) == 0);
+	mac(genm, "s3cr3t", NULL);
+	genp = exchange_at("/p384", genm);
+	ck_assert(cmp_itav_get1_algs(sk_CMP_ITAV_value(cmp_msg_get0_itavs(genp), 0),
+	    &algs, &e) == 0);
+	ck_assert_int_eq(sk_X509_ALGOR_num(algs), 1);
+	X509_ALGOR_get0(NULL, &ptype, &pv, sk_X509_ALGOR_value(algs, 0));
+	ck_assert_int_eq(ptype, V_ASN1_OBJECT);
+	ck_assert_int_eq(OBJ_obj2nid(pv), NID_secp384r1);
+	ck_assert(cmp_itav_get1_cert_req_template(sk_CMP_ITAV_value(
+	    cmp_msg_get0_itavs(genp), 1), &t, &e) == 0);
+	ck_assert_int_eq(sk_CMP_ATAV_num(t->keySpec), 1);
+	ck_assert(cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, 0), &a, &bits,
+	    &e) == 0);
+	ck_assert_int_eq(OBJ_obj2nid(a->algorithm), NID_X9_62_id_ecPublicKey);
+	X509_ALGOR_free(a);
+	CMP_CERTREQTEMPLATE_free(t);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	sk_CMP_ITAV_pop_free(in, CMP_ITAV_free);
+	CMP_PKIMESSAGE_free(genp);
+	CMP_PKIMESSAGE_free(genm);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1007,12 +1793,31 @@ main(void)
 	tcase_add_test(tc, genm_values);
 	tcase_add_test(tc, polling_then_certificate);
 	tcase_add_test(tc, rr_unknown_certificate);
+	tcase_add_test(tc, rr_reasons_hold_and_release);
 	tcase_add_test(tc, kur_signed_by_the_old_certificate);
 	tcase_add_test(tc, kur_with_expired_certificate);
 	tcase_add_test(tc, signed_answers_carry_extra_certs);
 	tcase_add_test(tc, unknown_protection_badalg);
 	tcase_add_test(tc, refusal_texts_cite_their_clause_once);
 	tcase_add_test(tc, parallel_requests);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hierarchy");
+	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, hier_signed_by_issued_certificate);
+	tcase_add_test(tc, hier_response_chain_and_capubs);
+	tcase_add_test(tc, hier_partial_chain_only_for_the_ca);
+	tcase_add_test(tc, hier_vendor_ir);
+	tcase_add_test(tc, hier_capubs_file_and_bad_chain);
+	tcase_add_test(tc, hier_genm_chain_and_root_update);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("profiles");
+	tcase_add_checked_fixture(tc, prof_setup, prof_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, prof_secret_of_another_profile_refused);
+	tcase_add_test(tc, prof_transaction_bound_to_its_path);
+	tcase_add_test(tc, prof_no_secret_and_key_types);
+	tcase_add_test(tc, prof_genm_policy);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

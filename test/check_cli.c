@@ -237,6 +237,24 @@ START_TEST(caret_errors_and_columns)
 	out = run(c, "save", &rc);
 	ck_assert_ptr_nonnull(strstr(out, "Unrecognized"));
 	free(out);
+	/* a missing key, entity or session is named, without a caret */
+	out = run(c, "pki rsa local-key-pair destroy k9", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(out, "Error: The key pair k9 does not exist.\n");
+	free(out);
+	out = run(c, "pki cmp initial-request session S9", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(out, "Error: The CMP session S9 does not exist.\n");
+	free(out);
+	out = run(c, "display pki entity e9", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(out, "Error: The PKI entity e9 does not exist.\n");
+	free(out);
+	/* the syntax first: an extra word after the missing name is a caret */
+	out = run(c, "pki rsa local-key-pair destroy k9 extra", &rc);
+	ck_assert_ptr_nonnull(strstr(out, "Too many parameters"));
+	ck_assert_int_eq(caret_col(out), 7 + 34);
+	free(out);
 	cli_free(c);
 }
 END_TEST
@@ -295,6 +313,18 @@ START_TEST(tab_completion)
 	ck_assert_ptr_null(v[1]);
 	ck_assert_uint_eq(ws, 0);
 	cli_strv_free(v);
+	/* the output filters after "|" of a display command */
+	v = cli_complete(c, "display current-configuration | inc", &ws);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "include");
+	ck_assert_ptr_null(v[1]);
+	ck_assert_uint_eq(ws, 32);
+	cli_strv_free(v);
+	v = cli_complete(c, "dis cu | c", &ws);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v[0], "count");
+	cli_strv_free(v);
+	ck_assert_ptr_null(cli_complete(c, "dis cu | x", &ws));
 	v = cli_complete(c, "display c", &ws);
 	ck_assert_str_eq(v[0], "current-configuration");
 	ck_assert_uint_eq(ws, 8);
@@ -691,7 +721,7 @@ START_TEST(matcher_without_session)
 	tu_write(p, xml, strlen(xml));
 	registry_add_handler(&reg, "show", fake_handler);
 	registry_add_handler(&reg, "set", fake_handler);
-	registry_add_object(&reg, "thing", no_list, NULL);
+	registry_add_object(&reg, "thing", no_list, NULL, NULL);
 	ck_assert_msg(grammar_load(gd, &reg, &g, &errs) == 0, "%s", sbuf_str(&errs));
 	m.g = g;
 	m.objects = fake_objects;
@@ -701,10 +731,17 @@ START_TEST(matcher_without_session)
 	fake_calls = 0;
 	ck_assert_int_eq(match(&m, user, "sho th Alpha", NULL, "Alpha"), CLI_OK);
 	ck_assert_int_gt(fake_calls, 0);	/* the existence check asked the lister */
-	/* case-sensitive kind: "alpha" is not "Alpha" */
-	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_WRONG_PARAM);
+	/* case-sensitive kind: "alpha" is not "Alpha"; a name of the right type
+	 * that names nothing is not a syntax error: the object is named */
+	ck_assert_int_eq(match(&m, user, "show thing alpha", &col, NULL), CLI_MISSING);
 	ck_assert_uint_eq(col, 11);
-	ck_assert_int_eq(match(&m, user, "show thing gamma", &col, NULL), CLI_WRONG_PARAM);
+	ck_assert_int_eq(match(&m, user, "show thing gamma", &col, NULL), CLI_MISSING);
+	/* ... but the syntax comes first: a caret for what follows it */
+	ck_assert_int_eq(match(&m, user, "show thing gamma x", &col, NULL), CLI_TOO_MANY);
+	ck_assert_uint_eq(col, 17);
+	/* a value the type refuses is still a wrong parameter */
+	ck_assert_int_eq(match(&m, user, "show thing 01234567890123456789", &col, NULL),
+	    CLI_WRONG_PARAM);
 	ck_assert_int_eq(match(&m, user, "sh", &col, NULL), CLI_AMBIGUOUS);
 	ck_assert_uint_eq(col, 0);
 	ck_assert_int_eq(match(&m, user, "shutdown", NULL, NULL), CLI_OK);

@@ -261,7 +261,7 @@ verify_as(const CMP_PKIMESSAGE *m, enum vmode mode, const char *arg,
 
 	switch (mode) {
 	case V_SECRET:
-		return cmp_msg_verify_pbm(m, arg, strlen(arg), e);
+		return cmp_msg_verify_pbm(m, arg, strlen(arg), NULL, e);
 	case V_CERT:
 		p = vec(arg);
 		x = load_cert(p);
@@ -274,7 +274,7 @@ verify_as(const CMP_PKIMESSAGE *m, enum vmode mode, const char *arg,
 		ck_assert_ptr_nonnull(x);
 		return cmp_msg_verify_sig(m, x, e);
 	case V_PBMAC1:
-		return cmp_msg_verify_pbm(m, arg, strlen(arg), e);
+		return cmp_msg_verify_pbm(m, arg, strlen(arg), NULL, e);
 	default:
 		return cmp_msg_protection_kind(m) == CMP_PROT_NONE ? 0 : -1;
 	}
@@ -316,7 +316,7 @@ run_vcase(const char *file, enum vmode mode, const char *arg, int body)
 		ck_assert_msg(strstr(e.msg, "signature does not verify") != NULL,
 		    "%s", e.msg);
 	if (mode == V_SECRET) {
-		ck_assert_int_eq(cmp_msg_verify_pbm(m, "wrong", 5, &e), -1);
+		ck_assert_int_eq(cmp_msg_verify_pbm(m, "wrong", 5, NULL, &e), -1);
 		ck_assert_ptr_nonnull(strstr(e.msg, "wrong MAC"));
 	}
 out:
@@ -512,7 +512,7 @@ START_TEST(ber_length_kept)
 {
 	struct cmp_hdr h = { 0 };
 	struct pk_err e;
-	CMP_PKIMESSAGE *m, *d;
+	CMP_PKIMESSAGE *m, *d, *m2;
 	unsigned char *der, *ber, *out;
 	const unsigned char *p;
 	size_t len, blen, olen, hl;
@@ -538,15 +538,132 @@ START_TEST(ber_length_kept)
 	memcpy(ber + 6, der + hl, (size_t)l);
 	ck_assert_int_eq(cmp_msg_decode(ber, blen, &d, &e), 0);
 	ck_assert(!cmp_msg_is_der(d));
+	/* the protocol paths' decoder refuses it, saying where */
+	ck_assert_int_eq(cmp_msg_decode_ex(ber, blen, CMP_DECODE_DER, &m2, &e), -1);
+	ck_assert_ptr_null(m2);
+	ck_assert_msg(strstr(e.msg, "RFC 6712 3.3: the message is not DER") &&
+	    strstr(e.msg, "non-minimal length at byte 0 (leading zero octet)"),
+	    "%s", e.msg);
+	ck_assert_int_eq(cmp_msg_decode_ex(der, len, CMP_DECODE_DER, &m2, &e), 0);
+	CMP_PKIMESSAGE_free(m2);
 	/* kept as received, and the protection still verifies over it */
 	ck_assert_int_eq(cmp_msg_encode(d, &out, &olen, &e), 0);
 	ck_assert(olen == blen && memcmp(out, ber, blen) == 0);
-	ck_assert_int_eq(cmp_msg_verify_pbm(d, "pw", 2, &e), 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(d, "pw", 2, NULL, &e), 0);
 	OPENSSL_free(out);
 	CMP_PKIMESSAGE_free(d);
 	CMP_PKIMESSAGE_free(m);
 	OPENSSL_free(der);
 	free(ber);
+}
+END_TEST
+
+/* The strict decoder's other BER forms, anywhere in the message: an
+ * indefinite length (the outer SEQUENCE), a long-form length below 128 (a
+ * header field), a constructed OCTET STRING (the transactionID). The plain
+ * decoder takes all three. */
+START_TEST(der_strict_forms)
+{
+	struct cmp_hdr h = { 0 };
+	struct pk_err e;
+	CMP_PKIMESSAGE *m, *d;
+	unsigned char *der, *b;
+	const unsigned char *tid;
+	size_t len, i;
+
+	h.transaction_id = (const unsigned char *)"0123456789abcdef";
+	h.transaction_id_len = 16;
+	ck_assert_int_eq(cmp_build_genm(&h, NULL, &m, &e), 0);
+	ck_assert_int_eq(cmp_msg_protect_pbm(m, "pw", 2, NULL, &e), 0);
+	ck_assert_int_eq(cmp_msg_encode(m, &der, &len, &e), 0);
+	CMP_PKIMESSAGE_free(m);
+	ck_assert(der[1] == 0x81 || der[1] == 0x82);
+	tid = memmem(der, len, "\x04\x10" "0123456789abcdef", 18);
+	ck_assert_ptr_nonnull(tid);
+
+	/* indefinite outer length: 30 80 <content> 00 00 */
+	{
+		size_t hl = der[1] == 0x81 ? 3 : 4, cl = len - hl;
+
+		b = malloc(cl + 4);
+		b[0] = 0x30;
+		b[1] = 0x80;
+		memcpy(b + 2, der + hl, cl);
+		b[cl + 2] = b[cl + 3] = 0;
+		ck_assert_int_eq(cmp_msg_decode(b, cl + 4, &d, &e), 0);
+		CMP_PKIMESSAGE_free(d);
+		ck_assert_int_eq(cmp_msg_decode_ex(b, cl + 4, CMP_DECODE_DER, &d,
+		    &e), -1);
+		ck_assert_msg(strstr(e.msg, "indefinite length at byte 0"), "%s",
+		    e.msg);
+		free(b);
+	}
+	/* the transactionID OCTET STRING (inside [4] EXPLICIT) with its length
+	 * in the long form 0x81 0x10; the lengths around it grow by one */
+	{
+		size_t off = (size_t)(tid - der);
+
+		b = malloc(len + 1);
+		memcpy(b, der, off + 1);
+		b[off + 1] = 0x81;
+		memcpy(b + off + 2, der + off + 1, len - off - 1);
+		/* outer, header and the [4] tag: add one to each length */
+		ck_assert_int_eq(b[off - 1], 0x12);
+		b[off - 1]++;
+		for (i = 0; i < 2; i++) {
+			unsigned char *l = i == 0 ? b + 1 : NULL;
+
+			if (i == 1) {
+				/* the header SEQUENCE follows the outer header */
+				size_t ho = der[1] == 0x81 ? 3 : 4;
+
+				l = b + ho + 1;
+			}
+			if (*l & 0x80) {
+				int n = *l & 0x7f;
+
+				l[n]++;
+			} else {
+				(*l)++;
+			}
+		}
+		ck_assert_int_eq(cmp_msg_decode(b, len + 1, &d, &e), 0);
+		ck_assert_int_eq(ASN1_STRING_length(cmp_msg_get0_transaction_id(d)),
+		    16);
+		CMP_PKIMESSAGE_free(d);
+		ck_assert_int_eq(cmp_msg_decode_ex(b, len + 1, CMP_DECODE_DER, &d,
+		    &e), -1);
+		ck_assert_msg(strstr(e.msg, "non-minimal length at byte") &&
+		    strstr(e.msg, "(long form for 16)"), "%s", e.msg);
+		free(b);
+	}
+	/* the transactionID as a constructed OCTET STRING: 24 12 04 10 ... */
+	{
+		size_t off = (size_t)(tid - der);
+
+		b = malloc(len + 2);
+		memcpy(b, der, off);
+		b[off] = 0x24;
+		b[off + 1] = 0x12;
+		memcpy(b + off + 2, der + off, len - off);
+		b[off - 1] += 2;
+		for (i = 0; i < 2; i++) {
+			size_t ho = der[1] == 0x81 ? 3 : 4;
+			unsigned char *l = i == 0 ? b + 1 : b + ho + 1;
+
+			if (*l & 0x80)
+				l[*l & 0x7f] += 2;
+			else
+				*l += 2;
+		}
+		if (cmp_msg_decode(b, len + 2, &d, &e) == 0)
+			CMP_PKIMESSAGE_free(d);
+		ck_assert_int_eq(cmp_msg_decode_ex(b, len + 2, CMP_DECODE_DER, &d,
+		    &e), -1);
+		ck_assert_msg(strstr(e.msg, "not DER"), "%s", e.msg);
+		free(b);
+	}
+	OPENSSL_free(der);
 }
 END_TEST
 
@@ -687,8 +804,8 @@ START_TEST(ir_pbm_roundtrip)
 	ck_assert_int_eq(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e), 0);
 	ck_assert_int_eq(cmp_msg_protect_pbm(m, "s3cret", 6, NULL, &e), 0);
 	d = roundtrip(m);
-	ck_assert_msg(cmp_msg_verify_pbm(d, "s3cret", 6, &e) == 0, "%s", e.msg);
-	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3creT", 6, &e), -1);
+	ck_assert_msg(cmp_msg_verify_pbm(d, "s3cret", 6, NULL, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3creT", 6, NULL, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "wrong MAC"));
 	desc = cmp_msg_protection_desc(d);
 	ck_assert_str_eq(desc, "PBM owf=SHA256 iterations=500 salt=16 bytes "
@@ -729,7 +846,7 @@ START_TEST(ir_pbm_roundtrip)
 	/* other PBM parameters */
 	ck_assert_int_eq(cmp_msg_protect_pbm(m, "s3cret", 6, &o, &e), 0);
 	d = roundtrip(m);
-	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3cret", 6, &e), 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3cret", 6, NULL, &e), 0);
 	desc = cmp_msg_protection_desc(d);
 	ck_assert_str_eq(desc, "PBM owf=SHA512 iterations=1000 salt=20 bytes "
 	    "mac=hmacWithSHA512");
@@ -739,7 +856,7 @@ START_TEST(ir_pbm_roundtrip)
 	o.mac_nid = NID_hmac_sha1;
 	ck_assert_int_eq(cmp_msg_protect_pbm(m, "s3cret", 6, &o, &e), 0);
 	d = roundtrip(m);
-	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3cret", 6, &e), 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(d, "s3cret", 6, NULL, &e), 0);
 	CMP_PKIMESSAGE_free(d);
 	/* caps when protecting */
 	o.iterations = CMP_PBM_MAX_ITER + 1;
@@ -785,6 +902,14 @@ static void big_salt(CMP_PBMPARAMETER *p)
 
 	ASN1_OCTET_STRING_set(p->salt, b, sizeof(b));
 }
+static void one_iter(CMP_PBMPARAMETER *p) { ASN1_INTEGER_set(p->iterationCount, 1); }
+static void iter_50000(CMP_PBMPARAMETER *p) { ASN1_INTEGER_set(p->iterationCount, 50000); }
+static void short_salt(CMP_PBMPARAMETER *p)
+{
+	unsigned char b[7] = { 0 };
+
+	ASN1_OCTET_STRING_set(p->salt, b, sizeof(b));
+}
 static void md5_owf(CMP_PBMPARAMETER *p) { X509_ALGOR_set0(p->owf, OBJ_nid2obj(NID_md5), V_ASN1_UNDEF, NULL); }
 static void bad_mac(CMP_PBMPARAMETER *p) { X509_ALGOR_set0(p->mac, OBJ_nid2obj(NID_sha256), V_ASN1_UNDEF, NULL); }
 static void mac_params(CMP_PBMPARAMETER *p)
@@ -795,15 +920,25 @@ static void mac_params(CMP_PBMPARAMETER *p)
 
 START_TEST(pbm_verify_errors)
 {
+	/* a CA's own caps (a lower maximum) */
+	static const struct cmp_pbm_limits ca = { 100, 10000, 8 };
 	static const struct {
 		void (*fn)(CMP_PBMPARAMETER *);
+		const struct cmp_pbm_limits *lim;
 		const char *want;
 	} cases[] = {
-		{ big_iter, "iteration count refused" },
-		{ big_salt, "salt of 200 bytes refused" },
-		{ md5_owf, "unknown PBM one-way function" },
-		{ bad_mac, "unknown PBM MAC algorithm" },
-		{ mac_params, "malformed PBM parameters" },
+		{ big_iter, NULL, "iteration count refused: 100000000 is above the "
+		    "limit of 100000" },
+		{ big_salt, NULL, "salt of 200 bytes refused" },
+		{ one_iter, NULL, "RFC 4211 4.4: the PBM iteration count must be at "
+		    "least 100, this one is 1" },
+		{ short_salt, NULL, "RFC 8018 4.1: a PBM salt of at least 8 bytes is "
+		    "required, this one has 7" },
+		{ iter_50000, &ca, "iteration count refused: 50000 is above the "
+		    "limit of 10000" },
+		{ md5_owf, NULL, "unknown PBM one-way function" },
+		{ bad_mac, NULL, "unknown PBM MAC algorithm" },
+		{ mac_params, NULL, "malformed PBM parameters" },
 	};
 	struct cmp_hdr h = { 0 };
 	struct pk_err e;
@@ -815,7 +950,8 @@ START_TEST(pbm_verify_errors)
 		ck_assert_int_eq(cmp_msg_protect_pbm(m, "pw", 2, NULL, &e), 0);
 		edit_pbm(m, cases[i].fn);
 		d = roundtrip(m);
-		ck_assert_int_eq(cmp_msg_verify_pbm(d, "pw", 2, &e), -1);
+		ck_assert_int_eq(cmp_msg_verify_pbm(d, "pw", 2, cases[i].lim, &e),
+		    -1);
 		ck_assert_msg(strstr(e.msg, cases[i].want) != NULL, "case %zu: %s",
 		    i, e.msg);
 		CMP_PKIMESSAGE_free(d);
@@ -823,20 +959,20 @@ START_TEST(pbm_verify_errors)
 	}
 	/* unprotected; PBMAC1; signature-protected */
 	ck_assert_int_eq(cmp_build_genm(&h, NULL, &m, &e), 0);
-	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, &e), -1);
+	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, NULL, &e), -1);
 	ck_assert_str_eq(e.msg, "message is not protected");
 	ck_assert_int_eq(cmp_msg_protect_pbm(m, "pw", 2, NULL, &e), 0);
 	X509_ALGOR_set0(m->header->protectionAlg, OBJ_txt2obj(
 	    "1.2.840.113549.1.5.14", 1), V_ASN1_UNDEF, NULL);
 	cmp_msg_touch(m);
-	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, &e), -1);
+	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, NULL, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "unsupported protection algorithm "
 	    "PBMAC1"));
 	ck_assert_int_eq(cmp_msg_verify_sig_key(m, NULL, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "PBMAC1"));
 	X509_ALGOR_set0(m->header->protectionAlg, OBJ_txt2obj("1.2.3.4", 1),
 	    V_ASN1_UNDEF, NULL);
-	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, &e), -1);
+	ck_assert_int_eq(cmp_msg_verify_pbm(m, "pw", 2, NULL, &e), -1);
 	ck_assert_ptr_nonnull(strstr(e.msg, "unknown protection algorithm"));
 	CMP_PKIMESSAGE_free(m);
 }
@@ -895,7 +1031,7 @@ START_TEST(signature_protection)
 		else
 			ck_assert_msg(strstr(e.msg, "key mismatch") != NULL, "%s",
 			    e.msg);
-		ck_assert_int_eq(cmp_msg_verify_pbm(d, "x", 1, &e), -1);
+		ck_assert_int_eq(cmp_msg_verify_pbm(d, "x", 1, NULL, &e), -1);
 		ck_assert_ptr_nonnull(strstr(e.msg, "signature-protected"));
 		CMP_PKIMESSAGE_free(d);
 		CMP_PKIMESSAGE_free(m);
@@ -1426,7 +1562,7 @@ check_interop_msg(const char *file, int body, int pbm, const char *signer)
 	ck_assert_msg(cmp_msg_body_type(m) == body, "%s: body %s", file,
 	    cmp_body_name(cmp_msg_body_type(m)));
 	if (pbm) {
-		ck_assert_msg(cmp_msg_verify_pbm(m, SECRET, strlen(SECRET), &e) == 0,
+		ck_assert_msg(cmp_msg_verify_pbm(m, SECRET, strlen(SECRET), NULL, &e) == 0,
 		    "%s: %s", file, e.msg);
 	} else {
 		x = fcert(signer);
@@ -1601,7 +1737,7 @@ START_TEST(openssl_accepts_our_protection)
 	    cmp_body_name(cmp_msg_body_type(rsp)));
 	ck_assert_int_eq(cmp_si_status(cmp_msg_get0_status(rsp, 0)),
 	    CMP_STATUS_ACCEPTED);
-	ck_assert_int_eq(cmp_msg_verify_pbm(rsp, SECRET, strlen(SECRET), &e), 0);
+	ck_assert_int_eq(cmp_msg_verify_pbm(rsp, SECRET, strlen(SECRET), NULL, &e), 0);
 	ck_assert(cmp_octets_eq(cmp_msg_get0_recip_nonce(rsp),
 	    cmp_msg_get0_sender_nonce(m)));
 	CMP_PKIMESSAGE_free(rsp);
@@ -1626,6 +1762,7 @@ suite(void)
 	tcase_add_test(tc, vector_contents);
 	tcase_add_test(tc, strict_decode);
 	tcase_add_test(tc, ber_length_kept);
+	tcase_add_test(tc, der_strict_forms);
 	tcase_add_test(tc, unsupported_body_and_pvno);
 	tcase_add_test(tc, names);
 	suite_add_tcase(s, tc);

@@ -5,11 +5,19 @@
  * configuration says what is missing, in the console's order, and is not counted;
  * progress comes as events; the entity and key pair of a configured session are
  * "in use"; polling stop only when a transaction waits; the checks of CA names
- * and URLs.
+ * and URLs; CR and KUR signed in a session whose IR uses MAC; the authentication
+ * certificate found among the imported local certificates once its file is gone;
+ * a KUR with an expired or not yet valid certificate refused before anything is
+ * sent (on an injected clock).
  */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "../device/device.h"
 #include "../storage/storage.h"
@@ -29,15 +37,31 @@ on_event(void *arg, const struct device_event *ev)
 	    ev->text ? ev->text : "-");
 }
 
+/* The injected clock of open_device_at (ms since the epoch). */
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
 static void
-open_device(void)
+open_device_ops(const struct device_ops *ops)
 {
 	struct pk_err e;
 
 	ck_assert_int_eq(storage_open(&st, dir, &e), 0);
 	ck_assert_int_eq(pki_open(&p, st, &e), 0);
-	ck_assert_int_eq(device_new(&d, st, p, NULL, &e), 0);
+	ck_assert_int_eq(device_new(&d, st, p, ops, &e), 0);
 	device_set_event_fn(d, on_event, NULL);
+}
+
+static void
+open_device(void)
+{
+	open_device_ops(NULL);
 }
 
 static void
@@ -174,13 +198,16 @@ START_TEST(missing_configuration_named_not_counted)
 	cfg.entity = NULL;
 	cfg.key = "k";
 	device_session_set(d, &cfg);
-	ck_assert_int_eq(device_request(d, "S2", DEVICE_KUR, NULL, NULL, &r, &e), -1);
-	ck_assert_ptr_nonnull(strstr(e.msg, "a key update request must be signed"));
-	cfg.use_signature = 1;
-	device_session_set(d, &cfg);
+	/* (origin-authentication-method governs the IR only) */
 	ck_assert_int_eq(device_request(d, "S2", DEVICE_KUR, NULL, NULL, &r, &e), -1);
 	ck_assert_str_eq(e.msg, "The CMP session S2 has no authentication certificate "
-	    "configured.");
+	    "configured (a key update request is signed with it).");
+	cfg.auth_cert = "gone.cer";
+	device_session_set(d, &cfg);
+	ck_assert_int_eq(device_request(d, "S2", DEVICE_KUR, NULL, NULL, &r, &e), -1);
+	ck_assert(!r.sent);
+	ck_assert_str_eq(e.msg, "The certificate gone.cer is neither an imported local "
+	    "certificate nor a file in flash:/pki/public.");
 	ck_assert_int_eq(device_request(d, "nope", DEVICE_IR, NULL, NULL, &r, &e), -1);
 	ck_assert_str_eq(e.msg, "The CMP session nope does not exist.");
 	counts("S2", 0, 0);
@@ -237,6 +264,109 @@ START_TEST(names_and_urls_checked)
 }
 END_TEST
 
+/* A certificate for key pair "k" valid from NOW-60 s to NOW+3600 s, written to
+ * flash:/pki/public/FILE and imported as a local certificate, then the file is
+ * deleted (what the console's import offers to do). *nb and *na: its validity. */
+static void
+imported_cert_without_file(const char *file, time_t *nb, time_t *na)
+{
+	EVP_PKEY *key = pki_key_get0_pkey(p, "k");
+	X509 *x = X509_new();
+	struct pki_cert_info info;
+	struct pk_err e;
+	char *path = storage_path(storage_public_dir(st), file);
+	FILE *f;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 9);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"dev.example.com", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	ck_assert(X509_sign(x, key, EVP_sha256()) > 0);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	ck_assert(PEM_write_X509(f, x));
+	fclose(f);
+	ck_assert_int_eq(pk_asn1_time(X509_get0_notBefore(x), nb), 0);
+	ck_assert_int_eq(pk_asn1_time(X509_get0_notAfter(x), na), 0);
+	ck_assert_msg(pki_cert_import(p, PKI_CERT_LOCAL, NULL, PKI_FMT_AUTO, file, NULL,
+	    &info, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(unlink(path), 0);
+	free(path);
+	X509_free(x);
+}
+
+/* The vendor's example: an IR with MAC, then CR and KUR signed with the imported
+ * certificate whose file was deleted; a KUR with a certificate that is not valid
+ * at the device's time is refused before anything goes out. */
+START_TEST(signed_requests_with_imported_certificate)
+{
+	struct device_ops ops = { .now = fake_clock };
+	struct device_result r;
+	struct pki_cert_info info;
+	struct device_session_cfg cfg;
+	struct pk_err e;
+	char *sealed = NULL, *saved;
+	time_t nb, na, vb, va;
+
+	imported_cert_without_file("dev_ir.cer", &nb, &na);
+	configure("V", &sealed);
+	/* the session stays MAC for its IR: CR and KUR are signed anyway */
+	cfg = *device_session_cfg(device_session_find(d, "V"));
+	saved = xstrdup(cfg.mac_secret);
+	cfg.mac_secret = saved;
+	cfg.auth_cert = "dev_ir.cer";
+	device_session_set(d, &cfg);
+	ck_assert_msg(device_auth_cert_info(d, "dev_ir.cer", &info, &e) == 0, "%s",
+	    e.msg);
+	ck_assert_str_eq(info.key_name, "k");
+	ck_assert_int_eq(device_cert_validity(d, "dev_ir.cer", &vb, &va, &e), 0);
+	ck_assert(vb == nb && va == na);
+	/* found without its file: the request goes out (to a closed port) */
+	ck_assert_int_eq(device_request(d, "V", DEVICE_KUR, NULL, NULL, &r, &e), -1);
+	ck_assert(r.sent);
+	ck_assert_ptr_nonnull(strstr(e.msg, "cannot connect to 127.0.0.1:1"));
+	ck_assert_int_eq(device_request(d, "V", DEVICE_CR, NULL, NULL, &r, &e), -1);
+	ck_assert(r.sent);
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&events), "Sending kur to "));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&events), "Sending cr to "));
+	close_device();
+
+	/* the same store on a device whose clock is past notAfter, then before
+	 * notBefore: refused locally with the reason, nothing sent or counted */
+	open_device_ops(&ops);
+	sbuf_reset(&events);
+	configure("V", &sealed);
+	cfg = *device_session_cfg(device_session_find(d, "V"));
+	free(saved);
+	saved = xstrdup(cfg.mac_secret);
+	cfg.mac_secret = saved;
+	cfg.auth_cert = "dev_ir.cer";
+	fake_now = ((int64_t)na + 1) * 1000;
+	device_session_set(d, &cfg);
+	ck_assert_int_eq(device_request(d, "V", DEVICE_KUR, NULL, NULL, &r, &e), -1);
+	ck_assert(!r.sent);
+	ck_assert_msg(strstr(e.msg, "The authentication certificate dev_ir.cer of the "
+	    "CMP session V expired at ") != NULL, "%s", e.msg);
+	fake_now = ((int64_t)nb - 10) * 1000;
+	ck_assert_int_eq(device_request(d, "V", DEVICE_KUR, NULL, NULL, &r, &e), -1);
+	ck_assert(!r.sent);
+	ck_assert_msg(strstr(e.msg, "is not valid before ") != NULL, "%s", e.msg);
+	ck_assert_str_eq(sbuf_str(&events), "");
+	{
+		struct device_session_status status;
+
+		device_session_status(device_session_find(d, "V"), &status);
+		ck_assert_uint_eq(status.sent[DEVICE_KUR], 1);	/* the first device's */
+		ck_assert_uint_eq(status.failed[DEVICE_KUR], 1);
+	}
+	free(saved);
+	free(sealed);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -250,6 +380,7 @@ main(void)
 	tcase_add_test(tc, entity_and_key_in_use);
 	tcase_add_test(tc, stop_only_while_waiting);
 	tcase_add_test(tc, names_and_urls_checked);
+	tcase_add_test(tc, signed_requests_with_imported_certificate);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

@@ -40,7 +40,7 @@ enrol() {
 	shift
 	mkdir -p "$flash"
 	ref=$(sed -n 's/^cmpca: reference "\([^"]*\)".*/\1/p' "$tmp/ca-1.log")
-	secret=$(sed -n 's/.*, secret "\([^"]*\)".*/\1/p' "$tmp/ca-1.log")
+	secret=$(head -n 1 "$tmp/ca/secret")
 	{
 		echo "system-view"
 		echo "pki entity dev"

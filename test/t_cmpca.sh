@@ -1,7 +1,8 @@
 #!/bin/sh
 # Shell tests of the cmpca program: options, first run on an empty DIR (CA key,
-# certificate, secret, database), the printed listening address, HTTP refusals,
-# clean stop on SIGTERM/SIGINT, restart on the same DIR, a port already in use.
+# certificate, secret, database), the printed listening address, HTTP refusals
+# (404 for a path not served), clean stop on SIGTERM/SIGINT, restart on the
+# same DIR, a port already in use, cmpca.conf and --check-config.
 # Prints "ok NAME" / "FAIL NAME" per case. Environment: BUILD, PKISH_TOP.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -79,7 +80,7 @@ secret=$(cat "$ca/secret")
 check secret_printed 'grep -q "reference \"cmpca\", secret \"$secret\"" "$tmp/run1"'
 check ca_cert_is_ca 'openssl x509 -in "$ca/ca.crt" -noout -text | grep -q "CA:TRUE"'
 check ca_self_verifies 'openssl verify -CAfile "$ca/ca.crt" "$ca/ca.crt" | grep -q ": OK"'
-check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 1 ]'
+check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 2 ]'
 case $url1 in http://127.0.0.1:[0-9]*/) ok url_printed ;; *) fail url_printed "$url1" ;; esac
 
 if command -v curl >/dev/null 2>&1; then
@@ -92,6 +93,20 @@ if command -v curl >/dev/null 2>&1; then
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkixcmp' \
 	    --data-binary @"$tmp/big" "$url1")
 	check http_oversize_413 '[ "$code" = 413 ]'
+	# the default profile's paths, matched exactly: anything else is 404
+	# (before the method is looked at); the served ones answer GET with 405
+	ok404=1
+	for p in publicweb/cmp/example PKIX/ pKiX/ pkix .well-known/cmp/ \
+	    .well-known/cmp/p/x nope; do
+		c1=$(curl -s -o /dev/null -w '%{http_code}' "$url1$p")
+		c2=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkixcmp' \
+		    --data-binary x "$url1$p")
+		[ "$c1" = 404 ] && [ "$c2" = 404 ] || { ok404=0; echo "# /$p: $c1 $c2"; }
+	done
+	check http_unknown_paths_404 '[ $ok404 = 1 ]'
+	c1=$(curl -s -o /dev/null -w '%{http_code}' "${url1}pkix/")
+	c2=$(curl -s -o /dev/null -w '%{http_code}' "${url1}.well-known/cmp")
+	check http_default_paths_served '[ "$c1" = 405 ] && [ "$c2" = 405 ]'
 fi
 
 # the port is taken: a second instance fails cleanly
@@ -120,6 +135,57 @@ if start "$tmp/ca2" "$tmp/run3" --ref lab --secret s3cr3t; then
 else
 	fail given_secret "$(cat "$tmp/run3")"
 fi
+
+# cmpca.conf: --check-config validates and prints the effective profiles
+# with the secrets masked (exit 0), a bad file names its line (exit 1)
+printf 'lab-secret-42\n' >"$tmp/lab.secret"
+cat >"$tmp/cmpca.conf" <<EOF
+# a test configuration
+dir = $tmp/ca3
+ref = top
+secret = top-secret-17
+[lab]
+path = /.well-known/cmp/p/lab /lab
+secret-file = $tmp/lab.secret
+validity = 2d
+EOF
+out=$("$CMPCA" --config "$tmp/cmpca.conf" --check-config 2>&1); rc=$?
+check check_config_valid '[ $rc -eq 0 ] && echo "$out" | grep -q "^profile lab:" &&
+    echo "$out" | grep -qx "  path: /.well-known/cmp/p/lab /lab" &&
+    echo "$out" | grep -qx "  validity: 2d"'
+check check_config_masks_secrets '! echo "$out" | grep -q -e top-secret-17 -e lab-secret-42 &&
+    echo "$out" | grep -q "secret: \*\*\*\*\*\*\*\* (in $tmp/lab.secret)"'
+check check_config_writes_nothing '[ ! -e "$tmp/ca3" ]'
+out=$("$CMPCA" --config "$tmp/cmpca.conf" --check-config --path /only 2>&1)
+check check_config_option_overrides 'echo "$out" | grep -qx "  path: /only"'
+printf 'dir = x\n[lab]\nvalidity = 3x\n' >"$tmp/bad.conf"
+out=$("$CMPCA" --config "$tmp/bad.conf" --check-config 2>&1); rc=$?
+check check_config_bad_line '[ $rc -eq 1 ] && echo "$out" | grep -q "bad.conf:3: validity: .*unit must be"'
+out=$("$CMPCA" --config "$tmp/bad.conf" 2>&1); rc=$?
+check config_bad_file_start '[ $rc -eq 1 ] && echo "$out" | grep -q "bad.conf:3:"'
+if start "$tmp/ca3" "$tmp/run5" --config "$tmp/cmpca.conf"; then
+	check config_profiles_printed 'grep -qx "cmpca: profile lab at /.well-known/cmp/p/lab /lab: reference \"lab\", secret kept in $tmp/lab.secret" "$tmp/run5" &&
+	    ! grep -q -e top-secret-17 -e lab-secret-42 "$tmp/run5"'
+	if command -v curl >/dev/null 2>&1; then
+		c1=$(curl -s -o /dev/null -w '%{http_code}' "${url}lab")
+		c2=$(curl -s -o /dev/null -w '%{http_code}' "${url}lab/")
+		check config_profile_paths '[ "$c1" = 405 ] && [ "$c2" = 404 ]'
+	fi
+	stop "$pid" TERM
+else
+	fail config_profiles_printed "$(cat "$tmp/run5")"
+fi
+
+# a certificate cmpca would send must be v3 (BouncyCastle peers refuse others);
+# a refused file leaves nothing behind, not even a first-run CA
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/v.key" \
+    -out "$tmp/v3.crt" -subj /CN=v1 -days 2 >/dev/null 2>&1
+openssl x509 -x509toreq -in "$tmp/v3.crt" -signkey "$tmp/v.key" -out "$tmp/v.csr" 2>/dev/null
+openssl x509 -req -in "$tmp/v.csr" -signkey "$tmp/v.key" -days 2 -out "$tmp/v1.crt" 2>/dev/null
+timeout 20 "$CMPCA" --dir "$tmp/ca4" --listen 127.0.0.1:0 --capubs "$tmp/v1.crt" \
+    >"$tmp/o" 2>&1; rc=$?
+check v1_certificate_refused '[ $rc -eq 1 ] && grep -q "capubs: the certificate CN=v1 is X.509 v1" "$tmp/o" &&
+    [ ! -e "$tmp/ca4" ]'
 
 # IPv6 loopback when the host has it
 if grep -q '^0*1 ' /proc/net/if_inet6 2>/dev/null; then

@@ -97,8 +97,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout mca
 	-addext keyUsage=critical,keyCertSign,digitalSignature 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rsp.key 2>/dev/null
 openssl req -new -key rsp.key -subj "/CN=mock client" -out rsp.csr 2>/dev/null
+# a v3 certificate naming its issuer by key identifier (RFC 5280 4.2.1.1: the
+# client matches the issuer by authorityKeyIdentifier as well as by name)
+printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' >ee.ext
 openssl x509 -req -in rsp.csr -CA mca.pem -CAkey mca.key -CAcreateserial -days 10 \
-	-out rsp.pem 2>/dev/null
+	-extfile ee.ext -out rsp.pem 2>/dev/null
 mport=$(free_port)
 openssl cmp -port "$mport" -srv_ref 1234 -srv_secret pass:mock-secret \
 	-srv_cert mca.pem -srv_key mca.key -rsp_cert rsp.pem -rsp_capubs mca.pem \

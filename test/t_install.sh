@@ -74,7 +74,8 @@ if mk install DESTDIR="$S" PREFIX=/usr; then ok staged-install; else
 	echo "usr/share/man/man8/cmpca.8 644"
 	echo "usr/share/doc/pkish/README.md 644"
 	for f in "$top"/doc/*.md; do echo "usr/share/doc/pkish/${f##*/} 644"; done
-	for f in "$top"/examples/*.cfg; do echo "usr/share/doc/pkish/examples/${f##*/} 644"; done
+	for f in "$top"/examples/*.cfg "$top"/examples/*.conf; do
+		echo "usr/share/doc/pkish/examples/${f##*/} 644"; done
 	echo "usr/lib/systemd/system/pkish.service 644"
 	echo "usr/lib/systemd/system/cmpca.service 644"
 	echo "usr/share/bash-completion/completions/pkish 644"

@@ -1,7 +1,11 @@
 #!/bin/sh
-# Drives the real terminal front end (libedit) in tmux: Tab completion and cycling,
-# '?' help that redraws the typed line, the prompt following the view, Ctrl+Z as
-# return, history. Reads the screen with capture-pane.
+# Drives the real terminal front end (libedit) in tmux: Tab completion and cycling
+# (output filters too), '?' help that redraws the typed line, the prompt following
+# the view, Ctrl+Z as return, history; a key file's password asked without echo;
+# a MAC secret typed inline never on the screen nor in the history (Up shows
+# ******, which is not taken as a secret); destroying a key a session uses
+# refused before any question; a request whose result file exists asks first;
+# leaving with unsaved changes (quit, Ctrl+D) asks whether to save. Reads the screen with capture-pane.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin="$top/${BUILD:-build}/pkish"
@@ -12,6 +16,11 @@ sock="$tmp/tmux.sock"
 S="pkish$$"
 trap 'tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
 
+mkdir -p "$tmp/flash/pki/public"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
+	openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:TmuxPass12 \
+	-out "$tmp/flash/pki/public/enc.pem"
+echo "an earlier result" >"$tmp/flash/pki/public/s1_ir.cer"
 tmux -S "$sock" new-session -d -s "$S" -x 120 -y 40 \
 	"$bin --no-startup --flash $tmp/flash; echo EXITED; sleep 30"
 screen() { tmux -S "$sock" capture-pane -p -t "$S"; }
@@ -58,5 +67,79 @@ keys Up
 sleep 0.3
 if screen | grep -v "^$" | tail -n 1 | grep -qF "<edge1>sysname edge1"; then echo "ok tmux-history"; else
 	echo "FAIL tmux-history"; screen; fi
-keys C-u "quit" Enter
+# output filters complete with Tab
+keys C-u "display cu | inc" Tab
+check tmux-tab-completes-filter "<edge1>display cu | include"
+keys "sysname" Enter
+check tmux-filter-runs "sysname edge1"
+
+# a key file's password: asked once, not echoed
+keys "system-view" Enter
+keys "pki import rsa-key-pair kt pem enc.pem" Enter
+check tmux-import-asks-password "The current password is required, please enter the password <length 1-32>:"
+keys "TmuxPass12" Enter
+check tmux-import-succeeds "Info: Succeeded in importing the RSA key pair in PEM format."
+if screen | grep -q TmuxPass12; then echo "FAIL tmux-import-password-not-echoed"; screen; else
+	echo "ok tmux-import-password-not-echoed"; fi
+
+# a MAC secret typed inline: masked on the screen and in the history
+keys "pki cmp session s1" Enter
+keys "cmp-request rsa local-key-pair kt" Enter
+keys "cmp-request message-authentication-code ref1 Sup3rS3cretMac" Enter
+check tmux-secret-line-redrawn-masked "[edge1-pki-cmp-session-s1]cmp-request message-authentication-code ref1 ******"
+keys Up
+sleep 0.3
+last=$(screen | grep -v '^$' | tail -n 1)
+if [ "$last" = "[edge1-pki-cmp-session-s1]cmp-request message-authentication-code ref1 ******" ] &&
+	! screen | grep -q Sup3rS3cretMac; then
+	echo "ok tmux-history-keeps-masked-secret"
+else
+	echo "FAIL tmux-history-keeps-masked-secret (last line: '$last')"
+	screen
+fi
+keys Enter
+check tmux-masked-secret-not-taken "Error: The secret ****** is the masked form the history keeps"
+keys "quit" Enter
+keys "pki rsa local-key-pair destroy kt" Enter
+check tmux-destroy-in-use-refused-first "Error: The key pair kt is used by the CMP session s1 and cannot be deleted."
+if screen | grep -q "Are you sure you want to delete"; then
+	echo "FAIL tmux-destroy-in-use-asks-nothing"; else echo "ok tmux-destroy-in-use-asks-nothing"; fi
+
+# a request whose result file exists asks first; N sends nothing
+keys "pki cmp initial-request session s1" Enter
+check tmux-result-file-asks "Warning: The file flash:/pki/public/s1_ir.cer exists and will be replaced by the new certificate. Continue? [Y/N]:"
+keys "n" Enter
+check tmux-result-file-n-not-sent "Info: The initial-request was not sent."
+if [ "$(cat "$tmp/flash/pki/public/s1_ir.cer")" = "an earlier result" ]; then
+	echo "ok tmux-result-file-kept"; else echo "FAIL tmux-result-file-kept"; fi
+
+# leaving with unsaved changes asks; N leaves without saving
+keys C-z
+keys "quit" Enter
+check tmux-quit-warns-unsaved "Warning: The current configuration has not been saved"
+check tmux-quit-asks-save "Save it to flash:/vrpcfg.cfg now? [Y/N]:"
+keys "n" Enter
 check tmux-quit-ends "EXITED"
+if [ -f "$tmp/flash/vrpcfg.cfg" ]; then echo "FAIL tmux-quit-n-saves-nothing"; else
+	echo "ok tmux-quit-n-saves-nothing"; fi
+
+# Ctrl+D with unsaved changes: Y saves; afterwards nothing is asked
+tmux -S "$sock" kill-session -t "$S"
+tmux -S "$sock" new-session -d -s "$S" -x 120 -y 40 \
+	"$bin --flash $tmp/flash; echo EXITED; sleep 30"
+check tmux-restart "<pkish>"
+keys "system-view" Enter "sysname saved-one" Enter C-z C-d
+check tmux-ctrl-d-asks-save "Save it to flash:/vrpcfg.cfg now? [Y/N]:"
+keys "y" Enter
+check tmux-ctrl-d-saves "Save the configuration successfully."
+check tmux-ctrl-d-ends "EXITED"
+if grep -qx "sysname saved-one" "$tmp/flash/vrpcfg.cfg" 2>/dev/null; then
+	echo "ok tmux-ctrl-d-saved-file"; else echo "FAIL tmux-ctrl-d-saved-file"; fi
+tmux -S "$sock" kill-session -t "$S"
+tmux -S "$sock" new-session -d -s "$S" -x 120 -y 40 \
+	"$bin --flash $tmp/flash; echo EXITED; sleep 30"
+check tmux-restart-saved "<saved-one>"
+keys "quit" Enter
+check tmux-quit-unchanged-ends "EXITED"
+if screen | grep -q "has not been saved"; then echo "FAIL tmux-quit-unchanged-asks-nothing"; else
+	echo "ok tmux-quit-unchanged-asks-nothing"; fi

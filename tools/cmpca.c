@@ -1,19 +1,22 @@
 /*
  * cmpca: the CMP CA responder (RFC 4210/4211 over HTTP, RFC 6712) for the demo,
- * tests and labs. A thin main: options into struct ca_config, ca_open() (first run
- * on an empty DIR creates the CA key, its self-signed certificate and the PBM
- * secret), ca_http_start() with the protocol handler, then waits for SIGTERM or
+ * tests and labs. A thin main: cmpca.conf (--config) and the options into struct
+ * ca_config (the options override the file's top: global settings and the
+ * default profile), ca_open() (first run on an empty DIR creates the CA key, its
+ * self-signed certificate and the PBM secret), ca_http_start() with the
+ * protocol's routing (a path to its profile, 404 for others) and handler, then
+ * waits for SIGTERM or
  * SIGINT and stops cleanly: the HTTP server finishes the requests it is running,
  * then the database is closed (every database call is its own SQL transaction,
  * every file is written atomically, so nothing is left half-written).
  *
  * Prints, for scripts: "cmpca: listening on http://ADDR:PORT/" (use --listen
- * 127.0.0.1:0 for a free port). Exit status 0 after a clean stop, 1 on error,
- * 2 on a usage error.
+ * 127.0.0.1:0 for a free port). Exit status 0 after a clean stop, 1 on error
+ * (cmpca.conf included), 2 on a usage error. --check-config loads and checks
+ * without writing anything and prints the effective configuration (secrets
+ * masked): 0 valid, 1 not.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,16 +35,32 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: cmpca [options]\n"
+"       cmpca --check-config [--config FILE] [options]\n"
+"  --config FILE           read cmpca.conf FILE: global settings and the\n"
+"                          default profile at its top, one profile per section;\n"
+"                          the options below override its top\n"
+"  --check-config          check the configuration and the files it names, print\n"
+"                          the effective profiles (secrets masked) and exit:\n"
+"                          0 valid, 1 not\n"
 "  --dir DIR               CA directory (default " CA_DEFAULT_DIR "); an empty or\n"
 "                          missing DIR gets a new CA key and certificate\n"
 "  --listen ADDR:PORT      listen address (default " CA_DEFAULT_LISTEN ";\n"
 "                          [V6ADDR]:PORT for IPv6; port 0 picks a free port)\n"
+"  --path P                a URL path of the default profile, matched exactly;\n"
+"                          may be repeated (default: / /pkix/ /.well-known/cmp)\n"
 "  --ref REF               PBM reference (senderKID) (default " CA_DEFAULT_REF ")\n"
 "  --secret SECRET         PBM secret (default: random, kept in DIR/secret)\n"
+"  --secret-file F         PBM secret: the text of file F\n"
 "  --ca-cert F --ca-key F  use this CA certificate and key instead of DIR's\n"
 "  --signer-cert F --signer-key F\n"
 "                          sign responses with this certificate (default: CA)\n"
-"  --extra-certs F         certificates (PEM) sent in extraCerts\n"
+"  --extra-certs F         the CA certificate's chain and other certificates\n"
+"                          (PEM) sent in extraCerts\n"
+"  --capubs F              certificates (PEM) sent in the caPubs of an ip\n"
+"                          (default: the chain's root, else the CA certificate)\n"
+"  --previous-ca-cert F    the root before its key rollover and the link\n"
+"                          certificates newWithOld, oldWithNew (PEM), for genm\n"
+"                          rootCaKeyUpdate\n"
 "  --trust F               trusted certificates (PEM) for signature-protected\n"
 "                          requests; may be repeated\n"
 "  --validity DURATION     validity of issued certificates: 20s, 10m, 2h, 30d,\n"
@@ -49,114 +68,76 @@ usage(FILE *f)
 "  --poll N                answer 'waiting' N times before delivering (default 0)\n"
 "  --check-after S         checkAfter seconds in pollRep (default %d)\n"
 "  --implicit-confirm yes|no  grant implicitConfirm when asked (default yes)\n"
+"  --key-types LIST        key types certified: rsa, rsa:BITS, ec:P-256,\n"
+"                          ec:P-384, ec:P-521, ed25519, ed448 (default all;\n"
+"                          rsa is rsa:2048, BITS the least size)\n"
 "  --threads N             HTTP worker threads (default %d)\n"
 "  --timeout S             idle timeout per connection, seconds (default %d)\n"
 "  --help, --version\n",
 	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT);
 }
 
-static int
-parse_num(const char *opt, const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
+enum { O_CONFIG = 256, O_CHECK, O_HELP, O_VERSION, O_KEY };
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
-		fprintf(stderr, "cmpca: %s: '%s' is not a number from %ld to %ld\n",
-		    opt, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-enum {
-	O_DIR = 256, O_LISTEN, O_REF, O_SECRET, O_CA_CERT, O_CA_KEY, O_SIGNER_CERT,
-	O_SIGNER_KEY, O_EXTRA, O_TRUST, O_VALIDITY, O_POLL, O_CHECK_AFTER, O_IMPLICIT,
-	O_THREADS, O_TIMEOUT, O_HELP, O_VERSION
-};
-
+/* Every option but the four above is a cmpca.conf key of the same name. */
 static const struct option longopts[] = {
-	{ "dir", required_argument, NULL, O_DIR },
-	{ "listen", required_argument, NULL, O_LISTEN },
-	{ "ref", required_argument, NULL, O_REF },
-	{ "secret", required_argument, NULL, O_SECRET },
-	{ "ca-cert", required_argument, NULL, O_CA_CERT },
-	{ "ca-key", required_argument, NULL, O_CA_KEY },
-	{ "signer-cert", required_argument, NULL, O_SIGNER_CERT },
-	{ "signer-key", required_argument, NULL, O_SIGNER_KEY },
-	{ "extra-certs", required_argument, NULL, O_EXTRA },
-	{ "trust", required_argument, NULL, O_TRUST },
-	{ "validity", required_argument, NULL, O_VALIDITY },
-	{ "poll", required_argument, NULL, O_POLL },
-	{ "check-after", required_argument, NULL, O_CHECK_AFTER },
-	{ "implicit-confirm", required_argument, NULL, O_IMPLICIT },
-	{ "threads", required_argument, NULL, O_THREADS },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "check-config", no_argument, NULL, O_CHECK },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
+	{ "dir", required_argument, NULL, O_KEY },
+	{ "listen", required_argument, NULL, O_KEY },
+	{ "path", required_argument, NULL, O_KEY },
+	{ "ref", required_argument, NULL, O_KEY },
+	{ "secret", required_argument, NULL, O_KEY },
+	{ "secret-file", required_argument, NULL, O_KEY },
+	{ "ca-cert", required_argument, NULL, O_KEY },
+	{ "ca-key", required_argument, NULL, O_KEY },
+	{ "signer-cert", required_argument, NULL, O_KEY },
+	{ "signer-key", required_argument, NULL, O_KEY },
+	{ "extra-certs", required_argument, NULL, O_KEY },
+	{ "capubs", required_argument, NULL, O_KEY },
+	{ "previous-ca-cert", required_argument, NULL, O_KEY },
+	{ "trust", required_argument, NULL, O_KEY },
+	{ "validity", required_argument, NULL, O_KEY },
+	{ "poll", required_argument, NULL, O_KEY },
+	{ "check-after", required_argument, NULL, O_KEY },
+	{ "implicit-confirm", required_argument, NULL, O_KEY },
+	{ "key-types", required_argument, NULL, O_KEY },
+	{ "threads", required_argument, NULL, O_KEY },
+	{ "timeout", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
+};
+
+/* The command line: the settings it gives, applied after cmpca.conf. */
+struct args {
+	const char *config;
+	int check;
+	const char **keys, **values;
+	size_t n;
 };
 
 /* 0 parsed, 1 --help/--version done, -1 usage error (message printed). */
 static int
-parse_args(int argc, char **argv, struct ca_config *c)
+parse_args(int argc, char **argv, struct args *a)
 {
-	struct pk_err e;
-	long v;
-	int ch;
+	int ch, idx;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", longopts, &idx)) != -1) {
 		switch (ch) {
-		case O_DIR: c->dir = optarg; break;
-		case O_LISTEN: c->listen = optarg; break;
-		case O_REF: c->ref = optarg; break;
-		case O_SECRET: c->secret = optarg; break;
-		case O_CA_CERT: c->ca_cert = optarg; break;
-		case O_CA_KEY: c->ca_key = optarg; break;
-		case O_SIGNER_CERT: c->signer_cert = optarg; break;
-		case O_SIGNER_KEY: c->signer_key = optarg; break;
-		case O_EXTRA: c->extra_certs = optarg; break;
-		case O_TRUST: ca_config_add_trust(c, optarg); break;
-		case O_VALIDITY:
-			if (ca_parse_duration(optarg, &c->validity, &e) != 0) {
-				fprintf(stderr, "cmpca: --validity: %s\n", e.msg);
-				return -1;
-			}
+		case O_CONFIG:
+			a->config = optarg;
 			break;
-		case O_POLL:
-			if (parse_num("--poll", optarg, 0, 1000, &v) != 0)
-				return -1;
-			c->poll = (int)v;
+		case O_CHECK:
+			a->check = 1;
 			break;
-		case O_CHECK_AFTER:
-			if (parse_num("--check-after", optarg, 0, 86400, &v) != 0)
-				return -1;
-			c->check_after = (int)v;
-			break;
-		case O_IMPLICIT:
-			if (strcmp(optarg, "yes") == 0)
-				c->implicit_confirm = 1;
-			else if (strcmp(optarg, "no") == 0)
-				c->implicit_confirm = 0;
-			else {
-				fprintf(stderr, "cmpca: --implicit-confirm takes yes "
-				    "or no, not '%s'\n", optarg);
-				return -1;
-			}
-			break;
-		case O_THREADS:
-			if (parse_num("--threads", optarg, 1, 256, &v) != 0)
-				return -1;
-			c->threads = (int)v;
-			break;
-		case O_TIMEOUT:
-			if (parse_num("--timeout", optarg, 1, 3600, &v) != 0)
-				return -1;
-			c->timeout = (int)v;
+		case O_KEY:
+			a->keys = xrealloc(a->keys, (a->n + 1) * sizeof(*a->keys));
+			a->values = xrealloc(a->values, (a->n + 1) *
+			    sizeof(*a->values));
+			a->keys[a->n] = longopts[idx].name;
+			a->values[a->n++] = optarg;
 			break;
 		case O_HELP:
 			usage(stdout);
@@ -167,7 +148,7 @@ parse_args(int argc, char **argv, struct ca_config *c)
 		default:
 			if (optopt != 0 && optopt < 256)
 				fprintf(stderr, "cmpca: unknown option -%c\n", optopt);
-			else if (optopt >= O_DIR)
+			else if (optopt >= O_CONFIG)
 				fprintf(stderr, "cmpca: %s needs an argument\n",
 				    argv[optind - 1]);
 			else
@@ -182,14 +163,116 @@ parse_args(int argc, char **argv, struct ca_config *c)
 		    argv[optind]);
 		return -1;
 	}
-	if ((c->ca_cert == NULL) != (c->ca_key == NULL)) {
-		fprintf(stderr, "cmpca: --ca-cert and --ca-key go together\n");
-		return -1;
+	return 0;
+}
+
+/* cmpca.conf, then the command line over it, then the whole checked. Returns
+ * 0, or the exit status after printing why: 1 for the file (or anything under
+ * --check-config), 2 for the command line alone. */
+static int
+configure(const struct args *a, struct ca_config *cfg)
+{
+	struct pk_err e;
+	size_t i;
+	int bad = a->check || a->config != NULL ? 1 : 2;
+
+	pk_err_clear(&e);
+	if (a->config != NULL && ca_config_load(cfg, a->config, &e) != 0) {
+		fprintf(stderr, "cmpca: %s\n", e.msg);
+		return 1;
 	}
-	if ((c->signer_cert == NULL) != (c->signer_key == NULL)) {
-		fprintf(stderr, "cmpca: --signer-cert and --signer-key go together\n");
-		return -1;
+	for (i = 0; i < a->n; i++)
+		if (ca_config_set(cfg, NULL, a->keys[i], a->values[i], CA_SRC_ARGS,
+		    &e) != 0) {
+			fprintf(stderr, "cmpca: --%s\n", e.msg);
+			return a->check ? 1 : 2;
+		}
+	if (ca_config_check(cfg, &e) != 0) {
+		fprintf(stderr, "cmpca: %s%s%s\n", a->config != NULL ? a->config : "",
+		    a->config != NULL ? ": " : "", e.msg);
+		return bad;
 	}
+	return 0;
+}
+
+/* "C=.., CN=A <- C=.., CN=B (root)": the CA's chain as found. */
+static void
+chain_text(struct ca *ca, struct sbuf *b)
+{
+	STACK_OF(X509) *chain = ca_get0_chain(ca);
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		if (i > 0)
+			sbuf_puts(b, " <- ");
+		pk_name_sbuf(X509_get_subject_name(sk_X509_value(chain, i)), b);
+	}
+	sbuf_puts(b, ca_get0_root(ca) != NULL ? " (root)" : " (its issuer is "
+	    "not known: give the chain with --extra-certs)");
+}
+
+static void
+print_paths(const struct ca_profile *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->paths.n; i++)
+		printf(" %s", p->paths.v[i]);
+}
+
+/* One line per profile; a secret that came from cmpca.conf or a secret file is
+ * never printed (the default profile's reference line is printed before). */
+static void
+print_profiles(const struct ca_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprofiles; i++) {
+		const struct ca_profile *p = cfg->profiles[i];
+
+		printf("cmpca: profile %s at", p->name);
+		print_paths(p);
+		if (p != &cfg->def) {
+			printf(": reference \"%s\", ", p->ref);
+			if (p->secret_file != NULL)
+				printf("secret kept in %s", p->secret_file);
+			else if (p->secret != NULL)
+				printf("secret set in %s", cfg->file != NULL ?
+				    cfg->file : "the configuration");
+			else
+				printf("no secret (signed requests only)");
+		}
+		printf("\n");
+	}
+}
+
+/* --check-config: everything loaded and checked, nothing written. */
+static int
+check_config(const struct ca_config *cfg)
+{
+	struct ca *ca = NULL;
+	struct sbuf b = SBUF_INIT;
+	struct pk_err e;
+
+	pk_err_clear(&e);
+	if (ca_check(&ca, cfg, &e) != 0) {
+		fprintf(stderr, "cmpca: %s\n", e.msg);
+		return 1;
+	}
+	printf("cmpca: the configuration%s%s is valid\n", cfg->file != NULL ?
+	    " in " : "", cfg->file != NULL ? cfg->file : "");
+	if (ca_get0_cert(ca) != NULL) {
+		chain_text(ca, &b);
+		printf("CA chain: %s\n", sbuf_str(&b));
+		sbuf_reset(&b);
+	} else {
+		printf("CA chain: (a new CA is made in %s on the first run)\n",
+		    cfg->dir);
+	}
+	ca_config_describe(cfg, &b);
+	fputs(sbuf_str(&b), stdout);
+	sbuf_free(&b);
+	ca_close(ca);
 	return 0;
 }
 
@@ -197,20 +280,31 @@ int
 main(int argc, char **argv)
 {
 	struct ca_config cfg;
+	struct args args;
 	struct ca *ca = NULL;
 	struct ca_http *http = NULL;
 	struct ca_server *srv = NULL;
+	struct ca_http_opts ho;
+	const struct ca_profile *def;
 	struct pk_err e;
 	sigset_t set;
 	struct sbuf subj = SBUF_INIT;
 	int sig = 0, rc = 1, r;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&args, 0, sizeof(args));
 	ca_config_init(&cfg);
-	if ((r = parse_args(argc, argv, &cfg)) != 0) {
-		ca_config_clear(&cfg);
-		return r > 0 ? 0 : 2;
+	if ((r = parse_args(argc, argv, &args)) != 0) {
+		rc = r > 0 ? 0 : 2;
+		goto out;
 	}
+	if ((rc = configure(&args, &cfg)) != 0)
+		goto out;
+	if (args.check) {
+		rc = check_config(&cfg);
+		goto out;
+	}
+	rc = 1;
 	/* Block the stop signals in every thread (the HTTP workers inherit the
 	 * mask) so only sigwait() below sees them; a broken pipe is an error
 	 * return, not a death. */
@@ -222,6 +316,14 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	pk_err_clear(&e);
+	/* everything checked before anything is made: a bad file leaves no
+	 * first-run CA behind */
+	if (ca_check(&ca, &cfg, &e) != 0) {
+		fprintf(stderr, "cmpca: %s\n", e.msg);
+		goto out;
+	}
+	ca_close(ca);
+	ca = NULL;
 	if (ca_open(&ca, &cfg, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
@@ -235,21 +337,40 @@ main(int argc, char **argv)
 	/* the one name style of both programs (util: pk_name_sbuf) */
 	pk_name_sbuf(X509_get_subject_name(ca_get0_cert(ca)), &subj);
 	printf("cmpca: CA subject: %s\n", sbuf_str(&subj));
+	if (sk_X509_num(ca_get0_chain(ca)) > 1 || ca_get0_root(ca) == NULL) {
+		sbuf_reset(&subj);
+		chain_text(ca, &subj);
+		printf("cmpca: CA chain: %s\n", sbuf_str(&subj));
+	}
 	sbuf_free(&subj);
 	printf("cmpca: database %s\n", ca_db_path(ca));
-	if (ca_secret_path(ca) != NULL)
+	def = &cfg.def;
+	if (def->secret_src == CA_SRC_FILE || def->secret_file != NULL)
+		printf("cmpca: reference \"%s\", secret %s %s\n", ca_get0_ref(ca),
+		    def->secret_file != NULL ? "kept in" : "set in",
+		    def->secret_file != NULL ? def->secret_file : cfg.file);
+	else if (ca_secret_path(ca) != NULL)
 		printf("cmpca: reference \"%s\", secret \"%s\" (kept in %s)\n",
 		    ca_get0_ref(ca), ca_get0_secret(ca), ca_secret_path(ca));
 	else
 		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
 		    ca_get0_ref(ca), ca_get0_secret(ca));
+	if (cfg.nprofiles > 1 || cfg.file != NULL)
+		print_profiles(&cfg);
 	/* the protocol (ca_server.c) answers every request */
 	if (ca_server_new(&srv, ca, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
-	if (ca_http_start(&http, cfg.listen, cfg.threads, cfg.timeout,
-	    cfg.max_request, ca_server_handle, srv, &e) != 0) {
+	memset(&ho, 0, sizeof(ho));
+	ho.listen = cfg.listen;
+	ho.threads = cfg.threads;
+	ho.timeout = cfg.timeout;
+	ho.max_request = cfg.max_request;
+	ho.route = ca_server_route;
+	ho.handler = ca_server_handle;
+	ho.arg = srv;
+	if (ca_http_start(&http, &ho, &e) != 0) {
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
@@ -263,12 +384,19 @@ main(int argc, char **argv)
 	}
 	printf("cmpca: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 	rc = 0;
-out:
 	ca_http_stop(http);	/* running handlers finish first */
 	ca_server_free(srv);
 	ca_close(ca);
+	printf("cmpca: stopped\n");
+	http = NULL;
+	srv = NULL;
+	ca = NULL;
+out:
+	ca_http_stop(http);
+	ca_server_free(srv);
+	ca_close(ca);
 	ca_config_clear(&cfg);
-	if (rc == 0)
-		printf("cmpca: stopped\n");
+	free(args.keys);
+	free(args.values);
 	return rc;
 }

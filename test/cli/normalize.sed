@@ -9,3 +9,5 @@ s/\(Serial Number:\).*/\1 <serial>/
 s/\(Not Before\|Not After\) *: .*/\1: <date>/
 s/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] UTC/YYYY-MM-DD HH:MM:SS UTC/g
 s/127\.0\.0\.1:[0-9]\{1,5\}/127.0.0.1:PORT/g
+# the localKeyID a PKCS#12 file gave its certificate
+s/^\(Key Id:\) .*/\1 <hex>/

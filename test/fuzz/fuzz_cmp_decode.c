@@ -43,7 +43,7 @@ cmp_fuzz_one(const uint8_t *data, size_t size)
 	der = NULL;
 	if (cmp_msg_protected_part(m, &der, &len, &e) == 0)
 		OPENSSL_free(der);
-	(void)cmp_msg_verify_pbm(m, "fuzz", 4, &e);
+	(void)cmp_msg_verify_pbm(m, "fuzz", 4, NULL, &e);
 	x = sk_X509_value(cmp_msg_get0_extra_certs(m), 0);
 	if (x != NULL)
 		(void)cmp_msg_verify_sig(m, x, &e);
