@@ -1359,7 +1359,7 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
 	pk_err_clear(&de);
-	if (cmp_msg_decode(der, len, &req, &de) != 0) {
+	if (cmp_msg_decode_ex(der, len, CMP_DECODE_DER, &req, &de) != 0) {
 		pt = cmp_msg_peek_body_type(der, len);
 		if (strstr(de.msg, "pvno") != NULL)
 			refuse(&c, CMP_FAIL_UNSUPPORTED_VERSION, "%s", de.msg);
