@@ -771,7 +771,8 @@ struct summary {
 static void
 summarise(struct lat *l, long ok, long failed, struct summary *s)
 {
-	qsort(l->v, l->n, sizeof(*l->v), cmp_double);
+	if (l->n > 1)	/* no latencies: v is NULL, which qsort must not get */
+		qsort(l->v, l->n, sizeof(*l->v), cmp_double);
 	s->ok = ok;
 	s->failed = failed;
 	s->p50 = pct(l->v, l->n, 50);
