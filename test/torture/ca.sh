@@ -49,6 +49,9 @@ clean_refusal() {
 	# a connection in the backlog of the killed listener
 	"cannot connect to $listen: Connection reset by peer") return 0 ;;
 	"the server $listen closed the connection without an answer") return 0 ;;
+	# an accepted connection the kill reset before any answer byte
+	"the connection to $listen failed before an answer: Connection reset by peer")
+		return 0 ;;
 	"HTTP exchange with $listen failed: "*) return 0 ;;
 	"the CA answered with an error message: rejection"*unauthenticated*) return 1 ;;
 	"the CA answered with an error message: rejection"*) return 0 ;;
