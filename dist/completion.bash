@@ -1,6 +1,6 @@
-# bash completion for pkish, cmpca and cmpdump: their options, and files or
-# directories where an option takes one. Installed by `make install` as
-# $(datadir)/bash-completion/completions/pkish, with cmpca and cmpdump linked to
+# bash completion for pkish, cmpca, cmpdump and cmpload: their options, and
+# files or directories where an option takes one. Installed by `make install` as
+# $(datadir)/bash-completion/completions/pkish, with the others linked to
 # it (bash-completion loads a file by the command's name). Plain bash: it needs
 # no helper of the bash-completion package.
 
@@ -88,6 +88,30 @@ _cmpdump()
 	    "--cert" "--secret"
 }
 
+_cmpload()
+{
+	local _pkish_args_are_files=
+	case ${COMP_WORDS[COMP_CWORD-1]} in
+	--flow)
+		mapfile -t COMPREPLY < <(compgen -W "ir cr kur ir+cr ir+kur" -- \
+		    "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	--key-type)
+		mapfile -t COMPREPLY < <(compgen -W "ec rsa" -- \
+		    "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	--secret-env)
+		mapfile -t COMPREPLY < <(compgen -e -- "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	esac
+	_pkish_complete "--url --clients --count --duration --flow --ref
+	    --secret-file --secret-env --key --key-type --trusted --implicit-confirm
+	    --timeout --server-pid --cert-log --json --help --version" "" \
+	    "--secret-file --key --trusted --cert-log" "--url --clients --count
+	    --duration --ref --timeout --server-pid"
+}
+
 complete -F _pkish pkish
 complete -F _cmpca cmpca
 complete -F _cmpdump cmpdump
+complete -F _cmpload cmpload
