@@ -7,7 +7,7 @@
 #
 # Seeds are copied into a work directory, never given in place: libFuzzer writes
 # new inputs into its first corpus directory, and test/vectors must stay as it
-# is. Seeds: fuzz_cmp_decode, fuzz_cmp_client and fuzz_ca_request the CMP
+# is. Seeds: fuzz_cmp_decode, fuzz_cmp_client and fuzz_ca_server the CMP
 # messages of test/vectors; fuzz_cli the
 # lines of the console transcripts (test/cli/*.in) and examples/*.cfg but the
 # key pair creations; and every
@@ -40,7 +40,7 @@ export PKISH_SCHEMA_DIR=$top/schemas
 seed() {
 	[ -d "test/fuzz/seeds/$1" ] && cp "test/fuzz/seeds/$1"/* "$2/"
 	case $1 in
-	fuzz_cmp_decode|fuzz_cmp_client|fuzz_ca_request)
+	fuzz_cmp_decode|fuzz_cmp_client|fuzz_ca_server)
 		find test/vectors -type f \( -name '*.der' -o -name '*.PKI' -o -name '*.bin' \) |
 			while read -r f; do cp "$f" "$2/$(echo "$f" | tr '/' '_')"; done ;;
 	fuzz_cli)
