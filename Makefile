@@ -1,8 +1,10 @@
 # pkish build. `make` builds the programs; `make check` builds and runs every test;
 # `make check SANITIZE=1` does the same under ASan+UBSan (in build/san);
-# `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang);
-# `make bench` measures (a table in build/bench.txt); `make install` / `make uninstall` (PREFIX,
-# DESTDIR and the GNU directory variables below).
+# `make demo` runs the main job; `make fuzz` builds the libFuzzer targets (clang),
+# `make fuzz-long` runs them on a budget; `make torture` kills pkish and cmpca at
+# random instants and loads cmpca (not part of check); `make bench` measures (a
+# table in build/bench.txt); `make install` / `make uninstall` (PREFIX, DESTDIR
+# and the GNU directory variables below).
 #
 # Modules are folders (util storage pki cmp ca device cli); every .c in them is
 # part of the library that the programs and tests link. Program mains: cli/main.c
@@ -97,6 +99,16 @@ BENCHES  := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
 
 FUZZSRC  := $(wildcard test/fuzz/fuzz_*.c)
 
+# The fuzz targets built without libFuzzer (test/fuzz/replay.c gives them a
+# main): `make check` replays their regression inputs and corpus with them
+# (test/t_fuzz_regress.sh), with the sanitizers under SANITIZE=1.
+FUZZ_REPLAY := $(FUZZSRC:test/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+# The torture suite's helper programs (test/torture/NAME.c -> torture/NAME);
+# `make check` builds them too: t_torture_checks shows that they find faults.
+TORTSRC  := $(wildcard test/torture/*.c)
+TORTURE_HELPERS := $(TORTSRC:test/torture/%.c=$(BUILD)/torture/%)
+
 # Generated with the installation directories: the man pages (man/NAME.S.in ->
 # $(BUILD)/man/manS/NAME.S) and the systemd units (dist/NAME.service.in ->
 # $(BUILD)/dist/NAME.service). $(BUILD)/paths changes when a directory does.
@@ -112,7 +124,8 @@ MANSRC := $(wildcard man/*.in)
 MANS   := $(foreach f,$(notdir $(MANSRC:.in=)),$(BUILD)/man/man$(subst .,,$(suffix $(f)))/$(f))
 UNITS  := $(patsubst dist/%.in,$(BUILD)/dist/%,$(wildcard dist/*.service.in))
 
-.PHONY: all check demo fuzz bench clean install uninstall valgrind deps man units
+.PHONY: all check demo fuzz fuzz-long torture bench clean install uninstall valgrind deps \
+	man units
 .SECONDARY:
 all: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS)
 man: $(MANS)
@@ -120,13 +133,13 @@ units: $(UNITS)
 
 # The sources that use a DEFS value are rebuilt when $(BUILD)/defs changes.
 ALLSRC     := $(LIBSRC) cli/main.c $(TOOLSRC) $(TESTSRC) $(TESTHELP) $(BENCHSRC) \
-              $(TESTPROGSRC)
+              $(TESTPROGSRC) $(TORTSRC) $(FUZZSRC)
 DEFS_USERS := $(shell grep -l -E 'PKISH_(VERSION|SCHEMA_DIR)' $(ALLSRC))
 $(DEFS_USERS:%.c=$(BUILD)/obj/%.o): $(DEFS_STAMP)
 
-# Benchmarks are never installed: they read the tree's grammar.
-$(BUILD)/obj/bench/%.o: DEFS := -DPKISH_VERSION='"$(VERSION)"' \
-	-DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"'
+# Benchmarks and fuzz targets are never installed: they read the tree's grammar.
+$(BUILD)/obj/bench/%.o $(BUILD)/obj/test/fuzz/%.o: DEFS := \
+	-DPKISH_VERSION='"$(VERSION)"' -DPKISH_SCHEMA_DIR='"$(CURDIR)/schemas"'
 
 # Set-up on a fresh machine: install the Debian packages that are missing (once).
 DEPS_STAMP := build/.deps-installed
@@ -165,6 +178,10 @@ $(TESTPROGS): $(BUILD)/test/%: $(BUILD)/obj/test/prog/%.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/test/fuzz/%.o $(BUILD)/obj/test/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -179,7 +196,8 @@ $(BUILD)/dist/%.service: dist/%.service.in $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(SUBST) $< >$@.tmp && mv $@.tmp $@
 
-check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) $(TESTPROGS)
+check: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(MANS) $(UNITS) $(TESTS) $(TESTPROGS) \
+	$(TORTURE_HELPERS) $(FUZZ_REPLAY)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh test/run_tests.sh
 
 # Every Check program under valgrind memcheck (no fork, so leaks are seen);
@@ -215,6 +233,29 @@ fuzz: $(DEPS_STAMP)
 	    "$(FUZZ_BUILD)/fuzz_cmp_client -max_total_time=60 $(FUZZ_BUILD)/corpus test/vectors:" \
 	    "libFuzzer writes new inputs into the first directory, never give it test/vectors first)"
 
+# `make fuzz-long`: every target to FUZZ_RUNS executions on the corpus kept in
+# test/fuzz/corpus/ (minimised and written back), crashes into
+# test/fuzz/regress/ (replayed by make check); the table in build/fuzz/long.txt.
+# FUZZ_JOBS targets at a time (test/fuzz/long.sh).
+FUZZ_RUNS ?= 10000000
+FUZZ_JOBS ?= 1
+fuzz-long: fuzz
+	FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_BUILD=$(FUZZ_BUILD) \
+	    bash test/fuzz/long.sh
+
+# ---- the torture suite (not part of check) ----
+# `make torture`: crash consistency of the device and of the CA under kill -9,
+# and a load test of cmpca (test/torture/run.sh); one table of trials, faults and
+# losses, exit status 1 on any loss. About 10 minutes on 2 cores; TORTURE_SCALE=N
+# runs N times the trials.
+TORTURE_SCALE ?= 1
+$(BUILD)/torture/%: $(BUILD)/obj/test/torture/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+torture: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(TORTURE_HELPERS)
+	BUILD=$(BUILD) TORTURE_SCALE=$(TORTURE_SCALE) bash test/torture/run.sh
+
 # ---- install / uninstall ----
 # `make install` installs what `make` built (give make the same PREFIX): the
 # programs (cmpca, a service, to sbindir), the grammar, the man pages, the
@@ -226,7 +267,7 @@ INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
 INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
 INST_DOCS    := README.md $(wildcard doc/*.md)
 INST_EXAMPLES:= $(wildcard examples/*.cfg examples/*.conf)
-COMPLETIONS  := pkish cmpca cmpdump
+COMPLETIONS  := pkish cmpca cmpdump cmpload
 
 install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(schemadir) \

@@ -10,12 +10,13 @@
 # against `openssl cmp` <-> `openssl cmp -port` mock; IRs in a row in one pkish
 # process; pkish start against `openssl version`; batch replay of 10k, 100k and
 # 1M configuration lines to /dev/null and their linearity; start and RSS with
-# 10,000 entities and 1,000 CMP sessions saved; the idle daemon's RSS; then the
-# in-process micro-benchmarks (bench_core).
+# 10,000 entities and 1,000 CMP sessions saved; the idle daemon's RSS; cmpca's
+# CPU per IR transaction against its crypto floor and its thread scaling, in
+# process (bench_ca); then the in-process micro-benchmarks (bench_core).
 #
 # Environment: BUILD (default build), RUNS (whole-process runs per figure,
 # default 10), BENCH_QUICK=1 (a quick look: replay up to 100k lines, no
-# micro-benchmarks).
+# micro-benchmarks), BENCH_CA_N (bench_ca's transactions per figure, 300).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -294,7 +295,23 @@ row "idle daemon RSS (--daemon, empty configuration), MiB" "$(stats daemon.t 1 0
 # ---- rows that come with the load generator (issue 14 points 1, 2, 5)
 row "cmpca throughput with 1/2/4 threads, latency p50/p99 under load" "(cmpload)" \
 	"openssl mock at the same concurrency" "(cmpload)" "-"
-row "cmpca CPU per issuance" "(cmpload)" "crypto floor, same run" "(cmpload)" "-"
+
+# ---- cmpca's protocol core in process (bench_ca): CPU per IR transaction (ir
+# + certConf, MAC) against the cryptography it cannot avoid, measured in the
+# same process with the same keys and PBM parameters; then that floor plus one
+# request decode and one durable commit per message
+note "cmpca in process (bench_ca)"
+"$b/bench/bench_ca" -n "${BENCH_CA_N:-300}" -t 2 >ca.out 2>&1 || note "bench_ca failed"
+ca_val() { awk -F': ' -v k="$1" 'index($0, k) == 1 { split($2, a, " "); print a[1]; exit }' ca.out; }
+row "cmpca CPU per IR transaction (ir + certConf), ms" "$(ca_val "ca cpu per ir")" \
+	"crypto floor: 1 ECDSA sign + 1 verify + 4 PBM" "$(ca_val "crypto floor")" \
+	"$(ratio "$(ca_val "ca cpu per ir")" "$(ca_val "crypto floor")")"
+row "  the same" "$(ca_val "ca cpu per ir")" \
+	"floor + 1 decode + 1 durable commit per message" "$(ca_val "floor with one")" \
+	"$(ratio "$(ca_val "ca cpu per ir")" "$(ca_val "floor with one")")"
+row "cmpca in process, transactions/s, 2 threads" "$(ca_val "ca throughput, 2")" \
+	"1 thread" "$(ca_val "ca throughput, 1")" \
+	"$(ratio "$(ca_val "ca throughput, 2")" "$(ca_val "ca throughput, 1")")"
 
 # ---- the table
 {

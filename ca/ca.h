@@ -45,6 +45,9 @@
 #define CA_DEFAULT_VALIDITY	(365L * 86400)	/* seconds */
 #define CA_DEFAULT_THREADS	4
 #define CA_DEFAULT_TIMEOUT	30		/* idle seconds per connection */
+#define CA_DEFAULT_PER_ADDRESS	16		/* connections per client address */
+#define CA_DEFAULT_CONFIRM_WAIT	300		/* seconds, RFC 4210 5.1.1.2 */
+#define CA_DEFAULT_RETENTION	(7 * 86400)	/* seconds */
 #define CA_DEFAULT_CHECK_AFTER	1		/* pollRep checkAfter, seconds */
 #define CA_MAX_REQUEST		(256u * 1024)	/* request body cap: 413 above */
 #define CA_MAX_KEY_TYPES	16
@@ -83,6 +86,11 @@ struct ca_profile {
 	const char *secret;		/* PBM secret given as such, or NULL */
 	const char *secret_file;	/* ... or the file that holds it, or NULL */
 	enum ca_src secret_src;
+	/* the administrator credential (issue 11): the one MAC an rr takes
+	 * (the enrolment secret above is handed to every device); both or
+	 * neither; the secret only in a file, never on the command line */
+	const char *admin_ref;
+	const char *admin_secret_file;
 	struct ca_strlist trust;	/* PEM files: anchors for signed ir, certConf,
 					 * pollReq, genm (vendor certificates) */
 	long validity;			/* of issued certificates, seconds */
@@ -92,7 +100,10 @@ struct ca_profile {
 	/* issuing policy */
 	struct ca_key_type key_types[CA_MAX_KEY_TYPES];	/* what is certified */
 	size_t nkey_types;
-	/* (subject and subjectAltName rules of the policy go here) */
+	/* whom a signed request may name: 0 (the default): a signed cr, kur,
+	 * p10cr or ir gets its signer certificate's subject and subjectAltName
+	 * (a template asking for others is refused); 1: the template's */
+	int allow_subject_change;
 };
 
 /*
@@ -116,6 +127,10 @@ struct ca_config {
 					 * certificate file may hold its chain) */
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
+	int max_per_address;		/* connections per client address */
+	long confirm_wait;		/* seconds a delivered certificate waits
+					 * for certConf before it is revoked */
+	long retention;			/* seconds a finished transaction is kept */
 	size_t max_request;		/* request body cap, bytes */
 	struct ca_profile def;		/* the default profile */
 	struct ca_profile **profiles;	/* [0] = &def, then cmpca.conf's sections */
@@ -221,6 +236,8 @@ struct ca_http_opts {
 	int threads;			/* worker threads */
 	int timeout;			/* idle seconds per connection */
 	size_t max_request;		/* body bytes; 413 above */
+	int max_per_address;		/* connections at once from one client
+					 * address (0: CA_DEFAULT_PER_ADDRESS) */
 	ca_http_route_fn route;		/* NULL: every path served (route NULL) */
 	ca_http_handler_fn handler;
 	void *arg;			/* for route and handler */

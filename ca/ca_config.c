@@ -40,6 +40,7 @@
 #define MAX_NAME		64	/* bytes of a profile name */
 #define MAX_REF			128	/* bytes of a reference */
 #define DEFAULT_RSA_BITS	2048
+#define MIN_RSA_BITS		2048	/* ca_issue's floor, CA_MIN_RSA_BITS */
 
 /* ---- the keys ---- */
 
@@ -85,16 +86,22 @@ static const struct key keys[] = {
 	G("tls-key", K_FILE, tls_key),
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
+	GI("max-per-address", max_per_address, 1, 512),
+	G("confirm-wait", K_DURATION, confirm_wait),
+	G("retention", K_DURATION, retention),
 	P("path", K_PATHS, paths),
 	P("ref", K_STR, ref),
 	P("secret", K_SECRET, secret),
 	P("secret-file", K_SECRET_FILE, secret_file),
+	P("admin-ref", K_STR, admin_ref),
+	P("admin-secret-file", K_FILE, admin_secret_file),
 	P("trust", K_FILES, trust),
 	P("validity", K_DURATION, validity),
 	PI("poll", poll, 0, 1000),
 	PI("check-after", check_after, 0, 86400),
 	P("implicit-confirm", K_BOOL, implicit_confirm),
 	P("key-types", K_KEY_TYPES, key_types),
+	P("allow-subject-change", K_BOOL, allow_subject_change),
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -180,9 +187,10 @@ parse_key_type(const char *s, struct ca_key_type *kt, struct pk_err *e)
 		errno = 0;
 		bits = strtol(s + 4, &end, 10);
 		if (s[4] < '0' || s[4] > '9' || *end != '\0' || errno != 0 ||
-		    bits < 1024 || bits > 16384)
+		    bits < MIN_RSA_BITS || bits > 16384)
 			return pk_err_set(e, "'%s': the RSA size is a number of bits "
-			    "from 1024 to 16384", s);
+			    "from %d to 16384 (no key below RSA %d is ever "
+			    "certified)", s, MIN_RSA_BITS, MIN_RSA_BITS);
 		kt->type = EVP_PKEY_RSA;
 		kt->param = (int)bits;
 		return 0;
@@ -460,9 +468,10 @@ ca_config_set(struct ca_config *c, struct ca_profile *p, const char *name,
 	case K_SECRET_FILE:
 		if (*value == '\0')
 			return pk_err_set(e, "%s: the value is empty", name);
-		if (k->kind == K_STR && strcmp(name, "ref") == 0 &&
-		    strlen(value) > MAX_REF)
-			return pk_err_set(e, "ref: longer than %d bytes", MAX_REF);
+		if (k->kind == K_STR && (strcmp(name, "ref") == 0 ||
+		    strcmp(name, "admin-ref") == 0) && strlen(value) > MAX_REF)
+			return pk_err_set(e, "%s: longer than %d bytes", name,
+			    MAX_REF);
 		*(const char **)((char *)base + k->off) = pool_dup(c, value);
 		if (k->kind == K_SECRET || k->kind == K_SECRET_FILE) {
 			/* the one given last wins: the command line over the
@@ -552,6 +561,9 @@ ca_config_init(struct ca_config *c)
 	c->listen = CA_DEFAULT_LISTEN;
 	c->threads = CA_DEFAULT_THREADS;
 	c->timeout = CA_DEFAULT_TIMEOUT;
+	c->max_per_address = CA_DEFAULT_PER_ADDRESS;
+	c->confirm_wait = CA_DEFAULT_CONFIRM_WAIT;
+	c->retention = CA_DEFAULT_RETENTION;
 	c->max_request = CA_MAX_REQUEST;
 	profile_init(&c->def, CA_DEFAULT_PROFILE);
 	c->def.ref = CA_DEFAULT_REF;
@@ -931,6 +943,13 @@ ca_config_check(struct ca_config *c, struct pk_err *e)
 			return pk_err_set(e, "profile %s: key-types is empty", p->name);
 		if (p->ref == NULL || *p->ref == '\0')
 			return pk_err_set(e, "profile %s: no reference (ref)", p->name);
+		if ((p->admin_ref == NULL) != (p->admin_secret_file == NULL))
+			return pk_err_set(e, "profile %s: admin-ref and "
+			    "admin-secret-file go together", p->name);
+		if (p->admin_ref != NULL && strcmp(p->admin_ref, p->ref) == 0)
+			return pk_err_set(e, "profile %s: admin-ref must differ "
+			    "from ref (the enrolment reference revokes nothing)",
+			    p->name);
 	}
 	/* RFC 6712 3.3: a path names one service */
 	for (i = 0; i < c->nprofiles; i++)

@@ -2,10 +2,20 @@
  * ca_db: the CA responder's SQLite database (DIR/ca.db).
  *
  * Contract (ca.h): one connection per struct ca_db, opened in WAL
- * mode with synchronous=FULL and a busy timeout, shared by every server thread and
+ * mode and with a busy timeout, shared by every server thread and
  * serialized by a mutex held for the whole of each call. Each call that writes is
- * one SQL transaction (BEGIN IMMEDIATE ... COMMIT), so a crash or SIGTERM leaves it
- * entirely done or not done. Other processes (a second handle, `sqlite3 DIR/ca.db`)
+ * one SQL transaction (BEGIN IMMEDIATE ... COMMIT), or a step of the caller's
+ * batch (ca_db_batch_begin/_end), so a crash or SIGTERM leaves it entirely done
+ * or not done.
+ *
+ * Durability: a commit is on disk before the call that made it returns, power
+ * loss included (what synchronous=FULL gives), but the fsync is ours: SQLite
+ * runs with synchronous=NORMAL (WAL frames written, not synced, at COMMIT) and
+ * wal_sync() fdatasyncs the WAL file after the commit. For a batch that sync
+ * runs after the mutex is released, so other threads' requests use the
+ * database while the disk works, and one fsync covers every commit written
+ * before it (a group commit): the answer to a CMP message leaves only after
+ * its batch_end, so after its sync. Other processes (a second handle, `sqlite3 DIR/ca.db`)
  * may read and write at the same time; the busy timeout makes them wait their turn.
  *
  * Schema (PRAGMA user_version = CA_DB_SCHEMA):
@@ -13,16 +23,22 @@
  *   certs(serial PK, subject, issuer, not_before, not_after, der, issued_at, tid,
  *         revoked_at, reason)                    issued certificates
  *   transactions(tid PK, state, body_type, sender_nonce, server_nonce,
- *         cert_serial, request, poll_count, created_at, updated_at, profile)
- *                                                (profile: schema 2)
+ *         cert_serial, request, poll_count, created_at, updated_at, profile,
+ *         owner)                                 (profile: schema 2; owner and
+ *                                                the index on state and
+ *                                                updated_at: schema 3)
  *   issued (view)                                certs with readable dates
  * Times are Unix seconds. Serials are upper-case hex (`openssl x509 -serial`).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/rand.h>
@@ -36,10 +52,25 @@
 #define SERIAL_BYTES	9	/* 72 bits: more than the 64 of CA/B BR 7.1 */
 #define SERIAL_TRIES	16
 
+#define STMT_CACHE	32
+
 struct ca_db {
 	sqlite3 *db;
 	char *path;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;	/* recursive: a batch holds it across calls */
+	int depth;		/* open db_begin()s: only the outermost commits */
+	int failed;		/* an inner step of the batch failed */
+	int wal_fd;		/* DIR/ca.db-wal for wal_sync(), -1: not open */
+	int defer_sync;		/* the outermost db_end leaves the sync to
+				 * ca_db_batch_end, after the unlock */
+	/* Prepared statements kept for the connection's life, by their SQL
+	 * text's address (db_prep is only ever given string literals):
+	 * compiling the SQL again for each call cost a tenth of an issuance. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} stmts[STMT_CACHE];
+	int nstmts;
 };
 
 static const char *schema_v1[] = {
@@ -84,12 +115,22 @@ static const char *schema_v2[] = {
 	NULL
 };
 
+/* Schema 3: who opened a transaction (its later messages must come from the
+ * same; NULL in older rows, which then take none), and the index the sweep
+ * of unconfirmed and finished transactions reads. */
+static const char *schema_v3[] = {
+	"ALTER TABLE transactions ADD COLUMN owner TEXT",
+	"CREATE INDEX transactions_sweep ON transactions(state, updated_at)",
+	NULL
+};
+
 static const char *state_names[] = {
 	[CA_TXN_POLLING] = "polling",
 	[CA_TXN_ISSUED] = "issued",
 	[CA_TXN_CONFIRMED] = "confirmed",
 	[CA_TXN_REJECTED] = "rejected",
 	[CA_TXN_CLOSED] = "closed",
+	[CA_TXN_EXPIRED] = "expired",
 };
 
 const char *
@@ -134,31 +175,154 @@ db_exec(struct ca_db *db, const char *sql, struct pk_err *e)
 	return 0;
 }
 
+/* SQL (a string literal: it is kept by address) prepared, or taken ready
+ * from the cache; db_done() after use. */
 static int
 db_prep(struct ca_db *db, const char *sql, sqlite3_stmt **st, struct pk_err *e)
 {
-	if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
+	int i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].sql == sql) {
+			*st = db->stmts[i].st;
+			sqlite3_reset(*st);
+			sqlite3_clear_bindings(*st);
+			return 0;
+		}
+	if (sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL) != SQLITE_OK) {
 		*st = NULL;
 		return db_fail(db, e, "prepare");
+	}
+	if (db->nstmts < STMT_CACHE) {
+		db->stmts[db->nstmts].sql = sql;
+		db->stmts[db->nstmts].st = *st;
+		db->nstmts++;
 	}
 	return 0;
 }
 
+/* Ends the use of ST from db_prep: reset when kept (a SELECT left unreset
+ * holds its read transaction open), finalized otherwise. Accepts NULL. */
+static void
+db_done(struct ca_db *db, sqlite3_stmt *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].st == st) {
+			sqlite3_reset(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+/* fdatasync of the WAL file: the commits written so far are on disk. An fsync
+ * on any descriptor of a file flushes the file (POSIX fsync, "all data for
+ * the open file descriptor" is the file's data), so this one needs no
+ * access to SQLite's own. The WAL exists once a commit has written it, and
+ * stays while this connection is open. */
+static int
+wal_sync(struct ca_db *db, struct pk_err *e)
+{
+	char *wal;
+
+	if (db->wal_fd < 0) {
+		wal = xmalloc(strlen(db->path) + 5);
+		sprintf(wal, "%s-wal", db->path);
+		db->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+		free(wal);
+		if (db->wal_fd < 0)
+			return pk_err_set(e, "CA database %s: cannot open its WAL "
+			    "to sync it: %s", db->path, strerror(errno));
+	}
+	if (fdatasync(db->wal_fd) != 0)
+		return pk_err_set(e, "CA database %s: cannot sync its WAL: %s",
+		    db->path, strerror(errno));
+	return 0;
+}
+
+/*
+ * BEGIN IMMEDIATE ... COMMIT, nested: inside a batch (ca_db_batch_begin) a
+ * call's own begin and end are steps of the batch's one SQL transaction, so
+ * what a CMP message changes is written with one commit (one fsync: the cost
+ * that dominates an issuance) and a crash leaves all of it or none.
+ */
 static int
 db_begin(struct ca_db *db, struct pk_err *e)
 {
-	return db_exec(db, "BEGIN IMMEDIATE", e);
+	if (db->depth > 0) {
+		/* a failed statement may have ended the batch's transaction
+		 * (SQLITE_FULL, _IOERR...): the steps after it must not run
+		 * in autocommit mode, half a batch committed */
+		if (sqlite3_get_autocommit(db->db)) {
+			db->failed = 1;
+			return pk_err_set(e, "CA database %s: the transaction "
+			    "ended early", db->path);
+		}
+		db->depth++;
+		return 0;
+	}
+	if (db_exec(db, "BEGIN IMMEDIATE", e) != 0)
+		return -1;
+	db->depth = 1;
+	db->failed = 0;
+	return 0;
 }
 
 static int
 db_end(struct ca_db *db, int ok, struct pk_err *e)
 {
-	if (ok)
-		return db_exec(db, "COMMIT", e);
+	if (db->depth > 1) {
+		db->depth--;
+		if (!ok)
+			db->failed = 1;
+		return ok ? 0 : -1;
+	}
+	db->depth = 0;
+	if (ok && !db->failed) {
+		if (db_exec(db, "COMMIT", e) != 0)
+			return -1;
+		return db->defer_sync ? 0 : wal_sync(db, e);
+	}
+	db->failed = 0;
 	/* A failed statement may already have ended the transaction. */
 	if (!sqlite3_get_autocommit(db->db))
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+	if (ok)
+		pk_err_set(e, "CA database %s: a step of the transaction failed; "
+		    "nothing was written", db->path);
 	return -1;
+}
+
+int
+ca_db_batch_begin(struct ca_db *db, struct pk_err *e)
+{
+	pthread_mutex_lock(&db->mu);
+	if (db_begin(db, e) != 0) {
+		pthread_mutex_unlock(&db->mu);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ca_db_batch_end(struct ca_db *db, int ok, struct pk_err *e)
+{
+	int rc, outer = db->depth == 1;
+
+	db->defer_sync = outer;
+	rc = db_end(db, ok, e);
+	db->defer_sync = 0;
+	pthread_mutex_unlock(&db->mu);
+	/* outside the lock: the next batch runs while this one's sync waits
+	 * for the disk (wal_fd is set once, before, by the first commit's
+	 * sync under the lock at open) */
+	if (rc == 0 && outer && ok)
+		rc = wal_sync(db, e);
+	return rc;
 }
 
 static char *
@@ -207,7 +371,7 @@ schema_version(struct ca_db *db, int *v, struct pk_err *e)
 		rc = 0;
 	} else
 		db_fail(db, e, "reading the schema version");
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return rc;
 }
 
@@ -234,6 +398,10 @@ migrate(struct ca_db *db, struct pk_err *e)
 		for (i = 0; schema_v2[i] != NULL; i++)
 			if (db_exec(db, schema_v2[i], e) != 0)
 				return db_end(db, 0, e);
+	if (v < 3)
+		for (i = 0; schema_v3[i] != NULL; i++)
+			if (db_exec(db, schema_v3[i], e) != 0)
+				return db_end(db, 0, e);
 	/* later versions: their steps from v to CA_DB_SCHEMA go here */
 	if (v < CA_DB_SCHEMA) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", CA_DB_SCHEMA);
@@ -252,7 +420,15 @@ ca_db_open(struct ca_db **out, const char *path, struct pk_err *e)
 
 	*out = NULL;
 	db->path = xstrdup(path);
-	pthread_mutex_init(&db->mu, NULL);
+	db->wal_fd = -1;
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&db->mu, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	if (sqlite3_open_v2(path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		pk_err_set(e, "cannot open CA database %s: %s", path,
@@ -270,14 +446,20 @@ ca_db_open(struct ca_db **out, const char *path, struct pk_err *e)
 		pk_err_set(e, "CA database %s: cannot switch to WAL mode", path);
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	st = NULL;
-	if (db_exec(db, "PRAGMA synchronous=FULL", e) != 0 ||
+	/* NORMAL + wal_sync() after each commit: FULL's guarantee, with the
+	 * syncs of concurrent batches merged (see the top of the file) */
+	if (db_exec(db, "PRAGMA synchronous=NORMAL", e) != 0 ||
 	    db_exec(db, "PRAGMA foreign_keys=ON", e) != 0 || migrate(db, e) != 0)
+		goto out;
+	/* the WAL exists now (migrate or the journal_mode switch wrote it, or
+	 * an earlier run did); open it while single-threaded */
+	if (db_exec(db, "BEGIN IMMEDIATE; COMMIT", e) != 0 || wal_sync(db, e) != 0)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (rc != 0) {
 		ca_db_close(db);
 		return -1;
@@ -291,7 +473,11 @@ ca_db_close(struct ca_db *db)
 {
 	if (db == NULL)
 		return;
+	for (int i = 0; i < db->nstmts; i++)
+		sqlite3_finalize(db->stmts[i].st);
 	sqlite3_close(db->db);
+	if (db->wal_fd >= 0)
+		close(db->wal_fd);
 	pthread_mutex_destroy(&db->mu);
 	free(db->path);
 	free(db);
@@ -368,7 +554,7 @@ reserve_locked(struct ca_db *db, const char *hex, struct pk_err *e)
 	bind_text(st, 1, hex);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -510,7 +696,7 @@ ca_db_add_cert(struct ca_db *db, X509 *x, const char *tid, struct pk_err *e)
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (locked)
 		pthread_mutex_unlock(&db->mu);
 	OPENSSL_free(der);
@@ -581,7 +767,7 @@ find_locked(struct ca_db *db, const char *serial, struct ca_cert_rec *r,
 		    sqlite3_column_int(st, 9) : -1;
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	return rc;
 }
 
@@ -660,7 +846,7 @@ ca_db_revoke(struct ca_db *db, const char *serial, int reason, struct pk_err *e)
 	revoked = sqlite3_column_type(st, 0) != SQLITE_NULL;
 	held = revoked && sqlite3_column_type(st, 1) != SQLITE_NULL &&
 	    sqlite3_column_int(st, 1) == CA_CRL_HOLD;
-	sqlite3_finalize(st);
+	db_done(db, st);
 	st = NULL;
 	/* RFC 5280 5.3.1: removeFromCRL releases a hold; a hold may become a
 	 * revocation; a revocation is final */
@@ -699,7 +885,7 @@ ca_db_revoke(struct ca_db *db, const char *serial, int reason, struct pk_err *e)
 fail:
 	db_end(db, 0, e);
 out:
-	sqlite3_finalize(st);
+	db_done(db, st);
 	pthread_mutex_unlock(&db->mu);
 	free(h);
 	return rc;
@@ -733,7 +919,7 @@ ca_db_count_certs(struct ca_db *db, long *n, struct pk_err *e)
 			rc = 0;
 		} else
 			db_fail(db, e, "counting certificates");
-		sqlite3_finalize(st);
+		db_done(db, st);
 	}
 	pthread_mutex_unlock(&db->mu);
 	return rc;
@@ -752,6 +938,7 @@ ca_txn_clear(struct ca_txn *t)
 	free(t->cert_serial);
 	free(t->request);
 	free(t->profile);
+	free(t->owner);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -767,7 +954,8 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "INSERT INTO transactions(tid, state, body_type, sender_nonce, "
 	    "server_nonce, cert_serial, request, poll_count, created_at, updated_at, "
-	    "profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, e) != 0)
+	    "profile, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st,
+	    e) != 0)
 		goto out;
 	bind_text(st, 1, t->tid);
 	bind_text(st, 2, ca_txn_state_name(t->state));
@@ -784,6 +972,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 	sqlite3_bind_int64(st, 9, now);
 	sqlite3_bind_int64(st, 10, now);
 	bind_text(st, 11, t->profile);
+	bind_text(st, 12, t->owner);
 	s = sqlite3_step(st);
 	if (s == SQLITE_DONE)
 		rc = 0;
@@ -791,7 +980,7 @@ ca_db_txn_new(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 		rc = 1;	/* RFC 4210 5.1.1: transactionIdInUse */
 	else
 		db_fail(db, e, "recording a transaction");
-	sqlite3_finalize(st);
+	db_done(db, st);
 out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
@@ -808,8 +997,8 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&db->mu);
 	if (db_prep(db, "SELECT tid, state, body_type, sender_nonce, server_nonce, "
-	    "cert_serial, request, poll_count, created_at, updated_at, profile "
-	    "FROM transactions WHERE tid = ?", &st, e) != 0)
+	    "cert_serial, request, poll_count, created_at, updated_at, profile, "
+	    "owner FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto out;
 	bind_text(st, 1, tid);
 	s = sqlite3_step(st);
@@ -825,7 +1014,7 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 			    state != NULL ? state : "");
 			free(state);
 			ca_txn_clear(t);
-			sqlite3_finalize(st);
+			db_done(db, st);
 			goto out;
 		}
 		free(state);
@@ -840,9 +1029,10 @@ ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 		t->profile = col_text(st, 10);
 		if (t->profile == NULL)
 			t->profile = xstrdup(CA_DEFAULT_PROFILE);
+		t->owner = col_text(st, 11);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
@@ -875,7 +1065,7 @@ ca_db_txn_update(struct ca_db *db, const struct ca_txn *t, struct pk_err *e)
 		db_fail(db, e, "updating a transaction");
 	else
 		rc = sqlite3_changes(db->db) == 0 ? 1 : 0;
-	sqlite3_finalize(st);
+	db_done(db, st);
 out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
@@ -903,7 +1093,7 @@ ca_db_txn_poll(struct ca_db *db, const char *tid, int *count, struct pk_err *e)
 		rc = 1;
 		goto fail;
 	}
-	sqlite3_finalize(st);
+	db_done(db, st);
 	if (db_prep(db, "SELECT poll_count FROM transactions WHERE tid = ?", &st, e) != 0)
 		goto fail;
 	bind_text(st, 1, tid);
@@ -919,7 +1109,70 @@ ca_db_txn_poll(struct ca_db *db, const char *tid, int *count, struct pk_err *e)
 fail:
 	db_end(db, 0, e);
 out:
-	sqlite3_finalize(st);
+	db_done(db, st);
+	pthread_mutex_unlock(&db->mu);
+	return rc;
+}
+
+/* Runs SQL (one statement) with NOW and AGE bound to ?1 and ?2; *n gets the
+ * rows it changed. Inside the caller's SQL transaction. */
+static int
+sweep_step(struct ca_db *db, const char *sql, int64_t now, int64_t age,
+    long *n, struct pk_err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (db_prep(db, sql, &st, e) != 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)age);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		db_done(db, st);
+		return db_fail(db, e, "sweeping transactions");
+	}
+	db_done(db, st);
+	if (n != NULL)
+		*n = sqlite3_changes(db->db);
+	return 0;
+}
+
+int
+ca_db_txn_sweep(struct ca_db *db, int64_t now, int64_t wait, int64_t retention,
+    long *revoked, long *pruned, struct pk_err *e)
+{
+	int rc = -1;
+
+	*revoked = *pruned = 0;
+	pthread_mutex_lock(&db->mu);
+	if (db_begin(db, e) != 0)
+		goto out;
+	/* RFC 4210 5.1.1.2 / 5.3.18: a certificate delivered (or waiting to be
+	 * polled for) and not confirmed within the wait is revoked
+	 * (unspecified), its transaction expired */
+	if (sweep_step(db, "UPDATE certs SET revoked_at = ?1, reason = 0 WHERE "
+	    "revoked_at IS NULL AND serial IN (SELECT cert_serial FROM "
+	    "transactions WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2 AND cert_serial IS NOT NULL)", now, wait,
+	    revoked, e) != 0 ||
+	    sweep_step(db, "UPDATE transactions SET state = 'expired', "
+	    "updated_at = ?1 WHERE state IN ('issued', 'polling') AND "
+	    "updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    /* a finished transaction needs its request no more (rows of the
+	     * last wait are left: a request being answered is 'rejected' until
+	     * it is done) */
+	    sweep_step(db, "UPDATE transactions SET request = NULL WHERE state "
+	    "IN ('confirmed', 'rejected', 'closed', 'expired') AND request IS "
+	    "NOT NULL AND updated_at < ?1 - ?2", now, wait, NULL, e) != 0 ||
+	    sweep_step(db, "DELETE FROM transactions WHERE state IN "
+	    "('confirmed', 'rejected', 'closed', 'expired') AND updated_at < "
+	    "?1 - ?2", now, retention, pruned, e) != 0) {
+		db_end(db, 0, e);
+		goto out;
+	}
+	if (db_end(db, 1, e) != 0)
+		goto out;
+	rc = 0;
+out:
 	pthread_mutex_unlock(&db->mu);
 	return rc;
 }

@@ -4,7 +4,14 @@
  * Contract (ca.h): listens on "ADDR:PORT" / "[V6]:PORT" (port 0 picks a
  * free one; we bind the socket ourselves so the port is known), serves with a pool
  * of THREADS worker threads (each runs the handler for its connections), keep-alive
- * allowed, an idle timeout per connection. Requests are refused, in this order:
+ * allowed, an idle timeout per connection. Against slow or flooding clients
+ * (issue 11: 520 half-open connections made cmpca unreachable, 500 unfinished
+ * bodies took 190 MB): at most MAX_PER_ADDRESS connections from one client
+ * address and CONN_LIMIT in all, CONN_MEMORY bytes of header buffer per
+ * connection, a body must arrive whole within twice the idle timeout of its
+ * headers, and the bodies being received share a budget of BODY_BUDGET bytes
+ * (past it the connection is dropped, or 503 when Content-Length says so up
+ * front). Requests are refused, in this order:
  *   - a path the route function does not serve  404: paths match exactly (the
  *     profile's paths; case and a trailing '/' count; the query is not part of
  *     the path)
@@ -27,6 +34,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +52,8 @@
 #define CONN_LIMIT	512
 /* GnuTLS priorities: its defaults, protocol versions 1.2 and 1.3 only */
 #define TLS_PRIORITIES	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define CONN_MEMORY	(32 * 1024)		/* header buffer per connection */
+#define BODY_BUDGET	((size_t)32 * 1024 * 1024) /* all bodies being received */
 
 struct ca_http {
 	struct MHD_Daemon *d;
@@ -54,13 +64,52 @@ struct ca_http {
 	int port;
 	char *url;
 	char *tls_cert_pem, *tls_key_pem;	/* https: what MHD serves */
+	double deadline;		/* seconds a body may take */
+	pthread_mutex_t mu;
+	size_t buffered;		/* bytes of all bodies being received */
 };
 
 struct req {
+	struct ca_http *h;
 	const void *route;		/* what serves the path */
+	double start;			/* pk_mono_s when the headers were in */
 	unsigned char *buf;
 	size_t len, cap;
 };
+
+/* Takes N more bytes of the body budget: 0, or -1 when it is spent. */
+static int
+budget_take(struct ca_http *h, size_t n)
+{
+	int ok;
+
+	pthread_mutex_lock(&h->mu);
+	ok = n <= BODY_BUDGET - h->buffered;
+	if (ok)
+		h->buffered += n;
+	pthread_mutex_unlock(&h->mu);
+	return ok ? 0 : -1;
+}
+
+/* 1 when N more bytes would fit the budget now. */
+static int
+budget_fits(struct ca_http *h, unsigned long long n)
+{
+	int ok;
+
+	pthread_mutex_lock(&h->mu);
+	ok = n <= BODY_BUDGET - h->buffered;
+	pthread_mutex_unlock(&h->mu);
+	return ok;
+}
+
+static void
+budget_give(struct ca_http *h, size_t n)
+{
+	pthread_mutex_lock(&h->mu);
+	h->buffered -= n;
+	pthread_mutex_unlock(&h->mu);
+}
 
 static enum MHD_Result
 reply_text(struct MHD_Connection *c, unsigned int status, const char *text)
@@ -130,7 +179,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (cl != NULL && strtoull(cl, NULL, 10) > h->max)
 			return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
 			    "request too large\n");
+		if (cl != NULL && !budget_fits(h, strtoull(cl, NULL, 10)))
+			return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "too many requests being received; try again\n");
 		rq = xcalloc(1, sizeof(*rq));
+		rq->h = h;
+		rq->start = pk_mono_s();
 		rq->route = route;
 		*con_cls = rq;
 		return MHD_YES;
@@ -138,10 +192,21 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	if (*upload_size > 0) {
 		if (*upload_size > h->max - rq->len)
 			return MHD_NO;	/* chunked past the cap: drop the connection */
+		/* a body trickling in past the deadline, or one the budget of
+		 * all bodies cannot hold: drop the connection */
+		if (pk_mono_s() - rq->start > h->deadline)
+			return MHD_NO;
 		if (rq->len + *upload_size > rq->cap) {
-			rq->cap = rq->len + *upload_size;
-			if (rq->cap < 4096)
-				rq->cap = 4096;
+			/* doubling (at most the cap): few copies of a body */
+			size_t cap = rq->cap < 4096 ? 4096 : rq->cap;
+
+			while (cap < rq->len + *upload_size)
+				cap *= 2;
+			if (cap > h->max)
+				cap = h->max;
+			if (budget_take(h, cap - rq->cap) != 0)
+				return MHD_NO;
+			rq->cap = cap;
 			rq->buf = xrealloc(rq->buf, rq->cap);
 		}
 		memcpy(rq->buf + rq->len, upload, *upload_size);
@@ -180,6 +245,7 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)why;
 	if (rq != NULL) {
+		budget_give(rq->h, rq->cap);
 		free(rq->buf);
 		free(rq);
 		*con_cls = NULL;
@@ -365,6 +431,7 @@ ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
 	struct ca_http *h = xcalloc(1, sizeof(*h));
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
 	int fd = -1, v6 = 0, threads = o->threads, timeout = o->timeout;
+	int per_address = o->max_per_address;
 
 	*out = NULL;
 	h->route = o->route;
@@ -375,6 +442,10 @@ ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
 		threads = 1;
 	if (timeout < 1)
 		timeout = CA_DEFAULT_TIMEOUT;
+	if (per_address < 1)
+		per_address = CA_DEFAULT_PER_ADDRESS;
+	h->deadline = 2.0 * timeout;
+	pthread_mutex_init(&h->mu, NULL);
 	if (o->tls_cert != NULL || o->tls_key != NULL) {
 		if (o->tls_cert == NULL || o->tls_key == NULL) {
 			pk_err_set(e, "tls-cert and tls-key go together");
@@ -403,25 +474,26 @@ ca_http_start(struct ca_http **out, const struct ca_http_opts *o,
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	if (h->tls_cert_pem != NULL)
+	{
+		/* https: the certificate, key and protocol versions */
+		struct MHD_OptionItem tls[] = {
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert_pem },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key_pem },
+			{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
 		h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
 		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)per_address,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
-		    MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert_pem,
-		    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key_pem,
-		    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		    MHD_OPTION_ARRAY, h->tls_cert_pem != NULL ? tls : &tls[3],
 		    MHD_OPTION_END);
-	else
-		h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONN_LIMIT,
-		    MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL,
-		    MHD_OPTION_END);
+	}
 	if (h->d == NULL) {
 		pk_err_set(e, "cannot start the HTTP server on %s", h->url);
 		goto fail;
@@ -432,6 +504,8 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	tls_clear(h);
+	if (h->deadline > 0)
+		pthread_mutex_destroy(&h->mu);
 	free(h->url);
 	free(h);
 	return -1;
@@ -458,6 +532,7 @@ ca_http_stop(struct ca_http *h)
 	 * the listening socket and every connection. */
 	MHD_stop_daemon(h->d);
 	tls_clear(h);
+	pthread_mutex_destroy(&h->mu);
 	free(h->url);
 	free(h);
 }

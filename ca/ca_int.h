@@ -32,7 +32,8 @@ enum ca_txn_state {
 	CA_TXN_ISSUED,		/* certificate sent, certConf expected */
 	CA_TXN_CONFIRMED,	/* certConf accepted (or implicitConfirm) */
 	CA_TXN_REJECTED,	/* request refused, or certConf rejected the cert */
-	CA_TXN_CLOSED		/* finished without a certificate (rr, genm, error) */
+	CA_TXN_CLOSED,		/* finished without a certificate (rr, genm, error) */
+	CA_TXN_EXPIRED		/* not confirmed in time: certificate revoked */
 };
 
 struct ca_txn {
@@ -48,6 +49,10 @@ struct ca_txn {
 	int64_t created, updated;	/* Unix seconds; set by the database */
 	char *profile;			/* the profile whose path it came on
 					 * (set at creation only) */
+	char *owner;			/* who opened it (set at creation only):
+					 * "mac:REF" or "cert:SHA-256 of the
+					 * signer's DER" in hex; NULL in rows
+					 * older than schema 3 */
 };
 
 struct ca_cert_rec {
@@ -66,9 +71,15 @@ struct ca_cert_rec {
 int ca_db_open(struct ca_db **out, const char *path, struct pk_err *e);
 void ca_db_close(struct ca_db *db);
 /* The schema version of this code and of an open database. */
-#define CA_DB_SCHEMA 2
+#define CA_DB_SCHEMA 3
 int ca_db_schema(struct ca_db *db);
 
+/* A batch: the calls between begin and end (from the calling thread; other
+ * threads wait) are one SQL transaction, committed by end when OK and every
+ * step succeeded, else rolled back (end returns -1). What one CMP message
+ * changes is one batch: one commit, all or nothing. */
+int ca_db_batch_begin(struct ca_db *db, struct pk_err *e);
+int ca_db_batch_end(struct ca_db *db, int ok, struct pk_err *e);
 /* A fresh serial: random, positive, 72 bits (RFC 5280 4.1.2.2), recorded in the
  * database so it is never handed out again (insert, retry on collision). *serial is
  * new (ASN1_INTEGER_free). */
@@ -118,6 +129,14 @@ int ca_db_txn_get(struct ca_db *db, const char *tid, struct ca_txn *t,
 /* Writes state, nonces, cert_serial, request, poll_count of T->tid; updated=now.
  * 1 if no such transaction. */
 int ca_db_txn_update(struct ca_db *db, const struct ca_txn *t, struct pk_err *e);
+/* The sweep (all at once, one SQL transaction): transactions issued or
+ * polling whose last message is older than WAIT seconds before NOW get their
+ * certificate revoked (reason unspecified; *revoked counts them) and become
+ * expired; finished ones (confirmed, rejected, closed, expired) older than
+ * WAIT lose their request DER, and those older than RETENTION are deleted
+ * (*pruned). */
+int ca_db_txn_sweep(struct ca_db *db, int64_t now, int64_t wait,
+    int64_t retention, long *revoked, long *pruned, struct pk_err *e);
 /* Atomically increments poll_count of TID; *count gets the new value. */
 int ca_db_txn_poll(struct ca_db *db, const char *tid, int *count,
     struct pk_err *e);
@@ -131,6 +150,7 @@ struct ca_prof {
 	const struct ca_profile *cfg;
 	char *secret;			/* the PBM secret; NULL: no MAC accepted */
 	char *secret_path;		/* the file it was read from, or NULL */
+	char *admin_secret;		/* admin-secret-file's text, or NULL */
 	X509_STORE *trust;		/* its trust anchors (full chains), or NULL */
 };
 
@@ -158,15 +178,25 @@ STACK_OF(X509) *ca_get0_resp_chain(const struct ca *ca);
  * CA certificate. */
 STACK_OF(X509) *ca_get0_capubs(const struct ca *ca);
 
-/* Issues a v3 end-entity certificate for PUB (public part used) with SUBJECT and
+/* Issues a v3 end-entity certificate for PUB (public part used; SPKI, when not
+ * NULL, is PUB as the request encoded it, copied as it is) with SUBJECT and
  * optional SAN (critical when SUBJECT is empty, RFC 5280 4.2.1.6), valid now for
  * VALIDITY seconds (the default profile's when <= 0), with a fresh database serial,
  * basicConstraints CA:FALSE, keyUsage (digitalSignature + keyEncipherment for RSA,
  * + keyAgreement for EC), SKI, AKI, signed SHA-256 by the CA key and recorded in
- * the database for transaction TID (may be NULL). *out is new (X509_free). */
-int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
-    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
-    struct pk_err *e);
+ * the database for transaction TID (may be NULL). *out is new (X509_free).
+ * The issuing policy that holds whatever the profile says is checked first:
+ * the key is RSA of at least CA_MIN_RSA_BITS, EC P-256, P-384 or P-521, Ed25519
+ * or Ed448 (ca_key_policy); the subject is not the name of a CA of this CA's
+ * chain (nor the response signer's, nor the rollover's roots): RFC 5280
+ * 4.1.2.6; an empty subject needs a SAN. Returns 0, -2 when the request is
+ * refused by that policy (a bad template, *e says which rule), -1 on other
+ * failures. */
+#define CA_MIN_RSA_BITS	2048
+int ca_key_policy(EVP_PKEY *pub, struct pk_err *e);
+int ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_PUBKEY *spki,
+    const X509_NAME *subject, const GENERAL_NAMES *san, long validity,
+    const char *tid, X509 **out, struct pk_err *e);
 
 /* Reads every certificate of a PEM (or one DER) file. */
 int ca_load_certs(const char *file, STACK_OF(X509) **out, struct pk_err *e);
@@ -182,5 +212,12 @@ int ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e);
 int ca_server_process(struct ca_server *s, const struct ca_prof *prof,
     const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e);
+/* The sweep of transactions (ca_db_txn_sweep with the configured confirm-wait
+ * and retention) as of NOW (Unix seconds); serialized with certConf. Run by
+ * ca_server_process at most every CA_SWEEP_EVERY seconds; the counts go to
+ * *revoked and *pruned (either may be NULL). */
+#define CA_SWEEP_EVERY	10
+int ca_server_sweep(struct ca_server *s, int64_t now, long *revoked,
+    long *pruned, struct pk_err *e);
 
 #endif

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -384,6 +385,13 @@ load_profile(struct ca *ca, struct ca_prof *pr, const struct ca_profile *p,
 		}
 	} else if (p == &ca->cfg->def && default_secret(ca, pr, e) != 0)
 		goto out;
+	if (p->admin_secret_file != NULL &&
+	    read_secret(p->admin_secret_file, &pr->admin_secret, e) != 0) {
+		struct pk_err e2 = *e;
+
+		pk_err_set(e, "admin-secret-file: %s", e2.msg);
+		goto out;
+	}
 	for (i = 0; i < p->trust.n; i++) {
 		if (ca_load_certs(p->trust.v[i], &sk, e) != 0) {
 			struct pk_err e2 = *e;
@@ -856,6 +864,7 @@ ca_close(struct ca *ca)
 	X509_free(ca->old_with_new);
 	for (i = 0; i < ca->nprofs; i++) {
 		storage_wipe_free(ca->profs[i].secret);
+		storage_wipe_free(ca->profs[i].admin_secret);
 		free(ca->profs[i].secret_path);
 		X509_STORE_free(ca->profs[i].trust);
 	}
@@ -922,9 +931,125 @@ ee_key_usage(EVP_PKEY *pub)
 }
 
 int
-ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
-    const GENERAL_NAMES *san, long validity, const char *tid, X509 **out,
-    struct pk_err *e)
+ca_key_policy(EVP_PKEY *pub, struct pk_err *e)
+{
+	char grp[64];
+	int nid = NID_undef, bits = EVP_PKEY_get_bits(pub);
+
+	if (EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_is_a(pub, "RSA-PSS")) {
+		if (bits >= CA_MIN_RSA_BITS)
+			return 0;
+		return pk_err_set(e, "key policy: an RSA key of %d bits is refused; "
+		    "this CA certifies RSA of %d bits and more, EC P-256, P-384 or "
+		    "P-521, Ed25519 and Ed448", bits, CA_MIN_RSA_BITS);
+	}
+	if (EVP_PKEY_is_a(pub, "ED25519") || EVP_PKEY_is_a(pub, "ED448"))
+		return 0;
+	if (EVP_PKEY_is_a(pub, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(pub, "group", grp, sizeof(grp),
+		    NULL)) {
+			nid = OBJ_txt2nid(grp);
+			if (nid == NID_undef)
+				nid = EC_curve_nist2nid(grp);
+		} else
+			snprintf(grp, sizeof(grp), "(explicit parameters)");
+		ERR_clear_error();
+		if (nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 ||
+		    nid == NID_secp521r1)
+			return 0;
+		return pk_err_set(e, "key policy: an EC key on curve %s is refused; "
+		    "this CA certifies EC P-256, P-384 or P-521, RSA of %d bits and "
+		    "more, Ed25519 and Ed448", grp, CA_MIN_RSA_BITS);
+	}
+	return pk_err_set(e, "key policy: a %s key is refused; this CA certifies "
+	    "RSA of %d bits and more, EC P-256, P-384 or P-521, Ed25519 and Ed448",
+	    OBJ_nid2sn(EVP_PKEY_get_base_id(pub)), CA_MIN_RSA_BITS);
+}
+
+/* 1 when NAME is the subject of X (NULL: no). */
+static int
+names(const X509_NAME *name, X509 *x)
+{
+	return x != NULL && X509_NAME_cmp(name, X509_get_subject_name(x)) == 0;
+}
+
+/* 1 when NAME (not empty) is a name this CA answers to: the subject of a
+ * certificate of its chain, of the response signer, of the roots before and
+ * after a key rollover. An end-entity certificate with such a subject would
+ * be self-issued (RFC 5280 6.1) or pass for one of these CAs. */
+static int
+is_ca_name(const struct ca *ca, const X509_NAME *name)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(ca->chain); i++)
+		if (names(name, sk_X509_value(ca->chain, i)))
+			return 1;
+	return names(name, ca->cert) || names(name, ca->signer_cert) ||
+	    names(name, ca->old_root) || names(name, ca->new_with_old) ||
+	    names(name, ca->old_with_new);
+}
+
+/*
+ * The certificate's subjectPublicKeyInfo from SPKI, the request's encoding of
+ * the key, copied field by field. X509_set_pubkey() would encode the key and
+ * decode it again (OpenSSL 3.0 sets up a decoder for every key decoded, the
+ * dearest step of an issuance after the commit); the key was decoded once
+ * already, with the request. RFC 5280 4.1.2.7: the field is the subject's key
+ * as is. The new certificate then has no decoded key cached: what uses it
+ * encodes, hashes or signs it, and a copy decoded from DER has one.
+ */
+static int
+copy_spki(X509 *x, const X509_PUBKEY *spki)
+{
+	ASN1_OBJECT *obj;
+	const unsigned char *bits;
+	int nbits;
+	X509_ALGOR *alg, *a2 = NULL;
+	ASN1_TYPE *param;
+	unsigned char *copy = NULL;
+	int type = V_ASN1_UNDEF;
+	void *val = NULL;
+
+	if (!X509_PUBKEY_get0_param(&obj, &bits, &nbits, &alg,
+	    (X509_PUBKEY *)spki) || alg == NULL || nbits <= 0 ||
+	    (a2 = X509_ALGOR_dup(alg)) == NULL ||
+	    (copy = OPENSSL_memdup(bits, (size_t)nbits)) == NULL)
+		goto fail;
+	/* take the duplicate's parts: X509_PUBKEY_set0_param owns them */
+	obj = a2->algorithm;
+	a2->algorithm = NULL;
+	if ((param = a2->parameter) != NULL) {
+		type = param->type;
+		val = param->value.ptr;
+		param->value.ptr = NULL;
+		param->type = V_ASN1_NULL;
+	}
+	X509_ALGOR_free(a2);
+	a2 = NULL;
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj, type, val,
+	    copy, nbits)) {
+		ASN1_OBJECT_free(obj);
+		if (val != NULL) {
+			ASN1_TYPE *t = ASN1_TYPE_new();
+
+			if (t != NULL)
+				ASN1_TYPE_set(t, type, val);
+			ASN1_TYPE_free(t);
+		}
+		goto fail;
+	}
+	return 1;
+fail:
+	X509_ALGOR_free(a2);
+	OPENSSL_free(copy);
+	return 0;
+}
+
+int
+ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_PUBKEY *spki,
+    const X509_NAME *subject, const GENERAL_NAMES *san, long validity,
+    const char *tid, X509 **out, struct pk_err *e)
 {
 	X509 *x = NULL;
 	ASN1_INTEGER *serial = NULL;
@@ -937,10 +1062,28 @@ ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 		pk_err_set(e, "no public key to certify");
 		goto out;
 	}
+	if (ca_key_policy(pub, e) != 0) {
+		rc = -2;
+		goto out;
+	}
 	/* RFC 5280 4.1.2.6: an empty subject needs a subjectAltName. */
 	if (empty_subject && (san == NULL || sk_GENERAL_NAME_num(san) == 0)) {
 		pk_err_set(e, "RFC 5280 4.1.2.6: the subject is empty and no "
 		    "subjectAltName was requested");
+		rc = -2;
+		goto out;
+	}
+	/* RFC 5280 4.1.2.6: a subject name names one entity certified by this
+	 * CA: never the CA itself or a CA of its chain */
+	if (!empty_subject && is_ca_name(ca, subject)) {
+		struct sbuf n = SBUF_INIT;
+
+		pk_name_sbuf(subject, &n);
+		pk_err_set(e, "RFC 5280 4.1.2.6: the subject %s is the name of this "
+		    "CA or of a CA of its chain; an end entity never gets it",
+		    sbuf_str(&n));
+		sbuf_free(&n);
+		rc = -2;
 		goto out;
 	}
 	if (validity <= 0)
@@ -956,7 +1099,7 @@ ca_issue(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, serial) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 	    !(subject != NULL ? X509_set_subject_name(x, subject) : 1) ||
-	    !X509_set_pubkey(x, pub)) {
+	    !(spki != NULL ? copy_spki(x, spki) : X509_set_pubkey(x, pub))) {
 		pk_err_ossl(e, "cannot build the certificate");
 		goto out;
 	}

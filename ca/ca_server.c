@@ -7,8 +7,12 @@
  * built). The profile (cmpca.conf) gives the reference, secret, trust anchors
  * and issuing policy that apply:
  *   ir cr kur p10cr  -> ip cp kup cp with a certificate issued by ca_issue() for
- *                       the requested key (of a type the profile certifies),
- *                       subject and subjectAltName; "waiting" first when the
+ *                       the requested key (of a type the profile certifies and
+ *                       the CA's key policy allows); subject and subjectAltName
+ *                       the template's for a MAC-protected request, the signer
+ *                       certificate's for a signed one (request_identity:
+ *                       others refused unless allow-subject-change), never a
+ *                       CA's name, never cA TRUE; "waiting" first when the
  *                       profile polls; implicitConfirm granted when asked and
  *                       allowed; the ip carries caPubs (the chain's root)
  *   certConf         -> pkiConf; statusInfo absent or accepted confirms, a
@@ -16,21 +20,27 @@
  *                       certificate (reason unspecified) so it cannot be used
  *   pollReq          -> pollRep (checkAfter) until the profile's poll count is
  *                       reached, then the ip/cp/kup with the certificate
- *   rr               -> rp; revocation recorded in the database, by CRLReason:
+ *   rr               -> rp (signed by the certificate to revoke, or MAC'd with
+ *                       the administrator credential); revocation recorded
+ *                       in the database, by CRLReason:
  *                       certificateHold suspends (the certificate is refused as
  *                       a credential), removeFromCRL releases a hold, any other
  *                       reason revokes for good (a hold too)
  *   genm             -> genp (RFC 9483 4.3): caCerts, rootCaKeyUpdate,
  *                       certReqTemplate, signKeyPairTypes; other infoTypes are
  *                       left out (RFC 4210 5.3.19)
- *   error            -> pkiConf (the transaction is marked rejected)
+ *   error            -> pkiConf (the transaction is marked rejected, an
+ *                       issued certificate revoked)
  * Anything refused is answered with an error message (status rejection, the
- * failInfo bit, the reason as statusString).
+ * failInfo bit, the reason as statusString: the rule, what was expected, what
+ * came). Requests are decoded as strict DER (RFC 6712 3.3).
  *
  * Authentication (RFC 4210 5.1.3): every request must be protected. A MAC
  * (PBM, RFC 4210 5.1.3.1, or PBMAC1, RFC 9481 6.1.2) needs senderKID = the
  * profile's reference and a MAC with its secret (not for kur; a profile
- * without a secret takes none). A signature needs the protecting
+ * without a secret takes none); for an rr the administrator's (admin-ref,
+ * admin-secret-file) instead: the enrolment secret is handed to every device
+ * and revokes nothing. A signature needs the protecting
  * certificate (found in extraCerts by senderKID, then sender name, else the
  * first) to be issued by this CA (the CA certificate is the anchor, root or
  * intermediate: X509_V_FLAG_PARTIAL_CHAIN on a store holding only it; on record
@@ -49,11 +59,16 @@
  * that failed authentication, so the client can still authenticate them).
  *
  * Transactions live in the database (ca_db_txn_*): the request creates the row
- * with its profile (a known transactionID is transactionIdInUse); certConf and
- * pollReq must name a transaction of the same profile in the right state and
- * answer our last senderNonce in recipNonce. Read-modify-write of a transaction
+ * with its profile and its owner, the identity that authenticated it (a known
+ * transactionID is transactionIdInUse); certConf, pollReq and error must name
+ * a transaction of the same profile in the right state, come from its owner
+ * (same MAC reference or same signer certificate) and answer our last
+ * senderNonce in recipNonce. Read-modify-write of a transaction
  * is serialized by a mutex, so several clients (HTTP worker threads) may run at
- * once. Certificates are issued when the request is accepted (also when polling
+ * once. RFC 4210 5.1.1.2 / 5.3.18: a certificate not confirmed within
+ * confirm-wait (nor polled for) is revoked and its transaction expired; a
+ * finished transaction loses its request DER after that wait and is deleted
+ * after the retention time (ca_server_sweep, run as requests pass by). Certificates are issued when the request is accepted (also when polling
  * is asked for; polling only delays delivery).
  */
 #include <pthread.h>
@@ -75,8 +90,16 @@
 #define AUTH_CA		0x2	/* signature, certificate issued by this CA */
 #define AUTH_TRUST	0x4	/* signature, certificate under a --trust anchor */
 
-/* How many PBM iterations we use ourselves at most (the request's, clamped). */
-#define RESP_PBM_MAX_ITER	10000
+/* PBM iterations: what we verify at most (a request above is refused before
+ * any hashing: one failed check costs a tenth of the client's cap of 100,000,
+ * about 8 ms of CPU instead of 80), and what we use ourselves at most (the
+ * request's count, clamped). RFC 4211 4.4 and RFC 8018 4.1 give the minimums. */
+#define CA_PBM_MAX_ITER		10000
+static const struct cmp_pbm_limits ca_pbm_limits = {
+	CMP_PBM_MIN_ITER, CA_PBM_MAX_ITER, CMP_PBM_MIN_SALT, 0
+};
+
+#define RECENT_MAX	64
 
 struct ca_server {
 	struct ca *ca;
@@ -85,6 +108,23 @@ struct ca_server {
 	STACK_OF(X509) *material;	/* the CA's chain and --extra-certs:
 					 * untrusted path material */
 	pthread_mutex_t mu;		/* transaction read-modify-write */
+	pthread_mutex_t recent_mu;	/* recent[]: never held across a
+					 * database call (an ir's recent_put
+					 * must not wait for a certConf's
+					 * commit under mu) */
+	/* The last certificates issued, as issued: what the certConf that
+	 * follows needs (the certReqId, the certificate to hash) without
+	 * decoding the request and the certificate again from the database
+	 * (two key decodes: a third of a transaction's CPU). A miss (a
+	 * restart, many transactions between) reads the database. */
+	struct recent {
+		char *tid;
+		char *serial;
+		long req_id;
+		X509 *cert;
+	} recent[RECENT_MAX];
+	unsigned recent_next;
+	double last_sweep;		/* pk_mono_s of the last sweep, 0: none */
 };
 
 /* One request being answered. */
@@ -102,11 +142,15 @@ struct rq {
 	/* authentication outcome */
 	int mac_ok;			/* answer MAC-protected, in the request's kind */
 	int pbmac1;			/* ... PBMAC1 (else PBM) */
+	const char *mac_ref;		/* ... the reference that passed */
+	const char *mac_secret;		/* ... and its secret */
 	struct cmp_pbm_opts pbm;
 	struct cmp_pbmac1_opts pbmac1_opts;
 	X509 *signer;			/* the protecting certificate (up-ref'd) */
 	int signer_is_ours;		/* chains to the CA */
 	int implicit;			/* implicitConfirm granted in the answer */
+	char *owner;			/* the identity authenticated: "mac:REF"
+					 * or "cert:" SHA-256 of the signer */
 	/* refusal */
 	uint32_t fail;
 	struct pk_err err;
@@ -288,8 +332,8 @@ pbm_style(const CMP_PKIMESSAGE *m, struct cmp_pbm_opts *o, struct rq *c)
 	o->mac_nid = mac;
 	if (it < CMP_PBM_MIN_ITER)
 		it = CMP_PBM_MIN_ITER;
-	if (it > RESP_PBM_MAX_ITER)
-		it = RESP_PBM_MAX_ITER;
+	if (it > CA_PBM_MAX_ITER)
+		it = CA_PBM_MAX_ITER;
 	o->iterations = (int)it;
 	o->salt_len = CMP_PBM_DEFAULT_SALT;
 	return 0;
@@ -309,8 +353,8 @@ pbmac1_style(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o, struct rq *c)
 		return refuse(c, CMP_FAIL_BAD_ALG, "RFC 9481 6.1.2: %s", e.msg);
 	if (o->iterations < CMP_PBM_MIN_ITER)
 		o->iterations = CMP_PBM_MIN_ITER;
-	if (o->iterations > RESP_PBM_MAX_ITER)
-		o->iterations = RESP_PBM_MAX_ITER;
+	if (o->iterations > CA_PBM_MAX_ITER)
+		o->iterations = CA_PBM_MAX_ITER;
 	o->salt_len = CMP_PBM_DEFAULT_SALT;
 	return 0;
 }
@@ -318,12 +362,13 @@ pbmac1_style(const CMP_PKIMESSAGE *m, struct cmp_pbmac1_opts *o, struct rq *c)
 /* ---- authentication (RFC 4210 5.1.3) ---- */
 
 static int
-authenticate(struct ca_server *s, struct rq *c, int allowed)
+authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 {
 	const CMP_PKIMESSAGE *m = c->req;
 	const ASN1_OCTET_STRING *kid;
 	const char *ref = c->pc->ref, *secret = c->prof->secret;
 	const char *why = NULL, *why_trust = NULL;
+	int admin = c->body == CMP_BODY_RR;
 	STACK_OF(X509) *material;
 	struct pk_err e;
 	X509 *x;
@@ -339,35 +384,60 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 			return refuse(c, CMP_FAIL_WRONG_INTEGRITY, "RFC 4210 5.3.5: "
 			    "a %s must be signed, not MAC-protected",
 			    cmp_body_name(c->body));
+		/* issue 11: the enrolment secret is handed to every device
+		 * for its ir, so it authorises no revocation: a MAC-protected
+		 * rr takes the administrator credential only (admin-ref) */
+		if (admin) {
+			ref = c->pc->admin_ref;
+			secret = c->prof->admin_secret;
+		}
+		if (admin && secret == NULL)
+			return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a MAC-protected "
+			    "rr needs the administrator credential, and profile "
+			    "%s has none (admin-ref); the enrolment secret "
+			    "revokes nothing: sign the rr with the certificate "
+			    "to revoke", c->pc->name);
 		if (secret == NULL)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: profile %s takes no MAC-protected requests "
 			    "(it has no secret)", c->pc->name);
 		kid = cmp_msg_get0_sender_kid(m);
 		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
-		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0)
+		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0) {
+			if (admin)
+				return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a "
+				    "MAC-protected rr needs the administrator "
+				    "reference (admin-ref) of profile %s; the "
+				    "enrolment secret revokes nothing",
+				    c->pc->name);
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.1: senderKID is not a known reference");
+		}
 		pk_err_clear(&e);
 		if (cmp_msg_protection_kind(m) == CMP_PROT_PBMAC1) {
-			/* RFC 9481 6.1.2; the limits are the engine's defaults,
-			 * checked before any hashing */
+			/* RFC 9481 6.1.2; the iteration count capped as for
+			 * PBM, checked before any hashing */
 			if (pbmac1_style(m, &c->pbmac1_opts, c) != 0)
 				return -1;
-			if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL,
-			    &e) != 0)
+			if (cmp_msg_verify_pbm(m, secret, strlen(secret),
+			    &ca_pbm_limits, &e) != 0)
 				return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
 				    "RFC 9481 6.1.2: %s", e.msg);
 			c->pbmac1 = 1;
 			c->mac_ok = 1;
+			c->mac_ref = ref;
+			c->mac_secret = secret;
 			return 0;
 		}
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
-		if (cmp_msg_verify_pbm(m, secret, strlen(secret), NULL, &e) != 0)
+		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &ca_pbm_limits,
+		    &e) != 0)
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
 		c->mac_ok = 1;
+		c->mac_ref = ref;
+		c->mac_secret = secret;
 		return 0;
 	case CMP_PROT_SIG:
 		break;
@@ -421,12 +491,103 @@ authenticate(struct ca_server *s, struct rq *c, int allowed)
 	return 0;
 }
 
+static char *rq_owner(const struct rq *c);
+
+/* Authenticates the request (RFC 4210 5.1.3) by the means ALLOWED; on success
+ * C's owner is the identity that passed. */
+static int
+authenticate(struct ca_server *s, struct rq *c, int allowed)
+{
+	if (authenticate_1(s, c, allowed) != 0)
+		return -1;
+	free(c->owner);
+	c->owner = rq_owner(c);
+	return 0;
+}
+
+/* The identity that authenticated C as a transaction owner (ca_txn.owner):
+ * "mac:REF" for the profile's reference, "cert:" and the SHA-256 of the signer
+ * certificate's DER in hex. New string, NULL before authentication. */
+static char *
+rq_owner(const struct rq *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	struct sbuf b = SBUF_INIT;
+	char *hex;
+
+	if (c->mac_ok) {
+		sbuf_printf(&b, "mac:%s", c->mac_ref);
+		return sbuf_take(&b);
+	}
+	if (c->signer == NULL || !X509_digest(c->signer, EVP_sha256(), md, &n))
+		return NULL;
+	hex = pk_hex(md, n, 0);
+	sbuf_printf(&b, "cert:%s", hex);
+	free(hex);
+	return sbuf_take(&b);
+}
+
+/* Who OWNER is, for an operator reading a refusal (into B). */
+static void
+owner_sbuf(const char *owner, struct sbuf *b)
+{
+	if (owner == NULL)
+		sbuf_puts(b, "nobody on record (a transaction older than this "
+		    "rule)");
+	else if (strncmp(owner, "mac:", 4) == 0)
+		sbuf_printf(b, "MAC reference \"%s\"", owner + 4);
+	else
+		sbuf_printf(b, "the certificate with SHA-256 fingerprint %.16s...",
+		    owner + 5);
+}
+
+/* Who sent C (authenticated), for a refusal (into B). */
+static void
+sender_sbuf(const struct rq *c, struct sbuf *b)
+{
+	const char *fp;
+
+	if (c->mac_ok || c->signer == NULL) {
+		owner_sbuf(c->owner, b);
+		return;
+	}
+	sbuf_puts(b, "the certificate of ");
+	pk_name_sbuf(X509_get_subject_name(c->signer), b);
+	fp = c->owner != NULL ? c->owner + 5 : "?";
+	sbuf_printf(b, " (SHA-256 fingerprint %.16s...)", fp);
+}
+
+/* RFC 4210 5.1.1: a transaction's later messages (certConf, pollReq, error)
+ * belong to it, and the CA must not let another party end, confirm or poll it:
+ * they must come from the identity that opened it (the same MAC reference, or
+ * the same signer certificate). Refused with notAuthorized, both identities
+ * named. */
+static int
+txn_owner_check(struct rq *c, const struct ca_txn *t)
+{
+	struct sbuf want = SBUF_INIT, have = SBUF_INIT;
+
+	if (t->owner != NULL && c->owner != NULL &&
+	    strcmp(t->owner, c->owner) == 0)
+		return 0;
+	owner_sbuf(t->owner, &want);
+	sender_sbuf(c, &have);
+	refuse(c, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1: the %s of "
+	    "transaction %s must come from the identity that opened it, %s; "
+	    "it comes from %s", cmp_body_name(c->body), c->tid, sbuf_str(&want),
+	    sbuf_str(&have));
+	sbuf_free(&want);
+	sbuf_free(&have);
+	return -1;
+}
+
 /* ---- responses ---- */
 
 static void
 hdr_init(struct ca_server *s, struct rq *c, struct cmp_hdr *h)
 {
-	const char *ref = c->pc->ref;
+	const char *ref = c->mac_ref;
 
 	memset(h, 0, sizeof(*h));
 	h->sender = X509_get_subject_name(ca_get0_signer_cert(s->ca));
@@ -449,9 +610,8 @@ static int
 protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
     struct pk_err *e)
 {
-	const char *secret = c->prof->secret;
+	const char *secret = c->mac_secret;
 
-	(void)s;
 	if (c->mac_ok && c->pbmac1)
 		return cmp_msg_protect_pbmac1(rsp, secret, strlen(secret),
 		    &c->pbmac1_opts, e);
@@ -464,6 +624,24 @@ protect(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE *rsp,
 /* ---- transactions ---- */
 
 /* Creates the transaction row of a new request (RFC 4210 5.1.1). */
+/* The record of C's new transaction in state ST (borrowing C's strings). */
+static void
+txn_fill(struct rq *c, struct ca_txn *t, enum ca_txn_state st, int keep_request)
+{
+	memset(t, 0, sizeof(*t));
+	t->tid = c->tid;
+	t->state = st;
+	t->body_type = c->body;
+	t->sender_nonce = c->nonce;
+	t->server_nonce = c->srv_nonce_hex;
+	t->profile = (char *)c->pc->name;
+	t->owner = c->owner;
+	if (keep_request) {
+		t->request = (unsigned char *)c->der;
+		t->request_len = c->der_len;
+	}
+}
+
 static int
 txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
     int keep_request)
@@ -472,17 +650,7 @@ txn_create(struct ca_server *s, struct rq *c, enum ca_txn_state st,
 	struct pk_err e;
 	int r;
 
-	memset(&t, 0, sizeof(t));
-	t.tid = c->tid;
-	t.state = st;
-	t.body_type = c->body;
-	t.sender_nonce = c->nonce;
-	t.server_nonce = c->srv_nonce_hex;
-	t.profile = (char *)c->pc->name;
-	if (keep_request) {
-		t.request = (unsigned char *)c->der;
-		t.request_len = c->der_len;
-	}
+	txn_fill(c, &t, st, keep_request);
 	pk_err_clear(&e);
 	r = ca_db_txn_new(ca_get0_db(s->ca), &t, &e);
 	if (r == 1)
@@ -550,6 +718,142 @@ csr_san(X509_REQ *csr)
 	return san;
 }
 
+/* The subjectAltName entries of SAN as text ("DNS:a.example, IP
+ * Address:192.0.2.1"; "none" when empty) into B. */
+static void
+san_sbuf(const GENERAL_NAMES *san, struct sbuf *b)
+{
+	BIO *bio;
+	char *p;
+	long n;
+	int i;
+
+	if (san == NULL || sk_GENERAL_NAME_num(san) == 0) {
+		sbuf_puts(b, "none");
+		return;
+	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	for (i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		if (i > 0)
+			BIO_puts(bio, ", ");
+		GENERAL_NAME_print(bio, sk_GENERAL_NAME_value(san, i));
+	}
+	n = BIO_get_mem_data(bio, &p);
+	sbuf_printf(b, "%.*s", (int)(n < 300 ? n : 300), p);
+	BIO_free(bio);
+}
+
+/* 1 when A and B hold the same names (in any order). */
+static int
+same_names(const GENERAL_NAMES *a, const GENERAL_NAMES *b)
+{
+	int i, j, na = a != NULL ? sk_GENERAL_NAME_num(a) : 0;
+	int nb = b != NULL ? sk_GENERAL_NAME_num(b) : 0, found;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++) {
+		for (found = 0, j = 0; !found && j < nb; j++)
+			found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(a, i),
+			    sk_GENERAL_NAME_value(b, j)) == 0;
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whom a certificate request may name (DESIGN "Trust rules"). A MAC-protected
+ * request is authorised by the shared secret: the template's subject and
+ * subjectAltName. A signed one (cr, kur, p10cr; ir under a --trust anchor or
+ * signed by a certificate of ours) is authorised by its signer certificate
+ * (RFC 4210 5.1.3.3): it gets that certificate's subject and subjectAltName; a
+ * template naming others is refused (badCertTemplate, both names in the text)
+ * unless the profile sets allow-subject-change, and then the template's count,
+ * the absent ones still the signer's. A kur renews the certificate it updates
+ * (RFC 4210 5.3.5). *SAN may be replaced (freed here).
+ */
+static int
+request_identity(struct rq *c, const X509_NAME **subject, GENERAL_NAMES **san)
+{
+	X509 *x = c->signer;
+	const X509_NAME *own;
+	GENERAL_NAMES *own_san;
+	struct sbuf want = SBUF_INIT, have = SBUF_INIT;
+	const char *clause = c->body == CMP_BODY_KUR ? "RFC 4210 5.3.5: a kur "
+	    "keeps the identity of the certificate it updates" : "RFC 4210 "
+	    "5.1.3.3: a signed request is for the identity of its signer";
+	int tsubj, tsan, rc = -1;
+
+	if (x == NULL)
+		return 0;
+	own = X509_get_subject_name(x);
+	own_san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	ERR_clear_error();
+	tsubj = *subject != NULL && X509_NAME_entry_count(*subject) > 0;
+	tsan = *san != NULL && sk_GENERAL_NAME_num(*san) > 0;
+	if (!c->pc->allow_subject_change) {
+		if (tsubj && X509_NAME_cmp(*subject, own) != 0) {
+			pk_name_sbuf(*subject, &want);
+			pk_name_sbuf(own, &have);
+			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "%s: the template asks "
+			    "for subject %s, the signing certificate's is %s "
+			    "(profile %s does not set allow-subject-change)", clause,
+			    sbuf_str(&want), sbuf_str(&have), c->pc->name);
+			goto out;
+		}
+		if (tsan && !same_names(*san, own_san)) {
+			san_sbuf(*san, &want);
+			san_sbuf(own_san, &have);
+			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "%s: the template asks "
+			    "for subjectAltName %s, the signing certificate has %s "
+			    "(profile %s does not set allow-subject-change)", clause,
+			    sbuf_str(&want), sbuf_str(&have), c->pc->name);
+			goto out;
+		}
+		tsubj = tsan = 0;
+	}
+	if (!tsubj)
+		*subject = own;
+	if (!tsan) {
+		GENERAL_NAMES_free(*san);
+		*san = own_san;
+		own_san = NULL;
+	}
+	rc = 0;
+out:
+	GENERAL_NAMES_free(own_san);
+	sbuf_free(&want);
+	sbuf_free(&have);
+	return rc;
+}
+
+/* RFC 5280 4.2.1.9: this CA issues end-entity certificates only; a template
+ * (EXTS) or a PKCS#10 extension request (CSR) asking for basicConstraints cA
+ * TRUE is refused rather than quietly issued without it. Other requested
+ * extensions are not copied (the CA sets its own), the SAN aside. */
+static int
+no_ca_true(struct rq *c, const STACK_OF(X509_EXTENSION) *exts, X509_REQ *csr)
+{
+	STACK_OF(X509_EXTENSION) *req = csr != NULL ?
+	    X509_REQ_get_extensions(csr) : NULL;
+	BASIC_CONSTRAINTS *bc;
+	int ca;
+
+	bc = X509V3_get_d2i(csr != NULL ? req : exts, NID_basic_constraints,
+	    NULL, NULL);
+	ca = bc != NULL && bc->ca;
+	BASIC_CONSTRAINTS_free(bc);
+	sk_X509_EXTENSION_pop_free(req, X509_EXTENSION_free);
+	ERR_clear_error();
+	if (ca)
+		return refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.2.1.9: "
+		    "this CA issues end-entity certificates only; the request "
+		    "asks for basicConstraints cA TRUE");
+	return 0;
+}
+
 /* Refuses a key the profile does not certify, naming what it does. */
 static void
 refuse_key_type(struct rq *c, EVP_PKEY *pub)
@@ -595,6 +899,61 @@ orig_req_id(const CMP_PKIMESSAGE *orig)
 	if (cmp_msg_body_type(orig) == CMP_BODY_P10CR)
 		return -1;
 	return cmp_crm_req_id(cmp_req_get0(orig, 0));
+}
+
+static void
+recent_clear(struct recent *r)
+{
+	free(r->tid);
+	free(r->serial);
+	X509_free(r->cert);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Remembers CERT (up-ref'd), issued with SERIAL for certReqId REQ_ID in
+ * transaction TID. */
+static void
+recent_put(struct ca_server *s, const char *tid, const char *serial,
+    long req_id, X509 *cert)
+{
+	struct recent *r;
+
+	if (tid == NULL || serial == NULL || !X509_up_ref(cert))
+		return;
+	pthread_mutex_lock(&s->recent_mu);
+	r = &s->recent[s->recent_next++ % RECENT_MAX];
+	recent_clear(r);
+	r->tid = xstrdup(tid);
+	r->serial = xstrdup(serial);
+	r->req_id = req_id;
+	r->cert = cert;
+	pthread_mutex_unlock(&s->recent_mu);
+}
+
+/* The certificate issued in T (its serial on record) and its
+ * certReqId, taken from recent[] (the entry is used up); 0, or -1 for none. */
+static int
+recent_take(struct ca_server *s, const struct ca_txn *t, X509 **cert,
+    long *req_id)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&s->recent_mu);
+	for (unsigned i = 0; i < RECENT_MAX && rc != 0; i++) {
+		struct recent *r = &s->recent[i];
+
+		if (r->tid == NULL || t->cert_serial == NULL ||
+		    strcmp(r->tid, t->tid) != 0 ||
+		    strcmp(r->serial, t->cert_serial) != 0)
+			continue;
+		*cert = r->cert;
+		*req_id = r->req_id;
+		r->cert = NULL;
+		recent_clear(r);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->recent_mu);
+	return rc;
 }
 
 /* kur: the certificate being updated is the one that signed the request
@@ -660,16 +1019,18 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	int allowed = AUTH_MAC | AUTH_CA;
 	const CMP_CERTREQMSG *crm = NULL;
 	const CMP_CERTTEMPLATE *tmpl;
-	X509_REQ *csr;
+	X509_REQ *csr = NULL;
 	EVP_PKEY *pub = NULL;
+	const X509_PUBKEY *spki = NULL;	/* PUB as encoded in the request */
 	const X509_NAME *subject = NULL;
 	GENERAL_NAMES *san = NULL;
 	X509 *old = NULL, *cert = NULL;
 	char *serial = NULL;
 	struct cmp_hdr h;
 	struct pk_err e;
+	struct ca_db *db = ca_get0_db(s->ca);
 	long req_id = 0;
-	int rc = -1, created = 0;
+	int r, rc = -1, created = 0, batch = 0;
 
 	if (c->body == CMP_BODY_IR)
 		allowed |= AUTH_TRUST;		/* 3GPP TS 33.310 vendor cert */
@@ -677,13 +1038,11 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		allowed = AUTH_CA;
 	if (authenticate(s, c, allowed) != 0)
 		return -1;
-	if (txn_create(s, c, CA_TXN_REJECTED, 1) != 0)
-		return -1;
-	created = 1;
 	if (c->body == CMP_BODY_P10CR) {
 		csr = cmp_msg_get0_p10(c->req);
 		req_id = -1;
 		pub = csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL;
+		spki = csr != NULL ? X509_REQ_get_X509_PUBKEY(csr) : NULL;
 		if (pub == NULL) {
 			refuse(c, CMP_FAIL_BAD_DATA_FORMAT, "the PKCS#10 request "
 			    "has no usable public key");
@@ -709,6 +1068,7 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		crm = cmp_req_get0(c->req, 0);
 		req_id = cmp_crm_req_id(crm);
 		tmpl = cmp_crm_get0_template(crm);
+		spki = cmp_tmpl_get0_spki(tmpl);
 		if ((pub = cmp_tmpl_get0_pubkey(tmpl)) == NULL) {
 			refuse(c, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 4211 5: the "
 			    "certTemplate has no usable publicKey (central key "
@@ -723,29 +1083,40 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		}
 		subject = cmp_tmpl_get0_subject(tmpl);
 		san = cmp_tmpl_get1_san(tmpl);
-		if (c->body == CMP_BODY_KUR) {
-			if (kur_old_cert(s, c, crm, &old) != 0)
-				goto out;
-			/* RFC 4210 5.3.5: defaults come from the old cert */
-			if (subject == NULL ||
-			    X509_NAME_entry_count(subject) == 0)
-				subject = X509_get_subject_name(old);
-			if (san == NULL)
-				san = X509_get_ext_d2i(old, NID_subject_alt_name,
-				    NULL, NULL);
-		}
+		/* RFC 4210 5.3.5: the kur's signer is the certificate it updates */
+		if (c->body == CMP_BODY_KUR && kur_old_cert(s, c, crm, &old) != 0)
+			goto out;
 	}
+	if (no_ca_true(c, crm != NULL ? cmp_tmpl_get0_extensions(
+	    cmp_crm_get0_template(crm)) : NULL, csr) != 0 ||
+	    request_identity(c, &subject, &san) != 0)
+		goto out;
 	/* the profile's issuing policy: the key types it certifies */
 	if (!ca_profile_accepts_key(cfg, pub)) {
 		refuse_key_type(c, pub);
 		goto out;
 	}
+	/* What the request changes is one batch, one commit (the fsync is
+	 * most of an issuance's cost): the transaction (its transactionID
+	 * claimed here, RFC 4210 5.1.1), the serial, the certificate, its
+	 * state. The checks above ran outside it, in parallel with other
+	 * requests; a refusal among them is recorded at out. */
 	pk_err_clear(&e);
-	if (ca_issue(s->ca, pub, subject, san, cfg->validity, c->tid, &cert,
-	    &e) != 0) {
-		refuse(c, strstr(e.msg, "RFC 5280") != NULL ?
-		    CMP_FAIL_BAD_CERT_TEMPLATE : CMP_FAIL_SYSTEM_FAILURE, "%s",
-		    e.msg);
+	if (ca_db_batch_begin(db, &e) != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
+	batch = 1;
+	if (txn_create(s, c, CA_TXN_REJECTED, 1) != 0)
+		goto out;
+	created = 1;
+	pk_err_clear(&e);
+	/* -2: the policy that holds for every profile (the key's type and
+	 * size, never the CA's name) refused the template */
+	if ((r = ca_issue(s->ca, pub, spki, subject, san, cfg->validity, c->tid, &cert,
+	    &e)) != 0) {
+		refuse(c, r == -2 ? CMP_FAIL_BAD_CERT_TEMPLATE :
+		    CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
 		goto out;
 	}
 	serial = ca_serial_hex(X509_get0_serialNumber(cert));
@@ -772,6 +1143,26 @@ do_certreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 out:
 	if (rc != 0 && created)
 		txn_finish(s, c, CA_TXN_REJECTED, serial);
+	if (batch) {
+		pk_err_clear(&e);
+		if (ca_db_batch_end(db, 1, &e) != 0 && rc == 0) {
+			/* nothing is on record: the certificate must not leave */
+			CMP_PKIMESSAGE_free(*rsp);
+			*rsp = NULL;
+			refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+			rc = -1;
+		}
+		if (rc == 0 && cfg->poll == 0 && !c->implicit)
+			recent_put(s, c->tid, serial, req_id, cert);
+	} else if (rc != 0 && c->tid != NULL) {
+		/* refused before the batch: the transactionID is used up all
+		 * the same (an answer was given under it); a clash with an
+		 * existing one changes nothing */
+		struct ca_txn t;
+
+		txn_fill(c, &t, CA_TXN_REJECTED, 1);
+		(void)ca_db_txn_new(db, &t, &e);
+	}
 	free(serial);
 	X509_free(cert);
 	X509_free(old);
@@ -780,6 +1171,32 @@ out:
 }
 
 /* ---- certConf, pollReq, error: messages inside a transaction ---- */
+
+/* Issue 11 (PBM cost): a certConf, pollReq or error must name a transaction
+ * of this profile; checked before authentication, so that an unauthenticated
+ * request naming none costs a database lookup, not a MAC computation of up
+ * to CA_PBM_MAX_ITER iterations. txn_lookup checks it again under the lock. */
+static int
+txn_known(struct ca_server *s, struct rq *c)
+{
+	struct ca_txn t;
+	struct pk_err e;
+	int r, other;
+
+	pk_err_clear(&e);
+	r = ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e);
+	if (r == 1)
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: no "
+		    "transaction with transactionID %s", c->tid);
+	if (r != 0)
+		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+	other = t.profile == NULL || strcmp(t.profile, c->pc->name) != 0;
+	ca_txn_clear(&t);
+	if (other)
+		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
+		    "transactionID %s belongs to another profile's path", c->tid);
+	return 0;
+}
 
 /* Looks up the transaction of C under the lock and checks recipNonce. Returns 0
  * with *t filled and s->mu held; -1 (refused, lock released). */
@@ -807,6 +1224,11 @@ txn_lookup(struct ca_server *s, struct rq *c, struct ca_txn *t)
 		pthread_mutex_unlock(&s->mu);
 		return refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.1.1: "
 		    "transactionID %s belongs to another profile's path", c->tid);
+	}
+	if (txn_owner_check(c, t) != 0) {
+		ca_txn_clear(t);
+		pthread_mutex_unlock(&s->mu);
+		return -1;
 	}
 	/* RFC 4210 5.1.1: recipNonce answers our last senderNonce */
 	rn = octets_hex(cmp_msg_get0_recip_nonce(c->req));
@@ -862,10 +1284,11 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct cmp_hdr h;
 	struct pk_err e;
 	X509 *cert = NULL;
-	long st;
+	long st, orig_id = 0;
 	int rc = -1, n;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;
@@ -886,12 +1309,15 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		    ca_txn_state_name(t.state));
 		goto out;
 	}
-	if (txn_request(c, &t, &orig) != 0)
-		goto out;
-	if ((cert = txn_cert(s, &t)) == NULL) {
-		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued certificate is "
-		    "not on record");
-		goto out;
+	if (recent_take(s, &t, &cert, &orig_id) != 0) {
+		if (txn_request(c, &t, &orig) != 0)
+			goto out;
+		orig_id = orig_req_id(orig);
+		if ((cert = txn_cert(s, &t)) == NULL) {
+			refuse(c, CMP_FAIL_SYSTEM_FAILURE, "the issued "
+			    "certificate is not on record");
+			goto out;
+		}
 	}
 	n = cmp_certconf_count(c->req);
 	if (n > 1) {
@@ -904,10 +1330,10 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		st = CMP_STATUS_REJECTION;
 	} else {
 		cs = cmp_certconf_get0(c->req, 0);
-		if (cmp_certstatus_req_id(cs) != orig_req_id(orig)) {
+		if (cmp_certstatus_req_id(cs) != orig_id) {
 			refuse(c, CMP_FAIL_BAD_REQUEST, "RFC 4210 5.3.18: "
 			    "certReqId %ld does not match the request's %ld",
-			    cmp_certstatus_req_id(cs), orig_req_id(orig));
+			    cmp_certstatus_req_id(cs), orig_id);
 			goto out;
 		}
 		pk_err_clear(&e);
@@ -930,12 +1356,24 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		c->fail |= CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE);
 		goto out;
 	}
+	/* one commit: the revocation and the transaction's end together */
+	pk_err_clear(&e);
+	if (ca_db_batch_begin(ca_get0_db(s->ca), &e) != 0) {
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
+	}
 	if (st == CMP_STATUS_REJECTION) {
 		/* the client refused the certificate: it must never be used */
 		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
 		txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
 	} else {
 		txn_set(s, c, &t, CA_TXN_CONFIRMED, NULL);
+	}
+	if (ca_db_batch_end(ca_get0_db(s->ca), 1, &e) != 0) {
+		CMP_PKIMESSAGE_free(*rsp);
+		*rsp = NULL;
+		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
+		goto out;
 	}
 	rc = 0;
 out:
@@ -958,7 +1396,8 @@ do_pollreq(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	long rid;
 	int rc = -1, count = 0;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;
@@ -1013,7 +1452,10 @@ out:
 	return rc;
 }
 
-/* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf. */
+/* RFC 4210 5.3.21: an error from the client ends its transaction; pkiConf.
+ * Like certConf and pollReq it must come from the transaction's owner and
+ * answer our last senderNonce (txn_lookup): otherwise anyone who saw the
+ * transactionID could revoke another device's fresh certificate. */
 static int
 do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 {
@@ -1021,20 +1463,16 @@ do_error(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct cmp_hdr h;
 	struct pk_err e;
 
-	if (authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
+	if (txn_known(s, c) != 0 ||
+	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
-	pthread_mutex_lock(&s->mu);
-	/* only a transaction of this profile (see txn_lookup) */
-	if (ca_db_txn_get(ca_get0_db(s->ca), c->tid, &t, &e) == 0 &&
-	    strcmp(t.profile, c->pc->name) != 0)
-		ca_txn_clear(&t);
-	else if (t.tid != NULL) {
-		if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
-			(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
-		if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
-			txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
-		ca_txn_clear(&t);
-	}
+	if (txn_lookup(s, c, &t) != 0)
+		return -1;
+	if (t.state == CA_TXN_ISSUED && t.cert_serial != NULL)
+		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
+	if (t.state == CA_TXN_ISSUED || t.state == CA_TXN_POLLING)
+		txn_set(s, c, &t, CA_TXN_REJECTED, NULL);
+	ca_txn_clear(&t);
 	pthread_mutex_unlock(&s->mu);
 	hdr_init(s, c, &h);
 	if (cmp_build_pkiconf(&h, c->req, rsp, &c->err) != 0)
@@ -1095,8 +1533,8 @@ do_rr(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		goto out;
 	}
 	found = 1;
-	/* a certificate may revoke itself, nothing else (MAC: the secret holder
-	 * is the administrator) */
+	/* a certificate may revoke itself, nothing else (MAC: only the
+	 * administrator credential passed authenticate) */
 	if (c->signer != NULL &&
 	    (ASN1_INTEGER_cmp(ser, X509_get0_serialNumber(c->signer)) != 0 ||
 	    X509_NAME_cmp(iss, X509_get_issuer_name(c->signer)) != 0)) {
@@ -1379,6 +1817,48 @@ dispatch(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 }
 
 int
+ca_server_sweep(struct ca_server *s, int64_t now, long *revoked, long *pruned,
+    struct pk_err *e)
+{
+	const struct ca_config *cfg = ca_get0_config(s->ca);
+	long r = 0, p = 0;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	rc = ca_db_txn_sweep(ca_get0_db(s->ca), now, cfg->confirm_wait,
+	    cfg->retention, &r, &p, e);
+	pthread_mutex_unlock(&s->mu);
+	if (revoked != NULL)
+		*revoked = r;
+	if (pruned != NULL)
+		*pruned = p;
+	return rc;
+}
+
+/* The sweep, when it is due (a request passes by at least every
+ * CA_SWEEP_EVERY seconds or there is nothing new to sweep). A failed sweep is
+ * tried again with the next request. */
+static void
+sweep_due(struct ca_server *s)
+{
+	struct pk_err e;
+	double now = pk_mono_s();
+	int due;
+
+	pthread_mutex_lock(&s->mu);
+	due = s->last_sweep == 0 || now - s->last_sweep >= CA_SWEEP_EVERY;
+	if (due)
+		s->last_sweep = now;
+	pthread_mutex_unlock(&s->mu);
+	pk_err_clear(&e);
+	if (due && ca_server_sweep(s, pk_wall_ms() / 1000, NULL, NULL, &e) != 0) {
+		pthread_mutex_lock(&s->mu);
+		s->last_sweep = 0;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+int
 ca_server_process(struct ca_server *s, const struct ca_prof *prof,
     const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
     struct pk_err *e)
@@ -1390,6 +1870,7 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 	int rc = -1, pt;
 
 	*out = NULL;
+	sweep_due(s);
 	memset(&c, 0, sizeof(c));
 	pk_err_clear(&c.err);
 	c.prof = prof != NULL ? prof : ca_get0_prof(s->ca, 0);
@@ -1398,7 +1879,9 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
 	pk_err_clear(&de);
-	if (cmp_msg_decode(der, len, &req, &de) != 0) {
+	/* RFC 6712 3.3: a DER-encoded PKIMessage; BER is refused here (cmpdump
+	 * reports it) */
+	if (cmp_msg_decode_ex(der, len, CMP_DECODE_DER, &req, &de) != 0) {
 		pt = cmp_msg_peek_body_type(der, len);
 		if (strstr(de.msg, "pvno") != NULL)
 			refuse(&c, CMP_FAIL_UNSUPPORTED_VERSION, "%s", de.msg);
@@ -1438,6 +1921,7 @@ out:
 	X509_free(c.signer);
 	free(c.tid);
 	free(c.nonce);
+	free(c.owner);
 	free(c.srv_nonce_hex);
 	return rc;
 }
@@ -1490,6 +1974,7 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 	*out = NULL;
 	s->ca = ca;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->recent_mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
 	    !X509_STORE_add_cert(s->ca_store, ca_get0_cert(ca)) ||
 	    !X509_STORE_set_flags(s->ca_store, X509_V_FLAG_PARTIAL_CHAIN) ||
@@ -1516,6 +2001,9 @@ ca_server_free(struct ca_server *s)
 		return;
 	X509_STORE_free(s->ca_store);
 	sk_X509_free(s->material);
+	for (unsigned i = 0; i < RECENT_MAX; i++)
+		recent_clear(&s->recent[i]);
+	pthread_mutex_destroy(&s->recent_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -201,6 +201,8 @@ const X509_NAME *cmp_tmpl_get0_issuer(const CMP_CERTTEMPLATE *t);
 const ASN1_INTEGER *cmp_tmpl_get0_serial(const CMP_CERTTEMPLATE *t);
 /* The template's public key (borrowed, NULL when absent or unusable). */
 EVP_PKEY *cmp_tmpl_get0_pubkey(const CMP_CERTTEMPLATE *t);
+/* The template's publicKey as encoded (SubjectPublicKeyInfo), or NULL. */
+const X509_PUBKEY *cmp_tmpl_get0_spki(const CMP_CERTTEMPLATE *t);
 const STACK_OF(X509_EXTENSION) *cmp_tmpl_get0_extensions(const CMP_CERTTEMPLATE *t);
 /* subjectAltName of the template (new, GENERAL_NAMES_free), NULL when none. */
 GENERAL_NAMES *cmp_tmpl_get1_san(const CMP_CERTTEMPLATE *t);

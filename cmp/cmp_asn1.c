@@ -608,6 +608,23 @@ cmp_msg_decode(const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
 	return cmp_msg_decode_ex(der, len, 0, out, e);
 }
 
+/* 1 when M, its top-level cached encoding dropped, encodes to DER/LEN. M is
+ * the message decoded from those bytes: when it does, the encodings cached
+ * below it (names, certificates) are those bytes too, and M stays usable as
+ * decoded (the protection is computed over the same octets). */
+static int
+encodes_as(CMP_PKIMESSAGE *m, const unsigned char *der, size_t len)
+{
+	unsigned char *fresh = NULL;
+	int n, same;
+
+	cmp_msg_touch(m);
+	n = i2d_CMP_PKIMESSAGE(m, &fresh);
+	same = n > 0 && (size_t)n == len && memcmp(fresh, der, len) == 0;
+	OPENSSL_free(fresh);
+	return same;
+}
+
 int
 cmp_msg_decode_ex(const unsigned char *der, size_t len, int flags,
     CMP_PKIMESSAGE **out, struct pk_err *e)
@@ -678,8 +695,9 @@ cmp_msg_decode_ex(const unsigned char *der, size_t len, int flags,
 	if (check_certs(m->extraCerts, "extraCerts", e) != 0 ||
 	    check_body_certs(m->body, e) != 0)
 		goto out;
-	/* a fresh encoding of the values gives the same bytes */
-	if ((flags & CMP_DECODE_DER) && !cmp_msg_is_der(m)) {
+	/* a fresh encoding of the values gives the same bytes (as
+	 * cmp_msg_is_der, on the message itself: no second decode) */
+	if ((flags & CMP_DECODE_DER) && !encodes_as(m, der, len)) {
 		pk_err_set(e, "RFC 6712 3.3: the message is not DER (X.690 10): its "
 		    "values are not in their canonical encoding");
 		goto out;

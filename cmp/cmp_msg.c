@@ -515,6 +515,12 @@ cmp_tmpl_get0_pubkey(const CMP_CERTTEMPLATE *t)
 	return k;
 }
 
+const X509_PUBKEY *
+cmp_tmpl_get0_spki(const CMP_CERTTEMPLATE *t)
+{
+	return t == NULL ? NULL : t->publicKey;
+}
+
 const STACK_OF(X509_EXTENSION) *
 cmp_tmpl_get0_extensions(const CMP_CERTTEMPLATE *t)
 {

@@ -207,11 +207,17 @@ pbm_compute(const CMP_PBMPARAMETER *p, const EVP_MD *owf, const EVP_MD *mac,
     size_t dlen, unsigned char *out, unsigned int *outlen, struct pk_err *e)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	/* owf comes from EVP_get_digestbynid: a legacy handle that makes every
+	 * EVP_DigestInit_ex fetch the implementation again (a provider look-up
+	 * under a lock, most of the cost of an iteration). Fetched once here. */
+	EVP_MD *md = EVP_MD_fetch(NULL, EVP_MD_get0_name(owf), NULL);
 	unsigned char key[EVP_MAX_MD_SIZE];
 	unsigned int klen = 0;
 	long i;
 	int rc = -1;
 
+	if (md != NULL)
+		owf = md;
 	if (ctx == NULL || !EVP_DigestInit_ex(ctx, owf, NULL) ||
 	    !EVP_DigestUpdate(ctx, secret, slen) ||
 	    !EVP_DigestUpdate(ctx, p->salt->data, (size_t)p->salt->length) ||
@@ -235,6 +241,7 @@ pbm_compute(const CMP_PBMPARAMETER *p, const EVP_MD *owf, const EVP_MD *mac,
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	EVP_MD_CTX_free(ctx);
+	EVP_MD_free(md);
 	return rc;
 }
 

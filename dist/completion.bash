@@ -1,6 +1,6 @@
-# bash completion for pkish, cmpca and cmpdump: their options, and files or
-# directories where an option takes one. Installed by `make install` as
-# $(datadir)/bash-completion/completions/pkish, with cmpca and cmpdump linked to
+# bash completion for pkish, cmpca, cmpdump and cmpload: their options, and
+# files or directories where an option takes one. Installed by `make install` as
+# $(datadir)/bash-completion/completions/pkish, with the others linked to
 # it (bash-completion loads a file by the command's name). Plain bash: it needs
 # no helper of the bash-completion package.
 
@@ -58,21 +58,27 @@ _pkish()
 _cmpca()
 {
 	local _pkish_args_are_files=
-	if [ "${COMP_WORDS[COMP_CWORD-1]}" = --implicit-confirm ]; then
+	case "${COMP_WORDS[COMP_CWORD-1]}" in
+	--implicit-confirm|--allow-subject-change)
 		mapfile -t COMPREPLY < <(compgen -W "yes no" -- "${COMP_WORDS[COMP_CWORD]}")
-		return 0
-	fi
+		return 0 ;;
+	esac
 	_pkish_complete "--config --check-config --dir --listen --path --ref
-	    --secret --secret-file --ca-cert --ca-key --signer-cert --signer-key
-	    --extra-certs --capubs --previous-ca-cert --tls-cert --tls-key --trust
-	    --validity --poll --check-after
-	    --implicit-confirm --key-types --threads --timeout --help --version" \
-	    "--dir" "--config --secret-file --ca-cert --ca-key --signer-cert
-	    --signer-key --extra-certs --capubs --previous-ca-cert --tls-cert
-	    --tls-key --trust" \
-	    "--listen --path --ref
+	    --secret --secret-file --admin-ref --admin-secret-file --ca-cert
+	    --ca-key --signer-cert --signer-key --extra-certs --capubs
+	    --previous-ca-cert --tls-cert --tls-key --trust --validity --poll
+	    --check-after
+	    --implicit-confirm --key-types --allow-subject-change --threads
+	    --timeout --max-per-address --confirm-wait --retention --help
+	    --version" \
+	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key
+	    --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert
+	    --tls-cert --tls-key --trust" \
+	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
-	    --timeout"
+	    --timeout --max-per-address --confirm-wait --retention
+	    --implicit-confirm
+	    --allow-subject-change"
 }
 
 _cmpdump()
@@ -82,6 +88,30 @@ _cmpdump()
 	    "--cert" "--secret"
 }
 
+_cmpload()
+{
+	local _pkish_args_are_files=
+	case ${COMP_WORDS[COMP_CWORD-1]} in
+	--flow)
+		mapfile -t COMPREPLY < <(compgen -W "ir cr kur ir+cr ir+kur" -- \
+		    "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	--key-type)
+		mapfile -t COMPREPLY < <(compgen -W "ec rsa" -- \
+		    "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	--secret-env)
+		mapfile -t COMPREPLY < <(compgen -e -- "${COMP_WORDS[COMP_CWORD]}")
+		return 0 ;;
+	esac
+	_pkish_complete "--url --clients --count --duration --flow --ref
+	    --secret-file --secret-env --key --key-type --trusted --implicit-confirm
+	    --timeout --server-pid --cert-log --json --help --version" "" \
+	    "--secret-file --key --trusted --cert-log" "--url --clients --count
+	    --duration --ref --timeout --server-pid"
+}
+
 complete -F _pkish pkish
 complete -F _cmpca cmpca
 complete -F _cmpdump cmpdump
+complete -F _cmpload cmpload

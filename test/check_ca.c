@@ -161,7 +161,7 @@ START_TEST(db_schema_wal_and_newer_refused)
 	ck_assert_int_eq(ca_db_schema(db), CA_DB_SCHEMA);
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' 'PRAGMA journal_mode; PRAGMA user_version'", dir);
-	ck_assert_str_eq(q, "wal\n2");
+	ck_assert_str_eq(q, "wal\n3");
 	free(q);
 	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'PRAGMA user_version = 99'", dir), 0);
 	p = path("ca.db");
@@ -172,7 +172,7 @@ START_TEST(db_schema_wal_and_newer_refused)
 END_TEST
 
 /* A database of schema 1 (before profiles) is upgraded in place; its
- * transactions belong to the default profile. */
+ * transactions belong to the default profile, and have no owner (schema 3). */
 START_TEST(db_migrates_schema_1)
 {
 	struct ca_db *db = db_open_here();
@@ -181,20 +181,23 @@ START_TEST(db_migrates_schema_1)
 	char *q;
 
 	ca_db_close(db);
-	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'ALTER TABLE transactions DROP "
-	    "COLUMN profile; PRAGMA user_version = 1; INSERT INTO transactions(tid, "
-	    "state, body_type, created_at, updated_at) VALUES (\"ab01\", "
-	    "\"issued\", 0, 1, 1)'", dir), 0);
+	ck_assert_int_eq(tu_sh("sqlite3 '%s/ca.db' 'DROP INDEX transactions_sweep; "
+	    "ALTER TABLE transactions DROP COLUMN owner; ALTER TABLE transactions "
+	    "DROP COLUMN profile; PRAGMA user_version = 1; INSERT INTO "
+	    "transactions(tid, state, body_type, created_at, updated_at) VALUES "
+	    "(\"ab01\", \"issued\", 0, 1, 1)'", dir), 0);
 	db = db_open_here();
-	ck_assert_int_eq(ca_db_schema(db), 2);
+	ck_assert_int_eq(ca_db_schema(db), 3);
 	ck_assert_int_eq(ca_db_txn_get(db, "ab01", &t, &e), 0);
 	ck_assert_str_eq(t.profile, CA_DEFAULT_PROFILE);
 	ck_assert_int_eq(t.state, CA_TXN_ISSUED);
+	ck_assert_ptr_null(t.owner);
 	ca_txn_clear(&t);
 	ca_db_close(db);
 	q = sh_out("sqlite3 '%s/ca.db' 'SELECT count(*) FROM pragma_table_info("
-	    "\"transactions\") WHERE name = \"profile\"'", dir);
-	ck_assert_str_eq(q, "1");
+	    "\"transactions\") WHERE name IN (\"profile\", \"owner\"); SELECT "
+	    "count(*) FROM sqlite_master WHERE name = \"transactions_sweep\"'", dir);
+	ck_assert_str_eq(q, "2\n1");
 	free(q);
 }
 END_TEST
@@ -377,6 +380,60 @@ START_TEST(db_hold_and_release)
 	X509_free(x);
 }
 END_TEST
+END_TEST
+
+/* What one CMP message changes is one batch: all of it on record after a
+ * reopen, or (a step failed) none of it. */
+START_TEST(db_batch_all_or_nothing)
+{
+	struct ca_db *db = db_open_here();
+	struct ca_txn t, g;
+	struct pk_err e;
+	ASN1_INTEGER *serial = NULL;
+	struct ca_cert_rec r;
+	X509 *x = openssl_cert("batch", "/CN=batch");
+	char *hex, *xhex;
+
+	memset(&t, 0, sizeof(t));
+	t.tid = "aa02030405060708090a0b0c0d0e0f10";
+	t.state = CA_TXN_ISSUED;
+	t.profile = "default";
+	/* a good batch: the transaction and a serial, one commit */
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_new_serial(db, &serial, &e), 0);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), 0);
+	hex = ca_serial_hex(serial);
+	ca_db_close(db);
+	db = db_open_here();
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 0);
+	ca_txn_clear(&g);
+	/* the serial is taken: reserving it again finds it */
+	ck_assert_int_eq(ca_db_reserve_serial(db, hex, &e), 1);
+	/* a batch whose last step fails leaves nothing of its first */
+	t.tid = "bb02030405060708090a0b0c0d0e0f10";
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_add_cert(db, x, t.tid, &e), 0);
+	/* the same certificate twice: its serial is on record already */
+	ck_assert_int_eq(ca_db_add_cert(db, x, t.tid, &e), -1);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), -1);
+	ck_assert_msg(strstr(e.msg, "nothing was written") != NULL, "%s", e.msg);
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 1);
+	xhex = ca_serial_hex(X509_get0_serialNumber(x));
+	ck_assert_int_eq(ca_db_find_cert(db, xhex, &r, &e), 1);
+	/* and the connection is usable again: a batch after it commits */
+	ck_assert_int_eq(ca_db_batch_begin(db, &e), 0);
+	ck_assert_int_eq(ca_db_txn_new(db, &t, &e), 0);
+	ck_assert_int_eq(ca_db_batch_end(db, 1, &e), 0);
+	ck_assert_int_eq(ca_db_txn_get(db, t.tid, &g, &e), 0);
+	ca_txn_clear(&g);
+	free(hex);
+	free(xhex);
+	X509_free(x);
+	ASN1_INTEGER_free(serial);
+	ca_db_close(db);
+}
 END_TEST
 
 START_TEST(db_transactions)
@@ -710,7 +767,7 @@ START_TEST(issue_rsa_verifies)
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev1", -1, -1, 0);
 	pk_err_clear(&e);
-	ck_assert_msg(ca_issue(ca, k, subj, san, 3600, "abcd", &x, &e) == 0, "%s",
+	ck_assert_msg(ca_issue(ca, k, NULL, subj, san, 3600, "abcd", &x, &e) == 0, "%s",
 	    e.msg);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", ca_cert_path(ca), p);
@@ -773,7 +830,7 @@ START_TEST(issue_ec_default_validity_and_usage)
 	ca = ca_open_ok();
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"ec dev", -1, -1, 0);
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 0, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 0, NULL, &x, &e), 0);
 	ck_assert_int_eq(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(x),
 	    X509_get0_notAfter(x)), 1);
 	ck_assert_int_eq(days * 86400 + secs, 20);
@@ -804,10 +861,10 @@ START_TEST(issue_empty_subject_needs_san)
 	X509 *x;
 	char *p, *q;
 
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 60, NULL, &x, &e), -1);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 60, NULL, &x, &e), -2);
 	ck_assert_ptr_null(x);
 	ck_assert_ptr_nonnull(strstr(e.msg, "4.1.2.6"));
-	ck_assert_int_eq(ca_issue(ca, k, subj, san, 60, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, san, 60, NULL, &x, &e), 0);
 	p = write_cert(x, "s.crt");
 	q = sh_out("openssl x509 -in '%s' -noout -text", p);
 	/* RFC 5280 4.2.1.6: critical when the subject is empty */
@@ -856,7 +913,7 @@ START_TEST(explicit_ca_files)
 	ck_assert_int_eq(access(dirkey, F_OK), -1);	/* nothing generated */
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev", -1, -1, 0);
-	ck_assert_int_eq(ca_issue(ca, k, subj, NULL, 86400, NULL, &x, &e), 0);
+	ck_assert_int_eq(ca_issue(ca, k, NULL, subj, NULL, 86400, NULL, &x, &e), 0);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", crt, p);
 	ck_assert_msg(strstr(q, ": OK") != NULL, "%s", q);
@@ -915,7 +972,7 @@ START_TEST(explicit_ca_without_ski)
 	ca = ca_open_ok();
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"dev", -1, -1, 0);
-	ck_assert_msg(ca_issue(ca, k, subj, NULL, 600, NULL, &x, &e) == 0, "%s", e.msg);
+	ck_assert_msg(ca_issue(ca, k, NULL, subj, NULL, 600, NULL, &x, &e) == 0, "%s", e.msg);
 	p = write_cert(x, "ee.crt");
 	q = sh_out("openssl verify -CAfile '%s' '%s'", crt, p);
 	ck_assert_msg(strstr(q, ": OK") != NULL, "%s", q);
@@ -984,7 +1041,7 @@ issue_thread(void *arg)
 	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
 	    (const unsigned char *)"many", -1, -1, 0);
 	for (i = 0; i < j->n; i++)
-		if (ca_issue(j->ca, j->key, subj, NULL, 600, NULL, &j->certs[i], &e) == 0)
+		if (ca_issue(j->ca, j->key, NULL, subj, NULL, 600, NULL, &j->certs[i], &e) == 0)
 			j->ok++;
 	X509_NAME_free(subj);
 	return NULL;
@@ -1543,6 +1600,7 @@ main(void)
 	tcase_add_test(db, db_revocation);
 	tcase_add_test(db, db_hold_and_release);
 	tcase_add_test(db, db_transactions);
+	tcase_add_test(db, db_batch_all_or_nothing);
 	tcase_add_test(db, db_threads_allocate_at_once);
 	suite_add_tcase(s, db);
 

@@ -182,7 +182,8 @@ START_TEST(bad_lines)
 	refused("check-after = 1x\n", 0, "check-after: '1x'");
 	refused("implicit-confirm = true\n", 0, "implicit-confirm takes yes or no");
 	refused("key-types = dsa\n", 0, "'dsa' is not a key type");
-	refused("key-types = rsa:512\n", 0, "from 1024 to 16384");
+	refused("key-types = rsa:512\n", 0, "from 2048 to 16384");
+	refused("key-types = rsa:1024\n", 0, "no key below RSA 2048");
 	refused("key-types = ec:secp256k1\n", 0, "not a key type");
 	refused("key-types = ec:P-256 ec:prime256v1\n", 0, "listed twice");
 	refused("key-types = ,\n", 0, "the list is empty");
@@ -214,6 +215,12 @@ START_TEST(bad_lines)
 	    "not both");
 	refused("ca-cert = a.crt\n", 1, "ca-cert and ca-key");
 	refused("signer-key = a.key\n", 1, "signer-cert and signer-key");
+	refused("admin-ref = adm\n", 1, "admin-ref and admin-secret-file go "
+	    "together");
+	refused("[x]\nadmin-secret-file = /a\n", 1, "profile x: admin-ref and "
+	    "admin-secret-file");
+	refused("ref = lab\nadmin-ref = lab\nadmin-secret-file = /a\n", 1,
+	    "admin-ref must differ from ref");
 }
 END_TEST
 

@@ -25,11 +25,15 @@
 
 #include "../ca/ca_int.h"
 #include "testutil.h"
+#include "tu_cmp.h"
 
 #define SECRET	"s3cr3t"
 #define REF	"lab"
+/* the administrator credential: the only MAC that an rr takes */
+#define ADMIN_REF	"admin"
+#define ADMIN_SECRET	"adm1n-s3cr3t"
 
-static char *dir, *cadir;
+static char *dir, *cadir, *admin_file;
 static struct ca_config cfg;
 static struct ca *ca;
 static struct ca_server *srv;
@@ -67,6 +71,12 @@ setup(void)
 	cfg.dir = cadir;
 	cfg.def.secret = SECRET;
 	cfg.def.ref = REF;
+	admin_file = malloc(n + 16);
+	snprintf(admin_file, n + 16, "%s/admin.secret", dir);
+	ck_assert_int_eq(tu_sh("printf '%%s\\n' '%s' >'%s'", ADMIN_SECRET,
+	    admin_file), 0);
+	cfg.def.admin_ref = ADMIN_REF;
+	cfg.def.admin_secret_file = admin_file;
 	open_server();
 	key = EVP_EC_gen("P-256");
 	ck_assert_ptr_nonnull(key);
@@ -81,6 +91,7 @@ teardown(void)
 	tu_rmrf(dir);
 	free(dir);
 	free(cadir);
+	free(admin_file);
 }
 
 /* DER round trip through the HTTP handler. */
@@ -699,17 +710,18 @@ static X509 *enroll(const char *name);
 static CMP_PKIMESSAGE *make_signed(int type, const char *name, X509 *signer,
     EVP_PKEY *skey, STACK_OF(X509) *chain);
 
-/* An rr for CERT with REASON (-1: none), MAC'd: the answer. */
+/* An rr for CERT with REASON (-1: none), MAC'd with REF / SECRET: the
+ * answer. */
 static CMP_PKIMESSAGE *
-rr_mac(X509 *cert, int reason)
+rr_mac_as(X509 *cert, int reason, const char *ref, const char *secret)
 {
 	CMP_PKIMESSAGE *rr = NULL, *rsp;
 	struct cmp_hdr h;
 	struct pk_err e;
 
 	memset(&h, 0, sizeof(h));
-	h.sender_kid = (const unsigned char *)REF;
-	h.sender_kid_len = strlen(REF);
+	h.sender_kid = (const unsigned char *)ref;
+	h.sender_kid_len = strlen(ref);
 	/* our builder refuses 7: write it into crlEntryDetails by hand */
 	ck_assert(cmp_build_rr(&h, cert, reason == 7 ? -1 : reason, &rr, &e) == 0);
 	if (reason == 7) {
@@ -722,10 +734,17 @@ rr_mac(X509 *cert, int reason)
 		ASN1_ENUMERATED_free(en);
 		cmp_msg_touch(rr);
 	}
-	mac(rr, SECRET, NULL);
+	mac(rr, secret, NULL);
 	rsp = exchange(rr);
 	CMP_PKIMESSAGE_free(rr);
 	return rsp;
+}
+
+/* The same with the administrator credential. */
+static CMP_PKIMESSAGE *
+rr_mac(X509 *cert, int reason)
+{
+	return rr_mac_as(cert, reason, ADMIN_REF, ADMIN_SECRET);
 }
 
 static int
@@ -777,14 +796,14 @@ START_TEST(rr_reasons_hold_and_release)
 	rsp = rr_mac(held, CA_CRL_HOLD);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
 	CMP_PKIMESSAGE_free(rsp);
-	cr = make_signed(CMP_BODY_CR, "while-held", held, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "held", held, key, NULL);
 	rsp = exchange(cr);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_CERT_REVOKED));
 	CMP_PKIMESSAGE_free(rsp);
 	CMP_PKIMESSAGE_free(cr);
 	/* released: valid again */
 	ck_assert(rr_accepted(held, CA_CRL_REMOVE));
-	cr = make_signed(CMP_BODY_CR, "released", held, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "held", held, key, NULL);
 	rsp = exchange(cr);
 	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
 	CMP_PKIMESSAGE_free(rsp);
@@ -794,6 +813,48 @@ START_TEST(rr_reasons_hold_and_release)
 	ck_assert(rr_accepted(held, 1));
 	ck_assert(!rr_accepted(held, CA_CRL_REMOVE));
 	X509_free(held);
+}
+END_TEST
+
+static char *error_text(const CMP_PKIMESSAGE *rsp);
+static CMP_PKIMESSAGE *make_ir_ref(const char *ref, const char *secret,
+    EVP_PKEY *k);
+
+/* Issue 11: the enrolment secret is handed to every device for its ir; a
+ * MAC-protected rr with it revoked any certificate. Only the administrator
+ * credential (admin-ref) revokes by MAC; the shared secret revokes nothing,
+ * and the administrator credential enrols nothing. */
+START_TEST(rr_by_shared_secret_refused)
+{
+	X509 *victim = enroll("victim");
+	CMP_PKIMESSAGE *rsp, *ir;
+	char *hex = ca_serial_hex(X509_get0_serialNumber(victim)), *txt;
+	struct pk_err e;
+
+	rsp = rr_mac_as(victim, 1, REF, SECRET);
+	ck_assert_msg(cmp_msg_body_type(rsp) == CMP_BODY_ERROR, "body %s",
+	    cmp_body_name(cmp_msg_body_type(rsp)));
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_NOT_AUTHORIZED));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "admin-ref") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 0);
+	/* the administrator's secret on an ir: not a known reference */
+	ir = make_ir_ref(ADMIN_REF, ADMIN_SECRET, key);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* the administrator revokes; the answer is MAC'd with its secret */
+	rsp = rr_mac(victim, 1);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_RP);
+	ck_assert_msg(cmp_msg_verify_pbm(rsp, ADMIN_SECRET,
+	    strlen(ADMIN_SECRET), NULL, &e) == 0, "%s", e.msg);
+	CMP_PKIMESSAGE_free(rsp);
+	ck_assert_int_eq(ca_db_is_revoked(ca_get0_db(ca), hex, NULL), 1);
+	free(hex);
+	X509_free(victim);
 }
 END_TEST
 
@@ -810,10 +871,10 @@ START_TEST(rr_unknown_certificate)
 	ASN1_INTEGER_set(sn, 12345);
 	X509_set_serialNumber(other, sn);
 	memset(&h, 0, sizeof(h));
-	h.sender_kid = (const unsigned char *)REF;
-	h.sender_kid_len = strlen(REF);
+	h.sender_kid = (const unsigned char *)ADMIN_REF;
+	h.sender_kid_len = strlen(ADMIN_REF);
 	ck_assert(cmp_build_rr(&h, other, -1, &rr, &e) == 0);
-	mac(rr, SECRET, NULL);
+	mac(rr, ADMIN_SECRET, NULL);
 	rsp = exchange(rr);
 	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_CERT_ID));
 	CMP_PKIMESSAGE_free(rsp);
@@ -821,7 +882,7 @@ START_TEST(rr_unknown_certificate)
 	/* the real one: rp accepted, then revoked in the database */
 	rr = NULL;
 	ck_assert(cmp_build_rr(&h, ip_cert(ip), 1, &rr, &e) == 0);
-	mac(rr, SECRET, NULL);
+	mac(rr, ADMIN_SECRET, NULL);
 	rsp = exchange(rr);
 	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_RP);
 	ck_assert_int_eq(cmp_si_status(cmp_msg_get0_status(rsp, 0)),
@@ -1083,13 +1144,19 @@ worker_run(void *arg)
 		size_t len = 0, n = 0;
 		struct pk_err e;
 		CMP_CERTRESPONSE *cr;
+		X509_NAME *subj = X509_NAME_new();
+		char cn[32];
 
+		snprintf(cn, sizeof(cn), "par-%d-%d", w->idx, i);
+		X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)cn, -1, -1, 0);
 		memset(&h, 0, sizeof(h));
 		h.sender_kid = (const unsigned char *)REF;
 		h.sender_kid_len = strlen(REF);
 		h.implicit_confirm = 1;
 		memset(&r, 0, sizeof(r));
-		r.subject = X509_get_subject_name(ca_get0_cert(ca));
+		/* (the CA's own subject, until issue 11 refused it) */
+		r.subject = subj;
 		r.key = key;
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
@@ -1098,6 +1165,7 @@ worker_run(void *arg)
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
+			X509_NAME_free(subj);
 			CMP_PKIMESSAGE_free(ir);
 			CMP_PKIMESSAGE_free(ip);
 			OPENSSL_free(der);
@@ -1107,6 +1175,7 @@ worker_run(void *arg)
 		w->serials[i] = ca_serial_hex(X509_get0_serialNumber(
 		    cmp_certresp_get0_cert(cr)));
 		w->ok++;
+		X509_NAME_free(subj);
 		CMP_PKIMESSAGE_free(ir);
 		CMP_PKIMESSAGE_free(ip);
 		OPENSSL_free(der);
@@ -1144,6 +1213,690 @@ START_TEST(parallel_requests)
 	for (i = 0; i < NTHREADS; i++)
 		for (j = 0; j < PER_THREAD; j++)
 			free(w[i].serials[j]);
+}
+END_TEST
+
+/* ------------------------------------------------------------ trust ---- */
+/*
+ * Issue 11: the attacker's cases, each written before its rule and seen to
+ * fail on the code without it.
+ */
+
+/* The error text of RSP (new string; "" when none). */
+static char *
+error_text(const CMP_PKIMESSAGE *rsp)
+{
+	char *t = cmp_si_text(cmp_msg_get0_status(rsp, 0));
+
+	return t != NULL ? t : xstrdup("");
+}
+
+/* RFC 6712 3.3: BER is refused on the protocol path (the outer length in long
+ * form, one byte more than needed: outside the protected part, so the MAC
+ * still verifies). */
+START_TEST(ber_request_refused)
+{
+	CMP_PKIMESSAGE *ir = make_ir("ber", 1, SECRET), *rsp;
+	unsigned char *der = NULL, *ber;
+	size_t len = 0, hl, body;
+	struct pk_err e;
+	char *txt;
+	long n;
+
+	ck_assert(cmp_msg_encode(ir, &der, &len, &e) == 0);
+	ck_assert_int_eq(der[0], 0x30);
+	ck_assert_int_eq(der[1], 0x82);		/* 256..65535 bytes */
+	hl = 4;
+	body = len - hl;
+	ber = malloc(len + 1);
+	ber[0] = 0x30;
+	ber[1] = 0x83;				/* three length bytes: not minimal */
+	ber[2] = 0;
+	ber[3] = (unsigned char)(body >> 8);
+	ber[4] = (unsigned char)body;
+	memcpy(ber + 5, der + hl, body);
+	rsp = exchange_der(ber, len + 1);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_DATA_FORMAT));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "RFC 6712 3.3") != NULL && strstr(txt, "DER") !=
+	    NULL, "%s", txt);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	free(txt);
+	free(ber);
+	OPENSSL_free(der);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* PBM verification is capped at 10,000 iterations (one failed check costs a
+ * tenth of what the client's cap of 100,000 would); 10,000 passes. */
+START_TEST(pbm_iterations_capped)
+{
+	CMP_PKIMESSAGE *ir = make_ir("iter", 1, NULL), *rsp;
+	char *txt;
+	long n;
+
+	ck_assert_int_eq(tu_pbm_protect(ir, SECRET, 10001, 16), 0);
+	rsp = exchange(ir);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "10001") != NULL && strstr(txt, "10000") != NULL,
+	    "%s", txt);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	free(txt);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir("iter2", 1, NULL);
+	ck_assert_int_eq(tu_pbm_protect(ir, SECRET, 10000, 16), 0);
+	rsp = exchange(ir);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+}
+END_TEST
+
+/* An ir for KEY (the test's key when NULL) with SUBJ (NULL: none), a DNS SAN
+ * (NULL: none) and extensions EXTS, MAC'd. */
+static CMP_PKIMESSAGE *
+make_ir_x(const char *subj, const char *dns, EVP_PKEY *k,
+    const STACK_OF(X509_EXTENSION) *exts)
+{
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	X509_NAME *n = NULL;
+	GENERAL_NAMES *san = NULL;
+	CMP_PKIMESSAGE *m = NULL;
+	struct pk_err e;
+
+	if (subj != NULL) {
+		n = X509_NAME_new();
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+		    (const unsigned char *)subj, -1, -1, 0);
+	}
+	if (dns != NULL) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *v = ASN1_IA5STRING_new();
+
+		ASN1_STRING_set(v, dns, -1);
+		GENERAL_NAME_set0_value(g, GEN_DNS, v);
+		san = sk_GENERAL_NAME_new_null();
+		sk_GENERAL_NAME_push(san, g);
+	}
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	h.implicit_confirm = 1;
+	memset(&r, 0, sizeof(r));
+	r.subject = n;
+	r.san = san;
+	r.exts = exts;
+	r.key = k != NULL ? k : key;
+	ck_assert_msg(cmp_build_certreq(&h, CMP_BODY_IR, &r, &m, &e) == 0, "%s",
+	    e.msg);
+	mac(m, SECRET, NULL);
+	X509_NAME_free(n);
+	GENERAL_NAMES_free(san);
+	return m;
+}
+
+/* The certificate of an ip/cp/kup, or a failed check with the error's text. */
+static X509 *
+got_cert(const CMP_PKIMESSAGE *rsp)
+{
+	CMP_CERTRESPONSE *r;
+	char *txt;
+
+	if (cmp_msg_body_type(rsp) == CMP_BODY_ERROR) {
+		txt = error_text(rsp);
+		ck_abort_msg("error: %s", txt);
+	}
+	r = cmp_rep_get0(rsp, 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(cmp_certresp_get0_cert(r));
+	return cmp_certresp_get0_cert(r);
+}
+
+/* RSP is an error with failInfo BIT whose text holds every one of the
+ * NULL-terminated strings. */
+static void
+assert_refused(const CMP_PKIMESSAGE *rsp, int bit, ...)
+{
+	va_list ap;
+	const char *want;
+	char *txt;
+
+	ck_assert_msg(cmp_msg_body_type(rsp) == CMP_BODY_ERROR, "body %s",
+	    cmp_body_name(cmp_msg_body_type(rsp)));
+	ck_assert_msg(error_failinfo(rsp) & CMP_FAIL(bit), "failInfo %x",
+	    error_failinfo(rsp));
+	txt = error_text(rsp);
+	va_start(ap, bit);
+	while ((want = va_arg(ap, const char *)) != NULL)
+		ck_assert_msg(strstr(txt, want) != NULL, "no \"%s\" in \"%s\"",
+		    want, txt);
+	va_end(ap);
+	free(txt);
+}
+
+/* A certificate enrolled by MAC for CN=NAME with DNS SAN (may be NULL). */
+static X509 *
+enroll_san(const char *name, const char *dns)
+{
+	CMP_PKIMESSAGE *ir = make_ir_x(name, dns, NULL, NULL), *ip = exchange(ir);
+	X509 *x = got_cert(ip);
+
+	X509_up_ref(x);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	return x;
+}
+
+static int
+subject_is(X509 *x, const char *cn)
+{
+	char buf[256];
+
+	pk_name_text(X509_get_subject_name(x), buf, sizeof(buf));
+	return strcmp(buf, cn) == 0;
+}
+
+/* The DNS SAN of X ("" when none). */
+static const char *
+dns_of(X509 *x, char *buf, size_t n)
+{
+	GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
+
+		if (g->type == GEN_DNS)
+			snprintf(buf, n, "%s", (const char *)ASN1_STRING_get0_data(
+			    g->d.dNSName));
+	}
+	GENERAL_NAMES_free(san);
+	return buf;
+}
+
+/* Issue 11: any holder of a certificate got certificates for any subject
+ * through cr, kur or p10cr. A signed request is for its signer's identity:
+ * another subject or SAN is refused (badCertTemplate, naming the rule); the
+ * same, or none, gets the signer's subject and SAN. */
+START_TEST(signed_cr_gets_the_signers_identity)
+{
+	X509 *a = enroll_san("dev-a", "a.example.net"), *x;
+	CMP_PKIMESSAGE *cr, *rsp;
+	char buf[128];
+	long n0, n1;
+
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n0, NULL), 0);
+	/* another subject: refused, nothing issued */
+	cr = make_signed(CMP_BODY_CR, "victim", a, key, NULL);
+	rsp = exchange(cr);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=victim", "CN=dev-a",
+	    "allow-subject-change", NULL);
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n1, NULL), 0);
+	ck_assert_int_eq(n1, n0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* its own subject without a SAN: the signer's SAN comes along */
+	cr = make_signed(CMP_BODY_CR, "dev-a", a, key, NULL);
+	rsp = exchange(cr);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=dev-a"));
+	ck_assert_str_eq(dns_of(x, buf, sizeof(buf)), "a.example.net");
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+}
+END_TEST
+
+/* A kur renews the certificate that signs it: a template with another
+ * subject is refused (it used to be taken whenever it was not empty). */
+START_TEST(kur_keeps_the_old_identity)
+{
+	X509 *a = enroll_san("kur-own", "own.example.net"), *x;
+	EVP_PKEY *nk = EVP_EC_gen("P-256");
+	CMP_PKIMESSAGE *kur, *rsp;
+	CMP_CERTTEMPLATE *t;
+	struct pk_err e;
+	char buf[128];
+
+	kur = make_kur(a, nk, a, key);
+	t = cmp_crm_get0_template(cmp_req_get0(kur, 0));
+	X509_NAME_free(t->subject);
+	t->subject = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(t->subject, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"someone-else", -1, -1, 0);
+	cmp_req_get0(kur, 0)->certReq->enc.modified = 1;
+	ck_assert_int_gt(ASN1_item_sign(ASN1_ITEM_rptr(CMP_CERTREQUEST), NULL, NULL,
+	    cmp_req_get0(kur, 0)->popo->value.signature->signature,
+	    cmp_req_get0(kur, 0)->certReq, nk, EVP_sha256()), 0);
+	cmp_msg_touch(kur);
+	ck_assert(cmp_msg_protect_sig(kur, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(kur);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=someone-else",
+	    "CN=kur-own", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(kur);
+	/* the old subject: a kup, the old SAN carried over */
+	kur = make_kur(a, nk, a, key);
+	rsp = exchange(kur);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=kur-own"));
+	ck_assert_str_eq(dns_of(x, buf, sizeof(buf)), "own.example.net");
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(kur);
+	EVP_PKEY_free(nk);
+	X509_free(a);
+}
+END_TEST
+
+/* A p10cr signed by a certificate: the CSR's subject must be the signer's. */
+START_TEST(signed_p10cr_gets_the_signers_identity)
+{
+	X509 *a = enroll_san("p10-a", NULL);
+	X509_REQ *csr = X509_REQ_new();
+	X509_NAME *n = X509_NAME_new();
+	CMP_PKIMESSAGE *m = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)"p10-victim", -1, -1, 0);
+	X509_REQ_set_subject_name(csr, n);
+	X509_REQ_set_pubkey(csr, key);
+	ck_assert_int_gt(X509_REQ_sign(csr, key, EVP_sha256()), 0);
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(a);
+	ck_assert(cmp_build_p10cr(&h, csr, &m, &e) == 0);
+	ck_assert(cmp_msg_protect_sig(m, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "CN=p10-victim",
+	    "CN=p10-a", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	X509_NAME_free(n);
+	X509_REQ_free(csr);
+	X509_free(a);
+}
+END_TEST
+
+/* With allow-subject-change the template's subject is taken; the CA's own
+ * name never is, whoever asks (MAC or signature). */
+START_TEST(allow_subject_change_but_never_the_cas_name)
+{
+	X509 *a, *x;
+	CMP_PKIMESSAGE *cr, *rsp, *ir;
+	X509_NAME *own = X509_NAME_dup(X509_get_subject_name(ca_get0_cert(ca)));
+	struct cmp_hdr h;
+	struct cmp_certreq r;
+	struct pk_err e;
+
+	close_server();
+	cfg.def.allow_subject_change = 1;
+	open_server();
+	a = enroll_san("chg-a", NULL);
+	cr = make_signed(CMP_BODY_CR, "chg-b", a, key, NULL);
+	rsp = exchange(cr);
+	x = got_cert(rsp);
+	ck_assert(subject_is(x, "CN=chg-b"));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	/* the CA's name by MAC */
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	memset(&r, 0, sizeof(r));
+	r.subject = own;
+	r.key = key;
+	ck_assert(cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) == 0);
+	mac(ir, SECRET, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "O=pkish, CN=cmpca CA",
+	    "RFC 5280 4.1.2.6", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	/* ... and by signature */
+	memset(&h, 0, sizeof(h));
+	h.sender = X509_get_subject_name(a);
+	ck_assert(cmp_build_certreq(&h, CMP_BODY_CR, &r, &cr, &e) == 0);
+	ck_assert(cmp_msg_protect_sig(cr, key, a, NULL, 0, 0, &e) == 0);
+	rsp = exchange(cr);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.1.2.6", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_NAME_free(own);
+	X509_free(a);
+}
+END_TEST
+
+/* Never basicConstraints cA TRUE: a template asking for it is refused (it
+ * used to be ignored silently). */
+START_TEST(template_asking_ca_true_refused)
+{
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_basic_constraints, "critical,CA:TRUE");
+	CMP_PKIMESSAGE *ir, *rsp;
+	long n;
+
+	sk_X509_EXTENSION_push(exts, bc);
+	ir = make_ir_x("wants-ca", NULL, NULL, exts);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RFC 5280 4.2.1.9",
+	    "cA TRUE", NULL);
+	ck_assert_int_eq(ca_db_count_certs(ca_get0_db(ca), &n, NULL), 0);
+	ck_assert_int_eq(n, 0);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+END_TEST
+
+/* Never a key below RSA 2048 or EC P-256, whatever a profile lists (the
+ * configuration refuses rsa:1024 too, see check_ca_config). */
+START_TEST(weak_keys_refused)
+{
+	EVP_PKEY *r1024 = EVP_RSA_gen(1024);
+	EVP_PKEY *p224 = EVP_EC_gen("P-224");
+	CMP_PKIMESSAGE *ir, *rsp;
+
+	close_server();
+	cfg.def.key_types[0].type = EVP_PKEY_RSA;	/* as rsa:1024 was */
+	cfg.def.key_types[0].param = 1024;
+	cfg.def.key_types[1].type = EVP_PKEY_EC;
+	cfg.def.key_types[1].param = NID_secp224r1;
+	open_server();
+	ir = make_ir_x("rsa1024", NULL, r1024, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "RSA", "1024", "2048",
+	    NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_ir_x("p224", NULL, p224, NULL);
+	rsp = exchange(ir);
+	assert_refused(rsp, CMP_FAIL_BAD_CERT_TEMPLATE, "P-256", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(ir);
+	EVP_PKEY_free(r1024);
+	EVP_PKEY_free(p224);
+}
+END_TEST
+
+/* Protects M with SIGNER / SKEY (senderKID is the signer's key identifier). */
+static void
+sign_as(CMP_PKIMESSAGE *m, X509 *signer, EVP_PKEY *skey)
+{
+	struct pk_err e;
+
+	ck_assert_msg(cmp_msg_protect_sig(m, skey, signer, NULL, 0, 0, &e) == 0,
+	    "%s", e.msg);
+}
+
+/* A follow-up header answering RSP without the MAC reference (signed). */
+static void
+follow_hdr_signed(struct cmp_hdr *h, const CMP_PKIMESSAGE *rsp, X509 *signer)
+{
+	follow_hdr(h, rsp);
+	h->sender_kid = NULL;
+	h->sender_kid_len = 0;
+	h->sender = X509_get_subject_name(signer);
+}
+
+static int
+is_revoked(X509 *x)
+{
+	char *hex = ca_serial_hex(X509_get0_serialNumber(x));
+	int r = ca_db_is_revoked(ca_get0_db(ca), hex, NULL);
+
+	free(hex);
+	return r;
+}
+
+/* Issue 11: anyone with a valid credential who saw the transactionID revoked
+ * another device's fresh certificate (a rejecting certConf, an error message)
+ * or polled it. Every later message must come from the identity that opened
+ * the transaction; otherwise it is refused and the transaction untouched. */
+START_TEST(followups_from_another_identity_refused)
+{
+	X509 *mallory = enroll_san("mallory", NULL), *victim;
+	CMP_PKIMESSAGE *ir = make_ir("victim", 0, SECRET), *ip, *m = NULL, *rsp;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	ip = exchange(ir);
+	victim = got_cert(ip);
+	/* a rejecting certConf signed by another certificate of this CA */
+	follow_hdr_signed(&h, ip, mallory);
+	ck_assert(cmp_build_certconf(&h, victim, 0, CMP_STATUS_REJECTION, 0,
+	    "not mine", &m, &e) == 0);
+	sign_as(m, mallory, key);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1",
+	    "MAC reference \"lab\"", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* an error message from it */
+	ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION, 0, "stop", -1,
+	    NULL, &m, &e) == 0);
+	sign_as(m, mallory, key);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_NOT_AUTHORIZED, "RFC 4210 5.1.1", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "issued");
+	free(st);
+	ck_assert_int_eq(is_revoked(victim), 0);
+	/* the owner's error with a recipNonce that is not our last senderNonce:
+	 * refused too (RFC 4210 5.1.1), nothing touched */
+	follow_hdr(&h, ip);
+	h.recip_nonce = (const unsigned char *)"0123456789abcdef";
+	ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION, 0, "stop", -1,
+	    NULL, &m, &e) == 0);
+	mac(m, SECRET, NULL);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_RECIPIENT_NONCE, "recipNonce", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	ck_assert_int_eq(is_revoked(victim), 0);
+	/* the owner's certConf: accepted */
+	m = make_certconf(ip, victim, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	st = txn_state_of(ir);
+	ck_assert_str_eq(st, "confirmed");
+	free(st);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	X509_free(mallory);
+}
+END_TEST
+
+/* The same for polling: another identity's pollReq gets nothing; a signed
+ * transaction's certConf by MAC is refused as well. */
+START_TEST(poll_from_another_identity_refused)
+{
+	X509 *a, *mallory;
+	CMP_PKIMESSAGE *cr, *rsp, *pr = NULL, *m = NULL;
+	struct cmp_hdr h;
+	struct pk_err e;
+	char *st;
+
+	a = enroll_san("poll-a", NULL);
+	mallory = enroll_san("poll-m", NULL);
+	close_server();
+	cfg.def.poll = 1;
+	open_server();
+	cr = make_signed(CMP_BODY_CR, "poll-a", a, key, NULL);
+	rsp = exchange(cr);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_CP);
+	ck_assert_int_eq(cmp_si_status(cmp_certresp_get0_status(cmp_rep_get0(rsp,
+	    0))), CMP_STATUS_WAITING);
+	/* mallory polls a's transaction */
+	follow_hdr_signed(&h, rsp, mallory);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	sign_as(pr, mallory, key);
+	m = exchange(pr);
+	assert_refused(m, CMP_FAIL_NOT_AUTHORIZED, "CN=poll-m", NULL);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	/* the shared secret's holder polls it */
+	follow_hdr(&h, rsp);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	mac(pr, SECRET, NULL);
+	m = exchange(pr);
+	assert_refused(m, CMP_FAIL_NOT_AUTHORIZED, "MAC reference \"lab\"", NULL);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	st = txn_state_of(cr);
+	ck_assert_str_eq(st, "polling");
+	free(st);
+	/* a itself: the certificate */
+	follow_hdr_signed(&h, rsp, a);
+	ck_assert(cmp_build_pollreq(&h, 0, &pr, &e) == 0);
+	sign_as(pr, a, key);
+	m = exchange(pr);
+	(void)got_cert(m);
+	CMP_PKIMESSAGE_free(m);
+	CMP_PKIMESSAGE_free(pr);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(cr);
+	X509_free(a);
+	X509_free(mallory);
+}
+END_TEST
+
+/* Issue 11: an unauthenticated PBM request must not buy a MAC computation
+ * with what is cheap to check: a pollReq, certConf or error naming no
+ * transaction is refused before its MAC is verified (a wrong secret gets "no
+ * transaction", not badMessageCheck, and the answer is signed). */
+START_TEST(followup_without_transaction_costs_no_mac)
+{
+	static const unsigned char tid[16] = "no-such-txn-000";
+	static const unsigned char rn[16] = "0123456789abcdef";
+	struct cmp_pbm_opts o = { NID_sha256, NID_hmacWithSHA256, 10000, 16 };
+	CMP_PKIMESSAGE *m = NULL, *rsp;
+	X509 *x = enroll_san("nomac", NULL);
+	struct cmp_hdr h;
+	struct pk_err e;
+	int i;
+
+	memset(&h, 0, sizeof(h));
+	h.sender_kid = (const unsigned char *)REF;
+	h.sender_kid_len = strlen(REF);
+	h.transaction_id = tid;
+	h.transaction_id_len = sizeof(tid);
+	h.recip_nonce = rn;
+	h.recip_nonce_len = sizeof(rn);
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			ck_assert(cmp_build_pollreq(&h, 0, &m, &e) == 0);
+		else if (i == 1)
+			ck_assert(cmp_build_certconf(&h, x, 0,
+			    CMP_STATUS_ACCEPTED, 0, NULL, &m, &e) == 0);
+		else
+			ck_assert(cmp_build_error(&h, NULL, CMP_STATUS_REJECTION,
+			    0, "stop", -1, NULL, &m, &e) == 0);
+		mac(m, "wrong", &o);
+		rsp = exchange(m);
+		assert_refused(rsp, CMP_FAIL_BAD_REQUEST, "no transaction", NULL);
+		ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+		CMP_PKIMESSAGE_free(rsp);
+		CMP_PKIMESSAGE_free(m);
+		m = NULL;
+	}
+	X509_free(x);
+}
+END_TEST
+
+/* The transaction of M: 0 found (*t filled), 1 gone. */
+static int
+txn_of(const CMP_PKIMESSAGE *m, struct ca_txn *t)
+{
+	const ASN1_OCTET_STRING *tid = cmp_msg_get0_transaction_id(m);
+	char *hex = pk_hex(ASN1_STRING_get0_data(tid), ASN1_STRING_length(tid), 0);
+	struct pk_err e;
+	int r = ca_db_txn_get(ca_get0_db(ca), hex, t, &e);
+
+	free(hex);
+	ck_assert_int_ge(r, 0);
+	return r;
+}
+
+/* Issue 11: an issued but never confirmed certificate stayed valid forever
+ * and every transaction kept its request DER forever. RFC 4210 5.1.1.2 /
+ * 5.3.18: after confirm-wait (default 300 s) it is revoked and the
+ * transaction expired; finished transactions lose their request after that
+ * wait and are deleted after the retention time. */
+START_TEST(unconfirmed_revoked_and_transactions_pruned)
+{
+	CMP_PKIMESSAGE *ira = make_ir("unconfirmed", 0, SECRET), *ipa;
+	CMP_PKIMESSAGE *irb = make_ir("confirmed", 0, SECRET), *ipb, *m, *rsp;
+	X509 *a, *b;
+	struct ca_txn t;
+	struct pk_err e;
+	long rev = -1, pruned = -1;
+	int64_t now = (int64_t)time(NULL);
+	char *st;
+
+	ck_assert_int_eq(cfg.confirm_wait, 300);
+	ipa = exchange(ira);
+	a = got_cert(ipa);
+	ipb = exchange(irb);
+	b = got_cert(ipb);
+	m = make_certconf(ipb, b, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	ck_assert_int_eq(cmp_msg_body_type(rsp), CMP_BODY_PKICONF);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* within the wait: nothing happens */
+	ck_assert_msg(ca_server_sweep(srv, now + 290, &rev, &pruned, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(rev, 0);
+	ck_assert_int_eq(is_revoked(a), 0);
+	ck_assert_int_eq(txn_of(irb, &t), 0);
+	ck_assert_ptr_nonnull(t.request);
+	ca_txn_clear(&t);
+	/* past it: a revoked, its transaction expired; b's request dropped */
+	ck_assert_msg(ca_server_sweep(srv, now + 310, &rev, &pruned, &e) == 0,
+	    "%s", e.msg);
+	ck_assert_int_eq(rev, 1);
+	ck_assert_int_eq(pruned, 0);
+	ck_assert_int_eq(is_revoked(a), 1);
+	ck_assert_int_eq(is_revoked(b), 0);
+	st = txn_state_of(ira);
+	ck_assert_str_eq(st, "expired");
+	free(st);
+	ck_assert_int_eq(txn_of(irb, &t), 0);
+	ck_assert_ptr_null(t.request);
+	ca_txn_clear(&t);
+	/* a late certConf confirms nothing */
+	m = make_certconf(ipa, a, CMP_STATUS_ACCEPTED);
+	rsp = exchange(m);
+	assert_refused(rsp, CMP_FAIL_BAD_REQUEST, "expired", NULL);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	/* after the retention time both are gone */
+	ck_assert_msg(ca_server_sweep(srv, now + cfg.retention + 400, &rev,
+	    &pruned, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(pruned, 2);
+	ck_assert_int_eq(txn_of(ira, &t), 1);
+	ck_assert_int_eq(txn_of(irb, &t), 1);
+	CMP_PKIMESSAGE_free(ipa);
+	CMP_PKIMESSAGE_free(ipb);
+	CMP_PKIMESSAGE_free(ira);
+	CMP_PKIMESSAGE_free(irb);
 }
 END_TEST
 
@@ -1300,7 +2053,7 @@ START_TEST(hier_signed_by_issued_certificate)
 	CMP_PKIMESSAGE *cr, *cp, *kur, *kup;
 
 	assert_verifies_to_root(a);
-	cr = make_signed(CMP_BODY_CR, "dev-a2", a, key, NULL);
+	cr = make_signed(CMP_BODY_CR, "dev-a", a, key, NULL);
 	cp = exchange(cr);
 	c = rep_cert(cp);
 	ck_assert_int_eq(cmp_msg_body_type(cp), CMP_BODY_CP);
@@ -1398,15 +2151,34 @@ START_TEST(hier_partial_chain_only_for_the_ca)
 }
 END_TEST
 
-/* An ir signed by a vendor certificate under a --trust root: accepted. */
+/* An ir signed by a vendor certificate under a --trust root: accepted, for
+ * the vendor certificate's subject; another subject only with
+ * allow-subject-change. */
 START_TEST(hier_vendor_ir)
 {
 	X509 *v = pki_cert("vdev.crt");
 	EVP_PKEY *vk = pki_key("vdev.key");
 	CMP_PKIMESSAGE *ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL), *ip;
+	char *txt;
 
 	ip = exchange(ir);
+	ck_assert(error_failinfo(ip) & CMP_FAIL(CMP_FAIL_BAD_CERT_TEMPLATE));
+	txt = cmp_si_text(cmp_msg_get0_status(ip, 0));
+	ck_assert_msg(strstr(txt, "CN=vendor-dev-42") != NULL, "%s", txt);
+	free(txt);
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	ir = make_signed(CMP_BODY_IR, "vendor-dev-42", v, vk, NULL);
+	ip = exchange(ir);
 	assert_verifies_to_root(rep_cert(ip));
+	CMP_PKIMESSAGE_free(ip);
+	CMP_PKIMESSAGE_free(ir);
+	close_server();
+	cfg.def.allow_subject_change = 1;
+	open_server();
+	ir = make_signed(CMP_BODY_IR, "vendor", v, vk, NULL);
+	ip = exchange(ir);
+	ck_assert(subject_is(rep_cert(ip), "CN=vendor"));
 	CMP_PKIMESSAGE_free(ip);
 	CMP_PKIMESSAGE_free(ir);
 	X509_free(v);
@@ -1793,6 +2565,7 @@ main(void)
 	tcase_add_test(tc, genm_values);
 	tcase_add_test(tc, polling_then_certificate);
 	tcase_add_test(tc, rr_unknown_certificate);
+	tcase_add_test(tc, rr_by_shared_secret_refused);
 	tcase_add_test(tc, rr_reasons_hold_and_release);
 	tcase_add_test(tc, kur_signed_by_the_old_certificate);
 	tcase_add_test(tc, kur_with_expired_certificate);
@@ -1800,6 +2573,22 @@ main(void)
 	tcase_add_test(tc, unknown_protection_badalg);
 	tcase_add_test(tc, refusal_texts_cite_their_clause_once);
 	tcase_add_test(tc, parallel_requests);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("trust");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ber_request_refused);
+	tcase_add_test(tc, pbm_iterations_capped);
+	tcase_add_test(tc, signed_cr_gets_the_signers_identity);
+	tcase_add_test(tc, kur_keeps_the_old_identity);
+	tcase_add_test(tc, signed_p10cr_gets_the_signers_identity);
+	tcase_add_test(tc, allow_subject_change_but_never_the_cas_name);
+	tcase_add_test(tc, template_asking_ca_true_refused);
+	tcase_add_test(tc, weak_keys_refused);
+	tcase_add_test(tc, followups_from_another_identity_refused);
+	tcase_add_test(tc, poll_from_another_identity_refused);
+	tcase_add_test(tc, followup_without_transaction_costs_no_mac);
+	tcase_add_test(tc, unconfirmed_revoked_and_transactions_pruned);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);

@@ -77,10 +77,12 @@ mode() { stat -c %a "$1"; }
 check key_0600 '[ "$(mode "$ca/ca.key")" = 600 ]'
 check secret_0600 '[ "$(mode "$ca/secret")" = 600 ]'
 secret=$(cat "$ca/secret")
-check secret_printed 'grep -q "reference \"cmpca\", secret \"$secret\"" "$tmp/run1"'
+# issue 11: the secret is never printed, only where it is kept
+check secret_not_printed '! grep -qF "$secret" "$tmp/run1" &&
+    grep -qx "cmpca: reference \"cmpca\", secret kept in $ca/secret" "$tmp/run1"'
 check ca_cert_is_ca 'openssl x509 -in "$ca/ca.crt" -noout -text | grep -q "CA:TRUE"'
 check ca_self_verifies 'openssl verify -CAfile "$ca/ca.crt" "$ca/ca.crt" | grep -q ": OK"'
-check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 2 ]'
+check db_schema '[ "$(sqlite3 "$ca/ca.db" "PRAGMA user_version")" = 3 ]'
 case $url1 in http://127.0.0.1:[0-9]*/) ok url_printed ;; *) fail url_printed "$url1" ;; esac
 
 if command -v curl >/dev/null 2>&1; then
@@ -121,16 +123,18 @@ check nothing_half_written '! ls -a "$ca" | grep -q tmp'
 
 # restart: same CA, same secret
 if start "$ca" "$tmp/run2"; then
-	check restart_reuses '! grep -q created "$tmp/run2" && grep -q "secret \"$secret\"" "$tmp/run2"'
+	check restart_reuses '! grep -q created "$tmp/run2" && [ "$(cat "$ca/secret")" = "$secret" ] &&
+	    grep -q "secret kept in $ca/secret" "$tmp/run2" && ! grep -qF "$secret" "$tmp/run2"'
 	stop "$pid" INT
 	check sigint_exit_0 '[ $rc -eq 0 ]'
 else
 	fail restart_reuses "$(cat "$tmp/run2")"
 fi
 
-# explicit secret: printed as given, not written
+# explicit secret: not printed, not written
 if start "$tmp/ca2" "$tmp/run3" --ref lab --secret s3cr3t; then
-	check given_secret 'grep -q "reference \"lab\", secret \"s3cr3t\" (given with --secret)" "$tmp/run3" && [ ! -e "$tmp/ca2/secret" ]'
+	check given_secret 'grep -qx "cmpca: reference \"lab\", secret given with --secret" "$tmp/run3" &&
+	    ! grep -q s3cr3t "$tmp/run3" && [ ! -e "$tmp/ca2/secret" ]'
 	stop "$pid" TERM
 else
 	fail given_secret "$(cat "$tmp/run3")"

@@ -77,6 +77,7 @@ umask 077
 printf 'default-secret-1\n' >default.secret
 printf 'secret-of-a\n' >a.secret
 printf 'secret-of-b\n' >b.secret
+printf 'admin-secret-9\n' >admin.secret
 umask 022
 cat >cmpca.conf <<EOF
 # cmpca on the issuing CA of the test hierarchy
@@ -87,6 +88,8 @@ extra-certs      = pki/chain.pem
 previous-ca-cert = pki/rollover.pem
 ref              = lab
 secret-file      = default.secret
+admin-ref        = admin
+admin-secret-file = admin.secret
 trust            = pki/vroot.crt
 validity         = 2d
 
@@ -102,10 +105,11 @@ implicit-confirm = no
 path             = /b/
 ref              = ref-b
 secret-file      = b.secret
+allow-subject-change = yes
 EOF
 out=$("$CMPCA" --config cmpca.conf --check-config 2>&1); rc=$?
 check hier_check_config '[ $rc -eq 0 ] && echo "$out" | grep -q "^CA chain: .*Test Issuing CA <- .*Test Intermediate CA <- .*Test Root CA (root)" &&
-    ! echo "$out" | grep -q -e default-secret-1 -e secret-of-a -e secret-of-b' "$out"
+    ! echo "$out" | grep -q -e default-secret-1 -e secret-of-a -e secret-of-b -e admin-secret-9' "$out"
 if cmpca_start ca run1 127.0.0.1:0 --config cmpca.conf; then
 	ok hier_cmpca_started
 else
@@ -113,9 +117,11 @@ else
 	exit 1
 fi
 check hier_chain_printed 'grep -q "^cmpca: CA chain: .*(root)" run1 &&
-    ! grep -q -e default-secret-1 -e secret-of-a -e secret-of-b run1'
+    ! grep -q -e default-secret-1 -e secret-of-a -e secret-of-b -e admin-secret-9 run1'
 S="-server 127.0.0.1:$port -path /pkix/"
 MAC="-ref lab -secret file:default.secret"
+# the administrator credential: the only MAC an rr takes
+ADM="-ref admin -secret file:admin.secret"
 TR="-trusted pki/root.crt"
 
 # --- ir with MAC: the certificate verifies to the root; caPubs is the root
@@ -127,20 +133,21 @@ check hier_ir_capubs_root '[ -s capubs.pem ] && [ "$(grep -c BEGIN capubs.pem)" 
 
 # --- ir signed by a vendor certificate under the trusted vendor root
 eckey k2.pem
+# (for the vendor certificate's own subject: issue 11)
 openssl cmp -cmd ir $S -cert pki/vdev.crt -key pki/vdev.key -newkey k2.pem \
-    -subject /CN=vendor-op -certout c2.pem $TR -extracertsout xc2.pem >c2.pem.log 2>&1
-cert_ok hier_ir_vendor_signed c2.pem k2.pem "CN=vendor-op"
+    -certout c2.pem $TR -extracertsout xc2.pem >c2.pem.log 2>&1
+cert_ok hier_ir_vendor_signed c2.pem k2.pem "CN=vendor-dev-42"
 # the signed answer carries the issuing CA and the intermediate, not the root
 check hier_response_chain '[ "$(grep -c BEGIN xc2.pem)" = 2 ] &&
     openssl x509 -in xc2.pem -noout -subject | grep -q "Test Issuing CA" &&
     ! grep -q "$(sed -n 2p pki/root.crt)" xc2.pem'
 
 # --- cr signed by a certificate cmpca issued (issue 12: "unable to get issuer
-# certificate" when the CA was not a root)
+# certificate" when the CA was not a root), for its signer's subject (issue 11)
 eckey k3.pem
-openssl cmp -cmd cr $S -cert c1.pem -key k1.pem -newkey k3.pem -subject /CN=dev1-cr \
+openssl cmp -cmd cr $S -cert c1.pem -key k1.pem -newkey k3.pem \
     -certout c3.pem $TR >c3.pem.log 2>&1
-cert_ok hier_cr_signed c3.pem k3.pem "CN=dev1-cr"
+cert_ok hier_cr_signed c3.pem k3.pem "O=pkish test,CN=dev1"
 
 # --- kur with the same key, then with a new key
 openssl cmp -cmd kur $S -cert c1.pem -key k1.pem -certout c4.pem $TR >c4.pem.log 2>&1
@@ -178,15 +185,15 @@ check hier_rr_every_reason '[ $good -eq 8 ]'
 openssl cmp -cmd cr $S -cert rc1.pem -key rk1.pem -subject /CN=x -certout x.pem $TR \
     >rrcr.log 2>&1
 failinfo hier_revoked_certRevoked rrcr.log certRevoked
-# ... and its revocation is final: removeFromCRL (by MAC) is refused
-openssl cmp -cmd rr $S $MAC -oldcert rc1.pem -revreason 8 $TR >rr8a.log 2>&1
+# ... and its revocation is final: removeFromCRL (by the administrator) is refused
+openssl cmp -cmd rr $S $ADM -oldcert rc1.pem -revreason 8 $TR >rr8a.log 2>&1
 failinfo hier_remove_revoked_badRequest rr8a.log badRequest
 
 # --- certificateHold: suspended, released by removeFromCRL, then valid again
 eckey kh.pem
 openssl cmp -cmd ir $S $MAC -newkey kh.pem -subject /CN=held -certout ch.pem $TR \
     >ch.pem.log 2>&1
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 8 $TR >rr8b.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 8 $TR >rr8b.log 2>&1
 failinfo hier_remove_not_held_badRequest rr8b.log badRequest
 openssl cmp -cmd rr $S -cert ch.pem -key kh.pem -oldcert ch.pem -revreason 6 $TR \
     >rr6.log 2>&1
@@ -195,15 +202,15 @@ check hier_hold 'grep -q "received RP" rr6.log && ! grep -q "CMP error" rr6.log 
 openssl cmp -cmd cr $S -cert ch.pem -key kh.pem -subject /CN=x -certout x.pem $TR \
     >hcr.log 2>&1
 failinfo hier_held_certRevoked hcr.log certRevoked
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 6 $TR >rr6b.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 6 $TR >rr6b.log 2>&1
 failinfo hier_hold_twice_certRevoked rr6b.log certRevoked
-openssl cmp -cmd rr $S $MAC -oldcert ch.pem -revreason 8 $TR >rr8.log 2>&1
+openssl cmp -cmd rr $S $ADM -oldcert ch.pem -revreason 8 $TR >rr8.log 2>&1
 check hier_remove_from_crl 'grep -q "received RP" rr8.log && ! grep -q "CMP error" rr8.log &&
     [ -z "$(db "SELECT revoked_at FROM certs WHERE serial = '"'$(serial ch.pem)'"'")" ]'
 eckey k7.pem
-openssl cmp -cmd cr $S -cert ch.pem -key kh.pem -newkey k7.pem -subject /CN=released \
+openssl cmp -cmd cr $S -cert ch.pem -key kh.pem -newkey k7.pem \
     -certout c7.pem $TR >c7.pem.log 2>&1
-cert_ok hier_released_valid_again c7.pem k7.pem "CN=released"
+cert_ok hier_released_valid_again c7.pem k7.pem "CN=held"
 
 # --- genm: the genp contents as cmpdump decodes them
 genm() {	# INFOTYPE: genp in genp-INFOTYPE.der, its dump in .txt
@@ -264,6 +271,15 @@ eckey k10.pem
 openssl cmp -cmd ir $B -ref ref-b -secret file:b.secret -newkey k10.pem -subject /CN=on-b \
     -certout c10.pem $TR >c10.pem.log 2>&1
 cert_ok hier_profile_b c10.pem k10.pem "CN=on-b"
+# b sets allow-subject-change: a cr signed by c10 names another subject; the
+# default profile refuses the same request
+eckey k11.pem
+openssl cmp -cmd cr $S -cert c10.pem -key k10.pem -newkey k11.pem -subject /CN=renamed \
+    -certout x.pem $TR >crdef.log 2>&1
+failinfo hier_subject_change_default_badCertTemplate crdef.log badCertTemplate
+openssl cmp -cmd cr $B -cert c10.pem -key k10.pem -newkey k11.pem -subject /CN=renamed \
+    -certout c11.pem $TR >c11.pem.log 2>&1
+cert_ok hier_profile_b_allow_subject_change c11.pem k11.pem "CN=renamed"
 # the vendor root is a trust anchor of the default profile only
 openssl cmp -cmd ir $B -cert pki/vdev.crt -key pki/vdev.key -newkey k10.pem -subject /CN=x \
     -certout x.pem $TR >bv.log 2>&1

@@ -152,19 +152,36 @@ openssl cmp -cmd ir $S $MAC -newkey k2.pem -subject /CN=x -popo 0 -certout x.pem
     -srvcert ca/ca.crt >pop2.log 2>&1
 failinfo raverified_badPOP pop2.log badPOP
 
-# --- ir signed by a vendor certificate under --trust (3GPP TS 33.310)
+# --- ir signed by a vendor certificate under --trust (3GPP TS 33.310): for
+# the vendor certificate's subject (issue 11: any subject was granted); another
+# one is refused, naming the rule
 openssl cmp -cmd ir $S -cert vdev.crt -key k4.pem -newkey k2.pem -subject /CN=op-2 \
+    -certout x.pem -trusted ca/ca.crt >vsub.log 2>&1
+failinfo vendor_ir_other_subject_badCertTemplate vsub.log badCertTemplate
+check vendor_ir_other_subject_rule 'grep -q "the template asks for subject CN=op-2, the signing certificate.s is CN=vendor-dev-42" vsub.log &&
+    grep -q "allow-subject-change" vsub.log && [ ! -s x.pem ]'
+openssl cmp -cmd ir $S -cert vdev.crt -key k4.pem -newkey k2.pem \
     -certout c2.pem -trusted ca/ca.crt >c2.pem.log 2>&1
-cert_ok ir_vendor_cert c2.pem k2.pem "CN=op-2"
+cert_ok ir_vendor_cert c2.pem k2.pem "CN=vendor-dev-42"
 # ... but a vendor certificate is no credential for cr
 openssl cmp -cmd cr $S -cert vdev.crt -key k4.pem -newkey k2.pem -subject /CN=op-2 \
     -certout x.pem -srvcert ca/ca.crt >vcr.log 2>&1
 failinfo vendor_cr_signerNotTrusted vcr.log signerNotTrusted
 
-# --- cr signed by an issued certificate
+# --- cr signed by an issued certificate: the signer's subject and SAN (issue
+# 11: any holder of a certificate got any subject); another subject, or the
+# CA's own name by MAC, is refused
 openssl cmp -cmd cr $S -cert c1.pem -key k1.pem -newkey k3.pem -subject /CN=dev1-cr \
+    -certout x.pem -srvcert ca/ca.crt >crsub.log 2>&1
+failinfo cr_other_subject_badCertTemplate crsub.log badCertTemplate
+openssl cmp -cmd ir $S $MAC -newkey k3.pem -subject "/O=pkish/CN=cmpca CA" \
+    -certout x.pem -srvcert ca/ca.crt >caname.log 2>&1
+failinfo ir_ca_name_badCertTemplate caname.log badCertTemplate
+check ir_ca_name_rule 'grep -q "RFC 5280 4.1.2.6: the subject O=pkish, CN=cmpca CA is the name of this CA" caname.log'
+openssl cmp -cmd cr $S -cert c1.pem -key k1.pem -newkey k3.pem \
     -certout c3.pem -srvcert ca/ca.crt >c3.pem.log 2>&1
-cert_ok cr_signed c3.pem k3.pem "CN=dev1-cr"
+cert_ok cr_signed c3.pem k3.pem "O=pkish test,CN=dev1"
+check cr_signed_san 'has_san c3.pem "DNS:dev1.example.net" && has_san c3.pem "IP Address:192.0.2.7"'
 
 # --- kur, same key: subject and SAN carried over
 openssl cmp -cmd kur $S -cert c1.pem -key k1.pem -certout c4.pem -srvcert ca/ca.crt \
@@ -202,9 +219,13 @@ failinfo kur_revoked_certRevoked kurrev.log certRevoked
 openssl cmp -cmd cr $S -cert c3.pem -key k3.pem -subject /CN=x -certout x.pem \
     -srvcert ca/ca.crt >crrev.log 2>&1
 failinfo cr_revoked_certRevoked crrev.log certRevoked
-# rr with MAC of an already revoked certificate
-openssl cmp -cmd rr $S $MAC -oldcert c3.pem -srvcert ca/ca.crt >rr2.log 2>&1
+# rr of an already revoked certificate, signed by it
+openssl cmp -cmd rr $S -cert c3.pem -key k3.pem -oldcert c3.pem -srvcert ca/ca.crt >rr2.log 2>&1
 failinfo rr_again_certRevoked rr2.log certRevoked
+# issue 11: the enrolment secret (every device has it) revokes nothing
+openssl cmp -cmd rr $S $MAC -oldcert c6.pem -srvcert ca/ca.crt >rr4.log 2>&1
+failinfo rr_by_shared_secret_notAuthorized rr4.log notAuthorized
+check rr_by_shared_secret_not_revoked '[ -z "$(db "SELECT revoked_at FROM certs WHERE serial = '"'$(serial c6.pem)'"'")" ]'
 # a signed rr may only revoke its own certificate
 openssl cmp -cmd rr $S -cert c5.pem -key k5.pem -oldcert c6.pem -srvcert ca/ca.crt >rr3.log 2>&1
 failinfo rr_other_notAuthorized rr3.log notAuthorized
@@ -271,7 +292,8 @@ stop "$pid1"
 check sigterm_clean '[ $rc -eq 0 ] && [ "$(sqlite3 ca/ca.db "PRAGMA integrity_check")" = ok ]'
 
 # --- second instance, same DIR: polling, implicitConfirm refused
-if start ca run2 --ref $ref --secret $secret --poll 2 --check-after 1 --implicit-confirm no; then
+if start ca run2 --ref $ref --secret $secret --poll 2 --check-after 1 --implicit-confirm no \
+    --allow-subject-change yes --trust vroot.crt; then
 	S="-server 127.0.0.1:$port -path /"
 	openssl cmp -cmd ir $S $MAC -newkey k6.pem -subject /CN=polled -implicit_confirm \
 	    -certout c9.pem -srvcert ca/ca.crt >c9.pem.log 2>&1
@@ -283,6 +305,10 @@ if start ca run2 --ref $ref --secret $secret --poll 2 --check-after 1 --implicit
 	openssl cmp -cmd kur $S -cert c5.pem -key k5.pem -certout c10.pem -srvcert ca/ca.crt \
 	    >c10.pem.log 2>&1
 	cert_ok kur_after_restart c10.pem k5.pem "O=pkish test,CN=dev1"
+	# --allow-subject-change yes: the vendor-signed ir names its subject
+	openssl cmp -cmd ir $S -cert vdev.crt -key k4.pem -newkey k2.pem -subject /CN=op-2 \
+	    -certout c11.pem -trusted ca/ca.crt >c11.pem.log 2>&1
+	cert_ok allow_subject_change_vendor_ir c11.pem k2.pem "CN=op-2"
 	stop "$pid"
 	check sigterm_clean_2 '[ $rc -eq 0 ]'
 else

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The bash completion (dist/completion.bash) for pkish, cmpca and cmpdump, sourced
+# The bash completion (dist/completion.bash) for pkish, cmpca, cmpdump and cmpload, sourced
 # in bash and driven through its completion functions as bash would call them
 # (COMP_WORDS, COMP_CWORD): a unique prefix completes (`pkish --fl` -> --flash),
 # '-' offers exactly the options of the program's --help, and an option that takes
@@ -47,8 +47,11 @@ check pkish-file "$tmp/fl/dir1
 $tmp/fl/file1" pkish -f "$tmp/fl/"
 check cmpdump-message-file "$tmp/fl/file1" cmpdump --secret s "$tmp/fl/f"
 check pkish-c-takes-a-line "" pkish -c dis
+check cmpload-flow "ir+cr
+ir+kur" cmpload --flow ir+
+check cmpload-secret-file "$tmp/fl/file1" cmpload --secret-file "$tmp/fl/f"
 
-for p in pkish cmpca cmpdump; do
+for p in pkish cmpca cmpdump cmpload; do
 	want=$("$b/$p" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
 	got=$(complete_words $p - | grep -- '^--')
 	if [ -n "$want" ] && [ "$got" = "$want" ]; then

@@ -66,10 +66,11 @@ S=$tmp/stage
 if mk install DESTDIR="$S" PREFIX=/usr; then ok staged-install; else
 	fail staged-install "$(tail -20 "$tmp/make.log")"; exit 0; fi
 {
-	echo "usr/bin/cmpdump 755"; echo "usr/bin/pkish 755"; echo "usr/sbin/cmpca 755"
+	echo "usr/bin/cmpdump 755"; echo "usr/bin/cmpload 755"; echo "usr/bin/pkish 755"; echo "usr/sbin/cmpca 755"
 	for f in "$top"/schemas/*.xsd "$top"/schemas/*.xml; do
 		echo "usr/share/pkish/schemas/${f##*/} 644"; done
 	echo "usr/share/man/man1/pkish.1 644"; echo "usr/share/man/man1/cmpdump.1 644"
+	echo "usr/share/man/man1/cmpload.1 644"
 	echo "usr/share/man/man8/cmpca.8 644"
 	echo "usr/share/doc/pkish/README.md 644"
 	for f in "$top"/doc/*.md; do echo "usr/share/doc/pkish/${f##*/} 644"; done
@@ -80,6 +81,7 @@ if mk install DESTDIR="$S" PREFIX=/usr; then ok staged-install; else
 	echo "usr/share/bash-completion/completions/pkish 644"
 	echo "usr/share/bash-completion/completions/cmpca link"
 	echo "usr/share/bash-completion/completions/cmpdump link"
+	echo "usr/share/bash-completion/completions/cmpload link"
 } | sort >"$tmp/want"
 (cd "$S" && find . ! -type d | sed 's|^\./||' | sort | while read -r f; do
 	if [ -L "$f" ]; then echo "$f link"; else echo "$f $(stat -c %a "$f")"; fi
@@ -91,7 +93,7 @@ check staged-unit-paths \
 	'grep -qx "ExecStart=/usr/bin/pkish --daemon --flash /var/lib/pkish" "$S/usr/lib/systemd/system/pkish.service" &&
 	 grep -q "^ExecStart=/usr/sbin/cmpca " "$S/usr/lib/systemd/system/cmpca.service"'
 check staged-man-paths 'grep -q "^\.Pa /usr/share/pkish/schemas" "$S/usr/share/man/man1/pkish.1"'
-for p in man1/pkish.1 man1/cmpdump.1 man8/cmpca.8; do
+for p in man1/pkish.1 man1/cmpdump.1 man1/cmpload.1 man8/cmpca.8; do
 	n=${p#*/}; n=${n%.*}
 	if command -v man >/dev/null; then	# as a user reads it (man-db)
 		MANWIDTH=80 man -l "$S/usr/share/man/$p" >"$tmp/page" 2>"$tmp/page.err"
@@ -103,7 +105,7 @@ for p in man1/pkish.1 man1/cmpdump.1 man8/cmpca.8; do
 		'[ $? -eq 0 ] && grep -q "^NAME" "$tmp/page" && grep -q "^ *$n .* " "$tmp/page" &&
 		 grep -q "^SYNOPSIS" "$tmp/page" && [ ! -s "$tmp/page.err" ]'
 done
-for p in usr/bin/pkish usr/bin/cmpdump usr/sbin/cmpca; do
+for p in usr/bin/pkish usr/bin/cmpdump usr/bin/cmpload usr/sbin/cmpca; do
 	n=${p##*/}
 	check "staged-version-$n" '[ "$("$S/$p" --version)" = "$n (pkish) $V" ]'
 done

@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 m=$b/man
 mkdir -p "$tmp/nodb"
 
-pages="man1/pkish.1 man1/cmpdump.1 man8/cmpca.8"
+pages="man1/pkish.1 man1/cmpdump.1 man1/cmpload.1 man8/cmpca.8"
 for p in $pages; do
 	if [ -f "$m/$p" ]; then echo "ok man-built-$(basename "$p")"; else
 		echo "FAIL man-built-$(basename "$p"): $m/$p missing (make builds it)"; fi
@@ -23,7 +23,7 @@ if ! command -v mandoc >/dev/null; then
 else
 	echo "ok man-mandoc-present"
 	# mandoc looks up each .Xr in the working directory and the manual path:
-	# lint from a directory holding our three pages, so references between them
+	# lint from a directory holding our pages, so references between them
 	# are checked; references to other packages' pages (syslog(3), sqlite3(1)...)
 	# depend on what this machine has installed and are left out.
 	mkdir -p "$tmp/pages"
@@ -37,7 +37,7 @@ else
 			-e 'STYLE: referenced manual not found: Xr [a-z0-9_.-]* [0-9]' |
 			sed '/^$/d')
 		foreign=$(echo "$out" | grep 'referenced manual not found' |
-			grep -E 'Xr (pkish|cmpca|cmpdump) ')
+			grep -E 'Xr (pkish|cmpca|cmpdump|cmpload) ')
 		if [ -z "$rest" ] && [ -z "$foreign" ] && [ $rc -le 3 ]; then
 			echo "ok man-lint-$n"
 		else
@@ -75,8 +75,8 @@ for p in $pages; do
 	left=$(grep -n '@[a-zA-Z_]*@' "$m/$p")
 	if [ -z "$left" ]; then echo "ok man-substituted-$n"; else
 		echo "FAIL man-substituted-$n: $left"; fi
-	# our cross references: .Xr NAME SECTION for one of our three programs
-	bad=$(grep -E '^\.Xr (pkish|cmpca|cmpdump) ' "$m/$p" | while read -r _ xn xs _; do
+	# our cross references: .Xr NAME SECTION for one of our programs
+	bad=$(grep -E '^\.Xr (pkish|cmpca|cmpdump|cmpload) ' "$m/$p" | while read -r _ xn xs _; do
 		[ -f "$m/man$xs/$xn.$xs" ] || echo "$xn($xs)"; done)
 	if [ -z "$bad" ]; then echo "ok man-xrefs-$n"; else
 		echo "FAIL man-xrefs-$n: no page for $bad"; fi
@@ -87,7 +87,7 @@ help_opts() {
 	"$b/$1" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u
 }
 
-for prog in pkish cmpdump cmpca; do
+for prog in pkish cmpdump cmpload cmpca; do
 	case $prog in cmpca) p=$m/man8/cmpca.8 ;; *) p=$m/man1/$prog.1 ;; esac
 	[ -f "$p" ] || continue
 	help_opts $prog >"$tmp/help"

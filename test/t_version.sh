@@ -1,7 +1,7 @@
 #!/bin/sh
 # One version for every program, from the file VERSION: `NAME --version` prints
-# "NAME (pkish) X.Y.Z" on stdout for pkish, cmpca and cmpdump, `display version`
-# shows the same X.Y.Z, --help works on all three, and no C source spells the
+# "NAME (pkish) X.Y.Z" on stdout for pkish, cmpca, cmpdump and cmpload, `display version`
+# shows the same X.Y.Z, --help works on all of them, and no C source spells the
 # version itself.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -15,7 +15,7 @@ case $V in
 *) echo "FAIL version-file-x.y.z: VERSION holds '$V'" ;;
 esac
 
-for p in pkish cmpca cmpdump; do
+for p in pkish cmpca cmpdump cmpload; do
 	"$b/$p" --version >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc -eq 0 ] && [ "$(cat "$tmp/out")" = "$p (pkish) $V" ] && [ ! -s "$tmp/err" ]; then

@@ -51,6 +51,10 @@ usage(FILE *f)
 "  --ref REF               PBM reference (senderKID) (default " CA_DEFAULT_REF ")\n"
 "  --secret SECRET         PBM secret (default: random, kept in DIR/secret)\n"
 "  --secret-file F         PBM secret: the text of file F\n"
+"  --admin-ref REF --admin-secret-file F\n"
+"                          the administrator credential: the only MAC that an\n"
+"                          rr takes (default none: an rr must be signed by the\n"
+"                          certificate it revokes)\n"
 "  --ca-cert F --ca-key F  use this CA certificate and key instead of DIR's\n"
 "  --signer-cert F --signer-key F\n"
 "                          sign responses with this certificate (default: CA)\n"
@@ -71,13 +75,25 @@ usage(FILE *f)
 "  --poll N                answer 'waiting' N times before delivering (default 0)\n"
 "  --check-after S         checkAfter seconds in pollRep (default %d)\n"
 "  --implicit-confirm yes|no  grant implicitConfirm when asked (default yes)\n"
+"  --allow-subject-change yes|no\n"
+"                          yes: a signed request (cr, kur, p10cr, ir under\n"
+"                          --trust) may name another subject and SAN than its\n"
+"                          signer certificate's (default no: refused)\n"
 "  --key-types LIST        key types certified: rsa, rsa:BITS, ec:P-256,\n"
 "                          ec:P-384, ec:P-521, ed25519, ed448 (default all;\n"
 "                          rsa is rsa:2048, BITS the least size)\n"
 "  --threads N             HTTP worker threads (default %d)\n"
-"  --timeout S             idle timeout per connection, seconds (default %d)\n"
+"  --timeout S             idle timeout per connection, seconds (default %d);\n"
+"                          a request not received whole within 2 S is dropped\n"
+"  --max-per-address N     connections at once from one client address\n"
+"                          (default %d)\n"
+"  --confirm-wait DURATION a certificate not confirmed (certConf) within this\n"
+"                          time is revoked (default 300s)\n"
+"  --retention DURATION    finished transactions are deleted after this time\n"
+"                          (default 7d)\n"
 "  --help, --version\n",
-	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT);
+	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT,
+	    CA_DEFAULT_PER_ADDRESS);
 }
 
 enum { O_CONFIG = 256, O_CHECK, O_HELP, O_VERSION, O_KEY };
@@ -94,6 +110,8 @@ static const struct option longopts[] = {
 	{ "ref", required_argument, NULL, O_KEY },
 	{ "secret", required_argument, NULL, O_KEY },
 	{ "secret-file", required_argument, NULL, O_KEY },
+	{ "admin-ref", required_argument, NULL, O_KEY },
+	{ "admin-secret-file", required_argument, NULL, O_KEY },
 	{ "ca-cert", required_argument, NULL, O_KEY },
 	{ "ca-key", required_argument, NULL, O_KEY },
 	{ "signer-cert", required_argument, NULL, O_KEY },
@@ -109,8 +127,12 @@ static const struct option longopts[] = {
 	{ "check-after", required_argument, NULL, O_KEY },
 	{ "implicit-confirm", required_argument, NULL, O_KEY },
 	{ "key-types", required_argument, NULL, O_KEY },
+	{ "allow-subject-change", required_argument, NULL, O_KEY },
 	{ "threads", required_argument, NULL, O_KEY },
 	{ "timeout", required_argument, NULL, O_KEY },
+	{ "max-per-address", required_argument, NULL, O_KEY },
+	{ "confirm-wait", required_argument, NULL, O_KEY },
+	{ "retention", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -356,12 +378,14 @@ main(int argc, char **argv)
 		printf("cmpca: reference \"%s\", secret %s %s\n", ca_get0_ref(ca),
 		    def->secret_file != NULL ? "kept in" : "set in",
 		    def->secret_file != NULL ? def->secret_file : cfg.file);
+	/* issue 11: the secret itself is never printed (a log or a terminal
+	 * is no place for it), only where it is */
 	else if (ca_secret_path(ca) != NULL)
-		printf("cmpca: reference \"%s\", secret \"%s\" (kept in %s)\n",
-		    ca_get0_ref(ca), ca_get0_secret(ca), ca_secret_path(ca));
+		printf("cmpca: reference \"%s\", secret kept in %s\n",
+		    ca_get0_ref(ca), ca_secret_path(ca));
 	else
-		printf("cmpca: reference \"%s\", secret \"%s\" (given with --secret)\n",
-		    ca_get0_ref(ca), ca_get0_secret(ca));
+		printf("cmpca: reference \"%s\", secret given with --secret\n",
+		    ca_get0_ref(ca));
 	if (cfg.nprofiles > 1 || cfg.file != NULL)
 		print_profiles(&cfg);
 	/* the protocol (ca_server.c) answers every request */
@@ -375,6 +399,7 @@ main(int argc, char **argv)
 	ho.tls_key = cfg.tls_key;
 	ho.threads = cfg.threads;
 	ho.timeout = cfg.timeout;
+	ho.max_per_address = cfg.max_per_address;
 	ho.max_request = cfg.max_request;
 	ho.route = ca_server_route;
 	ho.handler = ca_server_handle;

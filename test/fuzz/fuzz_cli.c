@@ -3,6 +3,7 @@
  * end it) run through execution, '?' help and Tab completion in every view the
  * line can reach. Build with `make fuzz`; run build/fuzz/fuzz_cli.
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +16,34 @@ static const cli_feature_fn features[] = {
 	cli_sys_init, cli_pki_init, cli_cmp_init, NULL,
 };
 static struct cli *c;
-static char dir[] = "/tmp/pkish-fuzz.XXXXXX";
+static char dir[] = "/dev/shm/pkish-fuzz.XXXXXX";	/* in memory: fsync is free */
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	(void)remove(p);
+	return 0;
+}
+
+/* at exit (libFuzzer and the replay program end with exit()): the flash goes */
+static void
+rm_dir(void)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 static void
 setup(void)
 {
 	struct cli_options o = { 0 };
 	struct pk_err e;
-	if (mkdtemp(dir) == NULL)
-		abort();
+	if (mkdtemp(dir) == NULL) {	/* no tmpfs: on the disk */
+		strcpy(dir, "/tmp/pkish-fuzz.XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+	atexit(rm_dir);
 	o.flash = dir;
 	o.schemas = getenv("PKISH_SCHEMA_DIR") ? getenv("PKISH_SCHEMA_DIR") : PKISH_SCHEMA_DIR;
 	o.no_startup = 1;

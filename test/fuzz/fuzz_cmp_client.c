@@ -124,7 +124,8 @@ fz_init(void)
 	fz.sig.auth_key = fz.dev_key;
 }
 
-/* Frees what fz_init made (the check program's teardown). */
+/* Frees what fz_init made (the check program's teardown; the fuzz target's
+ * exit). */
 static void
 fz_free(void)
 {
@@ -230,6 +231,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int once;
+
+	/* freed at exit (libFuzzer and test/fuzz/replay.c end with exit()) */
+	if (!once && atexit(fz_free) == 0)
+		once = 1;
 	if (cmp_client_fuzz_one(data, size) != 0)
 		abort();
 	return 0;
