@@ -1490,6 +1490,7 @@ START_TEST(cmpca_genm_ca_certs)
 	ck_assert_msg(strstr(e.msg, "the CA answered with an error message") !=
 	    NULL, "%s", e.msg);
 	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	cmp_client_result_clear(&r);
 	/* and cmp_client_run does not run a genm */
 	ck_assert_int_eq(cmp_client_run(CMP_BODY_GENM, &c, &r, &e), -1);
 	cmp_client_result_clear(&r);
