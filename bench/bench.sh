@@ -12,11 +12,14 @@
 # 1M configuration lines to /dev/null and their linearity; start and RSS with
 # 10,000 entities and 1,000 CMP sessions saved; the idle daemon's RSS; cmpca's
 # CPU per IR transaction against its crypto floor and its thread scaling, in
-# process (bench_ca); then the in-process micro-benchmarks (bench_core).
+# process (bench_ca); cmpca with 1, 2 and 4 threads under load (cmpload) beside
+# the openssl mock; then the in-process micro-benchmarks (bench_core).
 #
 # Environment: BUILD (default build), RUNS (whole-process runs per figure,
 # default 10), BENCH_QUICK=1 (a quick look: replay up to 100k lines, no
-# micro-benchmarks), BENCH_CA_N (bench_ca's transactions per figure, 300).
+# micro-benchmarks), BENCH_CA_N (bench_ca's transactions per figure, 300),
+# LOAD_CLIENTS and LOAD_SECS (cmpload's concurrency and duration per server,
+# 8 and 5).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -292,9 +295,47 @@ done
 row "idle daemon RSS (--daemon, empty configuration), MiB" "$(stats daemon.t 1 0.0009765625)" \
 	"goal" "8" "$(ratio "$(median daemon.t 1 0.0009765625)" 8)"
 
-# ---- rows that come with the load generator (issue 14 points 1, 2, 5)
-row "cmpca throughput with 1/2/4 threads, latency p50/p99 under load" "(cmpload)" \
-	"openssl mock at the same concurrency" "(cmpload)" "-"
+# ---- under load (cmpload): cmpca with 1, 2 and 4 worker threads beside the
+# openssl mock, at the same concurrency, with the same device key (the mock
+# answers with its one certificate for that key; cmpca issues one each time)
+LOAD_CLIENTS=${LOAD_CLIENTS:-8}
+LOAD_SECS=${LOAD_SECS:-5}
+note "load: $LOAD_CLIENTS clients, $LOAD_SECS s per server"
+jnum() { grep -o "\"$1\": [0-9.-]*" "$2" | head -n 1 | sed 's/.*: //'; }
+export BENCH_MOCK_SECRET=mock-secret
+"$b/cmpload" --url "http://127.0.0.1:$mport/pkix/" --ref 1234 \
+	--secret-env BENCH_MOCK_SECRET --key dev.key --trusted mca.pem \
+	--clients "$LOAD_CLIENTS" --count 0 --duration "$LOAD_SECS" \
+	--server-pid "$mock_pid" --json >load_mock.json 2>&1 || note "cmpload (mock) failed"
+for th in 1 2 4; do
+	if cmpca_start "ca_t$th" "ca_t$th.log" 127.0.0.1:0 --threads "$th"; then
+		BENCH_CA_SECRET=$(head -n 1 "ca_t$th/secret") \
+		"$b/cmpload" --url "$url" --ref "$(sed -n 's/^cmpca: reference "\([^"]*\)".*/\1/p' \
+			"ca_t$th.log" | head -n 1)" --secret-env BENCH_CA_SECRET \
+			--key dev.key --trusted "ca_t$th/ca.crt" --clients "$LOAD_CLIENTS" \
+			--count 0 --duration "$LOAD_SECS" --server-pid "$cmpca_pid" \
+			--json >"load_$th.json" 2>&1 || note "cmpload (cmpca, $th threads) failed"
+		kill "$cmpca_pid" 2>/dev/null
+		wait "$cmpca_pid" 2>/dev/null
+	else
+		note "cmpca --threads $th did not start"
+	fi
+done
+for th in 1 2 4; do
+	row "cmpca, $th thread(s), $LOAD_CLIENTS clients: transactions/s (failed)" \
+		"$(jnum tps "load_$th.json") ($(jnum failed "load_$th.json"))" \
+		"openssl mock, $LOAD_CLIENTS clients" \
+		"$(jnum tps load_mock.json) ($(jnum failed load_mock.json))" \
+		"$(ratio "$(jnum tps "load_$th.json")" "$(jnum tps load_mock.json)")"
+	row "  latency p50 / p99 ms" "$(jnum p50_ms "load_$th.json") / $(jnum p99_ms "load_$th.json")" \
+		"openssl mock" "$(jnum p50_ms load_mock.json) / $(jnum p99_ms load_mock.json)" ""
+	row "  server CPU ms per transaction" "$(jnum server_cpu_ms_per_txn "load_$th.json")" \
+		"openssl mock (issues nothing)" "$(jnum server_cpu_ms_per_txn load_mock.json)" \
+		"$(ratio "$(jnum server_cpu_ms_per_txn "load_$th.json")" \
+		"$(jnum server_cpu_ms_per_txn load_mock.json)")"
+done
+row "  load generator CPU ms per transaction (same machine)" \
+	"$(jnum client_cpu_ms_per_txn load_1.json)" "" "" ""
 
 # ---- cmpca's protocol core in process (bench_ca): CPU per IR transaction (ir
 # + certConf, MAC) against the cryptography it cannot avoid, measured in the

@@ -1285,13 +1285,14 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	struct pk_err e;
 	X509 *cert = NULL;
 	long st, orig_id = 0;
-	int rc = -1, n;
+	int rc = -1, n, locked;
 
 	if (txn_known(s, c) != 0 ||
 	    authenticate(s, c, AUTH_MAC | AUTH_CA | AUTH_TRUST) != 0)
 		return -1;
 	if (txn_lookup(s, c, &t) != 0)
 		return -1;
+	locked = 1;
 	switch (t.state) {
 	case CA_TXN_ISSUED:
 		break;
@@ -1362,6 +1363,12 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 		refuse(c, CMP_FAIL_SYSTEM_FAILURE, "%s", e.msg);
 		goto out;
 	}
+	/* the batch holds the database until its commit: a certConf for the
+	 * same transaction reads the new state after it, so the server's
+	 * lock can go now, before the commit's fsync (every request takes
+	 * that lock briefly: none waits for this disk write) */
+	pthread_mutex_unlock(&s->mu);
+	locked = 0;
 	if (st == CMP_STATUS_REJECTION) {
 		/* the client refused the certificate: it must never be used */
 		(void)ca_db_revoke(ca_get0_db(s->ca), t.cert_serial, 0, &e);
@@ -1377,7 +1384,8 @@ do_certconf(struct ca_server *s, struct rq *c, CMP_PKIMESSAGE **rsp)
 	}
 	rc = 0;
 out:
-	pthread_mutex_unlock(&s->mu);
+	if (locked)
+		pthread_mutex_unlock(&s->mu);
 	ca_txn_clear(&t);
 	CMP_PKIMESSAGE_free(orig);
 	X509_free(cert);

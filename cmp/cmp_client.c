@@ -854,10 +854,11 @@ confirm(struct cmp_txn *t, X509 *cert, long req_id, int reject, int failbit,
 	    CMP_STATUS_ACCEPTED, reject ? CMP_FAIL(failbit) : 0, reject ? why :
 	    NULL, &req, e) != 0)
 		goto out;
+	/* no progress line of its own: the pkiConf is the exchange's last
+	 * step (transfer reports it), and after a rejecting certConf the
+	 * failure is the request's error */
 	if (transfer(t, req, CMP_BODY_PKICONF, -1, &rsp, e) != 0)
 		goto out;
-	if (!reject)
-		progress(t, "The CA confirmed (pkiConf)");
 	rc = 0;
 out:
 	CMP_PKIMESSAGE_free(req);
@@ -1014,9 +1015,8 @@ cmp_client_run(int type, const struct cmp_client_cfg *cfg,
 			    "rejection could be sent)", why);
 			goto out;
 		}
-		/* RFC 4210 5.2.8, RFC 9483 3.1: say so with a rejecting certConf */
-		progress(&t, "The certificate is unacceptable (%s); rejecting it",
-		    why);
+		/* RFC 4210 5.2.8, RFC 9483 3.1: say so with a rejecting certConf
+		 * (the error below reports it, once) */
 		if (confirm(&t, cert, req_id, 1, failbit, why, &ce) != 0)
 			pk_err_set(e, "the issued certificate is unacceptable: %s; "
 			    "sending the certConf rejection failed: %s", why, ce.msg);

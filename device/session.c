@@ -691,18 +691,6 @@ call_should_stop(void *arg)
 	    (k->cancelled != NULL && k->cancelled(k->arg));
 }
 
-/* The steps of the exchange are progress; two of the client's lines are not:
- * "The CA confirmed (pkiConf)" repeats the "Received pkiconf" step and, after a
- * certConf that rejected the certificate, would read as a success; "The
- * certificate is unacceptable (...); rejecting it" is the failure itself, which
- * the request's error reports once. */
-static int
-is_step(const char *text)
-{
-	return strncmp(text, "The CA confirmed", 16) != 0 &&
-	    strncmp(text, "The certificate is unacceptable", 31) != 0;
-}
-
 static void
 call_progress(void *arg, const char *text)
 {
@@ -710,8 +698,7 @@ call_progress(void *arg, const char *text)
 	struct device_event ev = { .kind = DEVICE_EV_PROGRESS, .session = k->s->name,
 		.text = text };
 
-	if (is_step(text))
-		device_emit(k->d, &ev);
+	device_emit(k->d, &ev);
 }
 
 int

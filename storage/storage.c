@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <openssl/rand.h>
 
 #define SEAL_KEY_FILE "seal.key"
+#define TMP_INFIX ".tmp-"	/* PATH.tmp-PID-XXXXXX: an atomic write's temp file */
 #define SEAL_KEY_LEN 32
 #define SEAL_IV_LEN 12
 #define SEAL_TAG_LEN 16
@@ -100,6 +102,43 @@ out:
 	return rc;
 }
 
+/*
+ * Removes from DIR the temporary files of atomic writes whose writer is gone
+ * (killed between mkstemp and rename: the file it was replacing is intact).
+ * A temp file of a live process (another pkish on the same flash, writing
+ * now) is left alone; so is any other file. Returns the number removed.
+ */
+int
+storage_sweep_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, TMP_INFIX), *q;
+		char *end;
+		long pid;
+
+		if (t == NULL)
+			continue;
+		q = t + strlen(TMP_INFIX);
+		errno = 0;
+		pid = strtol(q, &end, 10);
+		if (end == q || *end != '-' || strlen(end + 1) != 6 || errno != 0 ||
+		    pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive (or not ours to ask): leave it */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int
 storage_open(struct storage **out, const char *root, struct pk_err *e)
 {
@@ -119,6 +158,10 @@ storage_open(struct storage **out, const char *root, struct pk_err *e)
 		return -1;
 	}
 	free(pki);
+	/* what a kill during a write left behind */
+	storage_sweep_temps(st->root);
+	storage_sweep_temps(st->pub);
+	storage_sweep_temps(st->store);
 	*out = st;
 	return 0;
 }
@@ -216,11 +259,13 @@ storage_write_atomic(const char *path, const void *data, size_t len, mode_t mode
     struct pk_err *e)
 {
 	size_t n = strlen(path);
-	char *tmp = xmalloc(n + 16);
+	char *tmp = xmalloc(n + 40);
 	const unsigned char *p = data;
 	int fd;
 
-	snprintf(tmp, n + 16, "%s.tmpXXXXXX", path);
+	/* the writer's pid in the name: a start can tell a dead writer's
+	 * leftover from a live one's write in progress (storage_sweep_temps) */
+	snprintf(tmp, n + 40, "%s" TMP_INFIX "%ld-XXXXXX", path, (long)getpid());
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		pk_err_set(e, "cannot write %s: %s", path, strerror(errno));

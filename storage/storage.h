@@ -30,9 +30,14 @@
 struct storage;
 
 /* Opens (creating as needed) the flash root ROOT with pki/public (0755) and
- * pki/.store (0700, mode enforced). Creates the sealing key on first use. */
+ * pki/.store (0700, mode enforced). Creates the sealing key on first use.
+ * Removes the temporary files that killed writers left in the three places
+ * (storage_sweep_temps). */
 int storage_open(struct storage **out, const char *root, struct pk_err *e);
 void storage_close(struct storage *st);
+/* Removes DIR's temporary files of atomic writes whose writer process is gone
+ * (a live writer's are left alone); returns how many. */
+int storage_sweep_temps(const char *dir);
 
 const char *storage_root(const struct storage *st);
 /* Absolute-or-relative paths of the three places; borrowed strings. */
@@ -47,7 +52,8 @@ int storage_name_ok(const char *name, struct pk_err *e);
 /* A new string "DIR/NAME" (free it). NAME must already be validated. */
 char *storage_path(const char *dir, const char *name);
 
-/* Atomically replaces PATH with DATA (temp file + fsync + rename + dir fsync). */
+/* Atomically replaces PATH with DATA (temp file PATH.tmp-PID-XXXXXX + fsync +
+ * rename + dir fsync). */
 int storage_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode, struct pk_err *e);
 /* Reads a whole regular file of at most MAX bytes into a new buffer (NUL-terminated

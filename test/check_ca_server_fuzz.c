@@ -6,7 +6,6 @@
  * under `make check SANITIZE=1` this is the sanitizer sweep of the CA.
  */
 #include <check.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,63 +17,18 @@
 #define MUTANTS		600
 #define CHUNKS		10	/* loop tests, MUTANTS / CHUNKS each */
 
-struct seed {
-	unsigned char *d;
-	size_t n;
-};
-
-static struct seed seeds[256];
-static int nseeds;
-
-static void
-add_dir(const char *d)
-{
-	DIR *dp = opendir(d);
-	struct dirent *de;
-	char p[1024];
-
-	ck_assert_msg(dp != NULL, "cannot open %s", d);
-	while ((de = readdir(dp)) != NULL) {
-		size_t l = strlen(de->d_name);
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
-		if (de->d_type == DT_DIR) {
-			add_dir(p);
-			continue;
-		}
-		if (!(l > 4 && (strcmp(de->d_name + l - 4, ".der") == 0 ||
-		    strcmp(de->d_name + l - 4, ".PKI") == 0 ||
-		    strcmp(de->d_name + l - 4, ".bin") == 0)))
-			continue;
-		if (nseeds < (int)(sizeof(seeds) / sizeof(seeds[0]))) {
-			seeds[nseeds].d = (unsigned char *)tu_read(p,
-			    &seeds[nseeds].n);
-			ck_assert_ptr_nonnull(seeds[nseeds].d);
-			nseeds++;
-		}
-	}
-	closedir(dp);
-}
+static struct tu_seeds seeds;
 
 static void
 setup(void)
 {
-	char *d;
-
-	ck_assert_int_ge(asprintf(&d, "%s/test/vectors", tu_top()), 0);
-	add_dir(d);
-	free(d);
-	ck_assert_int_ge(nseeds, 60);
+	tu_seeds_load(&seeds, 60);
 }
 
 static void
 teardown(void)
 {
-	for (int i = 0; i < nseeds; i++)
-		free(seeds[i].d);
-	nseeds = 0;
+	tu_seeds_free(&seeds);
 	fzc_free();
 }
 
@@ -84,10 +38,10 @@ START_TEST(all_vectors)
 {
 	int i;
 
-	for (i = 0; i < nseeds; i++)
-		ck_assert_msg(ca_server_fuzz_one(seeds[i].d, seeds[i].n) == 0,
+	for (i = 0; i < seeds.n; i++)
+		ck_assert_msg(ca_server_fuzz_one(seeds.v[i].d, seeds.v[i].n) == 0,
 		    "vector %d: a property of an answer failed", i);
-	ck_assert_uint_ge(fzc.answered, (unsigned long)nseeds);
+	ck_assert_uint_ge(fzc.answered, (unsigned long)seeds.n);
 	ck_assert_uint_ge(fzc.issued, 3);
 }
 END_TEST
@@ -100,7 +54,7 @@ START_TEST(mutants)
 	int i, per = MUTANTS / CHUNKS;
 
 	for (i = 0; i < per; i++) {
-		const struct seed *s = &seeds[tu_rnd(&r, (uint32_t)nseeds)];
+		const struct tu_seed *s = &seeds.v[tu_rnd(&r, (uint32_t)seeds.n)];
 		size_t n = tu_mutate(&r, s->d, s->n, buf, sizeof(buf));
 
 		ck_assert_msg(ca_server_fuzz_one(buf, n) == 0, "mutant %d of "

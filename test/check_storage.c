@@ -1,8 +1,10 @@
 /* Check suite for storage/: names, atomic writes, listing, store modes, sealing. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../storage/storage.h"
@@ -89,6 +91,46 @@ START_TEST(atomic_write_replaces)
 }
 END_TEST
 
+/* A kill between mkstemp and rename leaves PATH.tmp-PID-XXXXXX: the next
+ * start removes it when PID is gone, and leaves a live writer's alone. */
+START_TEST(start_sweeps_dead_writers_temps)
+{
+	struct pk_err e;
+	struct storage *st2;
+	char *p = storage_path(storage_public_dir(st), "f.txt");
+	char dead[512], live[512], other[512];
+	unsigned char *d;
+	size_t n;
+	pid_t child;
+	FILE *f;
+
+	ck_assert_int_eq(storage_write_atomic(p, "kept", 4, 0644, &e), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	snprintf(dead, sizeof(dead), "%s.tmp-%ld-AbC123", p, (long)child);
+	snprintf(live, sizeof(live), "%s.tmp-%ld-XyZ789", p, (long)getppid());
+	snprintf(other, sizeof(other), "%s/notes.tmp-draft", storage_public_dir(st));
+	ck_assert_ptr_nonnull(f = fopen(dead, "w"));
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(live, "w"));
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(other, "w"));
+	fclose(f);
+	ck_assert_int_eq(storage_open(&st2, dir, &e), 0);
+	ck_assert_int_eq(access(dead, F_OK), -1);
+	ck_assert_int_eq(access(live, F_OK), 0);
+	ck_assert_int_eq(access(other, F_OK), 0);
+	ck_assert_int_eq(storage_read(p, 100, &d, &n, &e), 0);
+	ck_assert_str_eq((char *)d, "kept");
+	free(d);
+	storage_close(st2);
+	free(p);
+}
+END_TEST
+
 START_TEST(write_into_missing_dir_fails_cleanly)
 {
 	struct pk_err e;
@@ -167,6 +209,7 @@ main(void)
 	tcase_add_test(tc, layout_and_modes);
 	tcase_add_test(tc, atomic_write_replaces);
 	tcase_add_test(tc, write_into_missing_dir_fails_cleanly);
+	tcase_add_test(tc, start_sweeps_dead_writers_temps);
 	tcase_add_test(tc, seal_roundtrip_and_tamper);
 	tcase_add_test(tc, seal_key_persists);
 	tcase_add_test(tc, corrupt_seal_key_refused);

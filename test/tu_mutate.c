@@ -5,6 +5,63 @@
 
 #include "tu_mutate.h"
 
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "testutil.h"
+
+static void
+add_dir(struct tu_seeds *s, const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *de;
+	char p[1024];
+
+	ck_assert_msg(dp != NULL, "cannot open %s", d);
+	while ((de = readdir(dp)) != NULL) {
+		size_t l = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", d, de->d_name);
+		if (de->d_type == DT_DIR) {
+			add_dir(s, p);
+			continue;
+		}
+		if (!(l > 4 && (strcmp(de->d_name + l - 4, ".der") == 0 ||
+		    strcmp(de->d_name + l - 4, ".PKI") == 0 ||
+		    strcmp(de->d_name + l - 4, ".bin") == 0)))
+			continue;
+		if (s->n < TU_MAX_SEEDS) {
+			s->v[s->n].d = (unsigned char *)tu_read(p, &s->v[s->n].n);
+			ck_assert_ptr_nonnull(s->v[s->n].d);
+			s->n++;
+		}
+	}
+	closedir(dp);
+}
+
+void
+tu_seeds_load(struct tu_seeds *s, int min)
+{
+	char *d;
+
+	ck_assert_int_ge(asprintf(&d, "%s/test/vectors", tu_top()), 0);
+	add_dir(s, d);
+	free(d);
+	ck_assert_int_ge(s->n, min);
+}
+
+void
+tu_seeds_free(struct tu_seeds *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->v[i].d);
+	s->n = 0;
+}
+
 uint32_t
 tu_rnd(struct tu_rng *r, uint32_t n)
 {

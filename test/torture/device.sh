@@ -24,7 +24,8 @@
 #     its files 0600, no journal left, and (autoupdate) each session's
 #     certificate holds its key pair's public key and the imported copy equals
 #     the file;
-#   - temporary files of interrupted writes are counted and removed (reported).
+#   - temporary files of interrupted writes are counted (reported): the start
+#     removes a dead writer's, so any left after it is a fault of the sweep.
 # Prints one table row (lib.sh row) and loss details into $losslog.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
