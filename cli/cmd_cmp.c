@@ -1,7 +1,8 @@
 /*
  * Console handlers of the CMP commands (schemas/cmp.xml): the session view's
  * binding (struct device_session_cfg; each change is handed to the device), the
- * checks of its commands, the IR/CR/KUR actions, polling stop, the session display
+ * checks of its commands, the IR/CR/KUR actions, the CA certificates request
+ * (genm caCerts), polling stop, the session display
  * and the statistics, and the rendering of the device's events (automatic update,
  * daemon). The CMP-session domain is in device/; this file turns arguments into
  * device calls and prints what they return.
@@ -38,6 +39,7 @@ static const struct cli_binding session_fields[] = {
 	{ "integrity", "hmac-sha1", CLI_BIND_KW, F(hmac_sha1) },
 	{ "integrity", "pbmac1-sha256", CLI_BIND_KW, F(pbmac1) },
 	{ "implicit-confirm", NULL, CLI_BIND_SET, F(implicit_confirm) },
+	{ "template-query", NULL, CLI_BIND_SET, F(template_query) },
 	{ "timeout", "seconds", CLI_BIND_INT, F(timeout) },
 	{ "auto-update", NULL, CLI_BIND_SET, F(auto_update) },
 	{ "expire-time", "percent", CLI_BIND_INT, F(expire_pct) },
@@ -251,6 +253,80 @@ h_cmp_kur(struct cli *c, const struct cli_args *a)
 	return run_action(c, cli_arg(a, "session"), DEVICE_KUR);
 }
 
+/* pki cmp ca-certificates session S: genm caCerts (RFC 9483 4.3.1). The
+ * certificates are saved, not imported: each is shown (subject, issuer,
+ * validity, SHA-256 fingerprint) so the operator can check it before `pki
+ * import-certificate ca`. A failure is one Error line with its cause. */
+static int
+h_cmp_ca_certs(struct cli *c, const struct cli_args *a)
+{
+	const char *name = cli_arg(a, "session");
+	const struct device_session *s = device_session_find(c->dev, name);
+	struct device_ca_certs r;
+	struct pk_err e;
+	struct sigaction sa, old;
+	int rc, *existed = NULL;
+
+	if (s != NULL)
+		name = device_session_cfg(s)->name;
+	/* which files are there before (said after the overwrite) */
+	existed = xcalloc(DEVICE_CA_CERTS_MAX, sizeof(*existed));
+	for (int i = 0; i < DEVICE_CA_CERTS_MAX; i++) {
+		char f[300];
+
+		snprintf(f, sizeof(f), "%s_ca%d.cer", name, i);
+		existed[i] = pki_public_exists(c->pki, f);
+	}
+	interrupted = 0;
+	if (c->interactive) {
+		/* Ctrl+C stops the exchange, as for run_action */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigint;
+		sigaction(SIGINT, &sa, &old);
+	}
+	rc = device_ca_certs(c->dev, name, was_interrupted, NULL, &r, &e);
+	if (c->interactive)
+		sigaction(SIGINT, &old, NULL);
+	if (c->interactive && interrupted)
+		cli_write(c, "\n");
+	if (rc != 0) {
+		int sent = r.sent;
+
+		free(existed);
+		device_ca_certs_clear(&r);
+		if (!sent)
+			return cli_error(c, "%s", e.msg);
+		return cli_error(c, "The CA certificates request of the CMP session %s "
+		    "failed: %s", name, e.msg);
+	}
+	if (r.n == 0)
+		cli_out(c, "Info: The CA has no CA certificates to send (its caCerts "
+		    "is empty).\n");
+	else
+		cli_out(c, "Info: The CA sent %zu CA certificate%s; %s not imported "
+		    "(check the fingerprint before pki import-certificate ca).\n",
+		    r.n, r.n == 1 ? "" : "s", r.n == 1 ? "it is" : "they are");
+	for (size_t i = 0; i < r.n; i++) {
+		const struct pki_cert_info *in = &r.certs[i].info;
+
+		if (existed[i])
+			cli_out(c, "Info: The existing file flash:/pki/public/%s was "
+			    "overwritten.\n", r.certs[i].file);
+		cli_out(c, "Info: CA certificate saved as flash:/pki/public/%s.\n",
+		    r.certs[i].file);
+		cli_out(c, "  Subject            : %s\n", in->subject);
+		cli_out(c, "  Issuer             : %s%s\n", in->issuer,
+		    in->self_signed ? " (self-signed)" : "");
+		cli_out(c, "  Serial Number      : %s\n", in->serial);
+		cli_out(c, "  Valid from %s to %s\n", in->not_before,
+		    in->not_after);
+		cli_out(c, "  SHA256 fingerprint : %s\n", in->fingerprint);
+	}
+	free(existed);
+	device_ca_certs_clear(&r);
+	return 0;
+}
+
 static int
 h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 {
@@ -461,6 +537,7 @@ cli_cmp_init(struct cli *c)
 	cli_install_handler(c, "cmp_cr", h_cmp_cr);
 	cli_install_handler(c, "cmp_kur", h_cmp_kur);
 	cli_install_handler(c, "cmp_poll_stop", h_cmp_poll_stop);
+	cli_install_handler(c, "cmp_ca_certs", h_cmp_ca_certs);
 	cli_install_handler(c, "cmp_display_session", h_cmp_display_session);
 	cli_install_handler(c, "cmp_display_stats", h_cmp_display_stats);
 	cli_install_handler(c, "cmp_reset_stats", h_cmp_reset_stats);

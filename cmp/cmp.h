@@ -573,7 +573,8 @@ struct cmp_client_result {
 void cmp_client_result_clear(struct cmp_client_result *r);
 
 /* Runs one transaction of request body TYPE (CMP_BODY_IR, CMP_BODY_CR or
- * CMP_BODY_KUR; any other body type is refused before anything is sent) per
+ * CMP_BODY_KUR; any other body type, genm too (cmp_client_genm), is refused
+ * before anything is sent) per
  * RFC 4210: random transactionID, fresh senderNonce per message, recipNonce
  * chaining, protection checks (MAC with the
  * secret; signature against verify_cert, or a chain from extraCerts to trusted),
@@ -587,6 +588,20 @@ void cmp_client_result_clear(struct cmp_client_result *r);
  * as known. */
 int cmp_client_run(int type, const struct cmp_client_cfg *cfg,
     struct cmp_client_result *result, struct pk_err *e);
+
+/* One support-message exchange (RFC 4210 5.3.19, RFC 9483 4.3): a genm
+ * holding ASK (borrowed; e.g. an id-it-caCerts ITAV without a value), pvno 2
+ * (RFC 9480 2.20: nothing in it needs cmp2021), protected as CFG says (MAC
+ * with use_mac, else signature; key, subject and san are not used), and the
+ * genp checked like any response of cmp_client_run() (protection and whom it
+ * comes from, transactionID, recipNonce, body type; an error message is
+ * reported with its status and never trusted when unauthenticated). 0 with
+ * *out the genp's ITAV of type WANT (dotted OID; new, CMP_ITAV_free), or
+ * NULL when the genp holds none (the CA left it out); -1 with *e, and RESULT
+ * (status, failinfo, unauthenticated of an error answer) as far as known. */
+int cmp_client_genm(const struct cmp_client_cfg *cfg, const CMP_ITAV *ask,
+    const char *want, CMP_ITAV **out, struct cmp_client_result *result,
+    struct pk_err *e);
 
 /* ==== end of 2. Client =============================================== */
 

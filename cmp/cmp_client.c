@@ -79,12 +79,12 @@ remaining(const struct cmp_txn *t)
 	return left < 1 ? 1 : (int)(left + 0.999);
 }
 
-/* RFC 4210 5.3.4: ir -> ip, cr -> cp, kur -> kup */
+/* RFC 4210 5.3.4: ir -> ip, cr -> cp, kur -> kup; 5.3.19: genm -> genp */
 static int
 rep_body(int type)
 {
 	return type == CMP_BODY_IR ? CMP_BODY_IP : type == CMP_BODY_CR ?
-	    CMP_BODY_CP : CMP_BODY_KUP;
+	    CMP_BODY_CP : type == CMP_BODY_GENM ? CMP_BODY_GENP : CMP_BODY_KUP;
 }
 
 /* Header of the next message: our names, the transactionID, a fresh senderNonce
@@ -793,20 +793,23 @@ out:
 static int
 check_cfg(int type, const struct cmp_client_cfg *c, struct pk_err *e)
 {
-	if (type != CMP_BODY_IR && type != CMP_BODY_CR && type != CMP_BODY_KUR)
-		return pk_err_set(e, "a client transaction is an ir, cr or kur, "
-		    "not %s (body type %d)", cmp_body_name(type), type);
+	if (type != CMP_BODY_IR && type != CMP_BODY_CR && type != CMP_BODY_KUR &&
+	    type != CMP_BODY_GENM)
+		return pk_err_set(e, "a client transaction is an ir, cr, kur or "
+		    "genm, not %s (body type %d)", cmp_body_name(type), type);
 	if (c->url == NULL || *c->url == '\0')
 		return pk_err_set(e, "no CMP server URL configured");
-	if (c->key == NULL)
+	/* a genm certifies nothing: no key, no subject (RFC 9483 4.3) */
+	if (type != CMP_BODY_GENM && c->key == NULL)
 		return pk_err_set(e, "no key pair to certify");
-	if (c->subject == NULL && c->san == NULL)
+	if (type != CMP_BODY_GENM && c->subject == NULL && c->san == NULL)
 		return pk_err_set(e, "the request has neither a subject nor a "
 		    "subjectAltName");
 	if (c->use_mac) {
 		/* RFC 4210 5.3.3/5.3.5 (and RFC 9483 4.1.2, 4.1.3): cr and kur
-		 * are protected by the current certificate's key */
-		if (type != CMP_BODY_IR)
+		 * are protected by the current certificate's key; a genm may
+		 * use either (RFC 9483 4.3) */
+		if (type == CMP_BODY_CR || type == CMP_BODY_KUR)
 			return pk_err_set(e, "a %s must be signature-protected: MAC "
 			    "protection is for the initial request only",
 			    cmp_body_name(type));
@@ -933,6 +936,13 @@ cmp_client_run(int type, const struct cmp_client_cfg *cfg,
 	struct pk_err ce;
 
 	pk_err_clear(e);
+	if (type != CMP_BODY_IR && type != CMP_BODY_CR && type != CMP_BODY_KUR) {
+		/* a genm is cmp_client_genm()'s (no certificate, no certConf) */
+		memset(result, 0, sizeof(*result));
+		result->status = -1;
+		return pk_err_set(e, "a client transaction is an ir, cr or kur, "
+		    "not %s (body type %d)", cmp_body_name(type), type);
+	}
 	if (cmp_txn_init(&t, type, cfg, result, e) != 0)
 		goto out;
 	ctimeout = t.timeout < CMP_CLIENT_CONNECT_TIMEOUT ? t.timeout :
@@ -1033,6 +1043,74 @@ out:
 		X509_free(result->cert);
 		result->cert = NULL;
 	}
+	CMP_PKIMESSAGE_free(req);
+	CMP_PKIMESSAGE_free(rsp);
+	cmp_txn_clear(&t);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+cmp_client_genm(const struct cmp_client_cfg *cfg, const CMP_ITAV *ask,
+    const char *want, CMP_ITAV **out, struct cmp_client_result *result,
+    struct pk_err *e)
+{
+	struct cmp_txn t;
+	STACK_OF(CMP_ITAV) *itavs = NULL, *got;
+	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
+	struct cmp_hdr h;
+	int i, ctimeout, rc = -1;
+
+	*out = NULL;
+	pk_err_clear(e);
+	if (cmp_txn_init(&t, CMP_BODY_GENM, cfg, result, e) != 0)
+		goto out;
+	ctimeout = t.timeout < CMP_CLIENT_CONNECT_TIMEOUT ? t.timeout :
+	    CMP_CLIENT_CONNECT_TIMEOUT;
+	if (cmp_http_new(&t.http, cfg->url, cfg->trusted, ctimeout, e) != 0)
+		goto out;
+	cmp_http_set_stop(t.http, cfg->should_stop, cfg->stop_arg);
+	/* the builder copies the ITAVs: the stack only borrows ASK */
+	if ((itavs = sk_CMP_ITAV_new_null()) == NULL ||
+	    !sk_CMP_ITAV_push(itavs, (CMP_ITAV *)ask))
+		goto oom;
+	hdr_init(&t, &h);
+	if (cmp_build_genm(&h, itavs, &req, e) != 0)
+		goto out;
+	/* the genp is checked like any answer (protection and whom it comes
+	 * from, transactionID, recipNonce; an error body is reported) */
+	if (transfer(&t, req, CMP_BODY_GENP, -1, &rsp, e) != 0)
+		goto out;
+	if (sk_X509_num(cmp_msg_get0_extra_certs(rsp)) > 0 &&
+	    (result->extra_certs = X509_chain_up_ref(
+	    cmp_msg_get0_extra_certs(rsp))) == NULL)
+		goto oom;
+	/* RFC 4210 5.3.19: the genp answers with ITAVs of the types asked for
+	 * (or leaves out what the CA does not know); one of WANT at most */
+	got = cmp_msg_get0_itavs(rsp);
+	for (i = 0; i < sk_CMP_ITAV_num(got); i++) {
+		const CMP_ITAV *it = sk_CMP_ITAV_value(got, i);
+
+		if (!cmp_itav_is(it, want))
+			continue;
+		if (*out != NULL) {
+			pk_err_set(e, "RFC 4210 5.3.19: the genp holds the infoType "
+			    "%s more than once", want);
+			goto out;
+		}
+		if ((*out = CMP_ITAV_dup(it)) == NULL)
+			goto oom;
+	}
+	rc = 0;
+	goto out;
+oom:
+	pk_err_ossl(e, "out of memory");
+out:
+	if (rc != 0) {
+		CMP_ITAV_free(*out);
+		*out = NULL;
+	}
+	sk_CMP_ITAV_free(itavs);
 	CMP_PKIMESSAGE_free(req);
 	CMP_PKIMESSAGE_free(rsp);
 	cmp_txn_clear(&t);

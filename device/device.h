@@ -75,6 +75,9 @@ struct device_session_cfg {
 	int pbmac1;			/* MAC integrity PBMAC1 with HMAC-SHA256
 					 * (RFC 9481 6.1.2) instead of PBM */
 	int implicit_confirm;
+	int template_query;		/* IR/KUR: ask the CA for its certificate
+					 * request template first (RFC 9483
+					 * 4.3.3) and fit the request to it */
 	int timeout;			/* s */
 	int auto_update;		/* certificate auto-update enable */
 	int expire_pct;			/* update at this % of the validity */
@@ -234,6 +237,47 @@ int device_session_stop(struct device *d, const char *name);
 int device_request(struct device *d, const char *name, enum device_req kind,
     int (*cancelled)(void *arg), void *arg, struct device_result *r,
     struct pk_err *e);
+/* ==== CA certificates from the CA (genm caCerts, RFC 9483 4.3.1) ==== */
+
+#define DEVICE_CA_CERTS_MAX	64	/* a genp with more is refused */
+
+/* One certificate that came, and where it was saved. */
+struct device_ca_cert {
+	char file[300];			/* SESSION_caN.cer in flash:/pki/public */
+	struct pki_cert_info info;	/* subject, issuer, validity, SHA-256 */
+};
+
+/* What device_ca_certs() did. */
+struct device_ca_certs {
+	int sent;			/* the genm went out */
+	size_t n;			/* certificates saved (0: the CA has none) */
+	struct device_ca_cert *certs;	/* n of them; device_ca_certs_clear() */
+	long status;			/* PKIStatus of an error answer, -1 none */
+	char status_name[32];
+	char failinfo[256];
+	char status_text[512];
+	int unauthenticated;		/* the error answer was not authenticated */
+};
+void device_ca_certs_clear(struct device_ca_certs *r);
+
+/* Asks the CA of session NAME for its CA certificates: a genm with
+ * id-it-caCerts (RFC 9483 4.3.1), protected as the session's IR is
+ * (origin-authentication-method: MAC with the session's secret and integrity
+ * algorithm, or signature with the authentication certificate's key); the
+ * genp is checked like any response (DESIGN "Trust rules": MAC with the
+ * secret, or a signer that is the verification-cert or chains to an imported
+ * CA certificate and speaks for the CA). The certificates are saved, in the
+ * order they came, as flash:/pki/public/NAME_ca0.cer, NAME_ca1.cer ... (PEM,
+ * each write atomic) and NOT imported: the operator checks them (their
+ * fingerprints) and imports what he trusts. Needs a server URL and the
+ * protection's settings, no entity and no key pair. CANCELLED as for
+ * device_request. 0 success (r->n may be 0: the CA has none to send); -1 with
+ * *e (r->sent: the genm went out; the error names the CA's answer, or that
+ * the genp held no caCerts). Progress as DEVICE_EV_PROGRESS events. */
+int device_ca_certs(struct device *d, const char *name,
+    int (*cancelled)(void *arg), void *arg, struct device_ca_certs *r,
+    struct pk_err *e);
+
 /* The file that KIND's certificate of session NAME is saved as ("S_ir.cer") into
  * BUF; the console asks before a request overwrites an existing one. */
 const char *device_result_file(const char *name, enum device_req kind, char *buf,

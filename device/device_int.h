@@ -32,6 +32,7 @@ struct enrol_params {
 	int hmac_sha1;
 	int pbmac1;
 	int implicit_confirm;
+	int template_query;		/* IR/KUR: genm certReqTemplate first */
 	int timeout;
 	const char *result_file;	/* NULL: NAME_ir.cer / _cr.cer / _kur.cer */
 	int64_t now_ms;			/* the device's clock: a KUR's certificate
@@ -48,13 +49,24 @@ struct enrol_params {
 struct enrol_job;
 int enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
     struct enrol_job **job, struct pk_err *e);
-/* The network transaction; 0 success. The error is kept in the job. */
+/* The network transaction; 0 success. The error is kept in the job. With
+ * template_query an IR or KUR first asks the CA for its certificate request
+ * template (genm certReqTemplate, RFC 9483 4.3.3, protected as the request)
+ * and fits the request to it: a KUR with regenerate makes an RSA key of the
+ * size the template asks for, a fixed subject attribute the entity lacks is
+ * added; a key or subject it cannot fit fails the job before the request is
+ * sent, naming the mismatch. A CA without a template changes nothing. */
 int enrol_run(struct enrol_job *job);
 /* Stores the result (files, key replacement, through the journal) and fills *o;
  * -1 with *e when the run or the storing failed. */
 int enrol_finish(struct pki *p, struct storage *st, struct enrol_job *job,
     struct device_result *o, struct pk_err *e);
 void enrol_job_free(struct enrol_job *job);
+/* The genm caCerts of device_ca_certs() (RFC 9483 4.3.1) with S's URL,
+ * protection and trust settings (entity and key pair unused): runs it, saves
+ * the certificates as S->name_caN.cer and describes them in *o. */
+int enrol_ca_certs(struct pki *p, struct storage *st,
+    const struct enrol_params *s, struct device_ca_certs *o, struct pk_err *e);
 /* The certificate a session names NAME (authentication-cert: KIND local,
  * verification-cert: KIND CA): the imported certificate of KIND recorded as NAME,
  * else the file flash:/pki/public/NAME (the file is only the way in: deleting it
@@ -121,6 +133,10 @@ void device_emit(struct device *d, const struct device_event *ev);
 /* Resolves session S's configuration for KIND into *p (messages for what is
  * missing); *secret and *url are new (wipe / free them, also on failure). */
 int session_params(struct device *d, struct device_session *s, enum device_req kind,
+    struct enrol_params *p, char **secret, char **url, struct pk_err *e);
+/* The same for a support message (genm): URL, CA name, protection as the IR's
+ * (origin-authentication-method), trust; no entity or key pair needed. */
+int session_params_genm(struct device *d, struct device_session *s,
     struct enrol_params *p, char **secret, char **url, struct pk_err *e);
 /* Counts a sent (FAILED 0) or failed request of KIND and saves the statistics. */
 void session_count(struct device *d, struct device_session *s, enum device_req kind,

@@ -3,15 +3,21 @@
  * came back (device_int.h: prepare, run, finish). The certificate, with
  * regenerate the new key pair, and the store's copy change together through a
  * journal in the store, which device_journal_recover() completes after a crash.
+ * Before the request, with template-query, the CA's certificate request
+ * template (genm certReqTemplate, RFC 9483 4.3.3) and the fitting of the key
+ * and subject to it. Also the genm caCerts of device_ca_certs() (RFC 9483
+ * 4.3.1): the CA certificates saved as files, not imported.
  * Everything OpenSSL-specific of a session lives here so the console stays free
  * of OpenSSL headers. The request kind becomes the protocol's in one place
  * (cmp_kind).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -405,6 +411,8 @@ struct enrol_job {
 	int auth_imported;		/* the authentication certificate is an
 					 * imported local certificate */
 	char *auth_realm;		/* its realm */
+	int template_query;		/* genm certReqTemplate first */
+	X509_NAME *fitted_subject;	/* the subject fitted to the template */
 	int ran, rc;
 	struct pk_err err;
 };
@@ -444,6 +452,7 @@ enrol_job_free(struct enrol_job *j)
 	free(j->auth_realm);
 	X509_NAME_free(j->subject);
 	X509_NAME_free(j->recipient);
+	X509_NAME_free(j->fitted_subject);
 	GENERAL_NAMES_free(j->san);
 	EVP_PKEY_free(j->key);
 	EVP_PKEY_free(j->newkey);
@@ -530,6 +539,7 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 	cfg->verify_cert = j->verify;
 	cfg->trusted = j->trusted;
 	cfg->implicit_confirm = s->implicit_confirm;
+	j->template_query = s->template_query;
 	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
 	cfg->should_stop = s->should_stop;
 	cfg->stop_arg = s->stop_arg;
@@ -596,10 +606,267 @@ cmp_kind(enum device_req k)
 	    CMP_BODY_KUR;
 }
 
+/* ---- the CA's certificate request template (RFC 9483 4.3.3) ---- */
+
+static void
+job_progress(struct enrol_job *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+job_progress(struct enrol_job *j, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (j->cfg.progress == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	j->cfg.progress(j->cfg.progress_arg, buf);
+}
+
+/* "RSA 2048 bits", "EC prime256v1", "ED25519" */
+static void
+key_text(EVP_PKEY *k, char *buf, size_t n)
+{
+	char curve[80] = "";
+
+	switch (EVP_PKEY_get_base_id(k)) {
+	case EVP_PKEY_RSA:
+		snprintf(buf, n, "RSA %d bits", EVP_PKEY_get_bits(k));
+		break;
+	case EVP_PKEY_EC:
+		EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+		    sizeof(curve), NULL);
+		snprintf(buf, n, "EC %s", curve);
+		break;
+	default:
+		snprintf(buf, n, "%s", OBJ_nid2sn(EVP_PKEY_get_base_id(k)));
+		break;
+	}
+	ERR_clear_error();
+}
+
+/* RFC 9480 2.16 keySpec: the key types the CA certifies (id-regCtrl-rsaKeyLen:
+ * RSA of at least that size; id-regCtrl-algId: that algorithm, an EC key on
+ * its curve). The key to certify must be one of them; a KUR with regenerate
+ * makes its new RSA key as large as the template asks (up to
+ * PKI_RSA_MAX_BITS). */
+static int
+fit_key(struct enrol_job *j, const CMP_CERTREQTEMPLATE *t, struct pk_err *e)
+{
+	EVP_PKEY *k = j->cfg.key;
+	int ktype = EVP_PKEY_get_base_id(k), bits = EVP_PKEY_get_bits(k);
+	int knid = NID_undef, ok = 0, i, rc = -1;
+	long need_rsa = -1;
+	char curve[80] = "", have[100];
+	struct sbuf allowed = SBUF_INIT;
+	struct pk_err why;
+
+	if (sk_CMP_ATAV_num(t->keySpec) <= 0)
+		return 0;
+	if (ktype == EVP_PKEY_EC &&
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+	    sizeof(curve), NULL))
+		knid = OBJ_sn2nid(curve);
+	ERR_clear_error();
+	for (i = 0; i < sk_CMP_ATAV_num(t->keySpec); i++) {
+		X509_ALGOR *alg = NULL;
+		long rb;
+		int nid;
+
+		if (cmp_atav_keyspec(sk_CMP_ATAV_value(t->keySpec, i), &alg, &rb,
+		    &why) != 0) {
+			pk_err_set(e, "the CA's certificate request template does not "
+			    "decode: %s", why.msg);
+			goto out;
+		}
+		if (allowed.len > 0)
+			sbuf_puts(&allowed, ", ");
+		if (rb > 0) {
+			sbuf_printf(&allowed, "RSA of at least %ld bits", rb);
+			ok |= ktype == EVP_PKEY_RSA && bits >= rb;
+			if (need_rsa < 0 || rb < need_rsa)
+				need_rsa = rb;
+			continue;
+		}
+		nid = OBJ_obj2nid(alg->algorithm);
+		if (nid == NID_rsaEncryption) {
+			sbuf_puts(&allowed, "RSA");
+			ok |= ktype == EVP_PKEY_RSA;
+		} else if (nid == NID_X9_62_id_ecPublicKey) {
+			int cnid = alg->parameter != NULL &&
+			    alg->parameter->type == V_ASN1_OBJECT ?
+			    OBJ_obj2nid(alg->parameter->value.object) : NID_undef;
+
+			sbuf_printf(&allowed, "EC %s", cnid != NID_undef ?
+			    OBJ_nid2sn(cnid) : "(unnamed curve)");
+			ok |= ktype == EVP_PKEY_EC && cnid != NID_undef && cnid == knid;
+		} else {
+			sbuf_puts(&allowed, nid != NID_undef ? OBJ_nid2sn(nid) :
+			    "(unknown algorithm)");
+			ok |= nid != NID_undef && ktype == nid;
+		}
+		X509_ALGOR_free(alg);
+	}
+	key_text(k, have, sizeof(have));
+	if (ok) {
+		job_progress(j, "The key (%s) fits the CA's template (%s)", have,
+		    sbuf_str(&allowed));
+		rc = 0;
+		goto out;
+	}
+	/* a new RSA key may be made as large as the CA asks */
+	if (j->newkey != NULL && ktype == EVP_PKEY_RSA && need_rsa > 0 &&
+	    need_rsa <= PKI_RSA_MAX_BITS) {
+		unsigned int nb = (unsigned int)(need_rsa + (need_rsa & 1));
+		EVP_PKEY *nk = EVP_RSA_gen(nb);
+
+		if (nk == NULL) {
+			pk_err_ossl(e, "cannot generate an RSA key of %u bits", nb);
+			goto out;
+		}
+		EVP_PKEY_free(j->newkey);
+		j->newkey = nk;
+		j->cfg.key = nk;
+		job_progress(j, "The CA's template asks for %s: the new key pair has "
+		    "%u bits instead of %d", sbuf_str(&allowed), nb, bits);
+		rc = 0;
+		goto out;
+	}
+	pk_err_set(e, "the key does not fit the CA's certificate request template "
+	    "(RFC 9483 4.3.3): the CA certifies %s; the key pair %s is %s%s",
+	    sbuf_str(&allowed), j->key_name, have, need_rsa > PKI_RSA_MAX_BITS ?
+	    " (and this device makes RSA keys of at most 4096 bits)" : "");
+out:
+	sbuf_free(&allowed);
+	return rc;
+}
+
+/* The certTemplate's subject (RFC 9483 4.3.3): an attribute with a value is
+ * fixed by the CA (added when the entity lacks it; a different value is a
+ * mismatch), one with an empty value must be filled in by the requester. */
+static int
+fit_subject(struct enrol_job *j, const CMP_CERTREQTEMPLATE *t, struct pk_err *e)
+{
+	const X509_NAME *ts = t->certTemplate != NULL ?
+	    cmp_tmpl_get0_subject(t->certTemplate) : NULL;
+	X509_NAME *n;
+	int i, added = 0;
+
+	if (ts == NULL || X509_NAME_entry_count(ts) == 0)
+		return 0;
+	n = j->cfg.subject != NULL ? X509_NAME_dup(j->cfg.subject) :
+	    X509_NAME_new();
+	if (n == NULL)
+		return pk_err_ossl(e, "out of memory");
+	for (i = 0; i < X509_NAME_entry_count(ts); i++) {
+		const X509_NAME_ENTRY *te = X509_NAME_get_entry(ts, i);
+		const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(te);
+		const ASN1_STRING *tv = X509_NAME_ENTRY_get_data(te);
+		int idx = X509_NAME_get_index_by_OBJ(n, obj, -1);
+		const char *an = OBJ_nid2sn(OBJ_obj2nid(obj));
+		unsigned char *want = NULL, *hv = NULL;
+		int wl, hl, same;
+
+		if (ASN1_STRING_length(tv) == 0) {
+			if (idx >= 0)
+				continue;
+			X509_NAME_free(n);
+			return pk_err_set(e, "the subject does not fit the CA's "
+			    "certificate request template (RFC 9483 4.3.3): it asks "
+			    "for %s, which the entity does not give", an);
+		}
+		if (idx < 0) {
+			if (!X509_NAME_add_entry(n, te, -1, 0)) {
+				X509_NAME_free(n);
+				return pk_err_ossl(e, "out of memory");
+			}
+			added++;
+			continue;
+		}
+		wl = ASN1_STRING_to_UTF8(&want, tv);
+		hl = ASN1_STRING_to_UTF8(&hv, X509_NAME_ENTRY_get_data(
+		    X509_NAME_get_entry(n, idx)));
+		same = wl >= 0 && wl == hl && memcmp(want, hv, (size_t)wl) == 0;
+		if (!same) {
+			pk_err_set(e, "the subject does not fit the CA's certificate "
+			    "request template (RFC 9483 4.3.3): the CA fixes %s=%s, "
+			    "the entity gives %s=%s", an, wl >= 0 ? (char *)want : "?",
+			    an, hl >= 0 ? (char *)hv : "?");
+			OPENSSL_free(want);
+			OPENSSL_free(hv);
+			X509_NAME_free(n);
+			return -1;
+		}
+		OPENSSL_free(want);
+		OPENSSL_free(hv);
+	}
+	if (added > 0) {
+		char nm[512];
+
+		job_progress(j, "The CA's template fixes subject attributes: the "
+		    "subject becomes %s", pk_name_text(n, nm, sizeof(nm)));
+	}
+	X509_NAME_free(j->fitted_subject);
+	j->fitted_subject = n;
+	j->cfg.subject = n;
+	return 0;
+}
+
+/* genm certReqTemplate, protected as the request will be, then the fitting.
+ * A CA that leaves it out or has none: the request goes as configured. */
+static int
+fit_template(struct enrol_job *j, struct pk_err *e)
+{
+	struct cmp_client_result res;
+	CMP_ITAV *ask = NULL, *got = NULL;
+	CMP_CERTREQTEMPLATE *t = NULL;
+	struct pk_err ge;
+	int rc = -1;
+
+	if ((ask = cmp_itav_new_oid(CMP_OID_IT_CERT_REQ_TEMPLATE, NULL)) == NULL)
+		return pk_err_ossl(e, "out of memory");
+	if (cmp_client_genm(&j->cfg, ask, CMP_OID_IT_CERT_REQ_TEMPLATE, &got, &res,
+	    &ge) != 0) {
+		/* the CA's answer, as for the request itself */
+		cmp_client_result_clear(&j->r);
+		j->r = res;
+		memset(&res, 0, sizeof(res));
+		pk_err_set(e, "the certificate request template query failed: %s",
+		    ge.msg);
+		goto out;
+	}
+	if (got != NULL && cmp_itav_get1_cert_req_template(got, &t, &ge) != 0) {
+		pk_err_set(e, "the CA's certificate request template does not "
+		    "decode: %s", ge.msg);
+		goto out;
+	}
+	if (t == NULL) {
+		job_progress(j, "The CA has no certificate request template; the "
+		    "request goes as configured");
+		rc = 0;
+		goto out;
+	}
+	if (fit_key(j, t, e) != 0 || fit_subject(j, t, e) != 0)
+		goto out;
+	rc = 0;
+out:
+	cmp_client_result_clear(&res);
+	CMP_ITAV_free(ask);
+	CMP_ITAV_free(got);
+	CMP_CERTREQTEMPLATE_free(t);
+	return rc;
+}
+
 int
 enrol_run(struct enrol_job *j)
 {
 	j->ran = 1;
+	j->r.status = -1;
+	if (j->template_query && fit_template(j, &j->err) != 0)
+		return j->rc = -1;
 	j->rc = cmp_client_run(cmp_kind(j->kind), &j->cfg, &j->r, &j->err);
 	return j->rc;
 }
@@ -661,3 +928,127 @@ enrol_finish(struct pki *p, struct storage *st, struct enrol_job *j,
 	return 0;
 }
 
+
+/* ---- CA certificates from the CA (genm caCerts, RFC 9483 4.3.1) ---- */
+
+static void
+fill_error_status(struct device_ca_certs *o, const struct cmp_client_result *r)
+{
+	struct device_result tmp;
+
+	memset(&tmp, 0, sizeof(tmp));
+	fill_status(&tmp, r);
+	o->status = tmp.status;
+	o->unauthenticated = tmp.unauthenticated;
+	memcpy(o->status_name, tmp.status_name, sizeof(o->status_name));
+	memcpy(o->failinfo, tmp.failinfo, sizeof(o->failinfo));
+	memcpy(o->status_text, tmp.status_text, sizeof(o->status_text));
+}
+
+int
+enrol_ca_certs(struct pki *p, struct storage *st, const struct enrol_params *s,
+    struct device_ca_certs *o, struct pk_err *e)
+{
+	struct cmp_client_cfg cfg;
+	struct cmp_client_result res;
+	X509_NAME *recipient = NULL;
+	X509 *auth = NULL, *verify = NULL;
+	EVP_PKEY *auth_key = NULL;
+	STACK_OF(X509) *chain = NULL, *trusted = NULL, *certs = NULL;
+	CMP_ITAV *ask = NULL, *got = NULL;
+	int i, rc = -1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&res, 0, sizeof(res));
+	res.status = -1;
+	if (s->ca_name != NULL && parse_dn(s->ca_name, &recipient, e) != 0)
+		goto out;
+	if (s->verify_cert != NULL &&
+	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &verify, NULL, e) != 0)
+		goto out;
+	trusted = certs_dup(pki_ca_certs_get0(p));
+	cfg.url = s->url;
+	cfg.recipient = recipient;
+	cfg.verify_cert = verify;
+	cfg.trusted = trusted;
+	cfg.timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
+	cfg.should_stop = s->should_stop;
+	cfg.stop_arg = s->stop_arg;
+	cfg.progress = s->progress;
+	cfg.progress_arg = s->progress_arg;
+	cfg.mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
+	cfg.pbmac1 = s->pbmac1;
+	if (!s->use_signature) {
+		cfg.use_mac = 1;
+		cfg.ref = s->ref;
+		cfg.secret = (const unsigned char *)s->secret;
+		cfg.secret_len = s->secret ? strlen(s->secret) : 0;
+	} else {
+		const char *kn;
+
+		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &auth, NULL,
+		    e) != 0)
+			goto out;
+		if ((kn = pki_key_match_cert(p, auth)) == NULL) {
+			pk_err_set(e, "The authentication certificate %s does not match "
+			    "any key pair in the device.", s->auth_cert);
+			goto out;
+		}
+		auth_key = pki_key_get0_pkey(p, kn);
+		EVP_PKEY_up_ref(auth_key);
+		chain = chain_of(p, auth);
+		cfg.auth_cert = auth;
+		cfg.auth_key = auth_key;
+		cfg.auth_chain = chain;
+	}
+	/* RFC 9483 4.3.1: the genm holds id-it-caCerts with no value */
+	if ((ask = cmp_itav_new_oid(CMP_OID_IT_CA_CERTS, NULL)) == NULL) {
+		pk_err_ossl(e, "out of memory");
+		goto out;
+	}
+	o->sent = 1;
+	if (cmp_client_genm(&cfg, ask, CMP_OID_IT_CA_CERTS, &got, &res, e) != 0) {
+		fill_error_status(o, &res);
+		goto out;
+	}
+	if (got == NULL) {
+		pk_err_set(e, "the genp holds no caCerts (RFC 9483 4.3.1): the CA "
+		    "did not answer the question");
+		goto out;
+	}
+	/* RFC 9483 4.3.1: an absent value means the CA has none to send */
+	if (cmp_itav_get1_certs(got, &certs, e) != 0)
+		goto out;
+	if (sk_X509_num(certs) > DEVICE_CA_CERTS_MAX) {
+		pk_err_set(e, "the genp holds %d CA certificates, more than the %d "
+		    "this device takes", sk_X509_num(certs), DEVICE_CA_CERTS_MAX);
+		goto out;
+	}
+	if (sk_X509_num(certs) > 0)
+		o->certs = xcalloc((size_t)sk_X509_num(certs), sizeof(*o->certs));
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		struct device_ca_cert *c = &o->certs[i];
+		X509 *x = sk_X509_value(certs, i);
+
+		snprintf(c->file, sizeof(c->file), "%s_ca%d.cer", s->name, i);
+		/* the session name cannot hold '/', but check the name anyway:
+		 * nothing is written outside flash:/pki/public */
+		if (!storage_name_ok(c->file, e) || write_cert(st, c->file, x, e) != 0)
+			goto out;
+		pki_cert_describe(p, x, &c->info);
+		o->n++;
+	}
+	rc = 0;
+out:
+	cmp_client_result_clear(&res);
+	X509_NAME_free(recipient);
+	X509_free(auth);
+	X509_free(verify);
+	EVP_PKEY_free(auth_key);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(trusted, X509_free);
+	sk_X509_pop_free(certs, X509_free);
+	CMP_ITAV_free(ask);
+	CMP_ITAV_free(got);
+	return rc;
+}

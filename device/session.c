@@ -3,7 +3,8 @@
  * console binds), runtime state, statistics (in the store, file cmp-stats: one line
  * "NAME sentIR failedIR sentCR failedCR sentKUR failedKUR" per session), the
  * entities the sessions name, and the console's requests (device_request: resolve
- * the configuration, run the transaction, store the result, count it).
+ * the configuration, run the transaction, store the result, count it;
+ * device_ca_certs: the genm caCerts, not counted).
  *
  * A session's record outlives its configuration: its statistics stay when it is
  * removed and are found again when a session of that name is configured.
@@ -568,6 +569,56 @@ device_session_stop(struct device *d, const char *name)
 
 /* ---- requests ---- */
 
+/* The MAC reference and the unsealed secret of CFG into P (*secret new). */
+static int
+mac_params(struct device *d, const struct device_session_cfg *cfg,
+    struct enrol_params *p, char **secret, struct pk_err *e)
+{
+	struct pk_err why;
+
+	p->ref = cfg->mac_ref;
+	if (p->ref == NULL || cfg->mac_secret == NULL)
+		return pk_err_set(e, "The CMP session %s has no "
+		    "message-authentication-code configured.", cfg->name);
+	if (d->st == NULL ||
+	    storage_unseal(d->st, cfg->mac_secret, secret, &why) != 0)
+		return pk_err_set(e, "The secret of the CMP session %s cannot be "
+		    "used: %s.", cfg->name, d->st ? why.msg : "no store");
+	p->secret = *secret;
+	return 0;
+}
+
+int
+session_params_genm(struct device *d, struct device_session *s,
+    struct enrol_params *p, char **secret, char **url, struct pk_err *e)
+{
+	const struct device_session_cfg *cfg = &s->cfg;
+
+	memset(p, 0, sizeof(*p));
+	*secret = *url = NULL;
+	p->name = cfg->name;
+	if (cfg->url == NULL)
+		return pk_err_set(e, "The CMP session %s has no server URL configured.",
+		    cfg->name);
+	*url = url_unescape(cfg->url, cfg->url_esc);
+	p->url = *url;
+	p->ca_name = cfg->ca_name;
+	p->use_signature = cfg->use_signature;
+	p->auth_cert = cfg->auth_cert;
+	p->verify_cert = cfg->verify_cert;
+	p->hmac_sha1 = cfg->hmac_sha1;
+	p->pbmac1 = cfg->pbmac1;
+	p->timeout = cfg->timeout;
+	p->now_ms = device_now(d);
+	/* protected as the IR is (origin-authentication-method) */
+	if (!p->use_signature)
+		return mac_params(d, cfg, p, secret, e);
+	if (p->auth_cert == NULL)
+		return pk_err_set(e, "The CMP session %s has no authentication "
+		    "certificate configured.", cfg->name);
+	return 0;
+}
+
 int
 session_params(struct device *d, struct device_session *s, enum device_req kind,
     struct enrol_params *p, char **secret, char **url, struct pk_err *e)
@@ -604,23 +655,16 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 	p->hmac_sha1 = cfg->hmac_sha1;
 	p->pbmac1 = cfg->pbmac1;
 	p->implicit_confirm = cfg->implicit_confirm;
+	p->template_query = cfg->template_query &&
+	    (kind == DEVICE_IR || kind == DEVICE_KUR);
 	p->timeout = cfg->timeout;
 	p->now_ms = device_now(d);
 	/* origin-authentication-method governs the IR only: CR and KUR are always
 	 * signed with the authentication certificate's key (RFC 4210 5.3.3, 5.3.5:
 	 * they come from an entity that already holds a certificate). */
 	if (kind == DEVICE_IR && !p->use_signature) {
-		struct pk_err why;
-
-		p->ref = cfg->mac_ref;
-		if (p->ref == NULL || cfg->mac_secret == NULL)
-			return pk_err_set(e, "The CMP session %s has no "
-			    "message-authentication-code configured.", cfg->name);
-		if (d->st == NULL ||
-		    storage_unseal(d->st, cfg->mac_secret, secret, &why) != 0)
-			return pk_err_set(e, "The secret of the CMP session %s cannot be "
-			    "used: %s.", cfg->name, d->st ? why.msg : "no store");
-		p->secret = *secret;
+		if (mac_params(d, cfg, p, secret, e) != 0)
+			return -1;
 	} else if (p->auth_cert == NULL) {
 		return pk_err_set(e, "The CMP session %s has no authentication "
 		    "certificate configured%s.", cfg->name, kind == DEVICE_IR ? "" :
@@ -718,6 +762,61 @@ device_request(struct device *d, const char *name, enum device_req kind,
 	au_reschedule(d, s);
 out:
 	enrol_job_free(job);
+	storage_wipe_free(secret);
+	free(url);
+	return rc;
+}
+
+void
+device_ca_certs_clear(struct device_ca_certs *r)
+{
+	if (r == NULL)
+		return;
+	free(r->certs);
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+}
+
+int
+device_ca_certs(struct device *d, const char *name,
+    int (*cancelled)(void *arg), void *arg, struct device_ca_certs *r,
+    struct pk_err *e)
+{
+	struct device_session *s = device_session_find(d, name);
+	struct call k = { d, s, cancelled, arg };
+	struct enrol_params p;
+	char *secret = NULL, *url = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (s == NULL)
+		return pk_err_set(e, "The CMP session %s does not exist.", name);
+	if (d->pki == NULL || d->st == NULL) {
+		pk_err_set(e, "The device has no PKI store.");
+		goto out;
+	}
+	if (session_params_genm(d, s, &p, &secret, &url, e) != 0)
+		goto out;
+	if (strcmp(s->state, "idle") != 0) {
+		pk_err_set(e, "The CMP session %s has a transaction in progress.",
+		    s->cfg.name);
+		goto out;
+	}
+	p.should_stop = call_should_stop;
+	p.stop_arg = &k;
+	p.progress = call_progress;
+	p.progress_arg = &k;
+	atomic_store(&s->stop, 0);
+	s->state = "waiting";
+	rc = enrol_ca_certs(d->pki, d->st, &p, r, e);
+	s->state = "idle";
+	if (rc != 0 && r->sent)
+		snprintf(s->last, sizeof(s->last), "caCerts failed: %s", e->msg);
+	else if (rc == 0)
+		snprintf(s->last, sizeof(s->last), "caCerts: %zu CA certificate%s "
+		    "saved", r->n, r->n == 1 ? "" : "s");
+out:
 	storage_wipe_free(secret);
 	free(url);
 	return rc;

@@ -1452,6 +1452,53 @@ START_TEST(cmpca_ir_then_kur_regenerate)
 }
 END_TEST
 
+/* cmp_client_genm (RFC 9483 4.3.1): a MAC-protected genm caCerts to cmpca
+ * gets the CA certificate back, with no certificate, key or subject needed;
+ * the genp went through the response checks (trace: genm, genp); the same
+ * genm with the wrong secret is refused with the CA's error. */
+START_TEST(cmpca_genm_ca_certs)
+{
+	struct cmp_client_cfg c;
+	struct cmp_client_result r;
+	struct pk_err e;
+	CMP_ITAV *ask = cmp_itav_new_oid(CMP_OID_IT_CA_CERTS, NULL), *got = NULL;
+	STACK_OF(X509) *certs = NULL;
+
+	cmpca_start("--dir cmpca4.d --ca-cert ca.crt --ca-key ca.key "
+	    "--ref ref1 --secret sec1");
+	cfg_mac(&c);
+	c.key = NULL;
+	c.subject = NULL;
+	ck_assert_msg(cmp_client_genm(&c, ask, CMP_OID_IT_CA_CERTS, &got, &r,
+	    &e) == 0, "%s", e.msg);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_int_eq(cmp_itav_get1_certs(got, &certs, &e), 0);
+	ck_assert_int_eq(sk_X509_num(certs), 1);
+	ck_assert_int_eq(X509_cmp(sk_X509_value(certs, 0), c_ca), 0);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 2]), CMP_BODY_GENM);
+	ck_assert_int_eq(cmp_msg_pvno(tr.m[tr.n - 2]), 2);
+	ck_assert_int_eq(cmp_msg_body_type(tr.m[tr.n - 1]), CMP_BODY_GENP);
+	cmp_client_result_clear(&r);
+	CMP_ITAV_free(got);
+	got = NULL;
+	/* the wrong secret: cmpca answers with an error, reported */
+	c.secret = (const unsigned char *)"wrong";
+	c.secret_len = 5;
+	ck_assert_int_eq(cmp_client_genm(&c, ask, CMP_OID_IT_CA_CERTS, &got, &r,
+	    &e), -1);
+	ck_assert_ptr_null(got);
+	ck_assert_msg(strstr(e.msg, "the CA answered with an error message") !=
+	    NULL, "%s", e.msg);
+	ck_assert_int_eq(r.status, CMP_STATUS_REJECTION);
+	cmp_client_result_clear(&r);
+	/* and cmp_client_run does not run a genm */
+	ck_assert_int_eq(cmp_client_run(CMP_BODY_GENM, &c, &r, &e), -1);
+	cmp_client_result_clear(&r);
+	sk_X509_pop_free(certs, X509_free);
+	CMP_ITAV_free(ask);
+}
+END_TEST
+
 /* A signer certificate without digitalSignature (here cmpca signing with its
  * CA certificate, keyUsage keyCertSign+cRLSign) is refused, saying so. */
 START_TEST(signer_without_digital_signature_refused)
@@ -1842,6 +1889,7 @@ main(void)
 	tcase_add_test(tc, https_server_verified);
 	tcase_add_test(tc, bad_urls_refused);
 	tcase_add_test(tc, cmpca_ir_then_kur_regenerate);
+	tcase_add_test(tc, cmpca_genm_ca_certs);
 	tcase_add_test(tc, signer_without_digital_signature_refused);
 	tcase_add_test(tc, kept_alive_ir_certconf_fast);
 	tcase_add_test(tc, trust_device_signer_with_fake_ca_refused);

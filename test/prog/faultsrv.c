@@ -11,7 +11,9 @@
  * (re-protected with the PBM secret S where the fault must be the only thing
  * wrong). Prints "faultsrv: listening on http://127.0.0.1:PORT/", then one
  * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Fault pvno3
- * breaks nothing: it sets pvno 3 (RFC 9480) in the first answer. With --record
+ * breaks nothing: it sets pvno 3 (RFC 9480) in the first answer; empty-genp
+ * takes every ITAV out of a genp; template-subject makes the certReqTemplate
+ * of a genp fix the subject attribute O=Forced Org. With --record
  * DIR every request as received and every answer (as broken) is
  * written to DIR/NN-req-BODY.der / NN-rsp-BODY.der, for cmpdump to check what
  * two real peers said. Test-only program; it runs until it is killed.
@@ -40,7 +42,7 @@ static const char *const faults[] = {
 	"http302", "wrong-ct", "huge", "chunked", "no-status", "random",
 	"flip-protection", "flip-body", "wrong-tid", "wrong-nonce", "wrong-body",
 	"strip-protection", "unprotected-error", "huge-iter", "replay", "nested",
-	"pvno3", NULL
+	"pvno3", "empty-genp", "template-subject", NULL
 };
 
 static const char *fault = "none";
@@ -166,6 +168,44 @@ break_message(CMP_PKIMESSAGE **mp, const CMP_PKIMESSAGE *req)
 		/* not a fault: the answer as a cmp2021 peer sends it (RFC 9480
 		 * 2.20), re-protected; a client must take it */
 		ASN1_INTEGER_set(m->header->pvno, 3);
+		cmp_msg_touch(m);
+	} else if (is("empty-genp")) {
+		/* a genp answering none of the genm's questions (RFC 4210
+		 * 5.3.19 lets a CA leave out what it does not know),
+		 * re-protected */
+		if (m->body->type != CMP_BODY_GENP)
+			return -1;
+		sk_CMP_ITAV_pop_free(m->body->value.genp, CMP_ITAV_free);
+		m->body->value.genp = sk_CMP_ITAV_new_null();
+		cmp_msg_touch(m);
+	} else if (is("template-subject")) {
+		/* not a fault: a certReqTemplate whose certTemplate fixes the
+		 * subject attribute O=Forced Org (RFC 9483 4.3.3), re-protected */
+		STACK_OF(CMP_ITAV) *v = m->body->type == CMP_BODY_GENP ?
+		    m->body->value.genp : NULL;
+		CMP_CERTREQTEMPLATE *t = NULL;
+		CMP_ITAV *it = NULL;
+		int i;
+
+		for (i = 0; i < sk_CMP_ITAV_num(v); i++)
+			if (cmp_itav_is(sk_CMP_ITAV_value(v, i),
+			    CMP_OID_IT_CERT_REQ_TEMPLATE))
+				break;
+		if (i == sk_CMP_ITAV_num(v) || cmp_itav_get1_cert_req_template(
+		    sk_CMP_ITAV_value(v, i), &t, &e) != 0 || t == NULL)
+			return -1;
+		if (t->certTemplate == NULL)
+			t->certTemplate = CMP_CERTTEMPLATE_new();
+		X509_NAME_free(t->certTemplate->subject);
+		t->certTemplate->subject = X509_NAME_new();
+		X509_NAME_add_entry_by_txt(t->certTemplate->subject, "O",
+		    MBSTRING_UTF8, (const unsigned char *)"Forced Org", -1, -1, 0);
+		it = cmp_itav_new_cert_req_template(t);
+		CMP_CERTREQTEMPLATE_free(t);
+		if (it == NULL)
+			return -1;
+		CMP_ITAV_free(sk_CMP_ITAV_value(v, i));
+		sk_CMP_ITAV_set(v, i, it);
 		cmp_msg_touch(m);
 	} else if (is("huge-iter")) {
 		/* twice the client's cap, with a MAC that verifies */
