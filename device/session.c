@@ -588,12 +588,13 @@ mac_params(struct device *d, const struct device_session_cfg *cfg,
 	return 0;
 }
 
-int
-session_params_genm(struct device *d, struct device_session *s,
+/* What every request of session S shares: its name, the server (URL, CA
+ * name, TLS anchor), the MAC kind and the timeout. *url is the unescaped URL
+ * (free it). */
+static int
+params_common(struct device *d, const struct device_session_cfg *cfg,
     struct enrol_params *p, char **secret, char **url, struct pk_err *e)
 {
-	const struct device_session_cfg *cfg = &s->cfg;
-
 	memset(p, 0, sizeof(*p));
 	*secret = *url = NULL;
 	p->name = cfg->name;
@@ -610,13 +611,35 @@ session_params_genm(struct device *d, struct device_session *s,
 	p->pbmac1 = cfg->pbmac1;
 	p->timeout = cfg->timeout;
 	p->now_ms = device_now(d);
-	/* protected as the IR is (origin-authentication-method) */
-	if (!p->use_signature)
+	return 0;
+}
+
+/* How a request of KIND is protected. origin-authentication-method governs the
+ * IR (and the genm, protected as the IR is) only: CR and KUR are always signed
+ * with the authentication certificate's key (RFC 4210 5.3.3, 5.3.5: they come
+ * from an entity that already holds a certificate). */
+static int
+params_protection(struct device *d, const struct device_session_cfg *cfg,
+    enum device_req kind, struct enrol_params *p, char **secret,
+    struct pk_err *e)
+{
+	if (kind == DEVICE_IR && !p->use_signature)
 		return mac_params(d, cfg, p, secret, e);
 	if (p->auth_cert == NULL)
 		return pk_err_set(e, "The CMP session %s has no authentication "
-		    "certificate configured.", cfg->name);
+		    "certificate configured%s.", cfg->name, kind == DEVICE_IR ? "" :
+		    kind == DEVICE_CR ? " (a certificate request is signed with it)" :
+		    " (a key update request is signed with it)");
 	return 0;
+}
+
+int
+session_params_genm(struct device *d, struct device_session *s,
+    struct enrol_params *p, char **secret, char **url, struct pk_err *e)
+{
+	if (params_common(d, &s->cfg, p, secret, url, e) != 0)
+		return -1;
+	return params_protection(d, &s->cfg, DEVICE_IR, p, secret, e);
 }
 
 int
@@ -625,14 +648,8 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 {
 	const struct device_session_cfg *cfg = &s->cfg;
 
-	memset(p, 0, sizeof(*p));
-	*secret = *url = NULL;
-	p->name = cfg->name;
-	if (cfg->url == NULL)
-		return pk_err_set(e, "The CMP session %s has no server URL configured.",
-		    cfg->name);
-	*url = url_unescape(cfg->url, cfg->url_esc);
-	p->url = *url;
+	if (params_common(d, cfg, p, secret, url, e) != 0)
+		return -1;
 	if (cfg->entity == NULL) {
 		if (kind != DEVICE_KUR)
 			return pk_err_set(e, "The CMP session %s has no entity "
@@ -648,30 +665,10 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 		    cfg->name);
 	p->regenerate = cfg->regenerate;
 	p->regen_bits = cfg->regen_bits;
-	p->ca_name = cfg->ca_name;
-	p->use_signature = cfg->use_signature;
-	p->auth_cert = cfg->auth_cert;
-	p->verify_cert = cfg->verify_cert;
-	p->hmac_sha1 = cfg->hmac_sha1;
-	p->pbmac1 = cfg->pbmac1;
 	p->implicit_confirm = cfg->implicit_confirm;
 	p->template_query = cfg->template_query &&
 	    (kind == DEVICE_IR || kind == DEVICE_KUR);
-	p->timeout = cfg->timeout;
-	p->now_ms = device_now(d);
-	/* origin-authentication-method governs the IR only: CR and KUR are always
-	 * signed with the authentication certificate's key (RFC 4210 5.3.3, 5.3.5:
-	 * they come from an entity that already holds a certificate). */
-	if (kind == DEVICE_IR && !p->use_signature) {
-		if (mac_params(d, cfg, p, secret, e) != 0)
-			return -1;
-	} else if (p->auth_cert == NULL) {
-		return pk_err_set(e, "The CMP session %s has no authentication "
-		    "certificate configured%s.", cfg->name, kind == DEVICE_IR ? "" :
-		    kind == DEVICE_CR ? " (a certificate request is signed with it)" :
-		    " (a key update request is signed with it)");
-	}
-	return 0;
+	return params_protection(d, cfg, kind, p, secret, e);
 }
 
 /* What a console request's transaction asks while it waits. */
