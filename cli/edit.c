@@ -199,14 +199,52 @@ ctrl_c_fn(EditLine *el, int ch)
 	return CC_REDISPLAY;
 }
 
+/* One line from the terminal's descriptor, read a byte at a time: no stdio buffer
+ * keeps a copy of it (the line may be a secret), and a grown buffer's old copy is
+ * wiped before it is freed. NULL at end of input or on a read error. */
+static char *
+read_fd_line(int fd)
+{
+	size_t cap = 128, n = 0;
+	char *line = xmalloc(cap);
+
+	for (;;) {
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (n > 0)
+				break;		/* a last line without its newline */
+			storage_wipe_free(line);
+			return NULL;
+		}
+		if (ch == '\n')
+			break;
+		if (n + 1 == cap) {
+			char *bigger = xmalloc(cap * 2);
+
+			memcpy(bigger, line, n);
+			explicit_bzero(line, cap);
+			free(line);
+			line = bigger;
+			cap *= 2;
+		}
+		line[n++] = ch;
+	}
+	while (n > 0 && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	return line;
+}
+
 /* Questions and secrets: plain line reads on the terminal, echo off for secrets. */
 static char *
 read_answer(void *arg, const char *prompt, int echo)
 {
 	struct termios old, raw;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char *line;
 	int restore = 0;
 
 	(void)arg;
@@ -217,17 +255,11 @@ read_answer(void *arg, const char *prompt, int echo)
 		raw.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 	}
-	n = getline(&line, &cap, stdin);
+	line = read_fd_line(STDIN_FILENO);
 	if (restore) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fputc('\n', stdout);
 	}
-	if (n < 0) {
-		free(line);
-		return NULL;
-	}
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
 	return line;
 }
 

@@ -5,7 +5,9 @@
 # a MAC secret typed inline never on the screen nor in the history (Up shows
 # ******, which is not taken as a secret); destroying a key a session uses
 # refused before any question; a request whose result file exists asks first;
-# leaving with unsaved changes (quit, Ctrl+D) asks whether to save. Reads the screen with capture-pane.
+# leaving with unsaved changes (quit, Ctrl+D) asks whether to save; no copy of a
+# password or an inline secret left in the process's memory (a core by gcore).
+# Reads the screen with capture-pane.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 bin="$top/${BUILD:-build}/pkish"
@@ -81,12 +83,31 @@ keys "TmuxPass12" Enter
 check tmux-import-succeeds "Info: Succeeded in importing the RSA key pair in PEM format."
 if screen | grep -q TmuxPass12; then echo "FAIL tmux-import-password-not-echoed"; screen; else
 	echo "ok tmux-import-password-not-echoed"; fi
+# ... and no copy of it left in the shell's memory once the import is done (a
+# stdio buffer or a grown line buffer would keep one): a core of the live process
+# (not under ASan: a core of a sanitized process holds its terabyte shadow map)
+not_in_memory() {	# name, secret
+	pid=$(pgrep -n -f -- "--flash $tmp/flash")
+	if ldd "$bin" 2>/dev/null | grep -q libasan; then
+		echo "# $1: not checked in a sanitized build (see the plain make check)"
+	elif ! command -v gcore >/dev/null; then echo "FAIL $1 (install gdb)"
+	elif [ -z "$pid" ] || ! gcore -o "$tmp/core" "$pid" >/dev/null 2>&1; then
+		echo "FAIL $1 (no core of pkish, pid '$pid')"
+	elif grep -aq -- "$2" "$tmp/core.$pid"; then
+		echo "FAIL $1 (the secret is in pkish's memory)"
+	else echo "ok $1"; fi
+	rm -f "$tmp/core.$pid"
+}
+not_in_memory tmux-password-wiped TmuxPass12
 
 # a MAC secret typed inline: masked on the screen and in the history
 keys "pki cmp session s1" Enter
 keys "cmp-request rsa local-key-pair kt" Enter
 keys "cmp-request message-authentication-code ref1 Sup3rS3cretMac" Enter
 check tmux-secret-line-redrawn-masked "[edge1-pki-cmp-session-s1]cmp-request message-authentication-code ref1 ******"
+# the secret typed inline lives on sealed only (libedit's buffers, the line's
+# canonical text and the parsed arguments wiped)
+not_in_memory tmux-inline-secret-wiped Sup3rS3cretMac
 keys Up
 sleep 0.3
 last=$(screen | grep -v '^$' | tail -n 1)
