@@ -1908,8 +1908,11 @@ sweep_due(struct ca_server *s)
  * was so refused. systemUnavail (RFC 4210 5.2.3: "the request cannot be
  * handled due to system unavailability") with the time it ends: the client
  * may try again then. The answer is a CMP error message in HTTP 200 like
- * every other refusal (RFC 6712 3.3: the CMP response is the body of a 200;
- * HTTP's own codes, 3.6, are for what is not a CMP exchange). */
+ * every other refusal: RFC 6712 3.3 has the CMP response in the body of a
+ * 200 and only allows ("MAY") 4xx/5xx for errors; a bare 503 would hide the
+ * reason and the time to retry from a CMP client, which reports the CMP error
+ * (openssl cmp prints its failInfo and text). RFC 6712 3.6 is the Request-URI
+ * and sets no status. */
 static int
 locked_out(struct ca_server *s, struct rq *c)
 {
