@@ -112,7 +112,7 @@ TORTURE_HELPERS := $(TORTSRC:test/torture/%.c=$(BUILD)/torture/%)
 # Generated with the installation directories: the man pages (man/NAME.S.in ->
 # $(BUILD)/man/manS/NAME.S) and the systemd units (dist/NAME.service.in ->
 # $(BUILD)/dist/NAME.service). $(BUILD)/paths changes when a directory does.
-SUBST_VARS  := bindir sbindir schemadir docdir systemdunitdir VERSION
+SUBST_VARS  := bindir sbindir sysconfdir schemadir docdir systemdunitdir VERSION
 SUBST_VALS  := $(foreach v,$(SUBST_VARS),$(v)=$($(v)))
 PATHS_STAMP := $(BUILD)/paths
 ifneq ($(file <$(PATHS_STAMP)),$(SUBST_VALS))
@@ -259,9 +259,10 @@ torture: $(DEPS_STAMP) $(PROGS) $(BUILD)/schemas $(TORTURE_HELPERS)
 # ---- install / uninstall ----
 # `make install` installs what `make` built (give make the same PREFIX): the
 # programs (cmpca, a service, to sbindir), the grammar, the man pages, the
-# documentation and examples, the systemd units and the bash completion.
-# `make uninstall` removes exactly these, and the package's own directories
-# when they are left empty.
+# documentation and examples, the systemd units, the bash completion, and the
+# cmpca service's configuration sysconfdir/cmpca.conf (dist/cmpca.conf) where
+# there is none yet. `make uninstall` removes exactly these (cmpca.conf only
+# when unchanged), and the package's own directories when they are left empty.
 INST_SBIN    := cmpca
 INST_BIN     := $(filter-out $(INST_SBIN),$(notdir $(PROGS)))
 INST_SCHEMAS := $(wildcard schemas/*.xsd schemas/*.xml)
@@ -272,7 +273,7 @@ COMPLETIONS  := pkish cmpca cmpdump cmpload
 install: all
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) $(DESTDIR)$(schemadir) \
 	    $(DESTDIR)$(man1dir) $(DESTDIR)$(man8dir) $(DESTDIR)$(docdir)/examples \
-	    $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(bashcompdir)
+	    $(DESTDIR)$(systemdunitdir) $(DESTDIR)$(bashcompdir) $(DESTDIR)$(sysconfdir)
 	$(INSTALL_PROGRAM) $(addprefix $(BUILD)/,$(INST_BIN)) $(DESTDIR)$(bindir)/
 	$(INSTALL_PROGRAM) $(addprefix $(BUILD)/,$(INST_SBIN)) $(DESTDIR)$(sbindir)/
 	$(INSTALL_DATA) $(INST_SCHEMAS) $(DESTDIR)$(schemadir)/
@@ -284,6 +285,8 @@ install: all
 	$(INSTALL_DATA) dist/completion.bash $(DESTDIR)$(bashcompdir)/pkish
 	for c in $(filter-out pkish,$(COMPLETIONS)); do \
 	    ln -sf pkish $(DESTDIR)$(bashcompdir)/$$c || exit 1; done
+	[ -e $(DESTDIR)$(sysconfdir)/cmpca.conf ] || \
+	    $(INSTALL_DATA) dist/cmpca.conf $(DESTDIR)$(sysconfdir)/cmpca.conf
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(bindir)/,$(INST_BIN)) \
@@ -295,6 +298,8 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(docdir)/examples/,$(notdir $(INST_EXAMPLES))) \
 	    $(addprefix $(DESTDIR)$(systemdunitdir)/,$(notdir $(UNITS))) \
 	    $(addprefix $(DESTDIR)$(bashcompdir)/,$(COMPLETIONS))
+	! cmp -s dist/cmpca.conf $(DESTDIR)$(sysconfdir)/cmpca.conf || \
+	    rm -f $(DESTDIR)$(sysconfdir)/cmpca.conf
 	rmdir $(DESTDIR)$(schemadir) $(DESTDIR)$(pkgdatadir) \
 	    $(DESTDIR)$(docdir)/examples $(DESTDIR)$(docdir) 2>/dev/null || true
 

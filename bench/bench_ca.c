@@ -142,12 +142,14 @@ transaction(struct ca_server *srv, const unsigned char *ir, size_t irlen)
 	double t0, cpu;
 
 	t0 = thread_cpu_s();
-	if (ca_server_handle(srv, NULL, ir, irlen, &rsp, &rlen) != 0)
+	if (ca_server_handle(srv, &(struct ca_req){ NULL, NULL, ir, irlen },
+	    &rsp, &rlen) != 0)
 		die("ca_server_handle(ir)", NULL);
 	cpu = thread_cpu_s() - t0;
 	make_certconf(rsp, rlen, &cc, &cclen);
 	t0 = thread_cpu_s();
-	if (ca_server_handle(srv, NULL, cc, cclen, &conf, &clen) != 0)
+	if (ca_server_handle(srv, &(struct ca_req){ NULL, NULL, cc, cclen },
+	    &conf, &clen) != 0)
 		die("ca_server_handle(certConf)", NULL);
 	cpu += thread_cpu_s() - t0;
 	if (cmp_msg_peek_body_type(conf, clen) != CMP_BODY_PKICONF)

@@ -46,6 +46,13 @@
 #define CA_DEFAULT_THREADS	4
 #define CA_DEFAULT_TIMEOUT	30		/* idle seconds per connection */
 #define CA_DEFAULT_PER_ADDRESS	16		/* connections per client address */
+/* Failed authentications (a wrong MAC, a bad signature, an unknown reference
+ * or signer) from one client address: this many within the window lock the
+ * address out for the window (issue 11: no online guessing of the secret). */
+#define CA_DEFAULT_AUTH_FAIL_LIMIT	10
+#define CA_DEFAULT_AUTH_FAIL_WINDOW	60	/* seconds */
+#define CA_LOCKOUT_SLOTS	1024		/* addresses tracked at most */
+#define CA_ADDR_MAX		64		/* bytes of a numeric address */
 #define CA_DEFAULT_CONFIRM_WAIT	300		/* seconds, RFC 4210 5.1.1.2 */
 #define CA_DEFAULT_RETENTION	(7 * 86400)	/* seconds */
 #define CA_DEFAULT_CHECK_AFTER	1		/* pollRep checkAfter, seconds */
@@ -128,6 +135,10 @@ struct ca_config {
 	int threads;			/* HTTP worker threads */
 	int timeout;			/* per-connection idle timeout, seconds */
 	int max_per_address;		/* connections per client address */
+	int auth_fail_limit;		/* failed authentications per address
+					 * within the window before a lockout;
+					 * 0: no limit */
+	int auth_fail_window;		/* seconds: the window and the lockout */
 	long confirm_wait;		/* seconds a delivered certificate waits
 					 * for certConf before it is revoked */
 	long retention;			/* seconds a finished transaction is kept */
@@ -219,12 +230,26 @@ X509 *ca_get0_old_with_new(const struct ca *ca);
 /* --- HTTP front (ca_http.c), RFC 6712 ---
  * A request's URL path is routed first: the route function returns what serves
  * it (opaque, passed to the handler) or NULL for a path not served (404). The
- * handler gets one request body (DER) and returns 0 with a malloc()ed DER
- * response (freed by the caller), sent with 200 and application/pkixcmp; -1
- * makes a 500. Both are called from several threads at once. */
+ * handler gets one request (struct ca_req: the route, the client's address, the
+ * body as DER) and returns 0 with a malloc()ed DER response (freed by the
+ * caller), sent with 200 and application/pkixcmp; -1 makes a 500. Both are
+ * called from several threads at once. */
+
+/* One request as the HTTP front received it; everything borrowed for the
+ * handler's call. */
+struct ca_req {
+	const void *route;		/* what the route function returned (the
+					 * protocol: its profile; NULL: default) */
+	const char *peer;		/* the client's address, numeric
+					 * ("192.0.2.1", "2001:db8::1"; an IPv4
+					 * client on an IPv6 socket as IPv4);
+					 * NULL or "": unknown (in-process) */
+	const unsigned char *der;	/* the body */
+	size_t len;
+};
 typedef const void *(*ca_http_route_fn)(void *arg, const char *path);
-typedef int (*ca_http_handler_fn)(void *arg, const void *route,
-    const unsigned char *req, size_t len, unsigned char **rsp, size_t *rsp_len);
+typedef int (*ca_http_handler_fn)(void *arg, const struct ca_req *r,
+    unsigned char **rsp, size_t *rsp_len);
 struct ca_http;
 
 /* What the HTTP front serves and how. */
@@ -271,16 +296,35 @@ void ca_http_stop(struct ca_http *h);
  * Thread-safe. */
 struct ca_server;
 
-/* A server for CA (borrowed; must outlive the server). */
+/* A server for CA (borrowed; must outlive the server). Failed
+ * authentications are limited per client address as the CA's configuration
+ * says (auth-fail-limit, auth-fail-window): a locked address is refused with
+ * systemUnavail before any MAC or signature is checked. */
 int ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e);
+/* Where the server's events go, one line each without a newline (a lockout:
+ * the address, the count and the window, never a secret); called from the
+ * worker threads. None by default (this module never prints). */
+typedef void (*ca_log_fn)(void *arg, const char *line);
+void ca_server_set_log(struct ca_server *s, ca_log_fn fn, void *arg);
+/* What the server did since it started. */
+struct ca_server_stats {
+	unsigned long requests;		/* requests answered */
+	unsigned long mac_checks;	/* PBM / PBMAC1 verifications run */
+	unsigned long sig_checks;	/* signature verifications run */
+	unsigned long auth_failures;	/* failed authentications counted */
+	unsigned long lockouts;		/* addresses locked out */
+	unsigned long locked_refusals;	/* requests refused while locked */
+};
+void ca_server_get_stats(struct ca_server *s, struct ca_server_stats *st);
 /* Accepts NULL. */
 void ca_server_free(struct ca_server *s);
 /* ca_http_route_fn: the profile serving PATH (ca_config_route), NULL for none;
  * ARG is the struct ca_server. */
 const void *ca_server_route(void *arg, const char *path);
-/* ca_http_handler_fn: one request (DER, as received) on ROUTE's profile (NULL:
- * the default profile) -> the DER response; ARG is the struct ca_server. */
-int ca_server_handle(void *arg, const void *route, const unsigned char *req,
-    size_t len, unsigned char **rsp, size_t *rsp_len);
+/* ca_http_handler_fn: one request (DER, as received) on R's route, the
+ * profile (NULL: the default profile), from R's peer -> the DER response; ARG
+ * is the struct ca_server. */
+int ca_server_handle(void *arg, const struct ca_req *r, unsigned char **rsp,
+    size_t *rsp_len);
 
 #endif

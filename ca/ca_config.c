@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	GI("threads", threads, 1, 256),
 	GI("timeout", timeout, 1, 3600),
 	GI("max-per-address", max_per_address, 1, 512),
+	GI("auth-fail-limit", auth_fail_limit, 0, 100000),
+	GI("auth-fail-window", auth_fail_window, 1, 86400),
 	G("confirm-wait", K_DURATION, confirm_wait),
 	G("retention", K_DURATION, retention),
 	P("path", K_PATHS, paths),
@@ -562,6 +564,8 @@ ca_config_init(struct ca_config *c)
 	c->threads = CA_DEFAULT_THREADS;
 	c->timeout = CA_DEFAULT_TIMEOUT;
 	c->max_per_address = CA_DEFAULT_PER_ADDRESS;
+	c->auth_fail_limit = CA_DEFAULT_AUTH_FAIL_LIMIT;
+	c->auth_fail_window = CA_DEFAULT_AUTH_FAIL_WINDOW;
 	c->confirm_wait = CA_DEFAULT_CONFIRM_WAIT;
 	c->retention = CA_DEFAULT_RETENTION;
 	c->max_request = CA_MAX_REQUEST;

@@ -20,8 +20,9 @@
  *   - a body longer than the cap                413 when Content-Length says so
  *     up front; a chunked body that grows past the cap has its connection closed
  *   - an empty body                             400
- *   - otherwise the handler runs with the path's route: 0 -> 200 with its DER
- *     as application/pkixcmp, -1 -> 500.
+ *   - otherwise the handler runs with the path's route and the client's
+ *     address (struct ca_req): 0 -> 200 with its DER as application/pkixcmp,
+ *     -1 -> 500.
  * With tls_cert/tls_key the server speaks https (TLS protects the transport;
  * CMP's own message protection is unchanged): TLS 1.2 or 1.3 only
  * (libmicrohttpd's GnuTLS, priority string TLS_PRIORITIES), the certificate
@@ -72,6 +73,7 @@ struct ca_http {
 struct req {
 	struct ca_http *h;
 	const void *route;		/* what serves the path */
+	char peer[CA_ADDR_MAX];		/* the client's address, "" unknown */
 	double start;			/* pk_mono_s when the headers were in */
 	unsigned char *buf;
 	size_t len, cap;
@@ -129,6 +131,39 @@ reply_text(struct MHD_Connection *c, unsigned int status, const char *text)
 	return ret;
 }
 
+/* The client's address of C, numeric, into BUF ("" when unknown): an IPv4
+ * client on an IPv6 socket (::ffff:a.b.c.d) as IPv4, so one client is one
+ * address whatever the socket. */
+static void
+peer_text(struct MHD_Connection *c, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	const struct sockaddr_in6 *s6;
+	socklen_t sl;
+
+	buf[0] = '\0';
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)(const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
+			    (socklen_t)size);
+			return;
+		}
+		sl = sizeof(struct sockaddr_in6);
+	} else if (sa->sa_family == AF_INET) {
+		sl = sizeof(struct sockaddr_in);
+	} else {
+		return;
+	}
+	if (getnameinfo(sa, sl, buf, (socklen_t)size, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		buf[0] = '\0';
+}
+
 /* RFC 6712 3.4: the media type, ignoring case, blanks and parameters. */
 static int
 is_pkixcmp(const char *ct)
@@ -154,6 +189,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct ca_http *h = cls;
 	struct req *rq = *con_cls;
+	struct ca_req creq;
 	struct MHD_Response *r;
 	unsigned char *rsp = NULL;
 	size_t rsp_len = 0;
@@ -186,6 +222,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq->h = h;
 		rq->start = pk_mono_s();
 		rq->route = route;
+		peer_text(c, rq->peer, sizeof(rq->peer));
 		*con_cls = rq;
 		return MHD_YES;
 	}
@@ -216,8 +253,11 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (rq->len == 0)
 		return reply_text(c, MHD_HTTP_BAD_REQUEST, "empty request\n");
-	if (h->fn == NULL || h->fn(h->arg, rq->route, rq->buf, rq->len, &rsp,
-	    &rsp_len) != 0 ||
+	creq.route = rq->route;
+	creq.peer = rq->peer;
+	creq.der = rq->buf;
+	creq.len = rq->len;
+	if (h->fn == NULL || h->fn(h->arg, &creq, &rsp, &rsp_len) != 0 ||
 	    rsp == NULL) {
 		free(rsp);
 		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,

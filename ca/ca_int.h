@@ -204,14 +204,33 @@ int ca_load_certs(const char *file, STACK_OF(X509) **out, struct pk_err *e);
 int ca_load_key(const char *file, EVP_PKEY **out, struct pk_err *e);
 
 
+/* --- failed authentications per client address (ca_lockout.c) ---
+ * A table of NSLOTS addresses at most (allocated once; when full, the address
+ * whose last failure is the oldest is dropped): LIMIT failures within
+ * WINDOW_S seconds (from the first) lock an address for WINDOW_S seconds from
+ * the failure that reached LIMIT; only time ends a lock. LIMIT <= 0: nothing
+ * is ever locked. NOW: milliseconds of a monotonic clock (pk_mono_ms; tests
+ * pass their own). An address NULL or "" is never counted. Thread-safe. */
+struct ca_lockout;
+struct ca_lockout *ca_lockout_new(size_t nslots, int limit, long window_s);
+void ca_lockout_free(struct ca_lockout *l);
+/* The milliseconds ADDR stays locked from NOW, 0 when it is not locked. */
+int64_t ca_lockout_check(struct ca_lockout *l, const char *addr, int64_t now);
+/* Counts a failure of ADDR at NOW: 1 when this one locked it (log once), else
+ * 0; *left (may be NULL) the milliseconds it is locked for, 0 when not. */
+int ca_lockout_fail(struct ca_lockout *l, const char *addr, int64_t now,
+    int64_t *left);
+/* Slots that still count at NOW (a window or a lock not over). */
+size_t ca_lockout_used(struct ca_lockout *l, int64_t now);
+
 /* --- the protocol (ca_server.c) --- */
 
-/* One request (DER, as received) on a path of profile PROF (NULL: the default
- * profile) -> the protected response *out (new). -1 only when no response at
+/* One request R (DER, as received, on R->route's profile, a const struct
+ * ca_prof *, NULL: the default profile; from R->peer, NULL: in-process, not
+ * limited) -> the protected response *out (new). -1 only when no response at
  * all could be built (then HTTP 500). */
-int ca_server_process(struct ca_server *s, const struct ca_prof *prof,
-    const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
-    struct pk_err *e);
+int ca_server_process(struct ca_server *s, const struct ca_req *r,
+    CMP_PKIMESSAGE **out, struct pk_err *e);
 /* The sweep of transactions (ca_db_txn_sweep with the configured confirm-wait
  * and retention) as of NOW (Unix seconds); serialized with certConf. Run by
  * ca_server_process at most every CA_SWEEP_EVERY seconds; the counts go to

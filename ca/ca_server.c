@@ -49,6 +49,14 @@
  * extraCerts and the CA's chain are path material, never anchors. A kur must be
  * signed by the certificate it updates; an rr signed by a certificate may only
  * revoke that one.
+ * Failed authentications (a MAC that does not verify, an unknown reference, a
+ * signature that does not verify, a signer not trusted, not on record or
+ * revoked) are counted per client address (ca_lockout.c; the HTTP front gives
+ * the address): auth-fail-limit of them within auth-fail-window lock the
+ * address out for the window, and its requests are then refused with
+ * systemUnavail before any MAC or signature is checked (locked_out). The
+ * lockout is logged once (ca_server_set_log); counters of the work done are
+ * in ca_server_get_stats.
  *
  * Responses: the request's pvno (RFC 4210 7), the request's transactionID,
  * recipNonce = its senderNonce, a fresh senderNonce (RFC 4210 5.1.1); PBM with
@@ -73,6 +81,7 @@
  */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +134,14 @@ struct ca_server {
 	} recent[RECENT_MAX];
 	unsigned recent_next;
 	double last_sweep;		/* pk_mono_s of the last sweep, 0: none */
+	/* failed authentications per client address (issue 11) */
+	struct ca_lockout *lockout;
+	ca_log_fn log;
+	void *log_arg;
+	struct {
+		atomic_ulong requests, mac_checks, sig_checks, auth_failures,
+		    lockouts, locked_refusals;
+	} st;
 };
 
 /* One request being answered. */
@@ -134,6 +151,7 @@ struct rq {
 	const struct ca_profile *pc;	/* its configuration */
 	const unsigned char *der;	/* the request as received */
 	size_t der_len;
+	const char *peer;		/* the client's address, NULL: unknown */
 	int body;
 	char *tid;			/* hex, NULL when absent */
 	char *nonce;			/* the client's senderNonce, hex */
@@ -151,6 +169,8 @@ struct rq {
 	int implicit;			/* implicitConfirm granted in the answer */
 	char *owner;			/* the identity authenticated: "mac:REF"
 					 * or "cert:" SHA-256 of the signer */
+	int auth_failed;		/* a credential was presented and did not
+					 * pass: counted against the peer */
 	/* refusal */
 	uint32_t fail;
 	struct pk_err err;
@@ -404,6 +424,7 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 		kid = cmp_msg_get0_sender_kid(m);
 		if (kid == NULL || (size_t)ASN1_STRING_length(kid) != strlen(ref) ||
 		    memcmp(ASN1_STRING_get0_data(kid), ref, strlen(ref)) != 0) {
+			c->auth_failed = 1;
 			if (admin)
 				return refuse(c, CMP_FAIL_NOT_AUTHORIZED, "a "
 				    "MAC-protected rr needs the administrator "
@@ -419,10 +440,13 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 			 * PBM, checked before any hashing */
 			if (pbmac1_style(m, &c->pbmac1_opts, c) != 0)
 				return -1;
+			atomic_fetch_add(&s->st.mac_checks, 1);
 			if (cmp_msg_verify_pbm(m, secret, strlen(secret),
-			    &ca_pbm_limits, &e) != 0)
+			    &ca_pbm_limits, &e) != 0) {
+				c->auth_failed = 1;
 				return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK,
 				    "RFC 9481 6.1.2: %s", e.msg);
+			}
 			c->pbmac1 = 1;
 			c->mac_ok = 1;
 			c->mac_ref = ref;
@@ -431,10 +455,13 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 		}
 		if (pbm_style(m, &c->pbm, c) != 0)
 			return -1;
+		atomic_fetch_add(&s->st.mac_checks, 1);
 		if (cmp_msg_verify_pbm(m, secret, strlen(secret), &ca_pbm_limits,
-		    &e) != 0)
+		    &e) != 0) {
+			c->auth_failed = 1;
 			return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 "
 			    "5.1.3.1: %s", e.msg);
+		}
 		c->mac_ok = 1;
 		c->mac_ref = ref;
 		c->mac_secret = secret;
@@ -453,9 +480,12 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 		    "signature-protected request without the signer's "
 		    "certificate in extraCerts");
 	pk_err_clear(&e);
-	if (cmp_msg_verify_sig(m, x, &e) != 0)
+	atomic_fetch_add(&s->st.sig_checks, 1);
+	if (cmp_msg_verify_sig(m, x, &e) != 0) {
+		c->auth_failed = 1;
 		return refuse(c, CMP_FAIL_BAD_MESSAGE_CHECK, "RFC 4210 5.1.3.3: %s",
 		    e.msg);
+	}
 	if ((material = chain_material(s, m)) == NULL)
 		return refuse(c, CMP_FAIL_SYSTEM_FAILURE, "out of memory");
 	if (allowed & AUTH_CA) {
@@ -465,8 +495,13 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 		why = chain_error(s->ca_store, x, material, &depth);
 		if (why == NULL && depth == 2) {
 			sk_X509_free(material);
-			if (issued_here(s, c, x) != 0)
+			if (issued_here(s, c, x) != 0) {
+				/* not on record, another, revoked: a credential
+				 * that does not pass */
+				c->auth_failed = !(c->fail &
+				    CMP_FAIL(CMP_FAIL_SYSTEM_FAILURE));
 				return -1;
+			}
 			c->signer_is_ours = 1;
 			X509_up_ref(x);
 			c->signer = x;
@@ -481,11 +516,13 @@ authenticate_1(struct ca_server *s, struct rq *c, int allowed)
 		trusted = why_trust == NULL;
 	}
 	sk_X509_free(material);
-	if (!trusted)
+	if (!trusted) {
+		c->auth_failed = 1;
 		return refuse(c, CMP_FAIL_SIGNER_NOT_TRUSTED, "RFC 4210 5.1.3.3: "
 		    "the certificate protecting the request is not trusted: %s",
 		    why_trust != NULL ? why_trust : why != NULL ? why :
 		    "no --trust anchor for this request type");
+	}
 	X509_up_ref(x);
 	c->signer = x;
 	return 0;
@@ -1866,11 +1903,67 @@ sweep_due(struct ca_server *s)
 	}
 }
 
-int
-ca_server_process(struct ca_server *s, const struct ca_prof *prof,
-    const unsigned char *der, size_t len, CMP_PKIMESSAGE **out,
-    struct pk_err *e)
+/* Issue 11: an address locked out for failed authentications is refused
+ * before anything is verified (no PBM hashing, no signature check): 1 when C
+ * was so refused. systemUnavail (RFC 4210 5.2.3: "the request cannot be
+ * handled due to system unavailability") with the time it ends: the client
+ * may try again then. The answer is a CMP error message in HTTP 200 like
+ * every other refusal: RFC 6712 3.3 has the CMP response in the body of a
+ * 200 and only allows ("MAY") 4xx/5xx for errors; a bare 503 would hide the
+ * reason and the time to retry from a CMP client, which reports the CMP error
+ * (openssl cmp prints its failInfo and text). RFC 6712 3.6 is the Request-URI
+ * and sets no status. */
+static int
+locked_out(struct ca_server *s, struct rq *c)
 {
+	char when[64];
+	int64_t left = ca_lockout_check(s->lockout, c->peer, pk_mono_ms());
+	long secs;
+
+	if (left <= 0)
+		return 0;
+	atomic_fetch_add(&s->st.locked_refusals, 1);
+	secs = (long)((left + 999) / 1000);
+	pk_time_text((time_t)((pk_wall_ms() + left + 999) / 1000), when,
+	    sizeof(when));
+	refuse(c, CMP_FAIL_SYSTEM_UNAVAIL, "too many failed authentications "
+	    "from %s: its requests are refused until %s (%ld s from now); try "
+	    "again later", c->peer, when, secs);
+	return 1;
+}
+
+/* Counts C's failed authentication against its address; the failure that
+ * locks the address is logged (once per lockout, never the credential). */
+static void
+count_failure(struct ca_server *s, struct rq *c)
+{
+	const struct ca_config *cfg = ca_get0_config(s->ca);
+	int64_t left = 0;
+	char when[64], line[256];
+
+	if (!c->auth_failed || c->peer == NULL || *c->peer == '\0')
+		return;
+	atomic_fetch_add(&s->st.auth_failures, 1);
+	if (!ca_lockout_fail(s->lockout, c->peer, pk_mono_ms(), &left))
+		return;
+	atomic_fetch_add(&s->st.lockouts, 1);
+	if (s->log == NULL)
+		return;
+	pk_time_text((time_t)((pk_wall_ms() + left + 999) / 1000), when,
+	    sizeof(when));
+	snprintf(line, sizeof(line), "%s locked out until %s: %d failed "
+	    "authentications within %d s", c->peer, when, cfg->auth_fail_limit,
+	    cfg->auth_fail_window);
+	s->log(s->log_arg, line);
+}
+
+int
+ca_server_process(struct ca_server *s, const struct ca_req *r,
+    CMP_PKIMESSAGE **out, struct pk_err *e)
+{
+	const struct ca_prof *prof = r->route;
+	const unsigned char *der = r->der;
+	size_t len = r->len;
 	CMP_PKIMESSAGE *req = NULL, *rsp = NULL;
 	struct rq c;
 	struct cmp_hdr h;
@@ -1879,10 +1972,12 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 
 	*out = NULL;
 	sweep_due(s);
+	atomic_fetch_add(&s->st.requests, 1);
 	memset(&c, 0, sizeof(c));
 	pk_err_clear(&c.err);
 	c.prof = prof != NULL ? prof : ca_get0_prof(s->ca, 0);
 	c.pc = c.prof->cfg;
+	c.peer = r->peer;
 	if (RAND_bytes(c.srv_nonce, sizeof(c.srv_nonce)) != 1)
 		return pk_err_ossl(e, "no random senderNonce");
 	c.srv_nonce_hex = pk_hex(c.srv_nonce, sizeof(c.srv_nonce), 0);
@@ -1904,10 +1999,11 @@ ca_server_process(struct ca_server *s, const struct ca_prof *prof,
 		c.der = der;
 		c.der_len = len;
 		c.body = cmp_msg_body_type(req);
-		if (dispatch(s, &c, &rsp) != 0) {
+		if (!locked_out(s, &c) && dispatch(s, &c, &rsp) != 0) {
 			CMP_PKIMESSAGE_free(rsp);
 			rsp = NULL;
 		}
+		count_failure(s, &c);
 	}
 	/* RFC 4210 5.3.21: refusals are error messages, protected (signed when
 	 * the request's own protection did not pass) */
@@ -1943,8 +2039,8 @@ ca_server_route(void *arg, const char *path)
 }
 
 int
-ca_server_handle(void *arg, const void *route, const unsigned char *req,
-    size_t len, unsigned char **rsp, size_t *rsp_len)
+ca_server_handle(void *arg, const struct ca_req *r, unsigned char **rsp,
+    size_t *rsp_len)
 {
 	struct ca_server *s = arg;
 	CMP_PKIMESSAGE *m = NULL;
@@ -1956,7 +2052,7 @@ ca_server_handle(void *arg, const void *route, const unsigned char *req,
 	*rsp = NULL;
 	*rsp_len = 0;
 	pk_err_clear(&e);
-	if (ca_server_process(s, route, req, len, &m, &e) != 0 ||
+	if (ca_server_process(s, r, &m, &e) != 0 ||
 	    cmp_msg_encode(m, &der, &n, &e) != 0)
 		goto out;
 	/* the HTTP front frees with free() */
@@ -1981,6 +2077,9 @@ ca_server_new(struct ca_server **out, struct ca *ca, struct pk_err *e)
 
 	*out = NULL;
 	s->ca = ca;
+	s->lockout = ca_lockout_new(CA_LOCKOUT_SLOTS,
+	    ca_get0_config(ca)->auth_fail_limit,
+	    ca_get0_config(ca)->auth_fail_window);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->recent_mu, NULL);
 	if ((s->ca_store = X509_STORE_new()) == NULL ||
@@ -2009,9 +2108,28 @@ ca_server_free(struct ca_server *s)
 		return;
 	X509_STORE_free(s->ca_store);
 	sk_X509_free(s->material);
+	ca_lockout_free(s->lockout);
 	for (unsigned i = 0; i < RECENT_MAX; i++)
 		recent_clear(&s->recent[i]);
 	pthread_mutex_destroy(&s->recent_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+void
+ca_server_set_log(struct ca_server *s, ca_log_fn fn, void *arg)
+{
+	s->log = fn;
+	s->log_arg = arg;
+}
+
+void
+ca_server_get_stats(struct ca_server *s, struct ca_server_stats *st)
+{
+	st->requests = atomic_load(&s->st.requests);
+	st->mac_checks = atomic_load(&s->st.mac_checks);
+	st->sig_checks = atomic_load(&s->st.sig_checks);
+	st->auth_failures = atomic_load(&s->st.auth_failures);
+	st->lockouts = atomic_load(&s->st.lockouts);
+	st->locked_refusals = atomic_load(&s->st.locked_refusals);
 }

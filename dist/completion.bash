@@ -69,14 +69,16 @@ _cmpca()
 	    --previous-ca-cert --tls-cert --tls-key --trust --validity --poll
 	    --check-after
 	    --implicit-confirm --key-types --allow-subject-change --threads
-	    --timeout --max-per-address --confirm-wait --retention --help
+	    --timeout --max-per-address --auth-fail-limit --auth-fail-window
+	    --confirm-wait --retention --help
 	    --version" \
 	    "--dir" "--config --secret-file --admin-secret-file --ca-cert --ca-key
 	    --signer-cert --signer-key --extra-certs --capubs --previous-ca-cert
 	    --tls-cert --tls-key --trust" \
 	    "--listen --path --ref --admin-ref
 	    --secret --validity --poll --check-after --key-types --threads
-	    --timeout --max-per-address --confirm-wait --retention
+	    --timeout --max-per-address --auth-fail-limit --auth-fail-window
+	    --confirm-wait --retention
 	    --implicit-confirm
 	    --allow-subject-change"
 }

@@ -1131,15 +1131,20 @@ END_TEST
 /* ------------------------------------------------------------- http */
 
 static atomic_int calls;
+static char last_peer[CA_ADDR_MAX];	/* the client address of the last call */
 
 /* Echo handler: "rsp:" + the request; a request starting with "FAIL" fails. */
 static int
-echo_handler(void *arg, const void *route, const unsigned char *req, size_t len,
-    unsigned char **rsp, size_t *rsp_len)
+echo_handler(void *arg, const struct ca_req *r, unsigned char **rsp,
+    size_t *rsp_len)
 {
+	const unsigned char *req = r->der;
+	size_t len = r->len;
+
 	ck_assert_ptr_eq(arg, &calls);
-	(void)route;
 	atomic_fetch_add(&calls, 1);
+	snprintf(last_peer, sizeof(last_peer), "%s", r->peer != NULL ? r->peer :
+	    "(null)");
 	if (len >= 4 && memcmp(req, "FAIL", 4) == 0)
 		return -1;
 	*rsp = malloc(len + 4);
@@ -1302,6 +1307,8 @@ START_TEST(http_post_reaches_handler)
 	ck_assert_uint_eq(r.body_len, sizeof(der) + 4);
 	ck_assert_mem_eq(r.body, "rsp:", 4);
 	ck_assert_mem_eq(r.body + 4, der, sizeof(der));
+	/* the handler knows the client's address */
+	ck_assert_str_eq(last_peer, "127.0.0.1");
 	/* keep-alive: a second request on the same connection, type in other case */
 	post(fd, "POST", "Application/PKIXCMP; x=1", "second", 6, NULL);
 	ck_assert_int_eq(read_resp(fd, &r), 0);
@@ -1458,11 +1465,11 @@ route_ab(void *arg, const char *path)
 }
 
 static int
-route_handler(void *arg, const void *route, const unsigned char *req,
-    size_t len, unsigned char **rsp, size_t *rsp_len)
+route_handler(void *arg, const struct ca_req *r, unsigned char **rsp,
+    size_t *rsp_len)
 {
-	last_route = route;
-	return echo_handler(arg, route, req, len, rsp, rsp_len);
+	last_route = r->route;
+	return echo_handler(arg, r, rsp, rsp_len);
 }
 
 START_TEST(http_routing)

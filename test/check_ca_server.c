@@ -9,7 +9,9 @@
  * hierarchy (test/mkpki.sh: signed requests, the response chain, caPubs, an
  * impostor CA and a sibling refused, rootCaKeyUpdate after a root rollover);
  * profiles from a cmpca.conf (secrets and transactions per path, key-type
- * policy). Every error text checked here cites each RFC clause once. The
+ * policy); the per-address table of failed authentications (window, lockout,
+ * bounded with the oldest evicted) and the server refusing a locked address
+ * before any MAC. Every error text checked here cites each RFC clause once. The
  * openssl interop runs in test/t_cmpca_interop.sh and t_cmpca_hierarchy.sh.
  */
 #include <check.h>
@@ -103,7 +105,8 @@ exchange_der(const unsigned char *der, size_t len)
 	size_t n = 0;
 	struct pk_err e;
 
-	ck_assert_int_eq(ca_server_handle(srv, NULL, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, &(struct ca_req){ NULL, NULL, der,
+	    len }, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	free(out);
 	return rsp;
@@ -1161,7 +1164,8 @@ worker_run(void *arg)
 		if (cmp_build_certreq(&h, CMP_BODY_IR, &r, &ir, &e) != 0 ||
 		    cmp_msg_protect_pbm(ir, SECRET, strlen(SECRET), NULL, &e) != 0 ||
 		    cmp_msg_encode(ir, &der, &len, &e) != 0 ||
-		    ca_server_handle(srv, NULL, der, len, &out, &n) != 0 ||
+		    ca_server_handle(srv, &(struct ca_req){ NULL, NULL, der,
+		    len }, &out, &n) != 0 ||
 		    cmp_msg_decode(out, n, &ip, &e) != 0 ||
 		    (cr = cmp_rep_get0(ip, 0)) == NULL ||
 		    cmp_certresp_get0_cert(cr) == NULL) {
@@ -2359,7 +2363,8 @@ exchange_at(const char *path, const CMP_PKIMESSAGE *req)
 
 	ck_assert_msg(route != NULL, "%s is not served", path);
 	ck_assert_msg(cmp_msg_encode(req, &der, &len, &e) == 0, "%s", e.msg);
-	ck_assert_int_eq(ca_server_handle(srv, route, der, len, &out, &n), 0);
+	ck_assert_int_eq(ca_server_handle(srv, &(struct ca_req){ route, NULL,
+	    der, len }, &out, &n), 0);
 	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
 	OPENSSL_free(der);
 	free(out);
@@ -2544,6 +2549,208 @@ START_TEST(prof_genm_policy)
 }
 END_TEST
 
+/* ---- failed authentications per client address (issue 11) ---- */
+
+/* The table on a clock of its own: LIMIT failures within the window (from
+ * the first) lock the address for the window from the last of them; a lock
+ * ends with time only (a failure during it does not extend it); failures
+ * spread wider than the window never lock; addresses are counted apart. */
+START_TEST(lockout_window)
+{
+	struct ca_lockout *l = ca_lockout_new(16, 3, 10);
+	int64_t left = -1;
+
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 0, &left), 0);
+	ck_assert_int_eq(left, 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 1000, NULL), 0);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 1500), 0);
+	/* the third within 10 s locks, for 10 s from it */
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 2000, &left), 1);
+	ck_assert_int_eq(left, 10000);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 5000), 7000);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.2", 5000), 0);
+	/* a failure while locked (a request already past the check) neither
+	 * locks again nor extends */
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 6000, &left), 0);
+	ck_assert_int_eq(left, 6000);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 11999), 1);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 12000), 0);
+	/* after the lock, a clean count: two more failures do not lock */
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 12000, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", 13000, NULL), 0);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 13000), 0);
+	/* failures 4.5 s apart: the window (from the first) passes before the
+	 * third, which starts a new one */
+	ck_assert_int_eq(ca_lockout_fail(l, "2001:db8::1", 0, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "2001:db8::1", 4500, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "2001:db8::1", 10000, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "2001:db8::1", 14500, NULL), 0);
+	ck_assert_int_eq(ca_lockout_check(l, "2001:db8::1", 14500), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "2001:db8::1", 15000, NULL), 1);
+	/* an unknown address and a disabled limit are never counted */
+	ck_assert_int_eq(ca_lockout_fail(l, "", 0, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, NULL, 0, NULL), 0);
+	ca_lockout_free(l);
+	l = ca_lockout_new(16, 0, 10);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(ca_lockout_fail(l, "192.0.2.1", i, NULL), 0);
+	ck_assert_int_eq(ca_lockout_check(l, "192.0.2.1", 100), 0);
+	ck_assert_int_eq(ca_lockout_used(l, 100), 0);
+	ca_lockout_free(l);
+}
+END_TEST
+
+/* The table is bounded: an attacker cycling through addresses takes no more
+ * than its slots; when they are all taken, the address whose last failure is
+ * the oldest gives its slot (and starts again with a clean count); slots
+ * whose window and lock are over are free again. */
+START_TEST(lockout_bounded_oldest_evicted)
+{
+	struct ca_lockout *l = ca_lockout_new(4, 2, 10);
+	char a[CA_ADDR_MAX];
+	int i;
+
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.1", 0, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.2", 100, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.3", 200, NULL), 0);
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.4", 300, NULL), 0);
+	ck_assert_int_eq(ca_lockout_used(l, 300), 4);
+	/* 10.0.0.1 (the oldest) is pushed out by 10.0.0.5 ... */
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.5", 400, NULL), 0);
+	ck_assert_int_eq(ca_lockout_used(l, 400), 4);
+	/* ... so its second failure is its first again; 10.0.0.2 goes */
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.1", 500, NULL), 0);
+	/* 10.0.0.3 kept its count: its second failure locks it */
+	ck_assert_int_eq(ca_lockout_fail(l, "10.0.0.3", 600, NULL), 1);
+	ck_assert_int_gt(ca_lockout_check(l, "10.0.0.3", 700), 0);
+	/* a locked address refreshed by no failure is the oldest after a
+	 * while: a flood of addresses pushes it out, and the table stays at
+	 * four slots throughout */
+	for (i = 0; i < 10000; i++) {
+		snprintf(a, sizeof(a), "2001:db8::%x", i);
+		ca_lockout_fail(l, a, 1000 + i / 10, NULL);
+		ck_assert_int_le(ca_lockout_used(l, 1000 + i / 10), 4);
+	}
+	ck_assert_int_eq(ca_lockout_check(l, "10.0.0.3", 2000), 0);
+	/* every window over: all slots free */
+	ck_assert_int_eq(ca_lockout_used(l, 60000), 0);
+	ca_lockout_free(l);
+}
+END_TEST
+
+/* REQ sent from the client address PEER through the HTTP handler. */
+static CMP_PKIMESSAGE *
+exchange_from(const char *peer, const CMP_PKIMESSAGE *req)
+{
+	CMP_PKIMESSAGE *rsp = NULL;
+	unsigned char *der = NULL, *out = NULL;
+	size_t len = 0, n = 0;
+	struct pk_err e;
+
+	ck_assert_msg(cmp_msg_encode(req, &der, &len, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(ca_server_handle(srv, &(struct ca_req){ NULL, peer,
+	    der, len }, &out, &n), 0);
+	ck_assert_msg(cmp_msg_decode(out, n, &rsp, &e) == 0, "%s", e.msg);
+	OPENSSL_free(der);
+	free(out);
+	return rsp;
+}
+
+static int nlog;
+static char last_log[256];
+
+static void
+log_capture(void *arg, const char *line)
+{
+	(void)arg;
+	nlog++;
+	snprintf(last_log, sizeof(last_log), "%s", line);
+}
+
+/* The server: wrong MACs and a signature by an untrusted certificate count
+ * against their address; at the limit the address is refused with
+ * systemUnavail, the right secret too, without a MAC computed; one log line
+ * per lockout, without the secret; other addresses, and in-process requests
+ * (no address), are served. */
+START_TEST(lockout_server_refuses_before_mac)
+{
+	CMP_PKIMESSAGE *m, *rsp;
+	struct ca_server_stats st;
+	X509 *self = X509_new();
+	char *txt;
+	int i;
+
+	close_server();
+	cfg.auth_fail_limit = 3;
+	cfg.auth_fail_window = 60;
+	open_server();
+	nlog = 0;
+	ca_server_set_log(srv, log_capture, NULL);
+	for (i = 0; i < 2; i++) {
+		m = make_ir("guess", 0, "not the secret");
+		rsp = exchange_from("192.0.2.1", m);
+		ck_assert(error_failinfo(rsp) &
+		    CMP_FAIL(CMP_FAIL_BAD_MESSAGE_CHECK));
+		CMP_PKIMESSAGE_free(rsp);
+		CMP_PKIMESSAGE_free(m);
+	}
+	/* the third: a signature by a certificate nobody trusts */
+	X509_set_version(self, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(self), 7);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(self), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)"mallory", -1, -1, 0);
+	X509_set_issuer_name(self, X509_get_subject_name(self));
+	X509_gmtime_adj(X509_getm_notBefore(self), -60);
+	X509_gmtime_adj(X509_getm_notAfter(self), 3600);
+	X509_set_pubkey(self, key);
+	ck_assert_int_gt(X509_sign(self, key, EVP_sha256()), 0);
+	m = make_signed(CMP_BODY_CR, "mallory", self, key, NULL);
+	rsp = exchange_from("192.0.2.1", m);
+	ck_assert(error_failinfo(rsp) & CMP_FAIL(CMP_FAIL_SIGNER_NOT_TRUSTED));
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	ca_server_get_stats(srv, &st);
+	ck_assert_uint_eq(st.mac_checks, 2);
+	ck_assert_uint_eq(st.sig_checks, 1);
+	ck_assert_uint_eq(st.auth_failures, 3);
+	ck_assert_uint_eq(st.lockouts, 1);
+	ck_assert_int_eq(nlog, 1);
+	ck_assert_msg(strstr(last_log, "192.0.2.1 locked out until ") != NULL &&
+	    strstr(last_log, " UTC: 3 failed authentications within 60 s") !=
+	    NULL && strstr(last_log, SECRET) == NULL, "%s", last_log);
+	/* the right secret now: refused, no MAC computed, no certificate */
+	m = make_ir("right", 0, SECRET);
+	rsp = exchange_from("192.0.2.1", m);
+	ck_assert_uint_eq(error_failinfo(rsp), CMP_FAIL(CMP_FAIL_SYSTEM_UNAVAIL));
+	txt = error_text(rsp);
+	ck_assert_msg(strstr(txt, "too many failed authentications from "
+	    "192.0.2.1") != NULL && strstr(txt, "try again later") != NULL &&
+	    strstr(txt, " UTC (60 s from now)") != NULL, "%s", txt);
+	free(txt);
+	/* signed by the CA (the request's MAC was never checked) */
+	ck_assert_int_eq(cmp_msg_protection_kind(rsp), CMP_PROT_SIG);
+	CMP_PKIMESSAGE_free(rsp);
+	ca_server_get_stats(srv, &st);
+	ck_assert_uint_eq(st.mac_checks, 2);
+	ck_assert_uint_eq(st.locked_refusals, 1);
+	ck_assert_int_eq(nlog, 1);
+	/* another address, and the in-process entry, are served */
+	rsp = exchange_from("192.0.2.2", m);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	m = make_ir("inproc", 0, SECRET);
+	rsp = exchange(m);
+	(void)ip_cert(rsp);
+	CMP_PKIMESSAGE_free(rsp);
+	CMP_PKIMESSAGE_free(m);
+	ca_server_get_stats(srv, &st);
+	ck_assert_uint_eq(st.mac_checks, 4);
+	ck_assert_uint_eq(st.lockouts, 1);
+	X509_free(self);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -2589,6 +2796,9 @@ main(void)
 	tcase_add_test(tc, poll_from_another_identity_refused);
 	tcase_add_test(tc, followup_without_transaction_costs_no_mac);
 	tcase_add_test(tc, unconfirmed_revoked_and_transactions_pruned);
+	tcase_add_test(tc, lockout_window);
+	tcase_add_test(tc, lockout_bounded_oldest_evicted);
+	tcase_add_test(tc, lockout_server_refuses_before_mac);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hierarchy");
 	tcase_add_checked_fixture(tc, hier_setup, hier_teardown);

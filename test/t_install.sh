@@ -2,15 +2,19 @@
 # Installation. Where an uninstalled pkish finds its grammar (the build's schemas
 # link, PKISH_SCHEMA_DIR, --schemas; never a compiled-in source tree path). Then,
 # with the tree's Makefile and a build directory of its own:
-#  1. make install DESTDIR=STAGE PREFIX=/usr: exactly the expected files with their
-#     modes, no STAGE path inside any of them, units and man pages for /usr, the
-#     pages render, the programs run; make uninstall leaves nothing.
+#  1. make install DESTDIR=STAGE PREFIX=/usr sysconfdir=/etc: exactly the
+#     expected files with their modes, no STAGE path inside any of them, units
+#     and man pages for /usr, the cmpca unit runs cmpca with --config
+#     /etc/cmpca.conf, which is installed and valid, the pages render, the
+#     programs run; make uninstall leaves nothing. An edited cmpca.conf is kept
+#     by install and uninstall.
 #  2. make install PREFIX=TMP (no DESTDIR), the build directory moved away: the
 #     installed pkish, from another working directory and without
 #     PKISH_SCHEMA_DIR, runs the installed example (enrolment and key update)
 #     against the installed cmpca, and fails when its installed grammar is hidden
-#     (so that is the grammar it reads); the installed units verify; make
-#     uninstall leaves nothing.
+#     (so that is the grammar it reads); the installed units verify, the cmpca
+#     unit's configuration file is the installed one; make uninstall leaves
+#     nothing.
 set -u
 top=${PKISH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 case "${BUILD:-build}" in /*) b=$BUILD ;; *) b="$top/${BUILD:-build}" ;; esac
@@ -63,7 +67,7 @@ check no-tree-path-compiled-in '! grep -q "$top/schemas" "$b/pkish"'
 
 # ---- 1. staged installation (packaging) ------------------------------------
 S=$tmp/stage
-if mk install DESTDIR="$S" PREFIX=/usr; then ok staged-install; else
+if mk install DESTDIR="$S" PREFIX=/usr sysconfdir=/etc; then ok staged-install; else
 	fail staged-install "$(tail -20 "$tmp/make.log")"; exit 0; fi
 {
 	echo "usr/bin/cmpdump 755"; echo "usr/bin/cmpload 755"; echo "usr/bin/pkish 755"; echo "usr/sbin/cmpca 755"
@@ -82,6 +86,7 @@ if mk install DESTDIR="$S" PREFIX=/usr; then ok staged-install; else
 	echo "usr/share/bash-completion/completions/cmpca link"
 	echo "usr/share/bash-completion/completions/cmpdump link"
 	echo "usr/share/bash-completion/completions/cmpload link"
+	echo "etc/cmpca.conf 644"
 } | sort >"$tmp/want"
 (cd "$S" && find . ! -type d | sed 's|^\./||' | sort | while read -r f; do
 	if [ -L "$f" ]; then echo "$f link"; else echo "$f $(stat -c %a "$f")"; fi
@@ -91,7 +96,11 @@ if cmp -s "$tmp/want" "$tmp/got"; then ok staged-files-and-modes; else
 check staged-no-destdir-inside '[ -z "$(grep -rl "$S" "$S")" ]'
 check staged-unit-paths \
 	'grep -qx "ExecStart=/usr/bin/pkish --daemon --flash /var/lib/pkish" "$S/usr/lib/systemd/system/pkish.service" &&
-	 grep -q "^ExecStart=/usr/sbin/cmpca " "$S/usr/lib/systemd/system/cmpca.service"'
+	 grep -qx "ExecStart=/usr/sbin/cmpca --config /etc/cmpca.conf" "$S/usr/lib/systemd/system/cmpca.service"'
+# the service's configuration: dist/cmpca.conf, valid for the installed cmpca
+"$S/usr/sbin/cmpca" --config "$S/etc/cmpca.conf" --check-config >"$tmp/cc" 2>&1
+check staged-cmpca-conf-valid '[ $? -eq 0 ] && cmp -s "$top/dist/cmpca.conf" "$S/etc/cmpca.conf" &&
+	grep -qx "  dir: /var/lib/cmpca" "$tmp/cc" && grep -qx "  listen: 127.0.0.1:8080" "$tmp/cc"'
 check staged-man-paths 'grep -q "^\.Pa /usr/share/pkish/schemas" "$S/usr/share/man/man1/pkish.1"'
 for p in man1/pkish.1 man1/cmpdump.1 man1/cmpload.1 man8/cmpca.8; do
 	n=${p#*/}; n=${n%.*}
@@ -117,12 +126,21 @@ if [ ! -e /usr/share/pkish/schemas ]; then
 	check staged-pkish-default-is-usr-share \
 		'[ $? -eq 2 ] && grep -q "invalid grammar in /usr/share/pkish/schemas:" "$tmp/o"'
 fi
-if mk uninstall DESTDIR="$S" PREFIX=/usr; then ok staged-uninstall; else
+if mk uninstall DESTDIR="$S" PREFIX=/usr sysconfdir=/etc; then ok staged-uninstall; else
 	fail staged-uninstall "$(tail -20 "$tmp/make.log")"; fi
 left=$(cd "$S" && find . ! -type d)
 check staged-uninstall-removes-all '[ -z "$left" ] && [ ! -e "$S/usr/share/pkish" ] &&
 	[ ! -e "$S/usr/share/doc/pkish" ]'
 [ -z "$left" ] || echo "$left" | sed 's/^/    left: /'
+# an administrator's cmpca.conf survives a new install and an uninstall
+mk install DESTDIR="$S" PREFIX=/usr sysconfdir=/etc &&
+	echo "listen = 0.0.0.0:8080" >>"$S/etc/cmpca.conf" &&
+	mk install DESTDIR="$S" PREFIX=/usr sysconfdir=/etc
+check staged-edited-conf-kept-by-install '[ $? -eq 0 ] && grep -qx "listen = 0.0.0.0:8080" "$S/etc/cmpca.conf"'
+mk uninstall DESTDIR="$S" PREFIX=/usr sysconfdir=/etc
+check staged-edited-conf-kept-by-uninstall '[ $? -eq 0 ] && grep -qx "listen = 0.0.0.0:8080" "$S/etc/cmpca.conf" &&
+	[ "$(cd "$S" && find . ! -type d)" = "./etc/cmpca.conf" ]'
+rm -f "$S/etc/cmpca.conf"
 
 # ---- 2. installation into a prefix, run from elsewhere ----------------------
 P=$tmp/prefix
@@ -155,6 +173,9 @@ mv "$P/share/pkish/schemas" "$P/share/pkish/hidden"
 check prefix-reads-installed-grammar \
 	'[ $? -eq 2 ] && grep -q "invalid grammar in $P/share/pkish/schemas:" "$tmp/o"'
 mv "$P/share/pkish/hidden" "$P/share/pkish/schemas"
+check prefix-unit-reads-installed-conf \
+	'grep -qx "ExecStart=$P/sbin/cmpca --config $P/etc/cmpca.conf" "$P/lib/systemd/system/cmpca.service" &&
+	 "$P/sbin/cmpca" --config "$P/etc/cmpca.conf" --check-config >/dev/null 2>&1'
 check prefix-completion-installed \
 	'bash -c ". \"$P/share/bash-completion/completions/cmpca\" && complete -p cmpca" >/dev/null 2>&1'
 if command -v systemd-analyze >/dev/null &&

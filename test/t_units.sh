@@ -1,5 +1,6 @@
 #!/bin/sh
-# The systemd units (dist/*.service.in): make fills in the program paths, and
+# The systemd units (dist/*.service.in): make fills in the program paths (and
+# cmpca's configuration file under sysconfdir), and
 # `systemd-analyze verify` accepts both units (with their Documentation= man
 # pages) when that program is present and works here; a planted mistake shows
 # that it would see one. `systemd-analyze security` rates the sandbox of each.
@@ -13,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 g=$tmp/gen
 
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" BUILD="$g" \
-	bindir="$b" sbindir="$b" units man >"$tmp/make.log" 2>&1; then
+	bindir="$b" sbindir="$b" sysconfdir=/etc units man >"$tmp/make.log" 2>&1; then
 	echo "ok units-generated"
 else
 	echo "FAIL units-generated"
@@ -29,7 +30,7 @@ check_exec() {	# unit, expected ExecStart= line
 	fi
 }
 check_exec pkish.service "ExecStart=$b/pkish --daemon --flash /var/lib/pkish"
-check_exec cmpca.service "ExecStart=$b/cmpca --dir /var/lib/cmpca --listen 127.0.0.1:8080"
+check_exec cmpca.service "ExecStart=$b/cmpca --config /etc/cmpca.conf"
 left=$(grep -n '@[a-zA-Z_]*@' "$u"/*.service)
 if [ -z "$left" ]; then echo "ok units-substituted"; else
 	echo "FAIL units-substituted: $left"; fi

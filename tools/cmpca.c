@@ -87,13 +87,18 @@ usage(FILE *f)
 "                          a request not received whole within 2 S is dropped\n"
 "  --max-per-address N     connections at once from one client address\n"
 "                          (default %d)\n"
+"  --auth-fail-limit N     failed authentications (wrong MAC, bad signature)\n"
+"                          from one client address within the window that\n"
+"                          lock it out for the window (default %d; 0: none)\n"
+"  --auth-fail-window S    that window, seconds (default %d)\n"
 "  --confirm-wait DURATION a certificate not confirmed (certConf) within this\n"
 "                          time is revoked (default 300s)\n"
 "  --retention DURATION    finished transactions are deleted after this time\n"
 "                          (default 7d)\n"
 "  --help, --version\n",
 	    CA_DEFAULT_CHECK_AFTER, CA_DEFAULT_THREADS, CA_DEFAULT_TIMEOUT,
-	    CA_DEFAULT_PER_ADDRESS);
+	    CA_DEFAULT_PER_ADDRESS, CA_DEFAULT_AUTH_FAIL_LIMIT,
+	    CA_DEFAULT_AUTH_FAIL_WINDOW);
 }
 
 enum { O_CONFIG = 256, O_CHECK, O_HELP, O_VERSION, O_KEY };
@@ -131,6 +136,8 @@ static const struct option longopts[] = {
 	{ "threads", required_argument, NULL, O_KEY },
 	{ "timeout", required_argument, NULL, O_KEY },
 	{ "max-per-address", required_argument, NULL, O_KEY },
+	{ "auth-fail-limit", required_argument, NULL, O_KEY },
+	{ "auth-fail-window", required_argument, NULL, O_KEY },
 	{ "confirm-wait", required_argument, NULL, O_KEY },
 	{ "retention", required_argument, NULL, O_KEY },
 	{ NULL, 0, NULL, 0 }
@@ -220,6 +227,27 @@ configure(const struct args *a, struct ca_config *cfg)
 		return bad;
 	}
 	return 0;
+}
+
+/* The protocol's events (a lockout), one line each on stdout. */
+static void
+log_line(void *arg, const char *line)
+{
+	(void)arg;
+	printf("cmpca: %s\n", line);
+}
+
+/* What the server did: on SIGUSR1 and when stopping. */
+static void
+print_stats(struct ca_server *srv)
+{
+	struct ca_server_stats st;
+
+	ca_server_get_stats(srv, &st);
+	printf("cmpca: statistics: %lu requests, %lu MAC checks, %lu signature "
+	    "checks, %lu failed authentications, %lu lockouts, %lu requests "
+	    "refused while locked out\n", st.requests, st.mac_checks,
+	    st.sig_checks, st.auth_failures, st.lockouts, st.locked_refusals);
 }
 
 /* "C=.., CN=A <- C=.., CN=B (root)": the CA's chain as found. */
@@ -341,6 +369,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -393,6 +422,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "cmpca: %s\n", e.msg);
 		goto out;
 	}
+	ca_server_set_log(srv, log_line, NULL);
 	memset(&ho, 0, sizeof(ho));
 	ho.listen = cfg.listen;
 	ho.tls_cert = cfg.tls_cert;
@@ -414,11 +444,16 @@ main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP)
 			continue;	/* no reload; keep serving */
+		if (sig == SIGUSR1) {
+			print_stats(srv);
+			continue;
+		}
 		break;
 	}
 	printf("cmpca: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
 	rc = 0;
 	ca_http_stop(http);	/* running handlers finish first */
+	print_stats(srv);
 	ca_server_free(srv);
 	ca_close(ca);
 	printf("cmpca: stopped\n");

@@ -178,13 +178,15 @@ ca_server_fuzz_one(const uint8_t *data, size_t size)
 	int rc = 0;
 
 	fzc_init();
-	if (ca_server_process(fzc.srv, NULL, data, size, &rsp, &e) != 0 ||
+	if (ca_server_process(fzc.srv, &(struct ca_req){ NULL, NULL,
+	    data, size }, &rsp, &e) != 0 ||
 	    fzc_answer_ok(rsp, 0) != 0)
 		rc = -1;
 	CMP_PKIMESSAGE_free(rsp);
 	rsp = NULL;
 	if (rc == 0 && fzc_patch(data, size, &der, &n) == 0) {
-		if (ca_server_process(fzc.srv, NULL, der, n, &rsp, &e) != 0 ||
+		if (ca_server_process(fzc.srv, &(struct ca_req){ NULL,
+		    NULL, der, n }, &rsp, &e) != 0 ||
 		    fzc_answer_ok(rsp, 1) != 0)
 			rc = -1;
 		CMP_PKIMESSAGE_free(rsp);
