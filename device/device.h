@@ -1,8 +1,9 @@
 /*
  * device: the device core. CMP sessions as typed objects (configuration, runtime
  * state, statistics kept in the store), their enrolment actions (IR/CR/KUR through
- * cmp/, results installed into pki/ through a journal), the event loop and its
- * timers, the automatic-update scheduler, daemon mode.
+ * cmp/, results installed into pki/ through a journal), the support messages
+ * (caCerts; the root CA key update, which installs a verified new root), the
+ * event loop and its timers, the automatic-update scheduler, daemon mode.
  *
  * Contract:
  * - The device core never prints. Calls return results and a struct pk_err whose

@@ -1,7 +1,8 @@
 /*
  * device internals shared by the files of device/ only: the device and session
- * structures, the enrolment job (enrol.c), the scheduler's entry points
- * (autoupdate.c) and the real KUR in a worker thread (worker.c). Other modules use
+ * structures, the enrolment job and the genm set-up (enrol.c), the root CA
+ * key update (rootca.c), the scheduler's entry points (autoupdate.c) and the
+ * real KUR and root CA check in worker threads (worker.c). Other modules use
  * device.h.
  */
 #ifndef PKISH_DEVICE_INT_H

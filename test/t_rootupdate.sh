@@ -233,16 +233,30 @@ hostile root-refused-key-mismatch key-mismatch.pem "RFC 4210 4.4: newWithOld doe
 hostile root-refused-no-link no-link.pem "RFC 9483 4.3.2: newWithOld is missing"
 
 # --- the openssl cmp 3.0 mock echoes the genm's ITAVs: no rootCaKeyUpdate
+# a free port, retried when the bind loses a race (an ephemeral port of a
+# connection the port check could not see)
 mport=$(( (($$ * 7) % 20000) + 30000 ))
-while (echo >/dev/tcp/127.0.0.1/$mport) 2>/dev/null; do mport=$((mport + 1)); done
-openssl cmp -port "$mport" -srv_ref rref -srv_secret pass:root-secret \
-    -rsp_cert pki/sibling.crt >mock.log 2>&1 &
-pids="$pids $!"
-i=0
-while [ $i -lt 100 ] && ! (echo >/dev/tcp/127.0.0.1/$mport) 2>/dev/null; do
-	sleep 0.05
-	i=$((i + 1))
+up=0
+for try in 1 2 3 4 5; do
+	while (echo >/dev/tcp/127.0.0.1/$mport) 2>/dev/null; do mport=$((mport + 1)); done
+	openssl cmp -port "$mport" -srv_ref rref -srv_secret pass:root-secret \
+	    -rsp_cert pki/sibling.crt >mock.log 2>&1 &
+	mpid=$!
+	i=0
+	while [ $i -lt 100 ] && kill -0 $mpid 2>/dev/null &&
+	    ! (echo >/dev/tcp/127.0.0.1/$mport) 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if kill -0 $mpid 2>/dev/null; then
+		pids="$pids $mpid"
+		up=1
+		break
+	fi
+	wait $mpid 2>/dev/null
+	mport=$((mport + 17))
 done
+[ $up = 1 ] || fail root-mock-start "$(cat mock.log)"
 M=flash-m
 device $M
 { prologue; session m "http://127.0.0.1:$mport/pkix/"; echo "pki cmp root-ca-update session m"
