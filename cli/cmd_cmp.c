@@ -327,6 +327,57 @@ h_cmp_ca_certs(struct cli *c, const struct cli_args *a)
 	return 0;
 }
 
+/* pki cmp root-ca-update session S: asks the CA now whether its root CA key
+ * was updated (genm rootCaCert, RFC 9483 4.3.2); a new root is installed
+ * only after the rollover verified under the imported old root. */
+static int
+h_cmp_root_update(struct cli *c, const struct cli_args *a)
+{
+	const char *name = cli_arg(a, "session");
+	const struct device_session *s = device_session_find(c->dev, name);
+	struct device_root_update r;
+	struct pk_err e;
+	struct sigaction sa, old;
+	int rc;
+
+	if (s != NULL)
+		name = device_session_cfg(s)->name;
+	interrupted = 0;
+	if (c->interactive) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_sigint;
+		sigaction(SIGINT, &sa, &old);
+	}
+	rc = device_root_ca_update(c->dev, name, was_interrupted, NULL, &r, &e);
+	if (c->interactive)
+		sigaction(SIGINT, &old, NULL);
+	if (c->interactive && interrupted)
+		cli_write(c, "\n");
+	if (rc != 0) {
+		if (!r.sent)
+			return cli_error(c, "%s", e.msg);
+		return cli_error(c, "The root CA update request of the CMP session %s "
+		    "failed: %s", name, e.msg);
+	}
+	if (!r.update) {
+		cli_out(c, "Info: The CA has no update of the root CA certificate %s.\n",
+		    r.old_root[0] ? r.old_root : "-");
+		return 0;
+	}
+	if (r.known)
+		cli_out(c, "Info: The CA's new root CA certificate is imported already "
+		    "as %s.\n", r.file);
+	else
+		cli_out(c, "Info: The CA's new root CA certificate verified under the "
+		    "old root %s (newWithOld) and was installed as "
+		    "flash:/pki/public/%s; the old root stays.\n",
+		    r.old_root[0] ? r.old_root : "-", r.file);
+	cli_out(c, "  Subject            : %s\n", r.info.subject);
+	cli_out(c, "  Valid from %s to %s\n", r.info.not_before, r.info.not_after);
+	cli_out(c, "  SHA256 fingerprint : %s\n", r.info.fingerprint);
+	return 0;
+}
+
 static int
 h_cmp_poll_stop(struct cli *c, const struct cli_args *a)
 {
@@ -358,6 +409,7 @@ show_session(struct cli *c, struct device_session *s, struct sbuf *b)
 {
 	const struct device_session_cfg *cfg = device_session_cfg(s);
 	struct device_session_status st;
+	struct device_root_status rs;
 	char t1[40], t2[40];
 
 	device_session_status(s, &st);
@@ -406,6 +458,18 @@ show_session(struct cli *c, struct device_session *s, struct sbuf *b)
 		    st.next_note[0] ? ", " : "", st.next_note);
 	else
 		sbuf_puts(b, " Next Update             : -\n");
+	/* the root CA checks: shown once one has happened */
+	device_root_status(s, &rs);
+	if (rs.checked != 0) {
+		sbuf_printf(b, " Root CA Check           : %s, %s\n",
+		    pk_time_text(rs.checked, t1, sizeof(t1)), rs.result);
+		if (rs.fingerprint[0] != '\0')
+			sbuf_printf(b, " New Root CA             : %s, SHA256 %s\n",
+			    rs.file, rs.fingerprint);
+		if (rs.next != 0)
+			sbuf_printf(b, " Next Root CA Check      : %s\n",
+			    pk_time_text(rs.next, t1, sizeof(t1)));
+	}
 }
 
 static int
@@ -524,6 +588,24 @@ on_event(void *arg, const struct device_event *ev)
 	case DEVICE_EV_DAEMON_STOP:
 		cli_notify(c, "Info: pkish daemon stopping.");
 		break;
+	case DEVICE_EV_ROOT_INSTALLED:
+		cli_notify(c, "Info: The CMP session %s installed the CA's new root CA "
+		    "certificate (RFC 9480 2.15, verified under the old root %s): "
+		    "flash:/pki/public/%s, subject %s, SHA256 fingerprint %s.",
+		    ev->session, ev->root->old_root[0] ? ev->root->old_root : "-",
+		    ev->root->file, ev->root->info.subject, ev->root->info.fingerprint);
+		break;
+	case DEVICE_EV_ROOT_FAILED:
+		if (ev->delay_ms < 0)
+			cli_notify(c, "Warning: The root CA check of the CMP session %s "
+			    "failed (attempt %d): %s.", ev->session, ev->attempt,
+			    ev->text);
+		else
+			cli_notify(c, "Warning: The root CA check of the CMP session %s "
+			    "failed (attempt %d): %s; next attempt in %lld s.",
+			    ev->session, ev->attempt, ev->text,
+			    (long long)(ev->delay_ms + 999) / 1000);
+		break;
 	}
 }
 
@@ -538,6 +620,7 @@ cli_cmp_init(struct cli *c)
 	cli_install_handler(c, "cmp_kur", h_cmp_kur);
 	cli_install_handler(c, "cmp_poll_stop", h_cmp_poll_stop);
 	cli_install_handler(c, "cmp_ca_certs", h_cmp_ca_certs);
+	cli_install_handler(c, "cmp_root_update", h_cmp_root_update);
 	cli_install_handler(c, "cmp_display_session", h_cmp_display_session);
 	cli_install_handler(c, "cmp_display_stats", h_cmp_display_stats);
 	cli_install_handler(c, "cmp_reset_stats", h_cmp_reset_stats);

@@ -69,6 +69,7 @@ void
 au_forget(struct device *d, struct device_session *s)
 {
 	loop_timer_cancel(d->loop, &s->timer);
+	loop_timer_cancel(d->loop, &s->root_timer);
 }
 
 void
@@ -195,4 +196,128 @@ device_kur_done(struct device *d, struct device_session *s,
 		ev.attempt = s->attempt;
 	}
 	device_emit(d, &ev);
+}
+
+/* ---- root CA checks (RFC 9483 4.3.2) ----
+ * A session with auto-update enabled asks its CA whether the root it trusts
+ * was rolled over: at once, then every DEVICE_ROOT_CHECK_MS on the device's
+ * clock. A check that fails (no answer, a refused rollover) is retried after
+ * AU_ROOT_BASE_MS, doubling up to an hour, never later than the next daily
+ * check; a CA that answers without rootCaKeyUpdate does not support it: asked
+ * again the next day. A check that cannot start (no root to ask about, no
+ * URL) is noted, not reported, and tried again the next day. */
+
+#define AU_ROOT_BASE_MS 30000
+
+static void root_fire(void *arg);
+
+static int
+root_enabled(struct device *d, struct device_session *s)
+{
+	return s->configured && s->cfg.auto_update &&
+	    (d->ops.root_start != NULL || (d->pki != NULL && d->st != NULL));
+}
+
+static void
+root_arm(struct device *d, struct device_session *s, int64_t when)
+{
+	s->root_timer.fn = root_fire;
+	s->root_timer.arg = s;
+	s->root_next = (time_t)(when / 1000);
+	loop_timer_set(d->loop, &s->root_timer, when);
+}
+
+void
+au_root_reschedule(struct device *d, struct device_session *s)
+{
+	if (s->root_running)
+		return;		/* its end reschedules */
+	loop_timer_cancel(d->loop, &s->root_timer);
+	s->root_next = 0;
+	s->root_attempt = 0;
+	if (root_enabled(d, s))
+		root_arm(d, s, device_now(d));
+}
+
+static void
+root_fire(void *arg)
+{
+	struct device_session *s = arg;
+	struct device *d = s->d;
+	struct pk_err e;
+	int rc;
+
+	s->root_next = 0;
+	if (!root_enabled(d, s))
+		return;
+	if (s->running || strcmp(s->state, "idle") != 0) {
+		/* a KUR or a console request is under way (they share the
+		 * session's stop flag): a minute later */
+		root_arm(d, s, device_now(d) + 60000);
+		return;
+	}
+	s->root_running = 1;
+	if (d->ops.root_start != NULL)
+		rc = d->ops.root_start(d->ops.arg, d, s, &e);
+	else
+		rc = worker_root_start(d, s, &e);
+	if (rc != 0) {
+		s->root_running = 0;
+		s->root_checked = (time_t)(device_now(d) / 1000);
+		snprintf(s->root_result, sizeof(s->root_result), "not checked: %s",
+		    e.msg);
+		root_arm(d, s, device_now(d) + DEVICE_ROOT_CHECK_MS);
+	}
+}
+
+void
+device_root_done(struct device *d, struct device_session *s, int rc,
+    const struct device_root_update *r, const struct pk_err *e)
+{
+	int64_t now = device_now(d), delay;
+
+	s->root_running = 0;
+	if (d->draining)
+		return;		/* stopped because the device goes away */
+	if (rc == 0) {
+		s->root_attempt = 0;
+		if (r != NULL && r->installed) {
+			struct device_event ev = { .kind = DEVICE_EV_ROOT_INSTALLED,
+				.session = s->cfg.name, .root = r };
+
+			device_emit(d, &ev);
+		}
+		if (root_enabled(d, s))
+			root_arm(d, s, now + DEVICE_ROOT_CHECK_MS);
+		return;
+	}
+	if (r != NULL && r->no_answer) {
+		/* the CA does not support it: the next day */
+		s->root_attempt = 0;
+		if (root_enabled(d, s))
+			root_arm(d, s, now + DEVICE_ROOT_CHECK_MS);
+		return;
+	}
+	{
+		struct device_event ev = { .kind = DEVICE_EV_ROOT_FAILED,
+			.session = s->cfg.name,
+			.text = e != NULL ? e->msg : "unknown error" };
+
+		delay = AU_ROOT_BASE_MS;
+		for (int i = 0; i < s->root_attempt && delay < AU_MAX_BACKOFF_MS; i++)
+			delay *= 2;
+		if (delay > AU_MAX_BACKOFF_MS)
+			delay = AU_MAX_BACKOFF_MS;
+		if (delay > DEVICE_ROOT_CHECK_MS)
+			delay = DEVICE_ROOT_CHECK_MS;
+		s->root_attempt++;
+		ev.attempt = s->root_attempt;
+		if (root_enabled(d, s)) {
+			root_arm(d, s, now + delay);
+			ev.delay_ms = delay;
+		} else {
+			ev.delay_ms = -1;
+		}
+		device_emit(d, &ev);
+	}
 }

@@ -1,8 +1,9 @@
 /*
  * device: the device core. CMP sessions as typed objects (configuration, runtime
  * state, statistics kept in the store), their enrolment actions (IR/CR/KUR through
- * cmp/, results installed into pki/ through a journal), the event loop and its
- * timers, the automatic-update scheduler, daemon mode.
+ * cmp/, results installed into pki/ through a journal), the support messages
+ * (caCerts; the root CA key update, which installs a verified new root), the
+ * event loop and its timers, the automatic-update scheduler, daemon mode.
  *
  * Contract:
  * - The device core never prints. Calls return results and a struct pk_err whose
@@ -127,6 +128,10 @@ enum device_event_kind {
 	DEVICE_EV_STATS_NOT_SAVED,	/* text */
 	DEVICE_EV_DAEMON_START,		/* count: sessions with automatic update */
 	DEVICE_EV_DAEMON_STOP,
+	DEVICE_EV_ROOT_INSTALLED,	/* a new root CA certificate was installed
+					 * (root: what it was, text: the old one) */
+	DEVICE_EV_ROOT_FAILED,		/* an automatic root CA check failed or was
+					 * refused (text, attempt, delay_ms) */
 };
 
 struct device_event {
@@ -140,6 +145,7 @@ struct device_event {
 	int64_t delay_ms;		/* AU_FAILED, AU_NOT_STARTED: next attempt in;
 					 * -1: none (automatic update disabled) */
 	size_t count;			/* DAEMON_START */
+	const struct device_root_update *root;	/* ROOT_INSTALLED */
 };
 
 typedef void (*device_event_fn)(void *arg, const struct device_event *ev);
@@ -158,6 +164,11 @@ struct device_ops {
 	 * (The real one prepares the job here, runs the network part in a worker
 	 * thread and stores the result when it comes back.) */
 	int (*kur_start)(void *arg, struct device *d, struct device_session *s,
+	    struct pk_err *e);
+	/* Starts the root CA check of session S (RFC 9483 4.3.2), the same way:
+	 * its end comes back through device_root_done(). The real one needs the
+	 * PKI store: a device without one and without this makes no checks. */
+	int (*root_start)(void *arg, struct device *d, struct device_session *s,
 	    struct pk_err *e);
 	void *arg;
 };
@@ -278,6 +289,60 @@ int device_ca_certs(struct device *d, const char *name,
     int (*cancelled)(void *arg), void *arg, struct device_ca_certs *r,
     struct pk_err *e);
 
+/* ==== root CA key update (rootca.c; RFC 9480 2.15, RFC 9483 4.3.2) ==== */
+
+#define DEVICE_ROOT_CHECK_MS	(24 * 3600 * 1000LL)	/* daily */
+
+/* What a root CA check did. */
+struct device_root_update {
+	int sent;			/* the genm went out */
+	int answered;			/* the genp held id-it-rootCaKeyUpdate */
+	int no_answer;			/* a genp without it: the CA does not
+					 * support the question */
+	int update;			/* with a value: the CA rolled its root */
+	int installed;			/* the new root was installed now */
+	int known;			/* the new root was imported already */
+	char old_root[300];		/* the imported root asked about (record) */
+	char file[300];			/* the new root's file and record */
+	struct pki_cert_info info;	/* the new root */
+	long status;			/* PKIStatus of an error answer, -1 none */
+	char status_name[32];
+	char failinfo[256];
+	char status_text[512];
+	int unauthenticated;
+};
+
+/* Asks the CA of session NAME whether its root CA key was updated: a genm
+ * with id-it-rootCaCert holding the root the session trusts (RFC 9483 4.3.2;
+ * the root installed by the session's last update, else the root that its
+ * verification-cert or authentication certificate chains to among the
+ * imported CA certificates, else the one imported self-signed CA
+ * certificate), protected and checked like device_ca_certs(). A genp with
+ * id-it-rootCaKeyUpdate and no value: no update. With a value the rollover
+ * is verified (rootca_verify: newWithNew a self-signed CA certificate, valid;
+ * newWithOld signed by the old root's key, holding newWithNew's key and
+ * subject; oldWithNew, if present, holding the old root's key, signed by the
+ * new) and only then the new root is written as
+ * flash:/pki/public/NAME_root_XXXXXXXX.cer (the first 8 hex digits of its
+ * SHA-256 fingerprint) and imported as a CA certificate in the old root's
+ * realm, beside the old root (which stays: what it issued still chains to
+ * it). -1 with *e: nothing installed (a genp without rootCaKeyUpdate: "the
+ * CA did not answer rootCaKeyUpdate"). */
+int device_root_ca_update(struct device *d, const char *name,
+    int (*cancelled)(void *arg), void *arg, struct device_root_update *r,
+    struct pk_err *e);
+
+/* A session's root CA checks, for `display pki cmp session`. */
+struct device_root_status {
+	time_t checked;			/* the last check, 0 none */
+	const char *result;		/* its result, one line */
+	const char *fingerprint;	/* the root installed, "" none */
+	const char *file;		/* its record, "" none */
+	time_t next;			/* the next automatic check, 0 none */
+};
+void device_root_status(const struct device_session *s,
+    struct device_root_status *out);
+
 /* The file that KIND's certificate of session NAME is saved as ("S_ir.cer") into
  * BUF; the console asks before a request overwrites an existing one. */
 const char *device_result_file(const char *name, enum device_req kind, char *buf,
@@ -307,6 +372,15 @@ int device_auth_cert_info(struct device *d, const char *name,
  * failure *E. Reschedules the session. */
 void device_kur_done(struct device *d, struct device_session *s,
     const struct device_result *r, const struct pk_err *e);
+
+/* Root CA checks: a session with auto-update enabled asks at once, then every
+ * DEVICE_ROOT_CHECK_MS; a failed check (no answer, refused) is retried after
+ * 30 s, doubling up to one hour; a CA that answers without rootCaKeyUpdate is
+ * asked again the next day. The end of a check started through
+ * device_ops.root_start: R (may be NULL) and RC 0 checked, else the failure
+ * *E (R->sent: it reached the CA). */
+void device_root_done(struct device *d, struct device_session *s, int rc,
+    const struct device_root_update *r, const struct pk_err *e);
 
 /* ==== daemon mode (daemon.c) ==== */
 

@@ -1,7 +1,8 @@
 /*
  * device internals shared by the files of device/ only: the device and session
- * structures, the enrolment job (enrol.c), the scheduler's entry points
- * (autoupdate.c) and the real KUR in a worker thread (worker.c). Other modules use
+ * structures, the enrolment job and the genm set-up (enrol.c), the root CA
+ * key update (rootca.c), the scheduler's entry points (autoupdate.c) and the
+ * real KUR and root CA check in worker threads (worker.c). Other modules use
  * device.h.
  */
 #ifndef PKISH_DEVICE_INT_H
@@ -67,6 +68,48 @@ void enrol_job_free(struct enrol_job *job);
  * the certificates as S->name_caN.cer and describes them in *o. */
 int enrol_ca_certs(struct pki *p, struct storage *st,
     const struct enrol_params *s, struct device_ca_certs *o, struct pk_err *e);
+/* The support-message set-up shared by every genm of a session (caCerts,
+ * rootCaCert): S's URL, CA name, protection (MAC as the IR's, or signature
+ * with the authentication certificate's key) and trust (verification-cert,
+ * the imported CA certificates), owned copies (a worker thread may run it). */
+struct genm_ctx;
+struct cmp_client_cfg;
+int genm_prepare(struct pki *p, const struct enrol_params *s,
+    struct genm_ctx **out, struct pk_err *e);
+struct cmp_client_cfg *genm_cfg(struct genm_ctx *g);
+void genm_free(struct genm_ctx *g);
+/* Writes X as PEM to flash:/pki/public/FILE (atomic, 0644). */
+int enrol_write_cert(struct storage *st, const char *file, struct x509_st *x,
+    struct pk_err *e);
+/* The chain of CERT up to a trust anchor among the imported CA certificates,
+ * without CERT itself (the anchor last); NULL when none can be built. */
+struct stack_st_X509 *enrol_chain_of(struct pki *p, struct x509_st *cert);
+struct cmp_client_result;
+/* The status fields of *o from a client result. */
+void enrol_fill_status(struct device_result *o, const struct cmp_client_result *r);
+
+/* ---- root CA key update (rootca.c) ---- */
+
+/* RFC 9480 2.15 / RFC 4210 4.4: whether the rollover NWN (newWithNew), NWO
+ * (newWithOld), OWN (oldWithNew, may be NULL) links OLD (the imported root
+ * the device asked about) to a new root, at NOW: 0, or -1 with the broken
+ * rule in *e. Nothing else may install a new root. */
+int rootca_verify(struct x509_st *old, struct x509_st *nwn, struct x509_st *nwo,
+    struct x509_st *own, time_t now, struct pk_err *e);
+/* A prepared root CA check of a session (prepare and finish in the device's
+ * thread, run in any). */
+struct rootca_job;
+int rootca_prepare(struct device *d, struct device_session *s,
+    int (*should_stop)(void *arg), void *stop_arg,
+    void (*progress)(void *arg, const char *text), void *progress_arg,
+    struct rootca_job **out, struct pk_err *e);
+void rootca_run(struct rootca_job *j);
+/* Verifies, installs and fills *r; the session's root state is updated.
+ * 0 checked (installed or no update), -1 with *e. */
+int rootca_finish(struct device *d, struct device_session *s,
+    struct rootca_job *j, struct device_root_update *r, struct pk_err *e);
+void rootca_job_free(struct rootca_job *j);
+
 /* The certificate a session names NAME (authentication-cert: KIND local,
  * verification-cert: KIND CA): the imported certificate of KIND recorded as NAME,
  * else the file flash:/pki/public/NAME (the file is only the way in: deleting it
@@ -105,6 +148,18 @@ struct device_session {
 	/* the real KUR (worker.c) */
 	pthread_t thread;
 	struct enrol_job *job;
+	/* the root CA check (rootca.c, autoupdate.c, worker.c) */
+	struct loop_timer root_timer;
+	int root_running;		/* a check is under way */
+	int root_attempt;		/* failures since the last check */
+	time_t root_next;		/* next check, 0 none */
+	time_t root_checked;		/* the last check's end, 0 none */
+	char root_result[DEVICE_LINE];	/* its result, one line */
+	char root_fp[100];		/* the installed root's SHA-256 */
+	char root_file[300];		/* the root this session now asks about
+					 * (after an installation), "" none */
+	pthread_t root_thread;
+	struct rootca_job *root_job;
 };
 
 struct device {
@@ -124,6 +179,7 @@ struct device {
 	struct pk_map entities;
 	int pipe[2];			/* worker.c: completions, -1 unused */
 	size_t running;			/* worker.c: threads under way */
+	int draining;			/* worker.c: the device is going away */
 };
 
 /* The device's clock (the injected one, else the wall clock); ARG is the device. */
@@ -148,8 +204,11 @@ const char *device_req_suffix(enum device_req k);
 
 /* Computes session S's next automatic update and arms (or cancels) its timer. */
 void au_reschedule(struct device *d, struct device_session *s);
-/* Cancels S's timer. */
+/* Cancels S's timers. */
 void au_forget(struct device *d, struct device_session *s);
+/* Arms (or cancels) S's root CA check: enabled sessions at once, then every
+ * DEVICE_ROOT_CHECK_MS. */
+void au_root_reschedule(struct device *d, struct device_session *s);
 
 /* ---- the real KUR (worker.c) ---- */
 
@@ -157,6 +216,10 @@ void au_forget(struct device *d, struct device_session *s);
  * worker thread, its end is stored when the completion comes back through the
  * loop. */
 int worker_kur_start(struct device *d, struct device_session *s, struct pk_err *e);
+/* The real root CA check of S in a worker thread; its end comes back through
+ * device_root_done(). */
+int worker_root_start(struct device *d, struct device_session *s,
+    struct pk_err *e);
 /* Asks every running KUR to stop and stores their ends (at device_free). */
 void worker_drain(struct device *d);
 

@@ -102,8 +102,8 @@ device_ca_name_ok(const char *text, struct pk_err *e)
 	return 1;
 }
 
-static int
-write_cert(struct storage *st, const char *file, X509 *x, struct pk_err *e)
+int
+enrol_write_cert(struct storage *st, const char *file, X509 *x, struct pk_err *e)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *data;
@@ -230,7 +230,7 @@ journal_apply(struct pki *p, struct storage *st, const char *session,
 		if (pki_key_replace(p, key, pkey, e) != 0)
 			goto out;
 	}
-	if (write_cert(st, file, cert, e) != 0)
+	if (enrol_write_cert(st, file, cert, e) != 0)
 		goto out;
 	if (header((char *)data, "local", local, sizeof(local)) != NULL &&
 	    strcmp(local, "1") == 0) {
@@ -353,8 +353,8 @@ enrol_auth_cert_info(struct pki *p, const char *name, struct pki_cert_info *info
 
 /* The chain of CERT up to a trust anchor among the imported CA certificates,
  * without CERT itself (for extraCerts); NULL when none can be built. */
-static STACK_OF(X509) *
-chain_of(struct pki *p, X509 *cert)
+STACK_OF(X509) *
+enrol_chain_of(struct pki *p, X509 *cert)
 {
 	STACK_OF(X509) *cas = pki_ca_certs_get0(p);
 	X509_STORE *store = X509_STORE_new();
@@ -380,8 +380,8 @@ chain_of(struct pki *p, X509 *cert)
 	return out;
 }
 
-static void
-fill_status(struct device_result *o, const struct cmp_client_result *r)
+void
+enrol_fill_status(struct device_result *o, const struct cmp_client_result *r)
 {
 	o->status = r->status;
 	o->unauthenticated = r->unauthenticated;
@@ -580,7 +580,7 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 		EVP_PKEY_up_ref(j->auth_key);
 		cfg->auth_cert = j->auth;
 		cfg->auth_key = j->auth_key;
-		j->chain = chain_of(p, j->auth);
+		j->chain = enrol_chain_of(p, j->auth);
 		cfg->auth_chain = j->chain;
 		if (kind == DEVICE_KUR && s->regenerate) {
 			if (pki_key_generate_detached(p, s->key_name, s->regen_bits,
@@ -878,7 +878,7 @@ enrol_finish(struct pki *p, struct storage *st, struct enrol_job *j,
 	const char *file = j->result_file;
 
 	o->status = -1;
-	fill_status(o, &j->r);
+	enrol_fill_status(o, &j->r);
 	if (!j->ran || j->rc != 0) {
 		if (e != NULL)
 			*e = j->err;
@@ -904,7 +904,7 @@ enrol_finish(struct pki *p, struct storage *st, struct enrol_job *j,
 		char ca[300];
 
 		snprintf(ca, sizeof(ca), "%s_ca%d.cer", j->name, i);
-		if (write_cert(st, ca, sk_X509_value(j->r.ca_pubs, i), e) != 0)
+		if (enrol_write_cert(st, ca, sk_X509_value(j->r.ca_pubs, i), e) != 0)
 			return -1;
 		o->ncapubs++;
 	}
@@ -937,7 +937,7 @@ fill_error_status(struct device_ca_certs *o, const struct cmp_client_result *r)
 	struct device_result tmp;
 
 	memset(&tmp, 0, sizeof(tmp));
-	fill_status(&tmp, r);
+	enrol_fill_status(&tmp, r);
 	o->status = tmp.status;
 	o->unauthenticated = tmp.unauthenticated;
 	memcpy(o->status_name, tmp.status_name, sizeof(o->status_name));
@@ -945,69 +945,122 @@ fill_error_status(struct device_ca_certs *o, const struct cmp_client_result *r)
 	memcpy(o->status_text, tmp.status_text, sizeof(o->status_text));
 }
 
+/* A support message's set-up (genm_prepare): S's URL, recipient, protection
+ * (MAC as the IR's, or signature with the authentication certificate) and
+ * trust (verification-cert, the imported CA certificates), all owned copies,
+ * so a worker thread may run the exchange while the device goes on. */
+struct genm_ctx {
+	struct cmp_client_cfg cfg;
+	char *url, *ref, *secret;
+	X509_NAME *recipient;
+	X509 *auth, *verify;
+	EVP_PKEY *auth_key;
+	STACK_OF(X509) *chain, *trusted;
+};
+
+void
+genm_free(struct genm_ctx *g)
+{
+	if (g == NULL)
+		return;
+	free(g->url);
+	free(g->ref);
+	storage_wipe_free(g->secret);
+	X509_NAME_free(g->recipient);
+	X509_free(g->auth);
+	X509_free(g->verify);
+	EVP_PKEY_free(g->auth_key);
+	sk_X509_pop_free(g->chain, X509_free);
+	sk_X509_pop_free(g->trusted, X509_free);
+	free(g);
+}
+
+struct cmp_client_cfg *
+genm_cfg(struct genm_ctx *g)
+{
+	return &g->cfg;
+}
+
+int
+genm_prepare(struct pki *p, const struct enrol_params *s, struct genm_ctx **out,
+    struct pk_err *e)
+{
+	struct genm_ctx *g = xcalloc(1, sizeof(*g));
+	struct cmp_client_cfg *cfg = &g->cfg;
+
+	*out = NULL;
+	g->url = dup_or_null(s->url);
+	g->ref = dup_or_null(s->ref);
+	g->secret = dup_or_null(s->secret);
+	if (s->ca_name != NULL && parse_dn(s->ca_name, &g->recipient, e) != 0)
+		goto fail;
+	if (s->verify_cert != NULL &&
+	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &g->verify, NULL, e) != 0)
+		goto fail;
+	g->trusted = certs_dup(pki_ca_certs_get0(p));
+	cfg->url = g->url;
+	cfg->recipient = g->recipient;
+	cfg->verify_cert = g->verify;
+	cfg->trusted = g->trusted;
+	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
+	cfg->should_stop = s->should_stop;
+	cfg->stop_arg = s->stop_arg;
+	cfg->progress = s->progress;
+	cfg->progress_arg = s->progress_arg;
+	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
+	cfg->pbmac1 = s->pbmac1;
+	if (!s->use_signature) {
+		cfg->use_mac = 1;
+		cfg->ref = g->ref;
+		cfg->secret = (const unsigned char *)g->secret;
+		cfg->secret_len = g->secret ? strlen(g->secret) : 0;
+	} else {
+		const char *kn;
+
+		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &g->auth, NULL,
+		    e) != 0)
+			goto fail;
+		if ((kn = pki_key_match_cert(p, g->auth)) == NULL) {
+			pk_err_set(e, "The authentication certificate %s does not match "
+			    "any key pair in the device.", s->auth_cert);
+			goto fail;
+		}
+		g->auth_key = pki_key_get0_pkey(p, kn);
+		EVP_PKEY_up_ref(g->auth_key);
+		g->chain = enrol_chain_of(p, g->auth);
+		cfg->auth_cert = g->auth;
+		cfg->auth_key = g->auth_key;
+		cfg->auth_chain = g->chain;
+	}
+	*out = g;
+	return 0;
+fail:
+	genm_free(g);
+	return -1;
+}
+
 int
 enrol_ca_certs(struct pki *p, struct storage *st, const struct enrol_params *s,
     struct device_ca_certs *o, struct pk_err *e)
 {
-	struct cmp_client_cfg cfg;
+	struct genm_ctx *g = NULL;
 	struct cmp_client_result res;
-	X509_NAME *recipient = NULL;
-	X509 *auth = NULL, *verify = NULL;
-	EVP_PKEY *auth_key = NULL;
-	STACK_OF(X509) *chain = NULL, *trusted = NULL, *certs = NULL;
+	STACK_OF(X509) *certs = NULL;
 	CMP_ITAV *ask = NULL, *got = NULL;
 	int i, rc = -1;
 
-	memset(&cfg, 0, sizeof(cfg));
 	memset(&res, 0, sizeof(res));
 	res.status = -1;
-	if (s->ca_name != NULL && parse_dn(s->ca_name, &recipient, e) != 0)
+	if (genm_prepare(p, s, &g, e) != 0)
 		goto out;
-	if (s->verify_cert != NULL &&
-	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &verify, NULL, e) != 0)
-		goto out;
-	trusted = certs_dup(pki_ca_certs_get0(p));
-	cfg.url = s->url;
-	cfg.recipient = recipient;
-	cfg.verify_cert = verify;
-	cfg.trusted = trusted;
-	cfg.timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
-	cfg.should_stop = s->should_stop;
-	cfg.stop_arg = s->stop_arg;
-	cfg.progress = s->progress;
-	cfg.progress_arg = s->progress_arg;
-	cfg.mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
-	cfg.pbmac1 = s->pbmac1;
-	if (!s->use_signature) {
-		cfg.use_mac = 1;
-		cfg.ref = s->ref;
-		cfg.secret = (const unsigned char *)s->secret;
-		cfg.secret_len = s->secret ? strlen(s->secret) : 0;
-	} else {
-		const char *kn;
-
-		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &auth, NULL,
-		    e) != 0)
-			goto out;
-		if ((kn = pki_key_match_cert(p, auth)) == NULL) {
-			pk_err_set(e, "The authentication certificate %s does not match "
-			    "any key pair in the device.", s->auth_cert);
-			goto out;
-		}
-		auth_key = pki_key_get0_pkey(p, kn);
-		EVP_PKEY_up_ref(auth_key);
-		chain = chain_of(p, auth);
-		cfg.auth_cert = auth;
-		cfg.auth_key = auth_key;
-		cfg.auth_chain = chain;
-	}
 	/* RFC 9483 4.3.1: the genm holds id-it-caCerts with no value */
 	if ((ask = cmp_itav_new_oid(CMP_OID_IT_CA_CERTS, NULL)) == NULL) {
 		pk_err_ossl(e, "out of memory");
 		goto out;
 	}
 	o->sent = 1;
-	if (cmp_client_genm(&cfg, ask, CMP_OID_IT_CA_CERTS, &got, &res, e) != 0) {
+	if (cmp_client_genm(&g->cfg, ask, CMP_OID_IT_CA_CERTS, &got, &res,
+	    e) != 0) {
 		fill_error_status(o, &res);
 		goto out;
 	}
@@ -1033,7 +1086,7 @@ enrol_ca_certs(struct pki *p, struct storage *st, const struct enrol_params *s,
 		snprintf(c->file, sizeof(c->file), "%s_ca%d.cer", s->name, i);
 		/* the session name cannot hold '/', but check the name anyway:
 		 * nothing is written outside flash:/pki/public */
-		if (!storage_name_ok(c->file, e) || write_cert(st, c->file, x, e) != 0)
+		if (!storage_name_ok(c->file, e) || enrol_write_cert(st, c->file, x, e) != 0)
 			goto out;
 		pki_cert_describe(p, x, &c->info);
 		o->n++;
@@ -1041,12 +1094,7 @@ enrol_ca_certs(struct pki *p, struct storage *st, const struct enrol_params *s,
 	rc = 0;
 out:
 	cmp_client_result_clear(&res);
-	X509_NAME_free(recipient);
-	X509_free(auth);
-	X509_free(verify);
-	EVP_PKEY_free(auth_key);
-	sk_X509_pop_free(chain, X509_free);
-	sk_X509_pop_free(trusted, X509_free);
+	genm_free(g);
 	sk_X509_pop_free(certs, X509_free);
 	CMP_ITAV_free(ask);
 	CMP_ITAV_free(got);

@@ -483,6 +483,8 @@ device_session_set(struct device *d, const struct device_session_cfg *cfg)
 	if (!was || old.auto_update != cfg->auto_update ||
 	    old.expire_pct != cfg->expire_pct || str_differ(old.auth_cert, cfg->auth_cert))
 		au_reschedule(d, s);
+	if (!was || old.auto_update != cfg->auto_update)
+		au_root_reschedule(d, s);
 	cfg_free_strings(&old);
 }
 
@@ -502,7 +504,8 @@ device_session_remove(struct device *d, const char *name)
 			d->norder--;
 			break;
 		}
-	au_reschedule(d, s);	/* not configured: cancels its timer */
+	au_reschedule(d, s);	/* not configured: cancels its timers */
+	au_root_reschedule(d, s);
 }
 
 struct device_session *

@@ -34,15 +34,39 @@ pipe_open(struct device *d)
 	return 0;
 }
 
+/* What comes back through the pipe: the session and which job ended (a
+ * write of up to PIPE_BUF bytes to a pipe is atomic). */
+struct done {
+	struct device_session *s;
+	int root;
+};
+
+static void
+post(struct device_session *s, int root)
+{
+	struct done m = { s, root };
+
+	if (write(s->d->pipe[1], &m, sizeof(m)) != (ssize_t)sizeof(m))
+		abort();
+}
+
 static void *
 worker(void *arg)
 {
 	struct device_session *s = arg;
 
 	enrol_run(s->job);
-	/* a pointer-sized write to a pipe is atomic */
-	if (write(s->d->pipe[1], &s, sizeof(s)) != (ssize_t)sizeof(s))
-		abort();
+	post(s, 0);
+	return NULL;
+}
+
+static void *
+root_worker(void *arg)
+{
+	struct device_session *s = arg;
+
+	rootca_run(s->root_job);
+	post(s, 1);
 	return NULL;
 }
 
@@ -87,6 +111,42 @@ worker_kur_start(struct device *d, struct device_session *s, struct pk_err *e)
 	return 0;
 }
 
+int
+worker_root_start(struct device *d, struct device_session *s, struct pk_err *e)
+{
+	if (d->pki == NULL || d->st == NULL)
+		return pk_err_set(e, "The device has no PKI store.");
+	if (pipe_open(d) != 0)
+		return pk_err_set(e, "cannot start the update thread");
+	atomic_store(&s->stop, 0);
+	if (rootca_prepare(d, s, should_stop, s, NULL, NULL, &s->root_job, e) != 0)
+		return -1;
+	if (pthread_create(&s->root_thread, NULL, root_worker, s) != 0) {
+		rootca_job_free(s->root_job);
+		s->root_job = NULL;
+		return pk_err_set(e, "cannot start the update thread");
+	}
+	d->running++;
+	return 0;
+}
+
+static void
+root_done(struct device *d, struct device_session *s)
+{
+	struct device_root_update r;
+	struct pk_err e;
+	int rc;
+
+	pthread_join(s->root_thread, NULL);
+	d->running--;
+	memset(&r, 0, sizeof(r));
+	r.status = -1;
+	rc = rootca_finish(d, s, s->root_job, &r, &e);
+	rootca_job_free(s->root_job);
+	s->root_job = NULL;
+	device_root_done(d, s, rc, &r, &e);
+}
+
 static void
 job_done(void *arg)
 {
@@ -94,10 +154,16 @@ job_done(void *arg)
 	struct device_session *s;
 	struct device_result r;
 	struct pk_err e;
+	struct done m;
 	int rc;
 
-	if (read(d->pipe[0], &s, sizeof(s)) != (ssize_t)sizeof(s))
+	if (read(d->pipe[0], &m, sizeof(m)) != (ssize_t)sizeof(m))
 		return;
+	s = m.s;
+	if (m.root) {
+		root_done(d, s);
+		return;
+	}
 	pthread_join(s->thread, NULL);
 	d->running--;
 	memset(&r, 0, sizeof(r));
@@ -113,6 +179,7 @@ job_done(void *arg)
 void
 worker_drain(struct device *d)
 {
+	d->draining = 1;
 	while (d->running > 0) {
 		/* ask every running job to stop, then take their completions */
 		for (size_t i = 0; i < d->nall; i++)

@@ -338,7 +338,8 @@ disable_some(void *arg)
 START_TEST(year_of_updates_for_1000_sessions)
 {
 	static const long long days[] = { 1, 2, 7, 14, 30, 45, 60 };
-	struct device_ops ops = { fake_now, fake_validity, fake_kur_start, NULL };
+	struct device_ops ops = { .now = fake_now, .validity = fake_validity,
+	    .kur_start = fake_kur_start };
 	struct loop_timer half = { 0 };
 	struct pk_err e;
 	struct loop *l;

@@ -13,7 +13,10 @@
  * line per answer it broke: "faultsrv: FAULT: ip of N bytes". Fault pvno3
  * breaks nothing: it sets pvno 3 (RFC 9480) in the first answer; empty-genp
  * takes every ITAV out of a genp; template-subject makes the certReqTemplate
- * of a genp fix the subject attribute O=Forced Org. With --record
+ * of a genp fix the subject attribute O=Forced Org; root-update replaces the
+ * value of a genp's rootCaKeyUpdate by the certificates of --root-update
+ * FILE (PEM: newWithNew, newWithOld, oldWithNew; the last two may be left
+ * out), re-protected: a rollover the test made. With --record
  * DIR every request as received and every answer (as broken) is
  * written to DIR/NN-req-BODY.der / NN-rsp-BODY.der, for cmpdump to check what
  * two real peers said. Test-only program; it runs until it is killed.
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "../../cmp/cmp.h"
@@ -42,11 +46,12 @@ static const char *const faults[] = {
 	"http302", "wrong-ct", "huge", "chunked", "no-status", "random",
 	"flip-protection", "flip-body", "wrong-tid", "wrong-nonce", "wrong-body",
 	"strip-protection", "unprotected-error", "huge-iter", "replay", "nested",
-	"pvno3", "empty-genp", "template-subject", NULL
+	"pvno3", "empty-genp", "template-subject", "root-update", NULL
 };
 
 static const char *fault = "none";
 static const char *secret;
+static const char *root_update_file;	/* --root-update */
 static unsigned char *recorded;		/* replay: the first ip */
 static size_t recorded_len;
 static int broken;			/* answers broken so far */
@@ -202,6 +207,35 @@ break_message(CMP_PKIMESSAGE **mp, const CMP_PKIMESSAGE *req)
 		    MBSTRING_UTF8, (const unsigned char *)"Forced Org", -1, -1, 0);
 		it = cmp_itav_new_cert_req_template(t);
 		CMP_CERTREQTEMPLATE_free(t);
+		if (it == NULL)
+			return -1;
+		CMP_ITAV_free(sk_CMP_ITAV_value(v, i));
+		sk_CMP_ITAV_set(v, i, it);
+		cmp_msg_touch(m);
+	} else if (is("root-update")) {
+		STACK_OF(CMP_ITAV) *v = m->body->type == CMP_BODY_GENP ?
+		    m->body->value.genp : NULL;
+		STACK_OF(X509_INFO) *xi = NULL;
+		X509 *x[3] = { NULL, NULL, NULL };
+		CMP_ITAV *it;
+		BIO *b;
+		int i, n = 0;
+
+		for (i = 0; i < sk_CMP_ITAV_num(v); i++)
+			if (cmp_itav_is(sk_CMP_ITAV_value(v, i),
+			    CMP_OID_IT_ROOT_CA_KEY_UPDATE))
+				break;
+		if (i == sk_CMP_ITAV_num(v) || root_update_file == NULL ||
+		    (b = BIO_new_file(root_update_file, "r")) == NULL)
+			return -1;
+		xi = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+		BIO_free(b);
+		for (int k = 0; k < sk_X509_INFO_num(xi) && n < 3; k++)
+			if (sk_X509_INFO_value(xi, k)->x509 != NULL)
+				x[n++] = sk_X509_INFO_value(xi, k)->x509;
+		it = n > 0 ? cmp_itav_new_root_ca_key_update(x[0], x[1], x[2]) :
+		    NULL;
+		sk_X509_INFO_pop_free(xi, X509_INFO_free);
 		if (it == NULL)
 			return -1;
 		CMP_ITAV_free(sk_CMP_ITAV_value(v, i));
@@ -473,6 +507,7 @@ main(int argc, char **argv)
 		{ "secret", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "record", required_argument, NULL, 'r' },
+		{ "root-update", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *upstream = NULL;
@@ -485,6 +520,7 @@ main(int argc, char **argv)
 		case 's': secret = optarg; break;
 		case 'l': port = atoi(optarg); break;
 		case 'r': record_dir = optarg; break;
+		case 'R': root_update_file = optarg; break;
 		default:
 			fprintf(stderr, "usage: faultsrv --upstream URL --fault NAME "
 			    "[--secret S] [--listen PORT] [--record DIR]\n");
