@@ -301,7 +301,7 @@ h_cmp_ca_certs(struct cli *c, const struct cli_args *a)
 	}
 	if (r.n == 0)
 		cli_out(c, "Info: The CA has no CA certificates to send (its caCerts "
-		    "is empty).\n");
+		    "answer carries no value).\n");
 	else
 		cli_out(c, "Info: The CA sent %zu CA certificate%s; %s not imported "
 		    "(check the fingerprint before pki import-certificate ca).\n",
