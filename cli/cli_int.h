@@ -262,7 +262,8 @@ struct cfg_leaf {
 	 * and keywords are the grammar's strings (the grammar outlives the
 	 * tree). */
 	struct cli_arg *args;
-	size_t nargs;
+	unsigned nargs;
+	unsigned char in_arena;	/* args from the tree's arena (not freed alone) */
 };
 
 struct cfg_node {
@@ -278,9 +279,22 @@ struct cfg_node {
 	/* the children by key, one map per view (cfg_child without a scan) */
 	struct cfg_index *index;
 	size_t nindex;
+	/* What the tree's arena holds (cfg_bulk): this node with its key and
+	 * header, its leaves array, its children array. Those are never freed
+	 * alone. */
+	unsigned char in_arena, leaves_in_arena, children_in_arena;
+	/* the root only: the arena, and whether new blocks come from it */
+	int bulk;
+	struct pk_arena *arena;
 };
 
 struct cfg_node *cfg_new_root(void);
+/* While ON, the nodes and leaves added to ROOT's tree are taken from one arena
+ * freed with the tree (cheap for the many objects of a configuration loaded at
+ * start); a node or leaf replaced or removed meanwhile keeps its space until
+ * then. Off again: new ones come from malloc, as objects a long-running
+ * process may drop one by one. */
+void cfg_bulk(struct cfg_node *root, int on);
 void cfg_free(struct cfg_node *n);
 struct cfg_node *cfg_child(struct cfg_node *parent, const struct gview *v,
     const char *key);

@@ -973,6 +973,7 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 	c->capture = &out;
 	c->no_prompt = 1;
 	c->defer_apply = 1;
+	cfg_bulk(c->root, 1);
 	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
 		const char *p = l;
@@ -990,6 +991,7 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 		}
 	}
 	apply_pending(c);
+	cfg_bulk(c->root, 0);
 	c->defer_apply = 0;
 	c->no_prompt = 0;
 	c->capture = NULL;
