@@ -184,7 +184,13 @@ struct match_env {
 	 * every object (a configuration of 100,000 lines names thousands). */
 	int (*exists)(void *arg, const char *kind, const char *name, int nocase);
 	void *arg;
+	/* Buffers a line's walk may reuse (match_scratch_new), or NULL: each walk
+	 * then allocates its own. One walk at a time uses them. */
+	struct match_scratch *scratch;
 };
+
+struct match_scratch *match_scratch_new(void);
+void match_scratch_free(struct match_scratch *s);
 
 struct match_result {
 	enum cli_status status;
@@ -326,6 +332,7 @@ struct cli {
 	struct storage *st;
 	struct pki *pki;
 	struct cfg_node *root;
+	struct match_scratch *scratch;	/* the matcher's buffers, reused */
 	const struct gview *view;
 	struct cfg_node *node;		/* config node of the current view */
 	char prompt[256];

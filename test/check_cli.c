@@ -756,7 +756,7 @@ START_TEST(matcher_without_session)
 	struct cli_registry reg = { 0 };
 	struct grammar *g = NULL;
 	struct sbuf errs = SBUF_INIT, help = SBUF_INIT;
-	struct match_env m;
+	struct match_env m = { 0 };
 	struct cli_tokens t;
 	const struct gview *user;
 	char *gd, *p, **v;
