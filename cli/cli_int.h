@@ -261,15 +261,14 @@ char **filter_complete(const struct cli_tokens *t, size_t pipe, size_t *word_sta
 /* ---- config tree ---- */
 
 struct cfg_leaf {
-	const struct gcmd *cmd;	/* the command that set it (grammar order) */
-	const char *id;		/* cmd->leaf */
-	const char *text;	/* canonical command text (in the args block) */
-	/* One allocation: the args, then the text and the param values. Names
-	 * and keywords are the grammar's strings (the grammar outlives the
-	 * tree). */
+	const struct gcmd *cmd;	/* the command that set it (grammar order); its
+				 * leaf= is the leaf's id */
+	/* One block: the args, then the canonical command text (cfg_leaf_text),
+	 * then the param values. Names and keywords are the grammar's strings
+	 * (the grammar outlives the tree). */
 	struct cli_arg *args;
 	unsigned nargs;
-	unsigned char in_arena;	/* args from the tree's arena (not freed alone) */
+	unsigned char in_arena;	/* the block is the tree arena's (not freed alone) */
 };
 
 struct cfg_node {

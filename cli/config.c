@@ -67,6 +67,13 @@ cfg_bulk(struct cfg_node *root, int on)
 	root->bulk = on;
 }
 
+/* The canonical text of leaf L: after its args in its block. */
+static const char *
+leaf_text(const struct cfg_leaf *l)
+{
+	return (const char *)(l->args + l->nargs);
+}
+
 static void
 leaf_clear(struct cfg_leaf *l)
 {
@@ -76,31 +83,29 @@ leaf_clear(struct cfg_leaf *l)
 }
 
 /* Fills L for CMD with TEXT and the N args V: one block holds the args, the text
- * and the values of the params (names and keywords stay the grammar's). */
+ * and the values of the params (names and keywords stay the grammar's), from
+ * ARENA when not NULL. */
 static void
 leaf_fill(struct cfg_leaf *l, const struct gcmd *cmd, const char *text,
     const struct cli_arg *v, size_t n, struct pk_arena *arena)
 {
-	size_t size = (n + 1) * sizeof(struct cli_arg) + strlen(text) + 1;
+	size_t size = n * sizeof(struct cli_arg) + strlen(text) + 1;
 	char *p;
 
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].is_kw)
 			size += strlen(v[i].value) + 1;
 	l->cmd = cmd;
-	l->id = cmd->leaf;
 	l->nargs = (unsigned)n;
 	l->in_arena = arena != NULL;
 	l->args = arena != NULL ? pk_arena_alloc(arena, size) : xmalloc(size);
-	memset(&l->args[n], 0, sizeof(l->args[n]));
-	p = (char *)(l->args + n + 1);
-	l->text = strcpy(p, text);
-	p += strlen(text) + 1;
+	p = (char *)(l->args + n);
+	p = stpcpy(p, text) + 1;
 	for (size_t i = 0; i < n; i++) {
 		l->args[i] = v[i];
 		if (!v[i].is_kw) {
-			l->args[i].value = strcpy(p, v[i].value);
-			p += strlen(v[i].value) + 1;
+			l->args[i].value = p;
+			p = stpcpy(p, v[i].value) + 1;
 		}
 	}
 }
@@ -229,10 +234,10 @@ find_leaf(const struct cfg_node *n, const char *id)
 	/* leaf ids are the grammar's strings, one per name: most callers hold
 	 * that string */
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (n->leaves[i].id == id)
+		if (n->leaves[i].cmd->leaf == id)
 			return &n->leaves[i];
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (strcmp(n->leaves[i].id, id) == 0)
+		if (strcmp(n->leaves[i].cmd->leaf, id) == 0)
 			return &n->leaves[i];
 	return NULL;
 }
@@ -242,7 +247,7 @@ static struct cfg_leaf *
 find_leaf_id(const struct cfg_node *n, const char *id)
 {
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (n->leaves[i].id == id)
+		if (n->leaves[i].cmd->leaf == id)
 			return &n->leaves[i];
 	return NULL;
 }
@@ -359,7 +364,7 @@ render_node(const struct cfg_node *n, int depth, struct sbuf *out)
 
 	for (size_t i = 0; i < k; i++) {
 		if (v[i].leaf != NULL) {
-			sbuf_printf(out, "%*s%s\n", depth, "", v[i].leaf->text);
+			sbuf_printf(out, "%*s%s\n", depth, "", leaf_text(v[i].leaf));
 		} else {
 			sbuf_printf(out, "%*s%s\n", depth, "", v[i].child->header);
 			render_node(v[i].child, depth + 1, out);
@@ -388,7 +393,7 @@ cfg_render(const struct cfg_node *n, int whole, struct sbuf *out)
 		if (v[i].leaf != NULL) {
 			if (i > 0 && v[i - 1].child != NULL)
 				sbuf_puts(out, "#\n");
-			sbuf_printf(out, "%s\n", v[i].leaf->text);
+			sbuf_printf(out, "%s\n", leaf_text(v[i].leaf));
 		} else if (whole) {
 			if (i > 0)
 				sbuf_puts(out, "#\n");
@@ -405,7 +410,8 @@ cfg_render(const struct cfg_node *n, int whole, struct sbuf *out)
 static int
 leaf_equal(const struct cfg_leaf *a, const struct cfg_leaf *b)
 {
-	if (strcmp(a->id, b->id) != 0 || strcmp(a->text, b->text) != 0 ||
+	if (strcmp(a->cmd->leaf, b->cmd->leaf) != 0 ||
+	    strcmp(leaf_text(a), leaf_text(b)) != 0 ||
 	    a->nargs != b->nargs)
 		return 0;
 	for (size_t i = 0; i < a->nargs; i++)
@@ -427,7 +433,7 @@ cfg_equal(const struct cfg_node *a, const struct cfg_node *b)
 	    (a->key != NULL && strcmp(a->key, b->key) != 0))
 		return 0;
 	for (size_t i = 0; i < a->nleaves; i++) {
-		const struct cfg_leaf *l = find_leaf(b, a->leaves[i].id);
+		const struct cfg_leaf *l = find_leaf(b, a->leaves[i].cmd->leaf);
 
 		if (l == NULL || !leaf_equal(&a->leaves[i], l))
 			return 0;
