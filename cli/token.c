@@ -19,7 +19,7 @@ is_space(char ch)
 void
 cli_tokenize(const char *line, struct cli_tokens *t)
 {
-	size_t i = 0, n = strlen(line), cap, used = 0;
+	size_t i = 0, n = strlen(line), cap = 0, used = 0;
 
 	memset(t, 0, sizeof(*t));
 	if (n > CLI_MAX_LINE)
@@ -50,13 +50,9 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 			}
 		}
 	}
-	/* One allocation: the tokens, then their texts. A token takes at least
-	 * one byte and the next one space, so N bytes hold at most (N + 1) / 2
-	 * of them; unquoting never lengthens a token, and each gets one NUL,
-	 * so the texts of a line of N bytes need 2N + 1. */
-	cap = (n + 1) / 2 < CLI_MAX_TOKENS ? (n + 1) / 2 : CLI_MAX_TOKENS;
-	t->v = xmalloc((cap + 1) * sizeof(*t->v) + 2 * n + 1);
-	t->buf = (char *)(t->v + cap + 1);
+	/* The texts of all tokens in one buffer: unquoting never lengthens a
+	 * token, and each gets one NUL, so a line of N bytes needs 2N + 1. */
+	t->buf = xmalloc(2 * n + 1);
 	while (i < n) {
 		char *b = t->buf + used, *p = b;
 		size_t col;
@@ -95,6 +91,10 @@ cli_tokenize(const char *line, struct cli_tokens *t)
 		}
 		*p++ = '\0';
 		used += (size_t)(p - b);
+		if (t->n == cap) {
+			cap = cap ? cap * 2 : 8;
+			t->v = xrealloc(t->v, cap * sizeof(*t->v));
+		}
 		t->v[t->n].text = b;
 		t->v[t->n].col = col;
 		t->v[t->n].end = i;
@@ -114,6 +114,7 @@ cli_tokens_free(struct cli_tokens *t)
 	/* a token may be a secret typed inline: wiped before it is freed */
 	for (size_t i = 0; i < t->n; i++)
 		explicit_bzero(t->v[i].text, strlen(t->v[i].text));
-	free(t->v);	/* the texts' buffer with it */
+	free(t->buf);
+	free(t->v);
 	memset(t, 0, sizeof(*t));
 }
