@@ -183,7 +183,19 @@ echo "exec '$P' --flash empty --no-startup -c 'display version'" >pk_start.cmd
 echo "exec openssl version" >os_version.cmd
 echo "exec xmllint --version" >xmllint.cmd
 echo "exec true" >true.cmd
-alternate $((RUNS * 2)) pk_start os_version xmllint true
+# The exact floor of pkish's start: a program that does nothing, linked with the
+# shared libraries pkish needs (its NEEDED entries), so the dynamic loader maps
+# and relocates what pkish's does; and the same without libxml2, to say what
+# that library with its ICU and libstdc++ costs.
+needed=$(readelf -d "$P" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | grep -v '^libc\.so')
+printf 'int main(void) { return 0; }\n' >floor.c
+cc -o floor floor.c -Wl,--no-as-needed $(for l in $needed; do printf ' -l:%s' "$l"; done) &&
+	cc -o floor_noxml floor.c -Wl,--no-as-needed \
+	$(for l in $needed; do case $l in libxml2*) ;; *) printf ' -l:%s' "$l" ;; esac; done) ||
+	note "cannot build the start floor programs"
+echo "exec ./floor" >floor.cmd
+echo "exec ./floor_noxml" >floor_noxml.cmd
+alternate $((RUNS * 2)) pk_start os_version xmllint true floor floor_noxml
 row "pkish start (display version), wall ms" "$(stats pk_start.t 1)" \
 	"openssl version" "$(stats os_version.t 1)" \
 	"$(ratio "$(median pk_start.t 1)" "$(median os_version.t 1)")"
@@ -202,6 +214,13 @@ row "  start floor: openssl version + xmllint --version - true, CPU ms" "$floor"
 row "  pkish start over that floor, CPU ms" \
 	"$(awk -v a="$(median pk_start.t 2)" -v f="$floor" 'BEGIN { printf "%+.2f", a - f }')" \
 	"" "" "-"
+row "  start floor: a program doing nothing, linked with pkish's libraries, CPU ms" \
+	"$(stats floor.t 2)" "the same without libxml2" "$(stats floor_noxml.t 2)" \
+	"$(ratio "$(median floor.t 2)" "$(median floor_noxml.t 2)")"
+row "  pkish start over that floor, CPU ms" \
+	"$(awk -v a="$(median pk_start.t 2)" -v f="$(median floor.t 2)" 'BEGIN { printf "%+.2f", a - f }')" \
+	"libxml2's share of the floor" \
+	"$(awk -v a="$(median floor.t 2)" -v f="$(median floor_noxml.t 2)" 'BEGIN { printf "%+.2f", a - f }')" "-"
 row "pkish start, max RSS MiB" "$(stats pk_start.t 3 0.0009765625)" \
 	"openssl version" "$(stats os_version.t 3 0.0009765625)" \
 	"$(ratio "$(median pk_start.t 3)" "$(median os_version.t 3)")"

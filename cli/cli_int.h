@@ -184,7 +184,13 @@ struct match_env {
 	 * every object (a configuration of 100,000 lines names thousands). */
 	int (*exists)(void *arg, const char *kind, const char *name, int nocase);
 	void *arg;
+	/* Buffers a line's walk may reuse (match_scratch_new), or NULL: each walk
+	 * then allocates its own. One walk at a time uses them. */
+	struct match_scratch *scratch;
 };
+
+struct match_scratch *match_scratch_new(void);
+void match_scratch_free(struct match_scratch *s);
 
 struct match_result {
 	enum cli_status status;
@@ -255,14 +261,14 @@ char **filter_complete(const struct cli_tokens *t, size_t pipe, size_t *word_sta
 /* ---- config tree ---- */
 
 struct cfg_leaf {
-	const struct gcmd *cmd;	/* the command that set it (grammar order) */
-	const char *id;		/* cmd->leaf */
-	const char *text;	/* canonical command text (in the args block) */
-	/* One allocation: the args, then the text and the param values. Names
-	 * and keywords are the grammar's strings (the grammar outlives the
-	 * tree). */
+	const struct gcmd *cmd;	/* the command that set it (grammar order); its
+				 * leaf= is the leaf's id */
+	/* One block: the args, then the canonical command text (cfg_leaf_text),
+	 * then the param values. Names and keywords are the grammar's strings
+	 * (the grammar outlives the tree). */
 	struct cli_arg *args;
-	size_t nargs;
+	unsigned nargs;
+	unsigned char in_arena;	/* the block is the tree arena's (not freed alone) */
 };
 
 struct cfg_node {
@@ -278,9 +284,22 @@ struct cfg_node {
 	/* the children by key, one map per view (cfg_child without a scan) */
 	struct cfg_index *index;
 	size_t nindex;
+	/* What the tree's arena holds (cfg_bulk): this node with its key and
+	 * header, its leaves array, its children array. Those are never freed
+	 * alone. */
+	unsigned char in_arena, leaves_in_arena, children_in_arena;
+	/* the root only: the arena, and whether new blocks come from it */
+	int bulk;
+	struct pk_arena *arena;
 };
 
 struct cfg_node *cfg_new_root(void);
+/* While ON, the nodes and leaves added to ROOT's tree are taken from one arena
+ * freed with the tree (cheap for the many objects of a configuration loaded at
+ * start); a node or leaf replaced or removed meanwhile keeps its space until
+ * then. Off again: new ones come from malloc, as objects a long-running
+ * process may drop one by one. */
+void cfg_bulk(struct cfg_node *root, int on);
 void cfg_free(struct cfg_node *n);
 struct cfg_node *cfg_child(struct cfg_node *parent, const struct gview *v,
     const char *key);
@@ -312,6 +331,7 @@ struct cli {
 	struct storage *st;
 	struct pki *pki;
 	struct cfg_node *root;
+	struct match_scratch *scratch;	/* the matcher's buffers, reused */
 	const struct gview *view;
 	struct cfg_node *node;		/* config node of the current view */
 	char prompt[256];

@@ -41,36 +41,71 @@ cfg_new_root(void)
 	return xcalloc(1, sizeof(struct cfg_node));
 }
 
+static struct cfg_node *
+root_of(struct cfg_node *n)
+{
+	while (n->parent != NULL)
+		n = n->parent;
+	return n;
+}
+
+/* The arena new blocks of N's tree come from, or NULL (malloc). */
+static struct pk_arena *
+bulk_arena(struct cfg_node *n)
+{
+	n = root_of(n);
+	if (!n->bulk)
+		return NULL;
+	if (n->arena == NULL)
+		n->arena = xcalloc(1, sizeof(*n->arena));
+	return n->arena;
+}
+
+void
+cfg_bulk(struct cfg_node *root, int on)
+{
+	root->bulk = on;
+}
+
+/* The canonical text of leaf L: after its args in its block. */
+static const char *
+leaf_text(const struct cfg_leaf *l)
+{
+	return (const char *)(l->args + l->nargs);
+}
+
 static void
 leaf_clear(struct cfg_leaf *l)
 {
-	free(l->args);
+	if (!l->in_arena)
+		free(l->args);
+	l->args = NULL;
 }
 
 /* Fills L for CMD with TEXT and the N args V: one block holds the args, the text
- * and the values of the params (names and keywords stay the grammar's). */
+ * and the values of the params (names and keywords stay the grammar's), from
+ * ARENA when not NULL. */
 static void
 leaf_fill(struct cfg_leaf *l, const struct gcmd *cmd, const char *text,
-    const struct cli_arg *v, size_t n)
+    const struct cli_arg *v, size_t n, struct pk_arena *arena)
 {
-	size_t size = (n + 1) * sizeof(struct cli_arg) + strlen(text) + 1;
+	size_t size = n * sizeof(struct cli_arg) + strlen(text) + 1;
 	char *p;
 
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].is_kw)
 			size += strlen(v[i].value) + 1;
 	l->cmd = cmd;
-	l->id = cmd->leaf;
-	l->nargs = n;
-	l->args = xcalloc(1, size);
-	p = (char *)(l->args + n + 1);
-	l->text = strcpy(p, text);
-	p += strlen(text) + 1;
+	l->nargs = (unsigned)n;
+	l->in_arena = arena != NULL;
+	l->args = arena != NULL ? pk_arena_alloc(arena, size) : xmalloc(size);
+	p = (char *)(l->args + n);
+	p = stpcpy(p, text) + 1;
 	for (size_t i = 0; i < n; i++) {
 		l->args[i] = v[i];
 		if (!v[i].is_kw) {
-			l->args[i].value = strcpy(p, v[i].value);
-			p += strlen(v[i].value) + 1;
+			l->args[i].value = p;
+			p = stpcpy(p, v[i].value) + 1;
 		}
 	}
 }
@@ -82,16 +117,51 @@ cfg_free(struct cfg_node *n)
 		return;
 	for (size_t i = 0; i < n->nleaves; i++)
 		leaf_clear(&n->leaves[i]);
-	free(n->leaves);
+	if (!n->leaves_in_arena)
+		free(n->leaves);
 	for (size_t i = 0; i < n->nchildren; i++)
 		cfg_free(n->children[i]);
-	free(n->children);
+	if (!n->children_in_arena)
+		free(n->children);
 	for (size_t i = 0; i < n->nindex; i++)
 		pk_map_clear(&n->index[i].map);
 	free(n->index);
+	if (n->parent == NULL) {
+		/* the root: after every node above, the arena they were in */
+		pk_arena_free(n->arena);
+		free(n->arena);
+	}
+	if (n->in_arena)
+		return;
 	free(n->key);
 	free(n->header);
 	free(n);
+}
+
+/* Grows the array *V (of *CAP elements of SIZE, *IN_ARENA its origin) to hold
+ * one more than N: doubled, from the arena A or from malloc. */
+static void
+grow(void **v, size_t n, size_t *cap, size_t size, unsigned char *in_arena,
+    size_t first, struct pk_arena *a)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return;
+	ncap = *cap ? *cap * 2 : first;
+	if (a == NULL && !*in_arena) {
+		*v = xrealloc(*v, ncap * size);
+	} else {
+		nv = a != NULL ? pk_arena_alloc(a, ncap * size) : xmalloc(ncap * size);
+		if (n > 0)
+			memcpy(nv, *v, n * size);
+		if (!*in_arena)
+			free(*v);
+		*v = nv;
+		*in_arena = a != NULL;
+	}
+	*cap = ncap;
 }
 
 struct cfg_node *
@@ -106,19 +176,25 @@ struct cfg_node *
 cfg_add_child(struct cfg_node *parent, const struct gview *v, const struct gcmd *enter,
     const char *key, const char *header)
 {
-	struct cfg_node *c = xcalloc(1, sizeof(*c));
+	struct pk_arena *a = bulk_arena(parent);
+	struct cfg_node *c;
 	struct pk_map *m;
 
+	if (a != NULL) {
+		c = memset(pk_arena_alloc(a, sizeof(*c)), 0, sizeof(*c));
+		c->in_arena = 1;
+		c->key = pk_arena_strdup(a, key);
+		c->header = pk_arena_strdup(a, header);
+	} else {
+		c = xcalloc(1, sizeof(*c));
+		c->key = xstrdup(key);
+		c->header = xstrdup(header);
+	}
 	c->view = v;
 	c->enter = enter;
-	c->key = xstrdup(key);
-	c->header = xstrdup(header);
 	c->parent = parent;
-	if (parent->nchildren == parent->capchildren) {
-		parent->capchildren = parent->capchildren ? parent->capchildren * 2 : 8;
-		parent->children = xrealloc(parent->children,
-		    parent->capchildren * sizeof(*parent->children));
-	}
+	grow((void **)&parent->children, parent->nchildren, &parent->capchildren,
+	    sizeof(*parent->children), &parent->children_in_arena, 8, a);
 	parent->children[parent->nchildren++] = c;
 	m = index_of(parent, v);
 	if (m == NULL) {
@@ -158,10 +234,10 @@ find_leaf(const struct cfg_node *n, const char *id)
 	/* leaf ids are the grammar's strings, one per name: most callers hold
 	 * that string */
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (n->leaves[i].id == id)
+		if (n->leaves[i].cmd->leaf == id)
 			return &n->leaves[i];
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (strcmp(n->leaves[i].id, id) == 0)
+		if (strcmp(n->leaves[i].cmd->leaf, id) == 0)
 			return &n->leaves[i];
 	return NULL;
 }
@@ -171,7 +247,7 @@ static struct cfg_leaf *
 find_leaf_id(const struct cfg_node *n, const char *id)
 {
 	for (size_t i = 0; i < n->nleaves; i++)
-		if (n->leaves[i].id == id)
+		if (n->leaves[i].cmd->leaf == id)
 			return &n->leaves[i];
 	return NULL;
 }
@@ -181,18 +257,17 @@ cfg_set_leaf(struct cfg_node *n, const struct gcmd *cmd, const char *text,
     const struct cli_args *a)
 {
 	struct cfg_leaf *l = find_leaf(n, cmd->leaf);
+	struct pk_arena *arena = bulk_arena(n);
 
 	if (l != NULL) {
 		leaf_clear(l);
 	} else {
-		if (n->nleaves == n->capleaves) {
-			n->capleaves = n->capleaves ? 2 * n->capleaves : 4;
-			n->leaves = xrealloc(n->leaves, n->capleaves * sizeof(*n->leaves));
-		}
+		grow((void **)&n->leaves, n->nleaves, &n->capleaves, sizeof(*n->leaves),
+		    &n->leaves_in_arena, 8, arena);
 		l = &n->leaves[n->nleaves++];
 	}
 	memset(l, 0, sizeof(*l));
-	leaf_fill(l, cmd, text, a->v, a->n);
+	leaf_fill(l, cmd, text, a->v, a->n, arena);
 }
 
 int
@@ -289,7 +364,7 @@ render_node(const struct cfg_node *n, int depth, struct sbuf *out)
 
 	for (size_t i = 0; i < k; i++) {
 		if (v[i].leaf != NULL) {
-			sbuf_printf(out, "%*s%s\n", depth, "", v[i].leaf->text);
+			sbuf_printf(out, "%*s%s\n", depth, "", leaf_text(v[i].leaf));
 		} else {
 			sbuf_printf(out, "%*s%s\n", depth, "", v[i].child->header);
 			render_node(v[i].child, depth + 1, out);
@@ -318,7 +393,7 @@ cfg_render(const struct cfg_node *n, int whole, struct sbuf *out)
 		if (v[i].leaf != NULL) {
 			if (i > 0 && v[i - 1].child != NULL)
 				sbuf_puts(out, "#\n");
-			sbuf_printf(out, "%s\n", v[i].leaf->text);
+			sbuf_printf(out, "%s\n", leaf_text(v[i].leaf));
 		} else if (whole) {
 			if (i > 0)
 				sbuf_puts(out, "#\n");
@@ -335,7 +410,8 @@ cfg_render(const struct cfg_node *n, int whole, struct sbuf *out)
 static int
 leaf_equal(const struct cfg_leaf *a, const struct cfg_leaf *b)
 {
-	if (strcmp(a->id, b->id) != 0 || strcmp(a->text, b->text) != 0 ||
+	if (strcmp(a->cmd->leaf, b->cmd->leaf) != 0 ||
+	    strcmp(leaf_text(a), leaf_text(b)) != 0 ||
 	    a->nargs != b->nargs)
 		return 0;
 	for (size_t i = 0; i < a->nargs; i++)
@@ -357,7 +433,7 @@ cfg_equal(const struct cfg_node *a, const struct cfg_node *b)
 	    (a->key != NULL && strcmp(a->key, b->key) != 0))
 		return 0;
 	for (size_t i = 0; i < a->nleaves; i++) {
-		const struct cfg_leaf *l = find_leaf(b, a->leaves[i].id);
+		const struct cfg_leaf *l = find_leaf(b, a->leaves[i].cmd->leaf);
 
 		if (l == NULL || !leaf_equal(&a->leaves[i], l))
 			return 0;
@@ -459,8 +535,8 @@ cfg_leaf_update(struct cfg_node *n, const char *id, const char *name,
 	a.v = v;
 	a.n = l->nargs;
 	cfg_canonical(&a, &t);
-	leaf_fill(&nl, l->cmd, sbuf_str(&t), v, a.n);
-	free(l->args);
+	leaf_fill(&nl, l->cmd, sbuf_str(&t), v, a.n, bulk_arena(n));
+	leaf_clear(l);
 	*l = nl;
 	sbuf_free(&t);
 	free(v);

@@ -56,6 +56,53 @@ tset_free(struct tset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The buffers of the walks of a session's lines: a configuration of 100,000
+ * lines walks 100,000 times, and buffers grown once serve them all. */
+struct match_scratch {
+	struct tset s;
+};
+
+struct match_scratch *
+match_scratch_new(void)
+{
+	return xcalloc(1, sizeof(struct match_scratch));
+}
+
+void
+match_scratch_free(struct match_scratch *sc)
+{
+	if (sc == NULL)
+		return;
+	tset_free(&sc->s);
+	free(sc);
+}
+
+/* An empty thread set for a walk of M: the scratch buffers when M has them. */
+static void
+tset_take(const struct match_env *m, struct tset *s)
+{
+	if (m->scratch == NULL) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	*s = m->scratch->s;
+	memset(&m->scratch->s, 0, sizeof(m->scratch->s));
+	s->n = 0;
+	s->nh = 0;
+}
+
+/* Ends the walk's use of S: its buffers go back to M's scratch, or are freed. */
+static void
+tset_give(const struct match_env *m, struct tset *s)
+{
+	if (m->scratch == NULL || m->scratch->s.v != NULL || m->scratch->s.h != NULL) {
+		tset_free(s);
+		return;
+	}
+	m->scratch->s = *s;
+	memset(s, 0, sizeof(*s));
+}
+
 static int
 tset_has(const struct tset *s, int node)
 {
@@ -157,7 +204,7 @@ static int step(const struct match_env *m, struct tset *s, const struct cli_toke
 static void
 prepare_first(const struct grammar *g, struct gview *v, const char *kw)
 {
-	struct match_env m = { g, NULL, NULL, NULL };
+	struct match_env m = { g, NULL, NULL, NULL, NULL };
 	struct cli_token tok = { (char *)kw, 0, 0, 0 };
 	struct tset s = { 0 };
 	struct gfirst *f;
@@ -270,19 +317,24 @@ first_of(const struct gview *v, const char *t, int *none)
 	return NULL;
 }
 
-/* S becomes the threads after the prepared first step F (S empty). */
+/* S becomes the threads after the prepared first step F (S empty; its buffers
+ * are kept when large enough). */
 static void
 tset_from_first(struct tset *s, const struct gfirst *f)
 {
-	s->caph = f->nfrom < 16 ? 16 : f->nfrom;
-	s->h = xmalloc(s->caph * sizeof(*s->h));
+	if (s->caph < f->nfrom || s->caph < 16) {
+		s->caph = f->nfrom < 16 ? 16 : f->nfrom;
+		s->h = xrealloc(s->h, s->caph * sizeof(*s->h));
+	}
 	for (size_t k = 0; k < f->nfrom; k++) {
 		s->h[k].node = f->from[k];
 		s->h[k].prev = -1;
 	}
 	s->nh = f->nfrom;
-	s->cap = f->n < 32 ? 32 : f->n;
-	s->v = xmalloc(s->cap * sizeof(*s->v));
+	if (s->cap < f->n || s->cap < 32) {
+		s->cap = f->n < 32 ? 32 : f->n;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
 	for (size_t k = 0; k < f->n; k++) {
 		s->v[k].node = f->node[k];
 		s->v[k].hist = f->via[k];
@@ -587,6 +639,7 @@ walk(const struct match_env *m, const struct gview *v, const struct cli_tokens *
 	int none = 0;
 
 	memset(w, 0, sizeof(*w));
+	tset_take(m, &w->s);
 	if (upto > 0)
 		f = first_of(v, toks->v[0].text, &none);
 	if (upto > 0 && f == NULL && none && v->nfirst > 0 && !v->param_first &&
@@ -704,7 +757,7 @@ match_in(const struct match_env *m, const struct gview *v, const struct cli_toke
 			fill_args(m, th, w.s.h, toks, r);
 		}
 	}
-	tset_free(&w.s);
+	tset_give(m, &w.s);
 }
 
 void

@@ -109,7 +109,7 @@ session_exists(void *arg, const char *kind, const char *name, int nocase)
 static struct match_env
 env(struct cli *c)
 {
-	struct match_env m = { c->g, session_objects, session_exists, c };
+	struct match_env m = { c->g, session_objects, session_exists, c, c->scratch };
 
 	return m;
 }
@@ -956,27 +956,41 @@ cli_complete(struct cli *c, const char *line, size_t *word_start)
 }
 
 /* Runs a saved configuration silently from the system view; failed lines are
- * reported on stderr with their line numbers and what they printed. */
+ * reported on stderr with their line numbers and what they printed. The file is
+ * read as a stream (a large configuration needs no buffer of its size). Empty
+ * lines are not numbered, and a NUL byte ends the file: what reading it whole
+ * and splitting it at newlines always did. */
 int
 cli_load_config(struct cli *c, const char *path, const char *shown)
 {
-	unsigned char *data;
-	size_t len, lineno = 0;
+	FILE *f;
+	size_t lineno = 0, cap = 0;
+	ssize_t got;
 	struct pk_err e;
 	struct sbuf out = SBUF_INIT;
-	char *save = NULL;
-	int failed = 0;
+	char *l = NULL, iobuf[64 * 1024];
+	int failed = 0, nul = 0;
 
-	if (storage_read(path, STORAGE_MAX_FILE, &data, &len, &e) != 0)
+	if ((f = storage_open_read(path, STORAGE_MAX_FILE, &e)) == NULL)
 		return -1;
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	cli_view_set(c, "system");
 	c->capture = &out;
 	c->no_prompt = 1;
 	c->defer_apply = 1;
-	for (char *l = strtok_r((char *)data, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
+	cfg_bulk(c->root, 1);
+	while (!nul && (got = getline(&l, &cap, f)) > 0) {
 		const char *p = l;
+		size_t n = (size_t)got;
 
+		if (memchr(l, '\0', n) != NULL) {
+			n = strlen(l);
+			nul = 1;
+		}
+		if (n > 0 && l[n - 1] == '\n')
+			l[--n] = '\0';
+		if (n == 0)
+			continue;
 		lineno++;
 		while (*p == ' ')
 			p++;
@@ -990,11 +1004,13 @@ cli_load_config(struct cli *c, const char *path, const char *shown)
 		}
 	}
 	apply_pending(c);
+	cfg_bulk(c->root, 0);
 	c->defer_apply = 0;
 	c->no_prompt = 0;
 	c->capture = NULL;
 	sbuf_free(&out);
-	free(data);
+	fclose(f);
+	free(l);
 	cli_view_set(c, "user");
 	return failed ? -1 : 0;
 }
@@ -1051,6 +1067,7 @@ cli_new(struct cli **out, const struct cli_options *o, struct pk_err *e)
 		goto fail;
 	c->loop = device_loop(c->dev);
 	c->root = cfg_new_root();
+	c->scratch = match_scratch_new();
 	/* The features register their handlers and object kinds; the grammar then
 	 * resolves its names among them. */
 	for (size_t i = 0; o->features != NULL && o->features[i] != NULL; i++)
@@ -1088,6 +1105,7 @@ cli_free(struct cli *c)
 	pki_close(c->pki);
 	storage_close(c->st);
 	grammar_free(c->g);
+	match_scratch_free(c->scratch);
 	registry_free(&c->reg);
 	free(c->hostname);
 	free(c->saved);

@@ -91,14 +91,23 @@ out:
 int
 device_ca_name_ok(const char *text, struct pk_err *e)
 {
+	/* The last name found valid: a saved configuration names the same CA in
+	 * session after session, and parse_dn's verdict depends on the text
+	 * alone (OpenSSL's attribute table is fixed), so the same text is not
+	 * parsed again. A name not valid is parsed each time, for its reason. */
+	static _Thread_local char last_ok[256];
 	X509_NAME *n = NULL;
 	struct pk_err why;
 
+	if (last_ok[0] != '\0' && strcmp(last_ok, text) == 0)
+		return 1;
 	if (parse_dn(text, &n, &why) != 0) {
 		pk_err_set(e, "The CA name is not valid: %s.", why.msg);
 		return 0;
 	}
 	X509_NAME_free(n);
+	if (strlen(text) < sizeof(last_ok))
+		strcpy(last_ok, text);
 	return 1;
 }
 

@@ -353,6 +353,35 @@ storage_read(const char *path, size_t max, unsigned char **data, size_t *len,
 	return 0;
 }
 
+FILE *
+storage_open_read(const char *path, size_t max, struct pk_err *e)
+{
+	struct stat sb;
+	FILE *f;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		pk_err_set(e, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		pk_err_set(e, "%s is not a regular file", path);
+		return NULL;
+	}
+	if ((size_t)sb.st_size > max) {
+		close(fd);
+		pk_err_set(e, "%s is too large (%lld bytes, at most %zu)", path,
+		    (long long)sb.st_size, max);
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		pk_err_set(e, "cannot open %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 int
 storage_remove(const char *path, struct pk_err *e)
 {

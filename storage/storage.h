@@ -20,6 +20,7 @@
 #define PKISH_STORAGE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "../util/util.h"
@@ -60,6 +61,11 @@ int storage_write_atomic(const char *path, const void *data, size_t len,
  * for convenience; *len excludes the NUL). */
 int storage_read(const char *path, size_t max, unsigned char **data, size_t *len,
     struct pk_err *e);
+/* Opens a regular file of at most MAX bytes for reading as a stream, with the
+ * checks of storage_read (no symbolic link, a regular file, its size), for a
+ * caller that reads it line by line rather than whole (a large configuration:
+ * no buffer of its size to fault in). fclose() it. */
+FILE *storage_open_read(const char *path, size_t max, struct pk_err *e);
 /* Removes PATH and fsyncs its directory. A missing file is an error. */
 int storage_remove(const char *path, struct pk_err *e);
 

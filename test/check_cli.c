@@ -397,6 +397,73 @@ START_TEST(save_and_startup)
 }
 END_TEST
 
+/* A configuration loaded at start is built in the tree's arena (large enough
+ * here for its 2 MiB chunks); editing it afterwards (a leaf set again, a leaf
+ * undone, a loaded section removed, a new one added) mixes blocks of the arena
+ * with blocks of malloc. The tree must equal one built line by line, and free
+ * cleanly (valgrind and ASan run this). */
+START_TEST(startup_tree_then_edits)
+{
+	static const char *const edits[] = {
+		"system-view", "pki entity e7", "common-name changed.example.com",
+		"undo fqdn", "quit", "undo pki entity e8", "pki entity new1",
+		"common-name new1.example.com", "return",
+	};
+	struct cli_options o = { 0 };
+	struct sbuf text = SBUF_INIT, a = SBUF_INIT, b = SBUF_INIT;
+	struct cli *c, *ref = new_cli();
+	struct pk_err e;
+	char *path;
+
+	sbuf_puts(&text, "#\n\n");	/* empty lines are skipped */
+	for (int i = 0; i < 2000; i++)
+		sbuf_printf(&text, "pki entity e%d\n common-name e%d.example.com\n"
+		    " country CN\n fqdn e%d.example.com\n#\n", i, i, i);
+	sbuf_puts(&text, "return\n");
+	if (asprintf(&path, "%s/vrpcfg.cfg", dir) < 0)
+		ck_abort();
+	tu_write(path, sbuf_str(&text), text.len);
+	free(path);
+	o.flash = dir;
+	o.schemas = schemas;
+	o.features = features;
+	ck_assert_int_eq(cli_new(&c, &o, &e), 0);
+	/* the reference: the same lines typed */
+	free(run(ref, "system-view", NULL));
+	for (int i = 0; i < 2000; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "pki entity e%d", i);
+		expect(ref, line, 0, NULL);
+		snprintf(line, sizeof(line), "common-name e%d.example.com", i);
+		expect(ref, line, 0, NULL);
+		expect(ref, "country CN", 0, NULL);
+		snprintf(line, sizeof(line), "fqdn e%d.example.com", i);
+		expect(ref, line, 0, NULL);
+		expect(ref, "quit", 0, NULL);
+	}
+	free(run(ref, "return", NULL));
+	ck_assert(cfg_equal(cli_cfg_root(c), cli_cfg_root(ref)));
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		expect(c, edits[i], 0, NULL);
+		expect(ref, edits[i], 0, NULL);
+	}
+	ck_assert(cfg_equal(cli_cfg_root(c), cli_cfg_root(ref)));
+	cli_config_render(c, &a);
+	cli_config_render(ref, &b);
+	ck_assert_str_eq(sbuf_str(&a), sbuf_str(&b));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&a), "pki entity e7\n common-name "
+	    "changed.example.com\n country CN\n#"));
+	ck_assert_ptr_null(strstr(sbuf_str(&a), "pki entity e8\n"));
+	ck_assert_ptr_nonnull(strstr(sbuf_str(&a), "pki entity new1\n"));
+	sbuf_free(&a);
+	sbuf_free(&b);
+	sbuf_free(&text);
+	cli_free(c);
+	cli_free(ref);
+}
+END_TEST
+
 /* ---- grammar loading ---- */
 
 static char *
@@ -756,7 +823,7 @@ START_TEST(matcher_without_session)
 	struct cli_registry reg = { 0 };
 	struct grammar *g = NULL;
 	struct sbuf errs = SBUF_INIT, help = SBUF_INIT;
-	struct match_env m;
+	struct match_env m = { 0 };
 	struct cli_tokens t;
 	const struct gview *user;
 	char *gd, *p, **v;
@@ -1138,6 +1205,7 @@ main(void)
 	tcase_add_test(tc, help_output);
 	tcase_add_test(tc, tab_completion);
 	tcase_add_test(tc, save_and_startup);
+	tcase_add_test(tc, startup_tree_then_edits);
 	tcase_add_test(tc, grammar_valid);
 	tcase_add_test(tc, grammar_invalid_reports_file_line);
 	tcase_add_test(tc, grammar_xxe_refused);

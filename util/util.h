@@ -105,6 +105,23 @@ int pk_map_next(const struct pk_map *m, size_t *pos, const char **key, void **va
 /* The hash the map uses (a test picks keys that collide with it). */
 uint64_t pk_map_hash(const char *key, int nocase);
 
+/* ---- arena (arena.c) ----
+ * A bump allocator for many small blocks freed together: no header per block,
+ * and its large chunks are mapped in 2 MiB (huge) pages where the kernel
+ * offers them. Blocks are 16-aligned and not zeroed; none is freed alone:
+ * pk_arena_free releases them all (the arena is then empty and reusable). A
+ * zeroed struct pk_arena is an empty arena. The fields are private. */
+struct pk_arena_chunk;
+struct pk_arena {
+	struct pk_arena_chunk *chunks;
+	char *p, *end;		/* the free part of the newest chunk */
+	size_t total;		/* bytes of all chunks */
+};
+
+void *pk_arena_alloc(struct pk_arena *a, size_t n);
+char *pk_arena_strdup(struct pk_arena *a, const char *s);
+void pk_arena_free(struct pk_arena *a);
+
 /* The OpenSSL library version in use ("OpenSSL 3.0.19 27 Jan 2026"), for callers
  * that must not include OpenSSL headers. */
 const char *pk_openssl_version(void);
