@@ -172,7 +172,7 @@ h_dir(struct cli *c, const struct cli_args *a)
 		char *p, size[32], date[32];
 		struct tm tm;
 
-		if (ents[i]->d_name[0] == '.' || strstr(ents[i]->d_name, ".tmp")) {
+		if (ents[i]->d_name[0] == '.' || storage_is_temp(ents[i]->d_name)) {
 			free(ents[i]);
 			continue;
 		}

@@ -102,6 +102,33 @@ out:
 	return rc;
 }
 
+/* The writer's pid when NAME is an atomic write's temporary file
+ * (NAME.tmp-PID-XXXXXX, as storage_write_atomic makes them), else 0. */
+static long
+temp_writer(const char *name)
+{
+	const char *t = strstr(name, TMP_INFIX), *q;
+	char *end;
+	long pid;
+
+	if (t == NULL)
+		return 0;
+	q = t + strlen(TMP_INFIX);
+	if (*q < '1' || *q > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(q, &end, 10);
+	if (*end != '-' || strlen(end + 1) != 6 || errno != 0 || pid <= 0)
+		return 0;
+	return pid;
+}
+
+int
+storage_is_temp(const char *name)
+{
+	return temp_writer(name) != 0;
+}
+
 /*
  * Removes from DIR the temporary files of atomic writes whose writer is gone
  * (killed between mkstemp and rename: the file it was replacing is intact).
@@ -118,17 +145,9 @@ storage_sweep_temps(const char *dir)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		const char *t = strstr(de->d_name, TMP_INFIX), *q;
-		char *end;
-		long pid;
+		long pid = temp_writer(de->d_name);
 
-		if (t == NULL)
-			continue;
-		q = t + strlen(TMP_INFIX);
-		errno = 0;
-		pid = strtol(q, &end, 10);
-		if (end == q || *end != '-' || strlen(end + 1) != 6 || errno != 0 ||
-		    pid <= 0 || pid == (long)getpid())
+		if (pid == 0 || pid == (long)getpid())
 			continue;
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;	/* alive (or not ours to ask): leave it */
@@ -402,7 +421,7 @@ cmp_names(const void *a, const void *b)
 static int
 list_skips(const char *name)
 {
-	return name[0] == '.' || strstr(name, ".tmp") != NULL;
+	return name[0] == '.' || storage_is_temp(name);
 }
 
 int

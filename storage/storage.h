@@ -39,6 +39,9 @@ void storage_close(struct storage *st);
 /* Removes DIR's temporary files of atomic writes whose writer process is gone
  * (a live writer's are left alone); returns how many. */
 int storage_sweep_temps(const char *dir);
+/* 1 when NAME is the temporary file of an atomic write (NAME.tmp-PID-XXXXXX),
+ * which listings hide; any other name, "notes.tmp" too, is an ordinary file. */
+int storage_is_temp(const char *name);
 
 const char *storage_root(const struct storage *st);
 /* Absolute-or-relative paths of the three places; borrowed strings. */

@@ -123,6 +123,12 @@ START_TEST(start_sweeps_dead_writers_temps)
 	ck_assert_int_eq(access(dead, F_OK), -1);
 	ck_assert_int_eq(access(live, F_OK), 0);
 	ck_assert_int_eq(access(other, F_OK), 0);
+	/* listings hide the live writer's temp file, never an operator's file
+	 * whose name merely holds ".tmp" */
+	ck_assert(storage_is_temp(live));
+	ck_assert(!storage_is_temp(other));
+	ck_assert(!storage_listed(storage_public_dir(st), strrchr(live, '/') + 1));
+	ck_assert(storage_listed(storage_public_dir(st), "notes.tmp-draft"));
 	ck_assert_int_eq(storage_read(p, 100, &d, &n, &e), 0);
 	ck_assert_str_eq((char *)d, "kept");
 	free(d);
