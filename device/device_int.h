@@ -186,6 +186,17 @@ struct device {
 int64_t device_clock(void *arg);
 /* Reports EV through the event function (if any). */
 void device_emit(struct device *d, const struct device_event *ev);
+/* What a console request's transaction asks while it waits (session.c): stop
+ * when the session's stop flag is set or the console cancels, and progress
+ * lines as DEVICE_EV_PROGRESS events; ARG is a struct device_call. */
+struct device_call {
+	struct device *d;
+	struct device_session *s;
+	int (*cancelled)(void *arg);
+	void *arg;
+};
+int device_call_should_stop(void *arg);
+void device_call_progress(void *arg, const char *text);
 /* Resolves session S's configuration for KIND into *p (messages for what is
  * missing); *secret and *url are new (wipe / free them, also on failure). */
 int session_params(struct device *d, struct device_session *s, enum device_req kind,

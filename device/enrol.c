@@ -407,14 +407,23 @@ enrol_fill_status(struct device_result *o, const struct cmp_client_result *r)
 	    r->status_text ? r->status_text : "");
 }
 
+/* What every exchange with the session's CA holds, an enrolment or a genm: where
+ * to send, how to protect, whom to believe (peer_prepare, peer_auth). */
+struct peer {
+	char *url, *ref, *secret;
+	X509_NAME *recipient;
+	X509 *auth, *verify;
+	EVP_PKEY *auth_key;
+	STACK_OF(X509) *chain, *trusted;
+};
+
 struct enrol_job {
 	enum device_req kind;
-	char *name, *url, *ref, *secret, *key_name, *result_file;
-	X509_NAME *subject, *recipient;
+	char *name, *key_name, *result_file;
+	X509_NAME *subject;
 	GENERAL_NAMES *san;
-	EVP_PKEY *key, *newkey, *auth_key;
-	X509 *auth, *verify;
-	STACK_OF(X509) *chain, *trusted;
+	EVP_PKEY *key, *newkey;
+	struct peer w;
 	struct cmp_client_cfg cfg;
 	struct cmp_client_result r;
 	int auth_imported;		/* the authentication certificate is an
@@ -446,6 +455,21 @@ certs_dup(STACK_OF(X509) *in)
 	return out;
 }
 
+static void
+peer_clear(struct peer *w)
+{
+	free(w->url);
+	free(w->ref);
+	storage_wipe_free(w->secret);
+	X509_NAME_free(w->recipient);
+	X509_free(w->auth);
+	X509_free(w->verify);
+	EVP_PKEY_free(w->auth_key);
+	sk_X509_pop_free(w->chain, X509_free);
+	sk_X509_pop_free(w->trusted, X509_free);
+	memset(w, 0, sizeof(*w));
+}
+
 void
 enrol_job_free(struct enrol_job *j)
 {
@@ -453,23 +477,15 @@ enrol_job_free(struct enrol_job *j)
 		return;
 	cmp_client_result_clear(&j->r);
 	free(j->name);
-	free(j->url);
-	free(j->ref);
-	storage_wipe_free(j->secret);
 	free(j->key_name);
 	free(j->result_file);
 	free(j->auth_realm);
 	X509_NAME_free(j->subject);
-	X509_NAME_free(j->recipient);
 	X509_NAME_free(j->fitted_subject);
 	GENERAL_NAMES_free(j->san);
 	EVP_PKEY_free(j->key);
 	EVP_PKEY_free(j->newkey);
-	EVP_PKEY_free(j->auth_key);
-	X509_free(j->auth);
-	X509_free(j->verify);
-	sk_X509_pop_free(j->chain, X509_free);
-	sk_X509_pop_free(j->trusted, X509_free);
+	peer_clear(&j->w);
 	free(j);
 }
 
@@ -499,6 +515,72 @@ auth_cert_current(X509 *x, const struct enrol_params *s, struct pk_err *e)
 	return 0;
 }
 
+/* The session's CA as every exchange sees it (W, filled into CFG): the URL, the
+ * recipient, the certificate that verifies the responses and the imported CA
+ * certificates, the timeout, stop and progress hooks, the MAC algorithm, and
+ * with USE_MAC the reference and secret that protect the request. */
+static int
+peer_prepare(struct pki *p, const struct enrol_params *s, int use_mac,
+    struct peer *w, struct cmp_client_cfg *cfg, struct pk_err *e)
+{
+	w->url = dup_or_null(s->url);
+	w->ref = dup_or_null(s->ref);
+	w->secret = dup_or_null(s->secret);
+	if (s->ca_name != NULL && parse_dn(s->ca_name, &w->recipient, e) != 0)
+		return -1;
+	if (s->verify_cert != NULL &&
+	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &w->verify, NULL, e) != 0)
+		return -1;
+	w->trusted = certs_dup(pki_ca_certs_get0(p));
+	cfg->url = w->url;
+	cfg->recipient = w->recipient;
+	cfg->verify_cert = w->verify;
+	cfg->trusted = w->trusted;
+	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
+	cfg->should_stop = s->should_stop;
+	cfg->stop_arg = s->stop_arg;
+	cfg->progress = s->progress;
+	cfg->progress_arg = s->progress_arg;
+	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
+	cfg->pbmac1 = s->pbmac1;
+	if (use_mac) {
+		cfg->use_mac = 1;
+		cfg->ref = w->ref;
+		cfg->secret = (const unsigned char *)w->secret;
+		cfg->secret_len = w->secret ? strlen(w->secret) : 0;
+	}
+	return 0;
+}
+
+/* A signed request's credential (W, into CFG): the session's authentication
+ * certificate (IMPORTED: whether it is an imported local certificate; for a
+ * KUR it must be valid now), the key pair that matches it and its chain. */
+static int
+peer_auth(struct pki *p, const struct enrol_params *s, int kur, struct peer *w,
+    struct cmp_client_cfg *cfg, int *imported, struct pk_err *e)
+{
+	const char *kn;
+
+	if (s->auth_cert == NULL)
+		return pk_err_set(e, "The CMP session %s has no authentication "
+		    "certificate configured.", s->name);
+	if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &w->auth, imported,
+	    e) != 0)
+		return -1;
+	if (kur && auth_cert_current(w->auth, s, e) != 0)
+		return -1;
+	if ((kn = pki_key_match_cert(p, w->auth)) == NULL)
+		return pk_err_set(e, "The authentication certificate %s does not "
+		    "match any key pair in the device.", s->auth_cert);
+	w->auth_key = pki_key_get0_pkey(p, kn);
+	EVP_PKEY_up_ref(w->auth_key);
+	w->chain = enrol_chain_of(p, w->auth);
+	cfg->auth_cert = w->auth;
+	cfg->auth_key = w->auth_key;
+	cfg->auth_chain = w->chain;
+	return 0;
+}
+
 int
 enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
     struct enrol_job **out, struct pk_err *e)
@@ -511,9 +593,6 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 	*out = NULL;
 	j->kind = kind;
 	j->name = xstrdup(s->name);
-	j->url = dup_or_null(s->url);
-	j->ref = dup_or_null(s->ref);
-	j->secret = dup_or_null(s->secret);
 	j->key_name = xstrdup(s->key_name);
 	if (s->result_file != NULL)
 		snprintf(file, sizeof(file), "%s", s->result_file);
@@ -534,63 +613,23 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 		goto fail;
 	if (s->entity != NULL && pki_entity_san(s->entity, &j->san, e) != 0)
 		goto fail;
-	if (s->ca_name != NULL && parse_dn(s->ca_name, &j->recipient, e) != 0)
+	if (peer_prepare(p, s, kind == DEVICE_IR && !s->use_signature, &j->w, cfg,
+	    e) != 0)
 		goto fail;
-	if (s->verify_cert != NULL &&
-	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &j->verify, NULL, e) != 0)
-		goto fail;
-	j->trusted = certs_dup(pki_ca_certs_get0(p));
-	cfg->url = j->url;
-	cfg->recipient = j->recipient;
 	cfg->subject = j->subject;
 	cfg->san = j->san;
 	cfg->key = j->key;
-	cfg->verify_cert = j->verify;
-	cfg->trusted = j->trusted;
 	cfg->implicit_confirm = s->implicit_confirm;
 	j->template_query = s->template_query;
-	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
-	cfg->should_stop = s->should_stop;
-	cfg->stop_arg = s->stop_arg;
-	cfg->progress = s->progress;
-	cfg->progress_arg = s->progress_arg;
-	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
-	cfg->pbmac1 = s->pbmac1;
-	if (kind == DEVICE_IR && !s->use_signature) {
-		cfg->use_mac = 1;
-		cfg->ref = j->ref;
-		cfg->secret = (const unsigned char *)j->secret;
-		cfg->secret_len = j->secret ? strlen(j->secret) : 0;
-	} else {
-		const char *kn;
-
-		if (s->auth_cert == NULL) {
-			pk_err_set(e, "The CMP session %s has no authentication "
-			    "certificate configured.", s->name);
-			goto fail;
-		}
-		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &j->auth,
-		    &j->auth_imported, e) != 0)
+	if (!cfg->use_mac) {
+		if (peer_auth(p, s, kind == DEVICE_KUR, &j->w, cfg, &j->auth_imported,
+		    e) != 0)
 			goto fail;
 		if (j->auth_imported) {
 			const char *r = pki_cert_realm(p, PKI_CERT_LOCAL, s->auth_cert);
 
 			j->auth_realm = r != NULL ? xstrdup(r) : NULL;
 		}
-		if (kind == DEVICE_KUR && auth_cert_current(j->auth, s, e) != 0)
-			goto fail;
-		kn = pki_key_match_cert(p, j->auth);
-		if (kn == NULL) {
-			pk_err_set(e, "The authentication certificate %s does not match "
-			    "any key pair in the device.", s->auth_cert);
-			goto fail;
-		}
-		j->auth_key = pki_key_get0_pkey(p, kn);
-		EVP_PKEY_up_ref(j->auth_key);
-		cfg->auth_cert = j->auth;
-		cfg->auth_key = j->auth_key;
-		j->chain = enrol_chain_of(p, j->auth);
-		cfg->auth_chain = j->chain;
 		if (kind == DEVICE_KUR && s->regenerate) {
 			if (pki_key_generate_detached(p, s->key_name, s->regen_bits,
 			    &j->newkey, e) != 0)
@@ -598,7 +637,7 @@ enrol_prepare(struct pki *p, enum device_req kind, const struct enrol_params *s,
 			cfg->key = j->newkey;
 		}
 		if (kind == DEVICE_KUR && j->subject == NULL)
-			cfg->subject = X509_get_subject_name(j->auth);
+			cfg->subject = X509_get_subject_name(j->w.auth);
 	}
 	*out = j;
 	return 0;
@@ -960,11 +999,7 @@ fill_error_status(struct device_ca_certs *o, const struct cmp_client_result *r)
  * so a worker thread may run the exchange while the device goes on. */
 struct genm_ctx {
 	struct cmp_client_cfg cfg;
-	char *url, *ref, *secret;
-	X509_NAME *recipient;
-	X509 *auth, *verify;
-	EVP_PKEY *auth_key;
-	STACK_OF(X509) *chain, *trusted;
+	struct peer w;
 };
 
 void
@@ -972,15 +1007,7 @@ genm_free(struct genm_ctx *g)
 {
 	if (g == NULL)
 		return;
-	free(g->url);
-	free(g->ref);
-	storage_wipe_free(g->secret);
-	X509_NAME_free(g->recipient);
-	X509_free(g->auth);
-	X509_free(g->verify);
-	EVP_PKEY_free(g->auth_key);
-	sk_X509_pop_free(g->chain, X509_free);
-	sk_X509_pop_free(g->trusted, X509_free);
+	peer_clear(&g->w);
 	free(g);
 }
 
@@ -998,49 +1025,9 @@ genm_prepare(struct pki *p, const struct enrol_params *s, struct genm_ctx **out,
 	struct cmp_client_cfg *cfg = &g->cfg;
 
 	*out = NULL;
-	g->url = dup_or_null(s->url);
-	g->ref = dup_or_null(s->ref);
-	g->secret = dup_or_null(s->secret);
-	if (s->ca_name != NULL && parse_dn(s->ca_name, &g->recipient, e) != 0)
+	if (peer_prepare(p, s, !s->use_signature, &g->w, cfg, e) != 0 ||
+	    (s->use_signature && peer_auth(p, s, 0, &g->w, cfg, NULL, e) != 0))
 		goto fail;
-	if (s->verify_cert != NULL &&
-	    enrol_cert_get(p, PKI_CERT_CA, s->verify_cert, &g->verify, NULL, e) != 0)
-		goto fail;
-	g->trusted = certs_dup(pki_ca_certs_get0(p));
-	cfg->url = g->url;
-	cfg->recipient = g->recipient;
-	cfg->verify_cert = g->verify;
-	cfg->trusted = g->trusted;
-	cfg->timeout = s->timeout > 0 ? s->timeout : DEVICE_TIMEOUT_DEFAULT;
-	cfg->should_stop = s->should_stop;
-	cfg->stop_arg = s->stop_arg;
-	cfg->progress = s->progress;
-	cfg->progress_arg = s->progress_arg;
-	cfg->mac_nid = s->hmac_sha1 ? NID_hmac_sha1 : NID_hmacWithSHA256;
-	cfg->pbmac1 = s->pbmac1;
-	if (!s->use_signature) {
-		cfg->use_mac = 1;
-		cfg->ref = g->ref;
-		cfg->secret = (const unsigned char *)g->secret;
-		cfg->secret_len = g->secret ? strlen(g->secret) : 0;
-	} else {
-		const char *kn;
-
-		if (enrol_cert_get(p, PKI_CERT_LOCAL, s->auth_cert, &g->auth, NULL,
-		    e) != 0)
-			goto fail;
-		if ((kn = pki_key_match_cert(p, g->auth)) == NULL) {
-			pk_err_set(e, "The authentication certificate %s does not match "
-			    "any key pair in the device.", s->auth_cert);
-			goto fail;
-		}
-		g->auth_key = pki_key_get0_pkey(p, kn);
-		EVP_PKEY_up_ref(g->auth_key);
-		g->chain = enrol_chain_of(p, g->auth);
-		cfg->auth_cert = g->auth;
-		cfg->auth_key = g->auth_key;
-		cfg->auth_chain = g->chain;
-	}
 	*out = g;
 	return 0;
 fail:

@@ -394,32 +394,6 @@ out:
 
 /* ---- the console's check ---- */
 
-struct call {
-	struct device_session *s;
-	struct device *d;
-	int (*cancelled)(void *arg);
-	void *arg;
-};
-
-static int
-call_stop(void *arg)
-{
-	struct call *k = arg;
-
-	return atomic_load(&k->s->stop) ||
-	    (k->cancelled != NULL && k->cancelled(k->arg));
-}
-
-static void
-call_progress(void *arg, const char *text)
-{
-	struct call *k = arg;
-	struct device_event ev = { .kind = DEVICE_EV_PROGRESS, .session = k->s->name,
-		.text = text };
-
-	device_emit(k->d, &ev);
-}
-
 static void
 result_init(struct device_root_update *r)
 {
@@ -433,7 +407,8 @@ device_root_ca_update(struct device *d, const char *name,
     struct pk_err *e)
 {
 	struct device_session *s = device_session_find(d, name);
-	struct call k = { s, d, cancelled, arg };
+	struct device_call k = { .d = d, .s = s, .cancelled = cancelled,
+		.arg = arg };
 	struct rootca_job *j = NULL;
 	int rc;
 
@@ -446,7 +421,8 @@ device_root_ca_update(struct device *d, const char *name,
 	if (strcmp(s->state, "idle") != 0)
 		return pk_err_set(e, "The CMP session %s has a transaction in "
 		    "progress.", s->cfg.name);
-	if (rootca_prepare(d, s, call_stop, &k, call_progress, &k, &j, e) != 0)
+	if (rootca_prepare(d, s, device_call_should_stop, &k, device_call_progress, &k,
+	    &j, e) != 0)
 		return -1;
 	atomic_store(&s->stop, 0);
 	rootca_run(j);

@@ -674,27 +674,19 @@ session_params(struct device *d, struct device_session *s, enum device_req kind,
 	return params_protection(d, cfg, kind, p, secret, e);
 }
 
-/* What a console request's transaction asks while it waits. */
-struct call {
-	struct device *d;
-	struct device_session *s;
-	int (*cancelled)(void *arg);
-	void *arg;
-};
-
-static int
-call_should_stop(void *arg)
+int
+device_call_should_stop(void *arg)
 {
-	struct call *k = arg;
+	struct device_call *k = arg;
 
 	return atomic_load(&k->s->stop) ||
 	    (k->cancelled != NULL && k->cancelled(k->arg));
 }
 
-static void
-call_progress(void *arg, const char *text)
+void
+device_call_progress(void *arg, const char *text)
 {
-	struct call *k = arg;
+	struct device_call *k = arg;
 	struct device_event ev = { .kind = DEVICE_EV_PROGRESS, .session = k->s->name,
 		.text = text };
 
@@ -707,7 +699,8 @@ device_request(struct device *d, const char *name, enum device_req kind,
     struct pk_err *e)
 {
 	struct device_session *s = device_session_find(d, name);
-	struct call k = { d, s, cancelled, arg };
+	struct device_call k = { .d = d, .s = s, .cancelled = cancelled,
+		.arg = arg };
 	struct enrol_params p;
 	struct enrol_job *job = NULL;
 	char *secret = NULL, *url = NULL;
@@ -728,9 +721,9 @@ device_request(struct device *d, const char *name, enum device_req kind,
 		    s->cfg.name);
 		goto out;
 	}
-	p.should_stop = call_should_stop;
+	p.should_stop = device_call_should_stop;
 	p.stop_arg = &k;
-	p.progress = call_progress;
+	p.progress = device_call_progress;
 	p.progress_arg = &k;
 	/* refused while preparing (a certificate that is missing, expired, matches
 	 * no key pair): nothing went out, nothing is counted */
@@ -783,7 +776,8 @@ device_ca_certs(struct device *d, const char *name,
     struct pk_err *e)
 {
 	struct device_session *s = device_session_find(d, name);
-	struct call k = { d, s, cancelled, arg };
+	struct device_call k = { .d = d, .s = s, .cancelled = cancelled,
+		.arg = arg };
 	struct enrol_params p;
 	char *secret = NULL, *url = NULL;
 	int rc = -1;
@@ -803,9 +797,9 @@ device_ca_certs(struct device *d, const char *name,
 		    s->cfg.name);
 		goto out;
 	}
-	p.should_stop = call_should_stop;
+	p.should_stop = device_call_should_stop;
 	p.stop_arg = &k;
-	p.progress = call_progress;
+	p.progress = device_call_progress;
 	p.progress_arg = &k;
 	atomic_store(&s->stop, 0);
 	s->state = "waiting";
