@@ -37,6 +37,134 @@ static const struct {
 };
 #define NFILTERS (sizeof(filters) / sizeof(filters[0]))
 #define REGEX_MAX 255
+#define REGEX_COST_MAX 10000	/* copies regcomp may make of the expression */
+
+static size_t
+sat_mul(size_t a, size_t b)
+{
+	return a != 0 && b > (size_t)-1 / 4 / a ? (size_t)-1 / 4 : a * b;
+}
+
+/* "{m}", "{m,}", "{m,n}" at P: the copies glibc's regcomp makes of what it
+ * repeats (m, m + 1 for the open form, n), and the interval's length in *LEN;
+ * 0 when P is not an interval (then "{" is an ordinary character). */
+static size_t
+interval_copies(const char *p, size_t *len)
+{
+	const char *q = p + 1;
+	size_t m = 0, n = 0;
+	int open = 0;
+
+	if (*q < '0' || *q > '9')
+		return 0;
+	while (*q >= '0' && *q <= '9' && m < 100000)
+		m = m * 10 + (size_t)(*q++ - '0');
+	if (*q == ',') {
+		q++;
+		open = *q < '0' || *q > '9';
+		while (*q >= '0' && *q <= '9' && n < 100000)
+			n = n * 10 + (size_t)(*q++ - '0');
+	} else {
+		n = m;
+	}
+	if (*q != '}')
+		return 0;
+	*len = (size_t)(q + 1 - p);
+	n = open ? m + 1 : n > m ? n : m;
+	return n > 0 ? n : 1;
+}
+
+/*
+ * An upper bound of the tree glibc's regcomp builds for the ERE RE: it unrolls
+ * repetitions by copying what they repeat ("x+" becomes "xx*", "x{2,5}" five
+ * copies), so stacked or nested repetitions multiply: "a" followed by a hundred
+ * "+" asks for 2^100 copies and took gigabytes before regcomp gave up (found by
+ * make fuzz-long). Each atom counts 1, a group the sum of its contents, a
+ * repetition multiplies what it applies to. Saturates instead of overflowing.
+ */
+static size_t
+regex_cost(const char *re)
+{
+	size_t total[64], last[64];
+	int depth = 0;
+
+	total[0] = last[0] = 0;
+	for (const char *p = re; *p != '\0'; p++) {
+		size_t atom = 1, mult = 0, ilen = 0;
+
+		switch (*p) {
+		case '\\':
+			if (p[1] != '\0')
+				p++;
+			break;
+		case '[':	/* a bracket expression is one atom */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p != '\0' && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' ||
+				    p[1] == '=')) {
+					const char *e = strchr(p + 2, p[1]);
+
+					if (e == NULL || e[1] != ']')
+						break;
+					p = e + 1;
+				}
+				p++;
+			}
+			if (*p == '\0')
+				p--;
+			break;
+		case '(':
+			if (depth == 63)
+				return (size_t)-1;
+			depth++;
+			total[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth == 0)
+				break;
+			atom = total[depth] + 1;
+			depth--;
+			break;
+		case '|':
+			last[depth] = 0;
+			continue;
+		case '+':
+			mult = 2;
+			break;
+		case '*':
+		case '?':
+			mult = 1;
+			break;
+		case '{':
+			mult = interval_copies(p, &ilen);
+			if (mult != 0)
+				p += ilen - 1;
+			break;
+		default:
+			break;
+		}
+		if (mult != 0) {	/* a repetition of the last atom */
+			size_t grown = sat_mul(last[depth], mult);
+
+			total[depth] = total[depth] - last[depth] + grown;
+			last[depth] = grown;
+		} else {
+			total[depth] += atom;
+			last[depth] = atom;
+		}
+		if (total[depth] > REGEX_COST_MAX)
+			return total[depth];
+	}
+	while (depth > 0) {	/* unbalanced: regcomp says so */
+		total[depth - 1] += total[depth];
+		depth--;
+	}
+	return total[0];
+}
 
 size_t
 filter_pipe(const struct cli_tokens *t)
@@ -116,6 +244,13 @@ filter_parse(const struct cli_tokens *t, size_t pipe, const char *line,
 		*bad_col = t->v[k + 1].col;
 		free(re);
 		return CLI_WRONG_PARAM;
+	}
+	if (regex_cost(re) > REGEX_COST_MAX) {
+		sbuf_printf(err, "The regular expression \"%s\" is too complex: its "
+		    "repetitions multiply beyond %d copies.", re, REGEX_COST_MAX);
+		free(re);
+		f->kind = FILTER_NONE;
+		return CLI_OK;
 	}
 	if ((rc = regcomp(&f->re, re, REG_EXTENDED | REG_NOSUB)) != 0) {
 		char why[200];
