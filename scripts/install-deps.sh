@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs what pkish needs on Debian 12 when it is missing: the -dev packages the
 # build links (pkg-config), the programs the tests and the demo run (openssl,
-# sqlite3, tmux, gdb (gcore), valgrind, mandoc for the man page check), clang for `make fuzz`. Used by the Makefile before the
+# sqlite3, tmux, valgrind, mandoc for the man page check), clang for `make fuzz`. Used by the Makefile before the
 # first compile and by .ci/run. Prints and fails when it cannot install.
 set -eu
 need="build-essential pkg-config clang libssl-dev openssl libedit-dev libxml2-dev
-check libsubunit-dev libmicrohttpd-dev libsqlite3-dev sqlite3 tmux gdb valgrind mandoc"
+check libsubunit-dev libmicrohttpd-dev libsqlite3-dev sqlite3 tmux valgrind mandoc"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
